@@ -1,0 +1,211 @@
+/*
+ * copapy image format and runtime API, shared by the compiler (C++) and the
+ * runner (C99). This header is the single definition of the on-disk layout and
+ * of the patch kinds: the compiler writes what the runner reads, so the two can
+ * never disagree. The prose description lives in docs/image-format.md.
+ *
+ * All multi-byte fields are little-endian and are read and written byte by
+ * byte (never by casting a struct onto the buffer), so the runner works on any
+ * host endianness and alignment.
+ */
+#ifndef COPAPY_IMAGE_H
+#define COPAPY_IMAGE_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+/* ---- File layout ------------------------------------------------------- */
+
+/* "CPIMG" then CR LF SUB: detects text-mode mangling, like PNG's signature. */
+#define CP_IMAGE_MAGIC "CPIMG\r\n\x1a"
+#define CP_IMAGE_MAGIC_SIZE 8
+#define CP_IMAGE_VERSION 1
+
+/* Byte offsets of the header fields (all u32 unless noted). */
+enum cp_header_field {
+    CP_HDR_MAGIC = 0,         /* 8 bytes */
+    CP_HDR_VERSION = 8,       /* u16 */
+    CP_HDR_TARGET = 10,       /* u16, enum cp_target */
+    CP_HDR_FLAGS = 12,        /* enum cp_image_flags */
+    CP_HDR_CODE_SIZE = 16,
+    CP_HDR_CODE_ALIGN = 20,   /* required alignment of the code load address */
+    CP_HDR_DATA_SIZE = 24,
+    CP_HDR_DATA_ALIGN = 28,   /* required alignment of the data load address */
+    CP_HDR_ENTRY = 32,        /* offset of the entry point in the code */
+    CP_HDR_PATCH_COUNT = 36,
+    CP_HDR_SYMBOL_COUNT = 40,
+    CP_HDR_STRTAB_SIZE = 44,
+    CP_HEADER_SIZE = 48
+};
+/* After the header: code, zero padding to 4, data, padding to 4, patches,
+ * symbols, string table, padding to 4, then the CRC-32 (IEEE 802.3, as zlib)
+ * of every byte before it. */
+
+enum cp_image_flags {
+    CP_FLAG_THUMB_ENTRY = 1u << 0, /* call the entry point in Thumb state */
+    CP_FLAG_FIXED_ADDR = 1u << 1   /* resolved for fixed addresses (empty patch table) */
+};
+
+enum cp_target {
+    CP_TARGET_X86_64 = 1,
+    CP_TARGET_AARCH64 = 2,
+    CP_TARGET_ARMV7 = 3,     /* ARMv7-A, ARM state */
+    CP_TARGET_THUMBV7 = 4,   /* ARMv7-A, Thumb-2 */
+    CP_TARGET_THUMBV7EM = 5  /* ARMv7E-M (Cortex-M4F), Thumb-2 */
+};
+
+/* One patch: 12 bytes. */
+#define CP_PATCH_SIZE 12
+enum cp_patch_field {
+    CP_PATCH_SITE = 0,     /* u32: offset of the patched field in the code */
+    CP_PATCH_KIND = 4,     /* u8: enum cp_patch_kind */
+    CP_PATCH_REGION = 5,   /* u8: enum cp_region the target lies in */
+    CP_PATCH_RESERVED = 6, /* u16: zero */
+    CP_PATCH_ADDEND = 8    /* i32: target offset in the region, addend included */
+};
+
+enum cp_region { CP_REGION_CODE = 0, CP_REGION_DATA = 1 };
+
+/* One symbol (a named input or output in the data region): 12 bytes. */
+#define CP_SYMBOL_SIZE 12
+enum cp_symbol_field {
+    CP_SYM_NAME = 0,       /* u32: offset of a NUL-terminated name in the string table */
+    CP_SYM_OFFSET = 4,     /* u32: offset of the 4-byte value in the data region */
+    CP_SYM_DTYPE = 8,      /* u8: enum cp_dtype */
+    CP_SYM_FLAGS = 9,      /* u8: enum cp_symbol_flags */
+    CP_SYM_RESERVED = 10   /* u16: zero */
+};
+
+enum cp_dtype { CP_DTYPE_INT = 1, CP_DTYPE_FLOAT = 2, CP_DTYPE_BOOL = 3 };
+enum cp_symbol_flags { CP_SYM_INPUT = 1u << 0, CP_SYM_OUTPUT = 1u << 1 };
+
+/* ---- Patch kinds --------------------------------------------------------
+ * A patch writes the value V = S + A (the absolute target address) into the
+ * field at address P. PC-relative kinds encode V - P (AArch64 ADRP: page
+ * difference). LO/HI, ranges and instruction shapes are per kind; the
+ * encoders live in lib/runtime/patch_<family>.c, one file per target family.
+ *
+ *  X(name, value, check, lo, hi)
+ *    check: 0 = no overflow check (_NC forms), 1 = signed range [lo, hi] of the
+ *    encoded quantity (V - P for relative kinds, V for absolute ones),
+ *    2 = unsigned range [0, hi].
+ */
+#define CP_PATCH_KINDS(X)                                                               \
+    X(CP_PATCH_REL32, 1, 1, -2147483648LL, 2147483647LL)      /* x86_64 PC32/PLT32 */    \
+    X(CP_PATCH_ABS64, 2, 0, 0, 0)                             /* 64-bit pointer */       \
+    X(CP_PATCH_ABS32, 3, 2, 0, 4294967295LL)                  /* 32-bit pointer */       \
+    X(CP_PATCH_A64_ADR_PAGE21, 4, 1, -4294967296LL, 4294967295LL) /* adrp, pages */      \
+    X(CP_PATCH_A64_ADD_LO12, 5, 0, 0, 0)                      /* add #:lo12: */          \
+    X(CP_PATCH_A64_LDST8_LO12, 6, 0, 0, 0)                    /* ldrb/strb :lo12: */     \
+    X(CP_PATCH_A64_LDST16_LO12, 7, 0, 0, 0)                                              \
+    X(CP_PATCH_A64_LDST32_LO12, 8, 0, 0, 0)                                              \
+    X(CP_PATCH_A64_LDST64_LO12, 9, 0, 0, 0)                                              \
+    X(CP_PATCH_A64_LDST128_LO12, 10, 0, 0, 0)                                            \
+    X(CP_PATCH_A64_BRANCH26, 11, 1, -134217728LL, 134217727LL) /* b/bl */                \
+    X(CP_PATCH_ARM_MOVW, 12, 0, 0, 0)                         /* movw #:lower16: */      \
+    X(CP_PATCH_ARM_MOVT, 13, 0, 0, 0)                         /* movt #:upper16: */      \
+    X(CP_PATCH_ARM_BRANCH24, 14, 1, -33554432LL, 33554431LL)  /* b/bl (ARM state) */     \
+    X(CP_PATCH_THM_MOVW, 15, 0, 0, 0)                                                    \
+    X(CP_PATCH_THM_MOVT, 16, 0, 0, 0)                                                    \
+    X(CP_PATCH_THM_BRANCH24, 17, 1, -16777216LL, 16777215LL)  /* b.w/bl (Thumb-2) */
+
+enum cp_patch_kind {
+#define CP_X_ENUM(name, value, check, lo, hi) name = value,
+    CP_PATCH_KINDS(CP_X_ENUM)
+#undef CP_X_ENUM
+    CP_PATCH_KIND_MAX
+};
+
+/* ---- Runtime API (lib/runtime) ----------------------------------------- */
+
+typedef enum cp_status {
+    CP_OK = 0,
+    CP_ERR_TRUNCATED,    /* the buffer ends before a table the header announces */
+    CP_ERR_MAGIC,        /* not a copapy image */
+    CP_ERR_VERSION,      /* unsupported format version */
+    CP_ERR_TARGET,       /* unknown target, or not the one this runner executes */
+    CP_ERR_CHECKSUM,     /* CRC-32 mismatch: the image is corrupted */
+    CP_ERR_LAYOUT,       /* inconsistent sizes, alignments or entry point */
+    CP_ERR_PATCH_BOUNDS, /* a patch site or target lies outside its region */
+    CP_ERR_PATCH_KIND,   /* unknown patch kind or region */
+    CP_ERR_PATCH_RANGE,  /* the value does not fit the instruction field */
+    CP_ERR_PATCH_INSN,   /* the patched bytes are not the expected instruction */
+    CP_ERR_SYMBOL,       /* malformed symbol table entry */
+    CP_ERR_NOT_FOUND,    /* no symbol of that name */
+    CP_ERR_MEMORY        /* memory given to the loader is too small or misaligned */
+} cp_status;
+
+/* A short lower-case description of a status, e.g. "checksum mismatch". */
+const char *cp_status_message(cp_status status);
+
+/* A validated view of an image held in memory (no copies are made). */
+typedef struct cp_image {
+    const uint8_t *bytes;
+    size_t size;
+    uint16_t version;
+    uint16_t target;
+    uint32_t flags;
+    uint32_t code_size, code_align;
+    uint32_t data_size, data_align;
+    uint32_t entry;
+    uint32_t patch_count, symbol_count, strtab_size;
+    const uint8_t *code, *data, *patches, *symbols, *strtab;
+} cp_image;
+
+typedef struct cp_symbol {
+    const char *name;
+    uint32_t offset; /* in the data region */
+    uint8_t dtype;   /* enum cp_dtype */
+    uint8_t flags;   /* enum cp_symbol_flags */
+} cp_symbol;
+
+/* Checks every header field, table bound, patch, symbol and the checksum. */
+cp_status cp_image_open(cp_image *image, const void *bytes, size_t size);
+cp_status cp_image_symbol(const cp_image *image, uint32_t index, cp_symbol *out);
+cp_status cp_image_find(const cp_image *image, const char *name, cp_symbol *out);
+
+/* Copies code and data into caller-provided memory and applies the patches
+ * for those addresses. `code` must hold code_size bytes aligned to code_align
+ * and `data` data_size bytes aligned to data_align. Nothing is executed and no
+ * protection is changed: make the code executable and flush the instruction
+ * cache (cp_flush_icache) afterwards. */
+cp_status cp_image_load(const cp_image *image, uint8_t *code, size_t code_capacity,
+                        uint8_t *data, size_t data_capacity);
+
+/* Address to call: code + entry, with the Thumb bit set for Thumb entries. */
+uintptr_t cp_image_entry_address(const cp_image *image, const uint8_t *code);
+
+/* Encodes one patch: writes V = value into the field at `site`, whose run-time
+ * address is `place`. Checks the instruction shape and the range. */
+cp_status cp_patch_apply(unsigned kind, uint8_t *site, uint64_t value, uint64_t place);
+
+/* Name of a patch kind ("rel32", "a64_adr_page21", ...) or NULL if unknown. */
+const char *cp_patch_kind_name(unsigned kind);
+/* Bytes the patch touches at its site (0 for an unknown kind). */
+unsigned cp_patch_kind_width(unsigned kind);
+
+uint32_t cp_crc32(const void *bytes, size_t size);
+void cp_flush_icache(void *begin, void *end);
+
+/* Little-endian field access (also used by the compiler's writer). */
+static inline uint32_t cp_read_u32(const uint8_t *p) {
+    return (uint32_t)p[0] | ((uint32_t)p[1] << 8) | ((uint32_t)p[2] << 16) | ((uint32_t)p[3] << 24);
+}
+static inline uint16_t cp_read_u16(const uint8_t *p) {
+    return (uint16_t)(p[0] | (p[1] << 8));
+}
+static inline void cp_write_u32(uint8_t *p, uint32_t v) {
+    p[0] = (uint8_t)v; p[1] = (uint8_t)(v >> 8); p[2] = (uint8_t)(v >> 16); p[3] = (uint8_t)(v >> 24);
+}
+static inline void cp_write_u16(uint8_t *p, uint16_t v) {
+    p[0] = (uint8_t)v; p[1] = (uint8_t)(v >> 8);
+}
+
+#ifdef __cplusplus
+}
+#endif
+#endif /* COPAPY_IMAGE_H */

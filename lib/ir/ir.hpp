@@ -1,0 +1,59 @@
+// The compiler's graph: the DAG after lowering, in which every node maps to
+// exactly one stencil variant (operands of one machine class, explicit
+// conversions, no lt/le/cast), with common subexpressions merged.
+//
+// Nodes are created in topological order, so every operand index is smaller
+// than the index of its user.
+#pragma once
+
+#include <array>
+#include <cstdint>
+#include <string>
+#include <vector>
+
+#include "dag/dag.hpp"
+#include "ops/ops.hpp"
+
+namespace copapy {
+
+inline constexpr uint32_t kNone = UINT32_MAX;
+
+struct IrNode {
+    Op op;
+    Kind kind;  // machine class of the result
+    uint8_t nargs = 0;
+    std::array<uint32_t, 3> args{};
+    uint32_t bits = 0;      // const value / input initial value
+    uint32_t input = kNone; // index into Ir::inputs for Op::Input
+    int64_t dag_id = -1;    // the DAG node it came from (-1: made by lowering), for messages and listings
+};
+
+struct IrInput {
+    uint32_t name;  // index into Ir::names
+    uint32_t node;
+    DType dtype;
+};
+
+struct IrOutput {
+    uint32_t name;
+    uint32_t node;
+    DType dtype;
+};
+
+struct Ir {
+    std::vector<IrNode> nodes;
+    std::vector<IrInput> inputs;
+    std::vector<IrOutput> outputs;
+    std::vector<std::string> names;
+};
+
+// Lowers the DAG and merges equal subexpressions (hash-consing; commutative
+// operands are put in a canonical order first).
+Ir build_ir(const Dag& dag);
+
+// The computed (non-leaf) nodes that the outputs need, in evaluation order:
+// a depth-first post-order from the outputs, so each operand is computed
+// shortly before its first use. Unreachable nodes are dropped (DCE).
+std::vector<uint32_t> linearize(const Ir& ir);
+
+}  // namespace copapy

@@ -1,0 +1,287 @@
+#include "link.hpp"
+
+#include <fmt/format.h>
+
+#include <algorithm>
+#include <cstring>
+
+#include "support/bits.hpp"
+#include "support/error.hpp"
+
+namespace copapy {
+
+namespace {
+
+struct KindRange {
+    int check;
+    int64_t lo, hi;
+};
+KindRange kind_range(unsigned kind) {
+    switch (kind) {
+#define CP_X_RANGE(name, value, check, lo, hi) \
+    case value: return {check, lo, hi};
+        CP_PATCH_KINDS(CP_X_RANGE)
+#undef CP_X_RANGE
+    }
+    return {0, 0, 0};
+}
+
+constexpr uint32_t kNoSection = UINT32_MAX;
+
+// A relocation waiting for its target's address.
+struct Fixup {
+    uint32_t site;      // in the code
+    uint32_t reloc;     // index into db.relocs()
+    uint32_t step;      // the step it belongs to, or kNone for aux sections
+    uint32_t base;      // code offset of the copied function/section start
+    uint64_t src_offset;  // offset of that copy's start within its object section
+    uint32_t end;       // for stencils: where the next stencil starts
+    uint32_t section;   // the object section the bytes came from
+};
+
+class Linker {
+public:
+    Linker(const Program& p, StencilDb& db) : prog_(p), db_(db), target_(db.target()) {
+        placed_.assign(db.sections().size(), kNoSection);
+        in_data_.assign(db.sections().size(), false);
+    }
+
+    LinkedImage run() {
+        img_.target = target_.id;
+        img_.code_align = target_.code_align;
+        img_.data_align = target_.data_align;
+        img_.flags = target_.thumb ? CP_FLAG_THUMB_ENTRY : 0;
+        copy_stencils();
+        img_.stencil_bytes = static_cast<uint32_t>(img_.code.size());
+        // Pulling a section may reveal more references: a worklist.
+        for (size_t i = 0; i < fixups_.size(); ++i) pull_target(fixups_[i]);
+        place_constants();
+        place_data();
+        for (const Fixup& f : fixups_) resolve(f);
+        std::sort(img_.patches.begin(), img_.patches.end(),
+                  [](const ImagePatch& a, const ImagePatch& b) { return a.site < b.site; });
+        img_.symbols = prog_.symbols;
+        return std::move(img_);
+    }
+
+private:
+    void align_code(uint64_t a) {
+        while (img_.code.size() % a) img_.code.push_back(0);
+    }
+
+    void copy_stencils() {
+        steps_.reserve(prog_.steps.size());
+        img_.step_offsets.reserve(prog_.steps.size());
+        for (uint32_t i = 0; i < prog_.steps.size(); ++i) {
+            const Stencil& st = db_.stencil(prog_.steps[i].stencil);
+            align_code(target_.stencil_align);
+            const uint32_t at = static_cast<uint32_t>(img_.code.size());
+            img_.step_offsets.push_back(at);
+            img_.code.insert(img_.code.end(), st.code.begin(), st.code.end());
+            const uint32_t end = static_cast<uint32_t>(img_.code.size());
+            steps_.push_back(&st);
+            for (uint32_t r : st.relocs) {
+                const ObjReloc& rel = db_.relocs()[r];
+                fixups_.push_back({at + static_cast<uint32_t>(rel.offset - st.offset), r, i, at, st.offset, end, st.section});
+            }
+        }
+    }
+
+    // Places the section a fixup's symbol lives in, if not yet placed, and
+    // queues that section's own relocations.
+    void pull_target(Fixup f) {  // by value: fixups_ grows below
+        const ObjReloc& rel = db_.relocs()[f.reloc];
+        const ObjSymbol& sym = db_.symbols()[rel.symbol];
+        if (sym.role != SymbolRole::Defined) return;
+        if (f.step != kNone && sym.section == f.section) return;  // within the stencil itself
+        const uint32_t s = sym.section;
+        if (placed_[s] != kNoSection) return;
+        const ObjSection& sec = db_.sections()[s];
+        if (!sec.alloc)
+            fail(ErrorKind::Environment, "{}: '{}' refers to '{}' in non-allocated section '{}'", db_.path(),
+                 origin(f), sym.name, sec.name);
+        if (sec.write) {
+            // Writable data goes to the data region (placed after the slots).
+            in_data_[s] = true;
+            data_sections_.push_back(s);
+            placed_[s] = 0;
+            if (sec.reloc_end != sec.reloc_begin)
+                fail(ErrorKind::Environment, "{}: writable section '{}' has relocations (not supported)", db_.path(),
+                     sec.name);
+            return;
+        }
+        align_code(std::min<uint64_t>(sec.align, 4096));
+        placed_[s] = static_cast<uint32_t>(img_.code.size());
+        if (sec.nobits) img_.code.resize(img_.code.size() + sec.size, 0);
+        else img_.code.insert(img_.code.end(), sec.bytes.begin(), sec.bytes.end());
+        for (uint32_t r = sec.reloc_begin; r < sec.reloc_end; ++r) {
+            const ObjReloc& rr = db_.relocs()[r];
+            fixups_.push_back({placed_[s] + static_cast<uint32_t>(rr.offset), r, kNone, placed_[s], 0, 0, s});
+        }
+    }
+
+    void place_constants() {
+        align_code(4);
+        const_base_ = static_cast<uint32_t>(img_.code.size());
+        for (uint32_t w : prog_.consts) {
+            const size_t at = img_.code.size();
+            img_.code.resize(at + 4);
+            cp_write_u32(img_.code.data() + at, w);
+        }
+    }
+
+    void place_data() {
+        img_.data.resize(prog_.data.size() * 4);
+        for (size_t i = 0; i < prog_.data.size(); ++i) cp_write_u32(img_.data.data() + 4 * i, prog_.data[i]);
+        for (uint32_t s : data_sections_) {
+            const ObjSection& sec = db_.sections()[s];
+            while (img_.data.size() % std::min<uint64_t>(sec.align, 4096)) img_.data.push_back(0);
+            placed_[s] = static_cast<uint32_t>(img_.data.size());
+            if (sec.nobits) img_.data.resize(img_.data.size() + sec.size, 0);
+            else img_.data.insert(img_.data.end(), sec.bytes.begin(), sec.bytes.end());
+        }
+    }
+
+    std::string origin(const Fixup& f) const {
+        if (f.step != kNone) return fmt::format("stencil '{}'", steps_[f.step]->name);
+        return fmt::format("section '{}'", db_.sections()[f.section].name);
+    }
+
+    void resolve(const Fixup& f) {
+        const ObjReloc& rel = db_.relocs()[f.reloc];
+        const ObjSymbol& sym = db_.symbols()[rel.symbol];
+        const cp_patch_kind kind = *rel.kind;  // checked when the stencil was prepared
+        uint8_t region = CP_REGION_CODE;
+        int64_t value = 0;  // S + A, relative to the region's start
+        switch (sym.role) {
+            case SymbolRole::Continuation:
+                if (f.step == kNone)
+                    fail(ErrorKind::Environment, "{}: {} jumps to continuation '{}' outside a stencil", db_.path(),
+                         origin(f), sym.name);
+                value = f.end;
+                break;
+            case SymbolRole::Hole: {
+                if (f.step == kNone)
+                    fail(ErrorKind::Environment, "{}: {} uses hole '{}' outside a stencil", db_.path(), origin(f),
+                         sym.name);
+                const Step& step = prog_.steps[f.step];
+                if (step.hole == HoleKind::Data) {
+                    region = CP_REGION_DATA;
+                    value = step.hole_index;
+                } else if (step.hole == HoleKind::Const) {
+                    value = const_base_ + 4 * step.hole_index;
+                } else {
+                    fail(ErrorKind::Environment, "{}: stencil '{}' has a memory operand the program does not give it",
+                         db_.path(), steps_[f.step]->name);
+                }
+                break;
+            }
+            case SymbolRole::Defined:
+                if (f.step != kNone && sym.section == f.section) {
+                    value = f.base + static_cast<int64_t>(sym.value - f.src_offset);  // inside this very copy
+                } else {
+                    region = in_data_[sym.section] ? CP_REGION_DATA : CP_REGION_CODE;
+                    value = placed_[sym.section] + static_cast<int64_t>(sym.value);
+                }
+                if (sym.thumb) value |= 1;  // interworking: branch/address targets Thumb code
+                break;
+            case SymbolRole::Undefined:
+                fail(ErrorKind::Environment, "{}: {} refers to undefined symbol '{}'", db_.path(), origin(f), sym.name);
+        }
+        value += rel.addend;
+
+        if (region == CP_REGION_CODE && target_.position_independent(kind)) {
+            const cp_status st = cp_patch_apply(kind, img_.code.data() + f.site, static_cast<uint64_t>(value), f.site);
+            if (st != CP_OK) report(f, st, value - f.site);
+            ++img_.resolved;
+            return;
+        }
+        if (value < INT32_MIN || value > INT32_MAX)
+            fail(ErrorKind::Environment, "{}: {}: target offset {} of relocation {} does not fit the image", db_.path(),
+                 origin(f), value, target_.relocation_name(rel.type));
+        img_.patches.push_back({f.site, static_cast<uint8_t>(kind), region, static_cast<int32_t>(value)});
+    }
+
+    [[noreturn]] void report(const Fixup& f, cp_status st, int64_t value) {
+        const ObjReloc& rel = db_.relocs()[f.reloc];
+        const ObjSymbol& sym = db_.symbols()[rel.symbol];
+        const KindRange r = kind_range(*rel.kind);
+        if (st == CP_ERR_PATCH_RANGE)
+            fail(ErrorKind::Environment,
+                 "{}: relocation {} against '{}' at code offset {:#x}: value {} is out of range [{}, {}] for {}",
+                 origin(f), target_.relocation_name(rel.type), sym.name, f.site, value, r.lo, r.hi,
+                 cp_patch_kind_name(*rel.kind));
+        fail(ErrorKind::Environment, "{}: relocation {} against '{}' at code offset {:#x}: {}", origin(f),
+             target_.relocation_name(rel.type), sym.name, f.site, cp_status_message(st));
+    }
+
+    const Program& prog_;
+    StencilDb& db_;
+    const TargetInfo& target_;
+    LinkedImage img_;
+    std::vector<const Stencil*> steps_;
+    std::vector<Fixup> fixups_;
+    std::vector<uint32_t> placed_;  // section -> offset in its region
+    std::vector<bool> in_data_;
+    std::vector<uint32_t> data_sections_;
+    uint32_t const_base_ = 0;
+};
+
+}  // namespace
+
+LinkedImage link_program(const Program& program, StencilDb& db) { return Linker(program, db).run(); }
+
+std::vector<uint8_t> write_image(const LinkedImage& img) {
+    std::string strtab;
+    std::vector<uint32_t> name_offsets;
+    for (const ImageSymbol& s : img.symbols) {
+        name_offsets.push_back(static_cast<uint32_t>(strtab.size()));
+        strtab += s.name;
+        strtab.push_back('\0');
+    }
+    std::vector<uint8_t> out(CP_HEADER_SIZE, 0);
+    std::memcpy(out.data(), CP_IMAGE_MAGIC, CP_IMAGE_MAGIC_SIZE);
+    cp_write_u16(&out[CP_HDR_VERSION], CP_IMAGE_VERSION);
+    cp_write_u16(&out[CP_HDR_TARGET], static_cast<uint16_t>(img.target));
+    cp_write_u32(&out[CP_HDR_FLAGS], img.flags);
+    cp_write_u32(&out[CP_HDR_CODE_SIZE], static_cast<uint32_t>(img.code.size()));
+    cp_write_u32(&out[CP_HDR_CODE_ALIGN], img.code_align);
+    cp_write_u32(&out[CP_HDR_DATA_SIZE], static_cast<uint32_t>(img.data.size()));
+    cp_write_u32(&out[CP_HDR_DATA_ALIGN], img.data_align);
+    cp_write_u32(&out[CP_HDR_ENTRY], img.entry);
+    cp_write_u32(&out[CP_HDR_PATCH_COUNT], static_cast<uint32_t>(img.patches.size()));
+    cp_write_u32(&out[CP_HDR_SYMBOL_COUNT], static_cast<uint32_t>(img.symbols.size()));
+    cp_write_u32(&out[CP_HDR_STRTAB_SIZE], static_cast<uint32_t>(strtab.size()));
+    auto pad4 = [&] {
+        while (out.size() % 4) out.push_back(0);
+    };
+    out.insert(out.end(), img.code.begin(), img.code.end());
+    pad4();
+    out.insert(out.end(), img.data.begin(), img.data.end());
+    pad4();
+    for (const ImagePatch& p : img.patches) {
+        uint8_t e[CP_PATCH_SIZE] = {};
+        cp_write_u32(e + CP_PATCH_SITE, p.site);
+        e[CP_PATCH_KIND] = p.kind;
+        e[CP_PATCH_REGION] = p.region;
+        cp_write_u32(e + CP_PATCH_ADDEND, static_cast<uint32_t>(p.addend));
+        out.insert(out.end(), e, e + CP_PATCH_SIZE);
+    }
+    for (size_t i = 0; i < img.symbols.size(); ++i) {
+        const ImageSymbol& s = img.symbols[i];
+        uint8_t e[CP_SYMBOL_SIZE] = {};
+        cp_write_u32(e + CP_SYM_NAME, name_offsets[i]);
+        cp_write_u32(e + CP_SYM_OFFSET, s.offset);
+        e[CP_SYM_DTYPE] = static_cast<uint8_t>(s.dtype);
+        e[CP_SYM_FLAGS] = s.flags;
+        out.insert(out.end(), e, e + CP_SYMBOL_SIZE);
+    }
+    out.insert(out.end(), strtab.begin(), strtab.end());
+    pad4();
+    const uint32_t crc = cp_crc32(out.data(), out.size());
+    out.resize(out.size() + 4);
+    cp_write_u32(out.data() + out.size() - 4, crc);
+    return out;
+}
+
+}  // namespace copapy

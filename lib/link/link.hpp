@@ -1,0 +1,43 @@
+// Layout and relocation: copies the planned stencils end to end, pulls in the
+// auxiliary sections they reference (transitively), places the constant pool
+// and the data region, and resolves every relocation: code-relative ones at
+// compile time, load-address dependent ones into the image's patch table.
+#pragma once
+
+#include <cstdint>
+#include <string>
+#include <vector>
+
+#include "schedule/plan.hpp"
+#include "stencil/stencil_db.hpp"
+
+namespace copapy {
+
+struct ImagePatch {
+    uint32_t site;    // offset in the code
+    uint8_t kind;     // cp_patch_kind
+    uint8_t region;   // cp_region of the target
+    int32_t addend;   // target offset in its region, addend included
+};
+
+struct LinkedImage {
+    cp_target target;
+    uint32_t flags = 0;
+    uint32_t code_align = 16, data_align = 16;
+    uint32_t entry = 0;
+    std::vector<uint8_t> code;
+    std::vector<uint8_t> data;
+    std::vector<ImagePatch> patches;
+    std::vector<ImageSymbol> symbols;
+    // Statistics for listings and benchmarks.
+    uint32_t stencil_bytes = 0;   // the copied stencils (without aux sections and constants)
+    uint32_t resolved = 0;        // relocations resolved at compile time
+    std::vector<uint32_t> step_offsets;  // code offset of each step
+};
+
+LinkedImage link_program(const Program& program, StencilDb& db);
+
+// Serializes an image in the format of include/copapy/image.h.
+std::vector<uint8_t> write_image(const LinkedImage& image);
+
+}  // namespace copapy

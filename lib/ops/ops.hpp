@@ -1,0 +1,97 @@
+// Operations, types and the stencil naming scheme, derived from ops.def.
+//
+// Shared by the compiler and by the stencil generator so that the names the
+// generator emits are exactly the names the compiler looks up.
+#pragma once
+
+#include <cstddef>
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <string_view>
+
+namespace copapy {
+
+// Value types of the DAG. Numbering matches enum cp_dtype in copapy/image.h.
+enum class DType : uint8_t { Int = 1, Float = 2, Bool = 3 };
+
+std::string_view dtype_name(DType t);
+std::optional<DType> dtype_from_name(std::string_view s);
+
+// Machine class of a value: which register file and stencil variant it uses.
+// bool is an int holding 0 or 1.
+enum class Kind : uint8_t { I, F };
+constexpr Kind kind_of(DType t) { return t == DType::Float ? Kind::F : Kind::I; }
+constexpr char kind_char(Kind k) { return k == Kind::F ? 'f' : 'i'; }
+
+// How an op's result type follows from its operand types (see docs/dag-format.md).
+enum class Typing : uint8_t { Num2, Fdiv, Pow, MinMax, Num1, Cmp, Bits, Shift, Math, Select, Cast, Conv };
+
+enum OpFlag : uint8_t { Comm = 1, Internal = 2, Lowered = 4 };
+
+enum class Op : uint8_t {
+#define OP(id, name, arity, typing, flags, ibody, fbody) id,
+#include "ops.def"
+#undef OP
+    Input,  // a named value the host may write before each run
+    Const,  // a constant
+};
+
+struct OpInfo {
+    std::string_view name;
+    uint8_t arity;
+    Typing typing;
+    uint8_t flags;
+    const char* int_body;    // C expression for int operands, or nullptr
+    const char* float_body;  // C expression for float operands, or nullptr
+};
+
+const OpInfo& op_info(Op op);
+inline std::string_view op_name(Op op) { return op_info(op).name; }
+inline bool is_commutative(Op op) { return op_info(op).flags & Comm; }
+
+// Looks up an op by its DAG name (internal ops are not found).
+std::optional<Op> op_from_name(std::string_view name);
+
+// Every op with a row in ops.def, for iteration.
+inline constexpr Op kTableOps[] = {
+#define OP(id, name, arity, typing, flags, ibody, fbody) Op::id,
+#include "ops.def"
+#undef OP
+};
+
+// Machine class of the result of `op` applied to operands of class `operand`
+// (for select: the class of the selected values; the condition is always I).
+Kind result_kind(Op op, Kind operand);
+
+// Does the op have a stencil for operands of this class?
+bool has_variant(Op op, Kind operand);
+
+// ---- Stencil ABI ----------------------------------------------------------
+// Two virtual registers r0 and r1 carry values between stencils as the first
+// two arguments of a C function; their classes (the "state") select the
+// function signature and hence which machine registers hold them. Every
+// stencil ends with a tail call to result_<s0><s1>, the placeholder for the
+// next stencil. Memory operands are the placeholders cp_hole_i / cp_hole_f,
+// patched to the address of the operand.
+struct State {
+    Kind r0, r1;
+    friend bool operator==(State, State) = default;
+};
+inline constexpr State kAllStates[] = {{Kind::I, Kind::I}, {Kind::I, Kind::F}, {Kind::F, Kind::I}, {Kind::F, Kind::F}};
+
+std::string state_suffix(State s);                         // "if"
+std::string continuation_symbol(State s);                  // "result_if"
+std::string_view hole_symbol(Kind k);                      // "cp_hole_f"
+inline constexpr std::string_view kEntryStencil = "cp_entry";  // starts in state ii
+inline constexpr std::string_view kExitStencil = "cp_exit";    // returns to the host
+
+// Compute: r0 = op(r0[, r1]) (select: r0 = r0 ? r1 : *hole). State is the
+// operand classes: binary (a, a); unary (a, anything); select (I, a).
+std::string op_stencil(Op op, State s);                    // "add_ff", "sin_fi"
+std::string load_stencil(int reg, Kind k, State s);        // "ld0_f_ii": reg = *hole
+std::string store_stencil(int reg, State s);               // "st1_if": *hole = reg
+std::string swap_stencil(State s);                         // "swap_if": exchange r0, r1
+std::string dup_stencil(State s);                          // "dup_fi": r1 = r0
+
+}  // namespace copapy

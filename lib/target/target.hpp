@@ -1,0 +1,70 @@
+// A compilation target: the ISA facts the target-independent stages need.
+//
+// One source file per target family implements this interface
+// (x86_64.cpp, aarch64.cpp, arm32.cpp for ARM and Thumb): it classifies the
+// ELF relocations gcc emits for our stencils into the image's patch kinds
+// (include/copapy/image.h), decodes implicit addends (REL objects), and
+// recognises the tail jump that ends a stencil. Encoding lives in the runtime
+// library (lib/runtime/patch_<family>.c), shared with the runner.
+#pragma once
+
+#include <copapy/image.h>
+
+#include <cstdint>
+#include <optional>
+#include <span>
+#include <string_view>
+#include <vector>
+
+namespace copapy {
+
+class TargetInfo {
+public:
+    virtual ~TargetInfo() = default;
+
+    cp_target id;
+    std::string_view name;                   // "x86_64"
+    std::vector<std::string_view> aliases;   // the original project's names
+    uint16_t elf_machine;                    // EM_*
+    bool thumb = false;                      // entry point is Thumb code
+    uint32_t code_align = 16;                // load alignment the image asks for
+    uint32_t data_align = 16;
+    uint32_t stencil_align = 1;              // alignment of each copied stencil
+    std::string_view description;
+
+    // The patch kind for an ELF relocation type, or nullopt if unsupported.
+    virtual std::optional<cp_patch_kind> classify(uint32_t elf_type) const = 0;
+
+    // The addend of a REL relocation, stored in the instruction itself.
+    virtual int64_t implicit_addend(cp_patch_kind kind, const uint8_t* site) const;
+
+    // If the relocation at `offset` (of type `elf_type`, against a
+    // continuation) is the jump that ends the function `code`, returns where
+    // that jump instruction starts: the compiler cuts the stencil there so
+    // that it falls through into the next one.
+    virtual std::optional<uint32_t> tail_jump_start(std::span<const uint8_t> code, uint32_t offset,
+                                                    uint32_t elf_type) const = 0;
+
+    // True if a patch of this kind whose target lies in the code region does
+    // not depend on where the code is loaded (given code_align), so the
+    // compiler resolves it and no patch is emitted.
+    virtual bool position_independent(cp_patch_kind kind) const = 0;
+
+    // Name of an ELF relocation type for messages ("R_X86_64_PC32").
+    std::string relocation_name(uint32_t elf_type) const;
+
+protected:
+    TargetInfo(cp_target id_, std::string_view name_, uint16_t machine)
+        : id(id_), name(name_), elf_machine(machine) {}
+};
+
+// Looks a target up by name or alias; nullptr if unknown.
+const TargetInfo* find_target(std::string_view name);
+// The target of the machine the compiler runs on (x86_64 here).
+const TargetInfo& host_target();
+std::span<const TargetInfo* const> all_targets();
+
+// Defined by the per-family files.
+const TargetInfo& x86_64_target();
+
+}  // namespace copapy

@@ -1,0 +1,59 @@
+// x86_64 (System V psABI, "AMD64 Architecture Processor Supplement").
+//
+// Quirks that matter to a copy-and-patch compiler:
+// - Instructions have variable length, so a relocation offset says nothing
+//   about where its instruction starts. The stencil's final tail call is
+//   `jmp rel32` (E9 + 4 bytes, R_X86_64_PLT32 against the continuation) and
+//   we recognise it by the opcode byte right before the field, at the end of
+//   the function.
+// - PC-relative fields are relative to the end of the instruction; the ELF
+//   addend carries that (-4 for a bare rel32, less when an immediate follows),
+//   so S + A - P is right for every instruction shape.
+// - Data is addressed RIP-relative (R_X86_64_PC32) with -fno-pic: code and data
+//   must be within +-2 GiB, which the runner guarantees by mapping them
+//   together. Code-to-code references are resolved at compile time.
+#include <llvm/BinaryFormat/ELF.h>
+
+#include "target.hpp"
+
+namespace copapy {
+namespace {
+
+class X86_64 final : public TargetInfo {
+public:
+    X86_64() : TargetInfo(CP_TARGET_X86_64, "x86_64", llvm::ELF::EM_X86_64) {
+        aliases = {"x86-64", "amd64"};
+        code_align = 16;
+        data_align = 16;
+        stencil_align = 1;  // no instruction alignment requirements
+        description = "x86-64 System V (host gcc)";
+    }
+
+    std::optional<cp_patch_kind> classify(uint32_t type) const override {
+        switch (type) {
+            case llvm::ELF::R_X86_64_PC32:
+            case llvm::ELF::R_X86_64_PLT32: return CP_PATCH_REL32;
+            case llvm::ELF::R_X86_64_64: return CP_PATCH_ABS64;
+            default: return std::nullopt;
+        }
+    }
+
+    std::optional<uint32_t> tail_jump_start(std::span<const uint8_t> code, uint32_t offset,
+                                            uint32_t type) const override {
+        constexpr uint8_t kJmpRel32 = 0xe9;
+        if (type != llvm::ELF::R_X86_64_PLT32 && type != llvm::ELF::R_X86_64_PC32) return std::nullopt;
+        if (offset < 1 || offset + 4 != code.size() || code[offset - 1] != kJmpRel32) return std::nullopt;
+        return offset - 1;
+    }
+
+    bool position_independent(cp_patch_kind kind) const override { return kind == CP_PATCH_REL32; }
+};
+
+}  // namespace
+
+const TargetInfo& x86_64_target() {
+    static const X86_64 target;
+    return target;
+}
+
+}  // namespace copapy

@@ -1,0 +1,13 @@
+#!/usr/bin/env bash
+# Fails unless the only undefined symbols of a stencil object are the
+# placeholders the compiler resolves (result_* continuations, cp_hole_*
+# memory operands). Anything else (memcpy, __errno_location, __stack_chk_guard)
+# would be a call the generated code cannot make.
+set -euo pipefail
+obj=${1:?usage: check-undefined.sh OBJECT}
+bad=$(nm -u "$obj" | awk '{print $2}' | grep -Ev '^(result_(ii|if|fi|ff)|cp_hole_[if])$' || true)
+if [ -n "$bad" ]; then
+  echo "error: $obj: undefined symbols other than stencil placeholders:" >&2
+  echo "$bad" | sed 's/^/  /' >&2
+  exit 1
+fi

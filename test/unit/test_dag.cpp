@@ -1,0 +1,174 @@
+// DAG reader: accepted files, and one rejected file per kind of error, each
+// with the message a user would see.
+#include <catch2/catch.hpp>
+#include <nlohmann/json.hpp>
+
+#include <bit>
+#include <string>
+
+#include "dag/dag.hpp"
+#include "support/error.hpp"
+
+using namespace copapy;
+
+namespace {
+
+std::span<const uint8_t> bytes_of(const std::string& s) { return {reinterpret_cast<const uint8_t*>(s.data()), s.size()}; }
+
+Dag read(const std::string& s) { return read_dag(bytes_of(s)); }
+
+std::string error_of(const std::string& s) {
+    try {
+        read(s);
+    } catch (const Error& e) {
+        CHECK(e.kind() == ErrorKind::Input);
+        return e.what();
+    }
+    FAIL("no error for: " << s);
+    return "";
+}
+
+std::string doc(const std::string& nodes, const std::string& outputs = R"([{"name":"y","node":2}])") {
+    return R"({"format":"copapy-dag","version":1,"nodes":[)" + nodes + R"(],"outputs":)" + outputs + "}";
+}
+
+const std::string kAB = R"({"id":0,"op":"input","dtype":"float","name":"a","value":0.25},
+                           {"id":1,"op":"const","dtype":"float","value":2.0})";
+
+}  // namespace
+
+TEST_CASE("reader accepts a small program in any node order") {
+    Dag d = read(doc(R"({"id":2,"op":"mul","dtype":"float","args":[0,1]},)" + kAB));
+    REQUIRE(d.nodes.size() == 3);
+    REQUIRE(d.outputs.size() == 1);
+    CHECK(d.names[d.outputs[0].name] == "y");
+    // Operands come before users in the topological order.
+    std::vector<size_t> pos(3);
+    for (size_t i = 0; i < d.order.size(); ++i) pos[d.order[i]] = i;
+    const DagNode& mul = d.nodes[d.outputs[0].node];
+    CHECK(pos[mul.args[0]] < pos[d.outputs[0].node]);
+    CHECK(pos[mul.args[1]] < pos[d.outputs[0].node]);
+    CHECK(std::bit_cast<float>(d.nodes[mul.args[1]].bits) == 2.0f);
+}
+
+TEST_CASE("reader accepts CBOR with the same schema") {
+    auto j = nlohmann::json::parse(doc(kAB + R"(,{"id":2,"op":"add","dtype":"float","args":[0,1]})"));
+    std::vector<uint8_t> cbor = nlohmann::json::to_cbor(j);
+    Dag d = read_dag(cbor);
+    CHECK(d.nodes.size() == 3);
+    CHECK(d.inputs.size() == 1);
+}
+
+TEST_CASE("reader parses special float values and rounds to binary32") {
+    Dag d = read(doc(R"({"id":0,"op":"const","dtype":"float","value":"nan"},
+                       {"id":1,"op":"const","dtype":"float","value":"-inf"},
+                       {"id":3,"op":"const","dtype":"float","value":0.1},
+                       {"id":2,"op":"add","dtype":"float","args":[0,1]})"));
+    CHECK(std::isnan(std::bit_cast<float>(d.nodes[0].bits)));
+    CHECK(std::bit_cast<float>(d.nodes[1].bits) == -INFINITY);
+    CHECK(std::bit_cast<float>(d.nodes[2].bits) == 0.1f);
+}
+
+TEST_CASE("reader reports malformed input with its position") {
+    CHECK_THAT(error_of("{\"format\": }"), Catch::Contains("malformed JSON") && Catch::Contains("line 1"));
+    CHECK_THAT(error_of(""), Catch::Contains("empty file"));
+    CHECK_THAT(error_of("hello"), Catch::Contains("not a DAG file"));
+    CHECK_THAT(error_of("[1,2]"), Catch::Contains("not a DAG file"));
+}
+
+TEST_CASE("reader checks the header") {
+    CHECK_THAT(error_of(R"({"format":"other","version":1,"nodes":[],"outputs":[]})"), Catch::Contains("'format'"));
+    CHECK_THAT(error_of(R"({"format":"copapy-dag","version":7,"nodes":[],"outputs":[]})"),
+               Catch::Contains("unsupported version 7"));
+    CHECK_THAT(error_of(R"({"format":"copapy-dag","version":1,"nodes":[],"outputs":[],"extra":1})"),
+               Catch::Contains("unknown top-level field 'extra'"));
+    CHECK_THAT(error_of(R"({"format":"copapy-dag","version":1,"outputs":[]})"), Catch::Contains("'nodes'"));
+}
+
+TEST_CASE("reader names the node and field of each error") {
+    CHECK_THAT(error_of(doc(kAB + R"(,{"id":2,"op":"frobnicate","dtype":"float","args":[0,1]})")),
+               Catch::Contains("node 2: unknown op 'frobnicate'"));
+    CHECK_THAT(error_of(doc(kAB + R"(,{"id":2,"op":"add","dtype":"float","args":[0]})")),
+               Catch::Contains("node 2 ('add'): expects 2 operands, got 1"));
+    CHECK_THAT(error_of(doc(kAB + R"(,{"id":2,"op":"add","dtype":"float","args":[0,9]})")),
+               Catch::Contains("node 2 ('add'): args[1]: no node with id 9"));
+    CHECK_THAT(error_of(doc(kAB + R"(,{"id":2,"op":"add","dtype":"int","args":[0,1]})")),
+               Catch::Contains("node 2 ('add'): dtype is 'int' but operands (float, float) give 'float'"));
+    CHECK_THAT(error_of(doc(kAB + R"(,{"id":2,"op":"and","dtype":"int","args":[0,1]})")),
+               Catch::Contains("node 2 ('and'): 'and' needs int or bool operands"));
+    CHECK_THAT(error_of(doc(kAB + R"(,{"id":1,"op":"neg","dtype":"float","args":[0]})")),
+               Catch::Contains("duplicate id"));
+    CHECK_THAT(error_of(doc(kAB + R"(,{"id":2,"op":"neg","dtype":"float","args":[0],"colour":"red"})")),
+               Catch::Contains("node 2 ('neg'): unknown field 'colour'"));
+    CHECK_THAT(error_of(doc(R"({"id":0,"op":"const","dtype":"int","value":4294967296},
+                              {"id":2,"op":"neg","dtype":"int","args":[0]})")),
+               Catch::Contains("node 0 ('const'): field 'value': value 4294967296 does not fit in int32"));
+    CHECK_THAT(error_of(doc(R"({"id":0,"op":"const","dtype":"float","value":1e39},
+                              {"id":2,"op":"neg","dtype":"float","args":[0]})")),
+               Catch::Contains("out of binary32 range"));
+    CHECK_THAT(error_of(doc(R"({"id":0,"op":"input","dtype":"float","value":1},
+                              {"id":2,"op":"neg","dtype":"float","args":[0]})")),
+               Catch::Contains("node 0 ('input'): field 'name'"));
+    CHECK_THAT(error_of(doc(R"({"id":0,"op":"itof","dtype":"float","args":[]},
+                              {"id":2,"op":"neg","dtype":"float","args":[0]})")),
+               Catch::Contains("unknown op 'itof'"));
+}
+
+TEST_CASE("reader reports every error of a phase at once") {
+    std::string e = error_of(doc(kAB + R"(,{"id":2,"op":"frob","dtype":"float"},{"id":3,"op":"blah","dtype":"int"})"));
+    CHECK_THAT(e, Catch::Contains("unknown op 'frob'") && Catch::Contains("unknown op 'blah'"));
+}
+
+TEST_CASE("reader detects cycles and names the nodes on them") {
+    std::string e = error_of(doc(R"({"id":5,"op":"neg","dtype":"float","args":[7]},
+                                   {"id":7,"op":"neg","dtype":"float","args":[9]},
+                                   {"id":9,"op":"neg","dtype":"float","args":[5]},
+                                   {"id":2,"op":"neg","dtype":"float","args":[5]})"));
+    CHECK_THAT(e, Catch::Contains("part of a cycle") && Catch::Contains("5 -> 7 -> 9 -> 5"));
+    CHECK_THAT(error_of(doc(R"({"id":2,"op":"neg","dtype":"float","args":[2]})")),
+               Catch::Contains("node 2 ('neg'): is part of a cycle"));
+}
+
+TEST_CASE("reader handles a deep chain without recursion") {
+    std::string nodes = R"({"id":0,"op":"input","dtype":"int","name":"x","value":1})";
+    const int n = 200000;
+    for (int i = 1; i <= n; ++i) nodes += R"(,{"id":)" + std::to_string(i) + R"(,"op":"neg","dtype":"int","args":[)" + std::to_string(i - 1) + "]}";
+    Dag d = read(doc(nodes, R"([{"name":"y","node":)" + std::to_string(n) + "}]"));
+    CHECK(d.order.size() == n + 1);
+    CHECK(d.order.front() == 0);
+}
+
+TEST_CASE("reader checks outputs") {
+    CHECK_THAT(error_of(doc(kAB + R"(,{"id":2,"op":"neg","dtype":"float","args":[0]})", R"([{"name":"y","node":8}])")),
+               Catch::Contains("outputs[0] ('y'): no node with id 8"));
+    CHECK_THAT(error_of(doc(kAB + R"(,{"id":2,"op":"neg","dtype":"float","args":[0]})",
+                            R"([{"name":"y","node":2},{"name":"y","node":0}])")),
+               Catch::Contains("output name 'y' is already used"));
+    CHECK_THAT(error_of(doc(kAB + R"(,{"id":2,"op":"neg","dtype":"float","args":[0]})", R"([{"name":"a","node":2}])")),
+               Catch::Contains("is the name of input node 0"));
+    CHECK_THAT(error_of(doc(kAB + R"(,{"id":2,"op":"neg","dtype":"float","args":[0]})", R"([{"name":"9x","node":2}])")),
+               Catch::Contains("valid name"));
+}
+
+TEST_CASE("type rules follow the DAG format") {
+    using D = DType;
+    auto t = [](Op op, std::vector<D> a, bool nonneg = false) {
+        TypeResult r = infer_type(op, a, D::Int, nonneg);
+        REQUIRE(r.ok);
+        return r.type;
+    };
+    CHECK(t(Op::Add, {D::Int, D::Int}) == D::Int);
+    CHECK(t(Op::Add, {D::Int, D::Float}) == D::Float);
+    CHECK(t(Op::Add, {D::Bool, D::Bool}) == D::Int);
+    CHECK(t(Op::Div, {D::Int, D::Int}) == D::Float);
+    CHECK(t(Op::Pow, {D::Int, D::Int}, true) == D::Int);
+    CHECK(t(Op::Pow, {D::Int, D::Int}, false) == D::Float);
+    CHECK(t(Op::Min, {D::Bool, D::Bool}) == D::Bool);
+    CHECK(t(Op::Lt, {D::Float, D::Int}) == D::Bool);
+    CHECK(t(Op::Xor, {D::Bool, D::Bool}) == D::Bool);
+    CHECK(t(Op::Xor, {D::Bool, D::Int}) == D::Int);
+    CHECK(t(Op::Neg, {D::Bool}) == D::Int);
+    CHECK(t(Op::Sin, {D::Int}) == D::Float);
+    CHECK(t(Op::Select, {D::Bool, D::Int, D::Float}) == D::Float);
+    CHECK_FALSE(infer_type(Op::Lshift, std::vector<D>{D::Float, D::Int}, D::Int, false).ok);
+}

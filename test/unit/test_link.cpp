@@ -1,0 +1,66 @@
+// Linking a planned program: layout, compile-time resolution, patches, and
+// the image bytes (checked back through the runtime's validator).
+#include <catch2/catch.hpp>
+
+#include <string>
+
+#include "dag/dag.hpp"
+#include "ir/ir.hpp"
+#include "link/link.hpp"
+#include "schedule/plan.hpp"
+
+using namespace copapy;
+
+namespace {
+StencilDb& db() {
+    static auto d = StencilDb::load(std::string(COPAPY_STENCIL_DIR) + "/x86_64.o", x86_64_target());
+    return *d;
+}
+LinkedImage link_of(const std::string& nodes, const std::string& outputs) {
+    std::string s = R"({"format":"copapy-dag","version":1,"nodes":[)" + nodes + R"(],"outputs":)" + outputs + "}";
+    Ir ir = build_ir(read_dag({reinterpret_cast<const uint8_t*>(s.data()), s.size()}));
+    return link_program(plan(ir, linearize(ir)), db());
+}
+const std::string kProgram = R"({"id":0,"op":"input","dtype":"float","name":"a","value":0.25},
+                                {"id":1,"op":"const","dtype":"float","value":2},
+                                {"id":2,"op":"mul","dtype":"float","args":[0,1]},
+                                {"id":3,"op":"sin","dtype":"float","args":[2]})";
+}  // namespace
+
+TEST_CASE("data references become patches, code references are resolved") {
+    LinkedImage img = link_of(kProgram, R"([{"name":"y","node":3}])");
+    // Patches only for the two data accesses (load a, store y): the constant
+    // lives in the code region, and calls/continuations are code-relative.
+    REQUIRE(img.patches.size() == 2);
+    for (const ImagePatch& p : img.patches) {
+        CHECK(p.kind == CP_PATCH_REL32);
+        CHECK(p.region == CP_REGION_DATA);
+        CHECK(p.site + 4 <= img.stencil_bytes);
+    }
+    CHECK(img.resolved > 0);
+    CHECK(img.code.size() > img.stencil_bytes);  // sinf and its helpers were pulled in
+    CHECK(img.data.size() == 8);                 // a, y
+}
+
+TEST_CASE("only the auxiliary code a program uses is pulled in") {
+    LinkedImage small = link_of(R"({"id":0,"op":"input","dtype":"float","name":"a","value":0.25},
+                                    {"id":2,"op":"neg","dtype":"float","args":[0]})",
+                                R"([{"name":"y","node":2}])");
+    LinkedImage with_sin = link_of(kProgram, R"([{"name":"y","node":3}])");
+    CHECK(small.code.size() < 64);
+    CHECK(with_sin.code.size() > small.code.size() + 200);
+}
+
+TEST_CASE("images are byte-for-byte reproducible and pass the runtime's checks") {
+    auto a = write_image(link_of(kProgram, R"([{"name":"y","node":3}])"));
+    auto b = write_image(link_of(kProgram, R"([{"name":"y","node":3}])"));
+    CHECK(a == b);
+    cp_image img;
+    REQUIRE(cp_image_open(&img, a.data(), a.size()) == CP_OK);
+    CHECK(img.target == CP_TARGET_X86_64);
+    CHECK(img.symbol_count == 2);
+    cp_symbol y;
+    REQUIRE(cp_image_find(&img, "y", &y) == CP_OK);
+    CHECK(y.flags == CP_SYM_OUTPUT);
+    CHECK(y.dtype == CP_DTYPE_FLOAT);
+}

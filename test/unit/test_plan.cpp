@@ -1,0 +1,81 @@
+// Register and memory planning for the two-register model.
+#include <catch2/catch.hpp>
+
+#include <string>
+
+#include "dag/dag.hpp"
+#include "ir/ir.hpp"
+#include "schedule/plan.hpp"
+
+using namespace copapy;
+
+namespace {
+Program plan_of(const std::string& nodes, const std::string& outputs) {
+    std::string s = R"({"format":"copapy-dag","version":1,"nodes":[)" + nodes + R"(],"outputs":)" + outputs + "}";
+    Ir ir = build_ir(read_dag({reinterpret_cast<const uint8_t*>(s.data()), s.size()}));
+    return plan(ir, linearize(ir));
+}
+std::vector<std::string> names(const Program& p) {
+    std::vector<std::string> v;
+    for (auto& s : p.steps) v.push_back(s.stencil);
+    return v;
+}
+const std::string kAB = R"({"id":0,"op":"input","dtype":"float","name":"a","value":1},
+                           {"id":1,"op":"input","dtype":"float","name":"b","value":2})";
+}  // namespace
+
+TEST_CASE("a binary op loads both operands and stores the output") {
+    Program p = plan_of(kAB + R"(,{"id":2,"op":"sub","dtype":"float","args":[0,1]})", R"([{"name":"y","node":2}])");
+    CHECK(names(p) == std::vector<std::string>{"cp_entry", "ld0_f_ii", "ld1_f_fi", "sub_ff", "st0_ff", "cp_exit"});
+    CHECK(p.steps[1].hole == HoleKind::Data);
+    CHECK(p.steps[1].hole_index == 0);  // a
+    CHECK(p.steps[2].hole_index == 4);  // b
+    CHECK(p.steps[4].hole_index == 8);  // y, a new slot
+    REQUIRE(p.symbols.size() == 3);
+    CHECK(p.symbols[2].name == "y");
+    CHECK(p.symbols[2].offset == 8);
+}
+
+TEST_CASE("a value kept in r0 is used without a load; a reused one is spilled once") {
+    // t = a - b; y = t * t + t  (t stays in registers; mul needs t twice: dup)
+    Program p = plan_of(kAB + R"(,{"id":2,"op":"sub","dtype":"float","args":[0,1]},
+                                 {"id":3,"op":"mul","dtype":"float","args":[2,2]},
+                                 {"id":4,"op":"add","dtype":"float","args":[3,2]})",
+                        R"([{"name":"y","node":4}])");
+    CHECK(names(p) == std::vector<std::string>{"cp_entry", "ld0_f_ii", "ld1_f_fi", "sub_ff", "dup_ff", "st0_ff",
+                                               "mul_ff", "add_ff", "st0_ff", "cp_exit"});
+    CHECK(p.loads == 2);
+    CHECK(p.stores == 2);
+}
+
+TEST_CASE("commutative operands are swapped instead of moved") {
+    // y = b + (a * 2): the product is in r0, b gets loaded into r1, add is commutative.
+    Program p = plan_of(kAB + R"(,{"id":5,"op":"const","dtype":"float","value":2},
+                                 {"id":2,"op":"mul","dtype":"float","args":[0,5]},
+                                 {"id":3,"op":"add","dtype":"float","args":[1,2]})",
+                        R"([{"name":"y","node":3}])");
+    CHECK(names(p) == std::vector<std::string>{"cp_entry", "ld0_f_ii", "ld1_f_fi", "mul_ff", "ld1_f_ff", "add_ff",
+                                               "st0_ff", "cp_exit"});
+    CHECK(p.steps[2].hole == HoleKind::Const);
+    CHECK(p.consts.size() == 1);
+}
+
+TEST_CASE("select takes its false value from memory") {
+    Program p = plan_of(kAB + R"(,{"id":2,"op":"gt","dtype":"bool","args":[0,1]},
+                                 {"id":3,"op":"select","dtype":"float","args":[2,0,1]})",
+                        R"([{"name":"y","node":3}])");
+    CHECK(names(p) == std::vector<std::string>{"cp_entry", "ld0_f_ii", "ld1_f_fi", "gt_ff", "ld1_f_if", "select_if",
+                                               "st0_ff", "cp_exit"});
+    CHECK(p.steps[5].hole == HoleKind::Data);
+    CHECK(p.steps[5].hole_index == 4);  // b
+}
+
+TEST_CASE("outputs that are inputs or constants need no code") {
+    Program p = plan_of(R"({"id":0,"op":"input","dtype":"int","name":"k","value":7},
+                          {"id":1,"op":"const","dtype":"int","value":3})",
+                        R"([{"name":"k","node":0},{"name":"three","node":1}])");
+    CHECK(names(p) == std::vector<std::string>{"cp_entry", "cp_exit"});
+    REQUIRE(p.symbols.size() == 2);
+    CHECK(p.symbols[0].flags == (CP_SYM_INPUT | CP_SYM_OUTPUT));
+    CHECK(p.data[p.symbols[1].offset / 4] == 3);
+}

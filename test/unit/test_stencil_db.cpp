@@ -1,0 +1,89 @@
+// The stencil database over the real x86_64 stencil object built by CMake.
+#include <catch2/catch.hpp>
+
+#include "stencil/stencil_db.hpp"
+#include "support/error.hpp"
+
+using namespace copapy;
+
+namespace {
+StencilDb& db() {
+    static auto d = StencilDb::load(std::string(COPAPY_STENCIL_DIR) + "/x86_64.o", x86_64_target());
+    return *d;
+}
+}  // namespace
+
+TEST_CASE("every stencil the compiler can ask for exists") {
+    for (Op op : kTableOps) {
+        if (op_info(op).flags & Lowered) continue;
+        for (Kind k : {Kind::I, Kind::F}) {
+            if (!has_variant(op, k)) continue;
+            if (op == Op::Select) {
+                CHECK(db().has_function(op_stencil(op, {Kind::I, k})));
+            } else if (op_info(op).arity == 2) {
+                CHECK(db().has_function(op_stencil(op, {k, k})));
+            } else {
+                CHECK(db().has_function(op_stencil(op, {k, Kind::I})));
+                CHECK(db().has_function(op_stencil(op, {k, Kind::F})));
+            }
+        }
+    }
+    for (State s : kAllStates) {
+        CHECK(db().has_function(load_stencil(0, Kind::F, s)));
+        CHECK(db().has_function(store_stencil(1, s)));
+        CHECK(db().has_function(swap_stencil(s)));
+        CHECK(db().has_function(dup_stencil(s)));
+    }
+}
+
+TEST_CASE("add_ff is one instruction once its tail jump is cut") {
+    const Stencil& s = db().stencil("add_ff");
+    CHECK(s.tail_cut);
+    CHECK(s.full_size == s.code.size() + 5);
+    CHECK(s.relocs.empty());
+    CHECK(s.code.size() == 4);  // addss %xmm1,%xmm0
+}
+
+TEST_CASE("a load stencil keeps its hole relocation") {
+    const Stencil& s = db().stencil("ld0_f_ii");
+    REQUIRE(s.relocs.size() == 1);
+    const ObjReloc& r = db().relocs()[s.relocs[0]];
+    CHECK(db().symbols()[r.symbol].role == SymbolRole::Hole);
+    CHECK(r.kind == CP_PATCH_REL32);
+    CHECK(r.addend == -4);
+}
+
+TEST_CASE("sin calls musl's sinf, which the object defines") {
+    const Stencil& s = db().stencil("sin_ff");
+    bool calls_sinf = false;
+    for (uint32_t i : s.relocs) {
+        const ObjSymbol& sym = db().symbols()[db().relocs()[i].symbol];
+        if (sym.name == "sinf") {
+            calls_sinf = true;
+            CHECK(sym.role == SymbolRole::Defined);
+        }
+    }
+    CHECK(calls_sinf);
+}
+
+TEST_CASE("the exit stencil is a bare return") {
+    const Stencil& s = db().stencil(kExitStencil);
+    CHECK_FALSE(s.tail_cut);
+    REQUIRE(s.code.size() == 1);
+    CHECK(s.code[0] == 0xc3);
+}
+
+TEST_CASE("missing or broken stencil objects are clear errors") {
+    auto error_of = [](const std::string& path) {
+        try {
+            StencilDb::load(path, x86_64_target());
+        } catch (const Error& e) {
+            CHECK(e.kind() == ErrorKind::Environment);
+            return std::string(e.what());
+        }
+        return std::string("no error");
+    };
+    CHECK_THAT(error_of("/nonexistent/x86_64.o"), Catch::Contains("cannot open stencil object"));
+    CHECK_THAT(error_of(std::string(COPAPY_TEST_DIR) + "/CMakeLists.txt"), Catch::Contains("not a valid object file"));
+    CHECK_THROWS_WITH(db().stencil("no_such_stencil"), Catch::Contains("no stencil 'no_such_stencil'"));
+}

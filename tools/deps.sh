@@ -1,0 +1,33 @@
+#!/usr/bin/env bash
+# Installs the Debian packages copapy-cc needs to build and test, if any are missing.
+# Idempotent: when everything is present it only runs dpkg-query (well under a second).
+set -euo pipefail
+
+PKGS=(
+  # host build
+  build-essential cmake ninja-build pkg-config python3
+  libcli11-dev libfmt-dev nlohmann-json3-dev catch2 llvm-14-dev
+  # math library: musl's source package is fetched by the stencil build
+  dpkg-dev
+  # cross targets (stencils + runners) and emulators for the tests
+  gcc-aarch64-linux-gnu libc6-dev-arm64-cross
+  gcc-arm-linux-gnueabihf libc6-dev-armhf-cross
+  gcc-arm-none-eabi picolibc-arm-none-eabi
+  qemu-user qemu-system-arm
+)
+
+missing=()
+for p in "${PKGS[@]}"; do
+  if ! dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "ok installed"; then
+    missing+=("$p")
+  fi
+done
+if [ ${#missing[@]} -eq 0 ]; then
+  exit 0
+fi
+echo "deps: installing ${missing[*]}" >&2
+SUDO=""
+if [ "$(id -u)" != 0 ]; then SUDO=sudo; fi
+export DEBIAN_FRONTEND=noninteractive
+$SUDO apt-get update -qq
+$SUDO apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
