@@ -239,48 +239,48 @@ std::vector<uint8_t> write_image(const LinkedImage& img) {
         strtab += s.name;
         strtab.push_back('\0');
     }
-    std::vector<uint8_t> out(CP_HEADER_SIZE, 0);
-    std::memcpy(out.data(), CP_IMAGE_MAGIC, CP_IMAGE_MAGIC_SIZE);
-    cp_write_u16(&out[CP_HDR_VERSION], CP_IMAGE_VERSION);
-    cp_write_u16(&out[CP_HDR_TARGET], static_cast<uint16_t>(img.target));
-    cp_write_u32(&out[CP_HDR_FLAGS], img.flags);
-    cp_write_u32(&out[CP_HDR_CODE_SIZE], static_cast<uint32_t>(img.code.size()));
-    cp_write_u32(&out[CP_HDR_CODE_ALIGN], img.code_align);
-    cp_write_u32(&out[CP_HDR_DATA_SIZE], static_cast<uint32_t>(img.data.size()));
-    cp_write_u32(&out[CP_HDR_DATA_ALIGN], img.data_align);
-    cp_write_u32(&out[CP_HDR_ENTRY], img.entry);
-    cp_write_u32(&out[CP_HDR_PATCH_COUNT], static_cast<uint32_t>(img.patches.size()));
-    cp_write_u32(&out[CP_HDR_SYMBOL_COUNT], static_cast<uint32_t>(img.symbols.size()));
-    cp_write_u32(&out[CP_HDR_STRTAB_SIZE], static_cast<uint32_t>(strtab.size()));
-    auto pad4 = [&] {
-        while (out.size() % 4) out.push_back(0);
-    };
-    out.insert(out.end(), img.code.begin(), img.code.end());
-    pad4();
-    out.insert(out.end(), img.data.begin(), img.data.end());
-    pad4();
-    for (const ImagePatch& p : img.patches) {
-        uint8_t e[CP_PATCH_SIZE] = {};
+    // Section offsets, in the order of include/copapy/image.h.
+    const size_t code_at = CP_HEADER_SIZE;
+    const size_t data_at = align_up(code_at + img.code.size(), 4);
+    const size_t patch_at = align_up(data_at + img.data.size(), 4);
+    const size_t sym_at = patch_at + CP_PATCH_SIZE * img.patches.size();
+    const size_t str_at = sym_at + CP_SYMBOL_SIZE * img.symbols.size();
+    const size_t crc_at = align_up(str_at + strtab.size(), 4);
+    std::vector<uint8_t> out(crc_at + 4, 0);
+    uint8_t* o = out.data();
+
+    std::memcpy(o, CP_IMAGE_MAGIC, CP_IMAGE_MAGIC_SIZE);
+    cp_write_u16(o + CP_HDR_VERSION, CP_IMAGE_VERSION);
+    cp_write_u16(o + CP_HDR_TARGET, static_cast<uint16_t>(img.target));
+    cp_write_u32(o + CP_HDR_FLAGS, img.flags);
+    cp_write_u32(o + CP_HDR_CODE_SIZE, static_cast<uint32_t>(img.code.size()));
+    cp_write_u32(o + CP_HDR_CODE_ALIGN, img.code_align);
+    cp_write_u32(o + CP_HDR_DATA_SIZE, static_cast<uint32_t>(img.data.size()));
+    cp_write_u32(o + CP_HDR_DATA_ALIGN, img.data_align);
+    cp_write_u32(o + CP_HDR_ENTRY, img.entry);
+    cp_write_u32(o + CP_HDR_PATCH_COUNT, static_cast<uint32_t>(img.patches.size()));
+    cp_write_u32(o + CP_HDR_SYMBOL_COUNT, static_cast<uint32_t>(img.symbols.size()));
+    cp_write_u32(o + CP_HDR_STRTAB_SIZE, static_cast<uint32_t>(strtab.size()));
+    std::copy(img.code.begin(), img.code.end(), o + code_at);
+    std::copy(img.data.begin(), img.data.end(), o + data_at);
+    for (size_t i = 0; i < img.patches.size(); ++i) {
+        const ImagePatch& p = img.patches[i];
+        uint8_t* e = o + patch_at + CP_PATCH_SIZE * i;
         cp_write_u32(e + CP_PATCH_SITE, p.site);
         e[CP_PATCH_KIND] = p.kind;
         e[CP_PATCH_REGION] = p.region;
         cp_write_u32(e + CP_PATCH_ADDEND, static_cast<uint32_t>(p.addend));
-        out.insert(out.end(), e, e + CP_PATCH_SIZE);
     }
     for (size_t i = 0; i < img.symbols.size(); ++i) {
         const ImageSymbol& s = img.symbols[i];
-        uint8_t e[CP_SYMBOL_SIZE] = {};
+        uint8_t* e = o + sym_at + CP_SYMBOL_SIZE * i;
         cp_write_u32(e + CP_SYM_NAME, name_offsets[i]);
         cp_write_u32(e + CP_SYM_OFFSET, s.offset);
         e[CP_SYM_DTYPE] = static_cast<uint8_t>(s.dtype);
         e[CP_SYM_FLAGS] = s.flags;
-        out.insert(out.end(), e, e + CP_SYMBOL_SIZE);
     }
-    out.insert(out.end(), strtab.begin(), strtab.end());
-    pad4();
-    const uint32_t crc = cp_crc32(out.data(), out.size());
-    out.resize(out.size() + 4);
-    cp_write_u32(out.data() + out.size() - 4, crc);
+    std::copy(strtab.begin(), strtab.end(), o + str_at);
+    cp_write_u32(o + crc_at, cp_crc32(o, crc_at));
     return out;
 }
 

@@ -1,0 +1,182 @@
+#!/usr/bin/env python3
+"""CLI error corpus for copapy-cc and coparun.
+
+Every malformed DAG in dags/NAME.json has dags/NAME.expect: the exit code on
+the first line, then substrings the error output must contain. Corrupted
+images are made here from a valid one (truncated, bit flips, header fields
+changed with a recomputed checksum, ...). Each case also checks that the
+error is reported as `<tool>: error: <file>: ...`, that no output file is
+left behind and that nothing crashed (no signal exit).
+"""
+import argparse
+import os
+import struct
+import subprocess
+import sys
+import tempfile
+import zlib
+from pathlib import Path
+
+HERE = Path(__file__).resolve().parent
+HEADER = 48
+passed = 0
+failures = []
+
+
+def run(cmd):
+    return subprocess.run(cmd, capture_output=True, text=True, timeout=60)
+
+
+def check(name, ok, detail=""):
+    global passed
+    if ok:
+        passed += 1
+    else:
+        failures.append(f"{name}: {detail}")
+
+
+def expect_error(name, proc, code, needles, prefix):
+    if proc.returncode < 0:
+        check(name, False, f"killed by signal {-proc.returncode}")
+        return
+    check(name, proc.returncode == code, f"exit code {proc.returncode}, expected {code}; stderr: {proc.stderr!r}")
+    for n in needles:
+        check(name, n in proc.stderr, f"stderr lacks {n!r}: {proc.stderr!r}")
+    lines = [l for l in proc.stderr.splitlines() if l]
+    check(name, bool(lines) and all(l.startswith(prefix) for l in lines),
+          f"every line must start with {prefix!r}: {proc.stderr!r}")
+
+
+def dag_corpus(cc, tmp):
+    for src in sorted((HERE / "dags").glob("*.json")):
+        exp = src.with_suffix(".expect").read_text().splitlines()
+        code, needles = int(exp[0]), [l for l in exp[1:] if l]
+        out = tmp / (src.stem + ".cpimg")
+        proc = run([cc, "build", str(src), "-o", str(out)])
+        expect_error(f"dag/{src.stem}", proc, code, needles, f"copapy-cc: error: {src}: ")
+        check(f"dag/{src.stem}", not out.exists(), "output file left behind")
+    # Binary format: a CBOR map cut off in the middle.
+    cbor = tmp / "truncated.cbor"
+    cbor.write_bytes(b"\xa4\x66format\x6acopapy-dag\x67version")
+    proc = run([cc, "build", str(cbor), "-o", str(tmp / "t.cpimg")])
+    expect_error("dag/truncated_cbor", proc, 1, ["malformed CBOR"], f"copapy-cc: error: {cbor}: ")
+    proc = run([cc, "build", str(tmp / "missing.json")])
+    expect_error("dag/missing_file", proc, 1, ["cannot open"], "copapy-cc: error: ")
+    leftovers = [p.name for p in tmp.iterdir() if p.name.startswith(".")]
+    check("dag/no-temporaries", not leftovers, f"temporary files left: {leftovers}")
+
+
+VALID_DAG = """{"format":"copapy-dag","version":1,"nodes":[
+ {"id":0,"op":"input","dtype":"float","name":"x","value":1.5},
+ {"id":1,"op":"input","dtype":"int","name":"k","value":7},
+ {"id":2,"op":"mul","dtype":"float","args":[0,1]},
+ {"id":3,"op":"sin","dtype":"float","args":[2]}],
+ "outputs":[{"name":"y","node":3},{"name":"p","node":2}]}"""
+
+
+def fields(img):
+    code, _, data = struct.unpack_from("<III", img, 16)
+    patches, symbols, strtab = struct.unpack_from("<III", img, 36)
+    pad = lambda n: (n + 3) & ~3
+    code_off = HEADER
+    data_off = code_off + pad(code)
+    patch_off = data_off + pad(data)
+    sym_off = patch_off + 12 * patches
+    return dict(code=code, data=data, patches=patches, symbols=symbols, code_off=code_off,
+                patch_off=patch_off, sym_off=sym_off, strtab=strtab)
+
+
+def reseal(img):
+    """Recomputes the trailing CRC-32 so that only the intended defect remains."""
+    body = bytes(img[:-4])
+    return body + struct.pack("<I", zlib.crc32(body))
+
+
+def image_corpus(cc, runner, tmp):
+    dag = tmp / "valid.json"
+    dag.write_text(VALID_DAG)
+    good = tmp / "valid.cpimg"
+    proc = run([cc, "build", str(dag), "-o", str(good)])
+    check("image/build-valid", proc.returncode == 0, proc.stderr)
+    if proc.returncode != 0:
+        return
+    ok = run([runner, str(good), "--set", "x=0.5", "--set", "k=3"])
+    check("image/run-valid", ok.returncode == 0 and '"p": 1.5' in ok.stdout, ok.stdout + ok.stderr)
+    img = good.read_bytes()
+    f = fields(img)
+    check("image/checksum-matches-zlib", struct.unpack("<I", img[-4:])[0] == zlib.crc32(img[:-4]))
+
+    def case(name, data, needles, code=1, args=()):
+        p = tmp / f"{name}.cpimg"
+        p.write_bytes(data)
+        proc = run([runner, str(p), *args])
+        expect_error(f"image/{name}", proc, code, needles, f"coparun: error: {p}: ")
+
+    case("empty", b"", ["truncated"])
+    for n in (1, 8, HEADER - 1, HEADER, HEADER + 3, len(img) // 2, len(img) - 1):
+        case(f"truncated-{n}", img[:n], ["truncated"])
+    case("bad-magic", b"XXXXXXXX" + img[8:], ["magic"])
+    flipped = bytearray(img)
+    flipped[f["code_off"] + 2] ^= 0x40
+    case("flipped-code-byte", bytes(flipped), ["checksum"])
+    flipped = bytearray(img)
+    flipped[-1] ^= 1
+    case("flipped-checksum", bytes(flipped), ["checksum"])
+    bad = bytearray(img)
+    struct.pack_into("<H", bad, 8, 99)
+    case("future-version", reseal(bad), ["version"])
+    bad = bytearray(img)
+    struct.pack_into("<H", bad, 10, 77)
+    case("unknown-target", reseal(bad), ["target"])
+    bad = bytearray(img)
+    struct.pack_into("<H", bad, 10, 2)
+    case("other-target", reseal(bad), ["aarch64"])
+    case("trailing-byte", reseal(img[:-4] + b"\0\0\0\0" + b"\0\0\0\0"), ["layout"])
+    if f["patches"]:
+        bad = bytearray(img)
+        struct.pack_into("<I", bad, f["patch_off"], f["code"] + 100)
+        case("patch-site-out-of-bounds", reseal(bad), ["patch"])
+        bad = bytearray(img)
+        bad[f["patch_off"] + 4] = 200
+        case("patch-unknown-kind", reseal(bad), ["patch"])
+        bad = bytearray(img)
+        struct.pack_into("<i", bad, f["patch_off"] + 8, 1 << 30)
+        case("patch-target-out-of-bounds", reseal(bad), ["patch"])
+    bad = bytearray(img)
+    struct.pack_into("<I", bad, f["sym_off"], f["strtab"] + 10)
+    case("symbol-name-out-of-bounds", reseal(bad), ["symbol"])
+    bad = bytearray(img)
+    struct.pack_into("<I", bad, f["sym_off"] + 4, f["data"] + 64)
+    case("symbol-offset-out-of-bounds", reseal(bad), ["symbol"])
+    bad = bytearray(img)
+    struct.pack_into("<I", bad, 32, f["code"] + 4)
+    case("entry-out-of-bounds", reseal(bad), ["entry"])
+
+    case("set-unknown-name", img, ["no input named 'nope'"], args=["--set", "nope=1"])
+    case("set-output", img, ["'y' is not an input"], args=["--set", "y=1"])
+    case("set-bad-int", img, ["k"], args=["--set", "k=1.5"])
+    case("set-int-overflow", img, ["k"], args=["--set", "k=9999999999"])
+    case("set-bad-float", img, ["x"], args=["--set", "x=abc"])
+    proc = run([runner, str(tmp / "nonexistent.cpimg")])
+    expect_error("image/missing-file", proc, 1, ["cannot open"], "coparun: error: ")
+    proc = run([runner, str(good), "--repeat", "0"])
+    check("image/repeat-zero", proc.returncode == 2, proc.stderr)
+
+
+def main():
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--cc", required=True)
+    ap.add_argument("--run", required=True)
+    a = ap.parse_args()
+    with tempfile.TemporaryDirectory() as d:
+        tmp = Path(d)
+        dag_corpus(a.cc, tmp)
+        image_corpus(a.cc, a.run, tmp)
+    for line in failures:
+        print("FAIL", line)
+    print(f"cli-errors: {passed} passed, {len(failures)} failed")
+    return 1 if failures else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
