@@ -35,7 +35,7 @@ const std::string kGood = R"({"format":"copapy-dag","version":1,"nodes":[
   {"id":1,"op":"sqrt","dtype":"float","args":[0]}],"outputs":[{"name":"r","node":1}]})";
 }  // namespace
 
-TEST_CASE("--version names the image format and LLVM") {
+TEST_CASE("the version output names the image format and LLVM") {
     Run r = cli({"--version"});
     CHECK(r.code == kExitOk);
     CHECK_THAT(r.out, Catch::StartsWith("copapy-cc ") && Catch::Contains("image format 1") && Catch::Contains("LLVM 14"));
@@ -55,7 +55,7 @@ TEST_CASE("usage errors exit with 2") {
     CHECK_THAT(r.err, Catch::Contains("copapy-cc: error: unknown target 'pdp11'"));
 }
 
-TEST_CASE("build writes an image; errors leave no output behind") {
+TEST_CASE("build writes an image and errors leave no output behind") {
     fs::path d = temp_dir();
     write(d / "good.json", kGood);
     Run ok = cli({"build", (d / "good.json").string(), "-o", (d / "good.cpimg").string(), "--stencils", COPAPY_STENCIL_DIR});

@@ -7,6 +7,8 @@
 #include "ir/ir.hpp"
 #include "schedule/plan.hpp"
 
+#include <copapy/image.h>
+
 using namespace copapy;
 
 namespace {

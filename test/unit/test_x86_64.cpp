@@ -50,7 +50,9 @@ TEST_CASE("rel32 encodes S + A - P and rejects overflow") {
     // jmp at 0x10 to 0x100: field at 0x11, A = -4: value = 0x100 - 4
     REQUIRE(cp_patch_apply(CP_PATCH_REL32, code.data() + 1, 0x100 - 4, 0x11) == CP_OK);
     CHECK(code[1] == 0xeb);  // 0x100 - 4 - 0x11 = 0xeb
-    CHECK(code[2] == 0 && code[3] == 0 && code[4] == 0);
+    CHECK(code[2] == 0);
+    CHECK(code[3] == 0);
+    CHECK(code[4] == 0);
     REQUIRE(cp_patch_apply(CP_PATCH_REL32, code.data() + 1, 0, 0x10) == CP_OK);  // backwards
     CHECK(code[1] == 0xf0);
     CHECK(code[4] == 0xff);
