@@ -4,8 +4,9 @@
 # memory operands). Anything else (memcpy, __errno_location, __stack_chk_guard)
 # would be a call the generated code cannot make.
 set -euo pipefail
-obj=${1:?usage: check-undefined.sh OBJECT}
-bad=$(nm -u "$obj" | awk '{print $2}' | grep -Ev '^(result_(ii|if|fi|ff)|cp_hole_[if])$' || true)
+nm=${1:?usage: check-undefined.sh NM OBJECT}
+obj=${2:?usage: check-undefined.sh NM OBJECT}
+bad=$("$nm" -u "$obj" | awk '{print $2}' | grep -Ev '^(result_(ii|if|fi|ff)|cp_hole_[if])$' || true)
 if [ -n "$bad" ]; then
   echo "error: $obj: undefined symbols other than stencil placeholders:" >&2
   echo "$bad" | sed 's/^/  /' >&2

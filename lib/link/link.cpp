@@ -65,8 +65,16 @@ public:
     }
 
 private:
-    void align_code(uint64_t a) {
-        while (img_.code.size() % a) img_.code.push_back(0);
+    // Pads the code to a multiple of `a`: with the target's nop where
+    // execution falls through (between stencils), else with zeros.
+    void align_code(uint64_t a, bool executed = false) {
+        const auto& nop = target_.nop;
+        while (img_.code.size() % a) {
+            if (executed && !nop.empty() && img_.code.size() % nop.size() == 0 && a % nop.size() == 0)
+                img_.code.insert(img_.code.end(), nop.begin(), nop.end());
+            else
+                img_.code.push_back(0);
+        }
     }
 
     void copy_stencils() {
@@ -74,7 +82,7 @@ private:
         img_.step_offsets.reserve(prog_.steps.size());
         for (uint32_t i = 0; i < prog_.steps.size(); ++i) {
             const Stencil& st = db_.stencil(prog_.steps[i].stencil);
-            align_code(target_.stencil_align);
+            align_code(st.align, /*executed=*/true);
             const uint32_t at = static_cast<uint32_t>(img_.code.size());
             img_.step_offsets.push_back(at);
             img_.code.insert(img_.code.end(), st.code.begin(), st.code.end());

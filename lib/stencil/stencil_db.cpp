@@ -174,6 +174,8 @@ Stencil StencilDb::prepare(const ObjSymbol& sym) {
     st.section = sym.section;
     st.offset = sym.value;
     st.full_size = static_cast<uint32_t>(sym.size);
+    st.align = static_cast<uint32_t>(std::min<uint64_t>(sec.align, target_->max_stencil_align));
+    if (sym.value % st.align != 0) st.align = 1;  // not at an aligned offset in its section: nothing to keep
     std::span<const uint8_t> code = sec.bytes.subspan(sym.value, sym.size);
     st.code = code;
 

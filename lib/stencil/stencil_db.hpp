@@ -64,6 +64,7 @@ struct Stencil {
     uint64_t offset;                 // of the function in its section
     std::span<const uint8_t> code;   // what is copied (tail jump cut off)
     uint32_t full_size;              // the function's size before cutting
+    uint32_t align;                  // where it may be copied (a divisor of code offsets)
     std::vector<uint32_t> relocs;    // indices into relocs(), excluding the cut jump
     bool tail_cut = false;
 };

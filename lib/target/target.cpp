@@ -14,7 +14,8 @@ std::string TargetInfo::relocation_name(uint32_t elf_type) const {
 }
 
 std::span<const TargetInfo* const> all_targets() {
-    static const std::array<const TargetInfo*, 1> targets = {&x86_64_target()};
+    static const std::array<const TargetInfo*, 5> targets = {&x86_64_target(), &aarch64_target(), &armv7_target(),
+                                                            &thumbv7_target(), &thumbv7em_target()};
     return targets;
 }
 

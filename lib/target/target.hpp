@@ -29,7 +29,11 @@ public:
     bool thumb = false;                      // entry point is Thumb code
     uint32_t code_align = 16;                // load alignment the image asks for
     uint32_t data_align = 16;
-    uint32_t stencil_align = 1;              // alignment of each copied stencil
+    // A stencil is copied at its section's alignment, capped here: Thumb
+    // literal loads depend on Align(PC, 4); x86 needs none. Padding that
+    // execution falls through is made of `nop`.
+    uint32_t max_stencil_align = 1;
+    std::vector<uint8_t> nop;
     std::string_view description;
 
     // The patch kind for an ELF relocation type, or nullopt if unsupported.
@@ -66,5 +70,9 @@ std::span<const TargetInfo* const> all_targets();
 
 // Defined by the per-family files.
 const TargetInfo& x86_64_target();
+const TargetInfo& aarch64_target();
+const TargetInfo& armv7_target();
+const TargetInfo& thumbv7_target();
+const TargetInfo& thumbv7em_target();
 
 }  // namespace copapy

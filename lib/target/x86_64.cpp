@@ -25,7 +25,8 @@ public:
         aliases = {"x86-64", "amd64"};
         code_align = 16;
         data_align = 16;
-        stencil_align = 1;  // no instruction alignment requirements
+        max_stencil_align = 1;  // no instruction alignment requirements
+        nop = {0x90};
         description = "x86-64 System V (host gcc)";
     }
 

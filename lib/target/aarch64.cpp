@@ -1,0 +1,75 @@
+// AArch64 (ELF for the Arm 64-bit Architecture, "aaelf64").
+//
+// Quirks that matter to a copy-and-patch compiler:
+// - Every instruction is 4 bytes, little-endian, so a relocation offset is
+//   also where its instruction starts. The stencil's final tail call is
+//   `b result_*` (R_AARCH64_JUMP26) in the last 4 bytes.
+// - Addresses are built in two instructions: ADRP materialises the 4 KiB page
+//   of the target relative to the page of the ADRP itself
+//   (R_AARCH64_ADR_PREL_PG_HI21, range +-4 GiB), then an ADD or a load/store
+//   supplies the low 12 bits (R_AARCH64_ADD_ABS_LO12_NC,
+//   R_AARCH64_LDST{8,16,32,64,128}_ABS_LO12_NC, the latter scaled by the
+//   access size). Both depend only on the distance between pages and on the
+//   low 12 bits of the target, so with the code loaded 4 KiB-aligned
+//   (code_align) references into the code region are position independent
+//   and resolved at compile time; references into the data region are patched.
+// - B/BL reach +-128 MiB (R_AARCH64_JUMP26/CALL26).
+// - RELA relocations: addends are explicit.
+#include <llvm/BinaryFormat/ELF.h>
+
+#include "support/bits.hpp"
+#include "target.hpp"
+
+namespace copapy {
+namespace {
+
+class AArch64 final : public TargetInfo {
+public:
+    AArch64() : TargetInfo(CP_TARGET_AARCH64, "aarch64", llvm::ELF::EM_AARCH64) {
+        aliases = {"arm64"};
+        code_align = 4096;  // ADRP/LO12 into the code region become position independent
+        data_align = 16;
+        max_stencil_align = 4;
+        nop = {0x1f, 0x20, 0x03, 0xd5};  // nop
+        description = "ARMv8-A AArch64 (aarch64-linux-gnu-gcc; runs under qemu-aarch64)";
+    }
+
+    std::optional<cp_patch_kind> classify(uint32_t type) const override {
+        using namespace llvm::ELF;
+        switch (type) {
+            case R_AARCH64_ADR_PREL_PG_HI21: return CP_PATCH_A64_ADR_PAGE21;
+            case R_AARCH64_ADD_ABS_LO12_NC: return CP_PATCH_A64_ADD_LO12;
+            case R_AARCH64_LDST8_ABS_LO12_NC: return CP_PATCH_A64_LDST8_LO12;
+            case R_AARCH64_LDST16_ABS_LO12_NC: return CP_PATCH_A64_LDST16_LO12;
+            case R_AARCH64_LDST32_ABS_LO12_NC: return CP_PATCH_A64_LDST32_LO12;
+            case R_AARCH64_LDST64_ABS_LO12_NC: return CP_PATCH_A64_LDST64_LO12;
+            case R_AARCH64_LDST128_ABS_LO12_NC: return CP_PATCH_A64_LDST128_LO12;
+            case R_AARCH64_JUMP26:
+            case R_AARCH64_CALL26: return CP_PATCH_A64_BRANCH26;
+            case R_AARCH64_ABS64: return CP_PATCH_ABS64;
+            case R_AARCH64_PREL32: return CP_PATCH_REL32;
+            default: return std::nullopt;
+        }
+    }
+
+    std::optional<uint32_t> tail_jump_start(std::span<const uint8_t> code, uint32_t offset,
+                                            uint32_t type) const override {
+        constexpr uint32_t kBMask = 0xfc00'0000, kB = 0x1400'0000;  // b imm26
+        if (type != llvm::ELF::R_AARCH64_JUMP26 || offset + 4 != code.size()) return std::nullopt;
+        if ((read_le32(&code[offset]) & kBMask) != kB) return std::nullopt;
+        return offset;
+    }
+
+    bool position_independent(cp_patch_kind kind) const override {
+        return kind != CP_PATCH_ABS64;  // everything else is PC- or page-relative
+    }
+};
+
+}  // namespace
+
+const TargetInfo& aarch64_target() {
+    static const AArch64 target;
+    return target;
+}
+
+}  // namespace copapy

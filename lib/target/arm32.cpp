@@ -1,0 +1,151 @@
+// 32-bit ARM, in ARM state (armv7) and Thumb-2 (thumbv7, thumbv7em)
+// ("ELF for the Arm Architecture", aaelf32).
+//
+// Quirks that matter to a copy-and-patch compiler:
+// - REL, not RELA: the addend lives in the instruction field itself and is
+//   decoded here (implicit_addend) before the field is overwritten.
+// - Reading the PC gives the instruction's address + 8 in ARM state and + 4 in
+//   Thumb; the implicit addends of branches (-8 / -4) carry that bias, so the
+//   psABI formula S + A - P holds as written.
+// - Thumb: bit 0 of a code address selects the Thumb instruction set. Thumb
+//   functions have odd symbol values, the stencil database clears the bit and
+//   records it, and the linker sets it again where an address or branch
+//   target is Thumb code ((S + A) | T). The image's entry is Thumb code on the
+//   Thumb targets (CP_FLAG_THUMB_ENTRY), so the runner calls code + entry + 1.
+//   We never mix states inside an image: ARM-state stencils use ARM-state
+//   libgcc/libm, Thumb ones Thumb builds, so no BL needs to become BLX.
+// - Thumb-2 32-bit instructions are two little-endian halfwords, the first
+//   one first. B.W/BL reach +-16 MiB, ARM B/BL +-32 MiB.
+// - Addresses come from MOVW/MOVT pairs (absolute: always patched) and, in
+//   library code, from literal pools (R_ARM_ABS32, patched) or PC-relative
+//   words (R_ARM_REL32, resolved at compile time within the code region).
+#include <llvm/BinaryFormat/ELF.h>
+
+#include "support/bits.hpp"
+#include "target.hpp"
+
+namespace copapy {
+namespace {
+
+// imm16 of ARM MOVW/MOVT (A1): imm4 in bits 19:16, imm12 in bits 11:0.
+int64_t arm_movw_addend(const uint8_t* p) {
+    const uint32_t insn = read_le32(p);
+    return sign_extend((extract(insn, 16, 4) << 12) | extract(insn, 0, 12), 16);
+}
+
+// imm24 of ARM B/BL, a word offset.
+int64_t arm_branch_addend(const uint8_t* p) { return sign_extend(extract(read_le32(p), 0, 24), 24) * 4; }
+
+// imm16 of Thumb-2 MOVW/MOVT (T3): imm4:i:imm3:imm8.
+int64_t thumb_movw_addend(const uint8_t* p) {
+    const uint32_t hw1 = read_le16(p), hw2 = read_le16(p + 2);
+    const uint32_t imm16 =
+        (extract(hw1, 0, 4) << 12) | (extract(hw1, 10, 1) << 11) | (extract(hw2, 12, 3) << 8) | extract(hw2, 0, 8);
+    return sign_extend(imm16, 16);
+}
+
+// Offset of Thumb-2 B.W (T4) / BL (T1): S:I1:I2:imm10:imm11:0 with
+// I1 = NOT(J1 XOR S), I2 = NOT(J2 XOR S).
+int64_t thumb_branch_addend(const uint8_t* p) {
+    const uint32_t hw1 = read_le16(p), hw2 = read_le16(p + 2);
+    const uint32_t s = extract(hw1, 10, 1), j1 = extract(hw2, 13, 1), j2 = extract(hw2, 11, 1);
+    const uint32_t i1 = (~(j1 ^ s)) & 1, i2 = (~(j2 ^ s)) & 1;
+    const uint32_t off = (s << 24) | (i1 << 23) | (i2 << 22) | (extract(hw1, 0, 10) << 12) | (extract(hw2, 0, 11) << 1);
+    return sign_extend(off, 25);
+}
+
+class Arm32 final : public TargetInfo {
+public:
+    Arm32(cp_target id, std::string_view name, std::vector<std::string_view> alias, bool is_thumb,
+          std::string_view desc)
+        : TargetInfo(id, name, llvm::ELF::EM_ARM) {
+        aliases = std::move(alias);
+        thumb = is_thumb;
+        code_align = 8;
+        data_align = 8;
+        max_stencil_align = 4;  // Thumb literal loads use Align(PC, 4)
+        description = desc;
+        nop = is_thumb ? std::vector<uint8_t>{0x00, 0xbf}               // nop (T1)
+                       : std::vector<uint8_t>{0x00, 0xf0, 0x20, 0xe3};  // nop (A1)
+    }
+
+    std::optional<cp_patch_kind> classify(uint32_t type) const override {
+        using namespace llvm::ELF;
+        switch (type) {
+            case R_ARM_ABS32: return CP_PATCH_ABS32;
+            case R_ARM_REL32: return CP_PATCH_REL32;
+            default: break;
+        }
+        if (thumb) {
+            switch (type) {
+                case R_ARM_THM_CALL:
+                case R_ARM_THM_JUMP24: return CP_PATCH_THM_BRANCH24;
+                case R_ARM_THM_MOVW_ABS_NC: return CP_PATCH_THM_MOVW;
+                case R_ARM_THM_MOVT_ABS: return CP_PATCH_THM_MOVT;
+                default: return std::nullopt;
+            }
+        }
+        switch (type) {
+            case R_ARM_CALL:
+            case R_ARM_JUMP24: return CP_PATCH_ARM_BRANCH24;
+            case R_ARM_MOVW_ABS_NC: return CP_PATCH_ARM_MOVW;
+            case R_ARM_MOVT_ABS: return CP_PATCH_ARM_MOVT;
+            default: return std::nullopt;
+        }
+    }
+
+    int64_t implicit_addend(cp_patch_kind kind, const uint8_t* site) const override {
+        switch (kind) {
+            case CP_PATCH_ABS32:
+            case CP_PATCH_REL32: return static_cast<int32_t>(read_le32(site));
+            case CP_PATCH_ARM_BRANCH24: return arm_branch_addend(site);
+            case CP_PATCH_ARM_MOVW:
+            case CP_PATCH_ARM_MOVT: return arm_movw_addend(site);
+            case CP_PATCH_THM_BRANCH24: return thumb_branch_addend(site);
+            case CP_PATCH_THM_MOVW:
+            case CP_PATCH_THM_MOVT: return thumb_movw_addend(site);
+            default: return 0;
+        }
+    }
+
+    std::optional<uint32_t> tail_jump_start(std::span<const uint8_t> code, uint32_t offset,
+                                            uint32_t type) const override {
+        if (offset + 4 != code.size()) return std::nullopt;
+        if (thumb) {
+            // B.W (T4): second halfword 10x1 xxxx xxxx xxxx (BL would be 11x1).
+            if (type != llvm::ELF::R_ARM_THM_JUMP24 || (read_le16(&code[offset + 2]) & 0xd000) != 0x9000)
+                return std::nullopt;
+            return offset;
+        }
+        // B (A1) with condition AL: 1110 1010 imm24.
+        if (type != llvm::ELF::R_ARM_JUMP24 || (read_le32(&code[offset]) & 0xff00'0000) != 0xea00'0000)
+            return std::nullopt;
+        return offset;
+    }
+
+    bool position_independent(cp_patch_kind kind) const override {
+        return kind == CP_PATCH_ARM_BRANCH24 || kind == CP_PATCH_THM_BRANCH24 || kind == CP_PATCH_REL32;
+    }
+};
+
+}  // namespace
+
+const TargetInfo& armv7_target() {
+    static const Arm32 target(CP_TARGET_ARMV7, "armv7", {"armv7a", "arm"}, false,
+                              "ARMv7-A, ARM state, VFPv3/NEON hard-float (runs under qemu-arm)");
+    return target;
+}
+
+const TargetInfo& thumbv7_target() {
+    static const Arm32 target(CP_TARGET_THUMBV7, "thumbv7", {"armv7thumb"}, true,
+                              "ARMv7-A, Thumb-2, VFPv3/NEON hard-float (runs under qemu-arm)");
+    return target;
+}
+
+const TargetInfo& thumbv7em_target() {
+    static const Arm32 target(CP_TARGET_THUMBV7EM, "thumbv7em", {"armv7mthumb", "cortex-m4"}, true,
+                              "ARMv7E-M Cortex-M4F, Thumb-2, fpv4-sp-d16 (runs in the armhf runner under qemu-arm)");
+    return target;
+}
+
+}  // namespace copapy
