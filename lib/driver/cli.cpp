@@ -62,6 +62,9 @@ int run_cli(int argc, const char* const* argv, std::ostream& out, std::ostream& 
                       "Directory with <target>.o stencil objects (default: $COPAPY_STENCIL_DIR or "
                       "<bin>/../share/copapy-cc/stencils)");
     build->add_flag("--stats", stats, "Print compilation statistics as JSON on standard error");
+    std::string emit = "image";
+    build->add_option("--emit", emit, "What to write: image (default) or listing (text; -o - for standard output)")
+        ->check(CLI::IsMember({"image", "listing"}));
 
     CLI::App* targets = app.add_subcommand("targets", "List the supported targets");
 
@@ -100,7 +103,11 @@ int run_cli(int argc, const char* const* argv, std::ostream& out, std::ostream& 
             err << "copapy-cc: error: unknown target '" << target_name << "' (known: " << target_names() << ")\n";
             return kExitUsage;
         }
-        if (opt.output.empty()) opt.output = std::filesystem::path(opt.input).replace_extension(".cpimg").string();
+        opt.emit = emit == "listing" ? Emit::Listing : Emit::Image;
+        if (opt.output.empty())
+            opt.output = std::filesystem::path(opt.input)
+                             .replace_extension(opt.emit == Emit::Listing ? ".lst" : ".cpimg")
+                             .string();
         if (opt.stencil_dir.empty()) opt.stencil_dir = default_stencil_dir();
         const CompileStats s = compile(opt);
         if (stats) {

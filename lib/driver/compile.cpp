@@ -105,6 +105,18 @@ CompileStats compile(const CompileOptions& opt) {
     stats.data_bytes = image.data.size();
     stats.patches = image.patches.size();
     stats.resolved = image.resolved;
+    if (opt.emit == Emit::Listing) {
+        std::vector<int64_t> dag_ids;
+        dag_ids.reserve(ir.nodes.size());
+        for (const IrNode& n : ir.nodes) dag_ids.push_back(n.dag_id);
+        const std::string text = format_listing(program, image, dag_ids, opt.target->name);
+        if (opt.output == "-") {
+            std::fwrite(text.data(), 1, text.size(), stdout);
+        } else {
+            write_file_atomic(opt.output, {reinterpret_cast<const uint8_t*>(text.data()), text.size()});
+        }
+        return stats;
+    }
     write_file_atomic(opt.output, write_image(image));
     return stats;
 }

@@ -11,11 +11,14 @@
 
 namespace copapy {
 
+enum class Emit { Image, Listing };
+
 struct CompileOptions {
     std::string input;        // DAG file (JSON or CBOR)
     std::string output;       // image file
     const TargetInfo* target = nullptr;
     std::string stencil_dir;  // holds <target>.o
+    Emit emit = Emit::Image;  // what to write to `output` ("-" for a listing: standard output)
 };
 
 struct CompileStats {

@@ -33,11 +33,24 @@ struct LinkedImage {
     uint32_t stencil_bytes = 0;   // the copied stencils (without aux sections and constants)
     uint32_t resolved = 0;        // relocations resolved at compile time
     std::vector<uint32_t> step_offsets;  // code offset of each step
+    struct Placement {
+        std::string name;
+        uint8_t region;
+        uint32_t offset, size;
+    };
+    std::vector<Placement> aux;          // auxiliary sections, in placement order
+    uint32_t const_offset = 0;           // the constant pool in the code region
 };
 
 LinkedImage link_program(const Program& program, StencilDb& db);
 
 // Serializes an image in the format of include/copapy/image.h.
 std::vector<uint8_t> write_image(const LinkedImage& image);
+
+// A human-readable listing of the stitched program: every step with its
+// stencil, DAG node, memory operand and bytes, then the auxiliary sections,
+// constants and patches. Deterministic: used for golden tests.
+std::string format_listing(const Program& program, const LinkedImage& image, const std::vector<int64_t>& dag_ids,
+                           std::string_view target);
 
 }  // namespace copapy
