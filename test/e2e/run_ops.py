@@ -29,10 +29,11 @@ import argparse
 import math
 import operator
 import os
+import random
 import struct
 import sys
 from pathlib import Path
-from typing import Any, Callable, List, NamedTuple, Optional, Tuple
+from typing import Any, Callable, Dict, List, NamedTuple, Tuple
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[2] / "tools" / "python"))
 import copapy as cp  # noqa: E402
@@ -183,6 +184,16 @@ ARITH = {"add": operator.add, "sub": operator.sub, "mul": operator.mul}
 COMPARE = {"gt": operator.gt, "ge": operator.ge, "lt": operator.lt, "le": operator.le, "eq": operator.eq,
            "ne": operator.ne}
 BITWISE = {"and": operator.and_, "or": operator.or_, "xor": operator.xor}
+# How the test writes each two-operand op in Python (on copapy values; the
+# reference applies ARITH, COMPARE and BITWISE to Python numbers too).
+BINARY_FUNCTIONS: Dict[str, Callable[[Any, Any], Any]] = {
+    **ARITH, **COMPARE, **BITWISE, "div": operator.truediv, "floordiv": operator.floordiv, "mod": operator.mod,
+    "pow": operator.pow, "min": cp.minimum, "max": cp.maximum, "atan2": cp.atan2, "lshift": operator.lshift,
+    "rshift": operator.rshift}
+UNARY_FUNCTIONS: Dict[str, Callable[[Any], Any]] = {
+    "neg": operator.neg, "abs": abs,
+    **{name: getattr(cp, name) for name in ("sign", "sqrt", "exp", "log", "sin", "cos", "tan", "asin", "acos",
+                                            "atan")}}
 
 
 def ref_binary(op: str, x: Operand, y: Operand) -> Tuple[str, Any]:
@@ -311,17 +322,73 @@ class Suite:
         self.cases.append(Case(label, v, dtype, expected, ulps))
 
     def binary(self, op: str, x: Operand, y: Operand) -> None:
-        fn: Callable[[Any, Any], Any] = {
-            **ARITH, **COMPARE, **BITWISE, "div": operator.truediv, "floordiv": operator.floordiv,
-            "mod": operator.mod, "pow": operator.pow, "min": cp.minimum, "max": cp.maximum,
-            "atan2": cp.atan2, "lshift": operator.lshift, "rshift": operator.rshift}[op]
         dtype, expected = ref_binary(op, x, y)
-        self.add(f"{op}({x}, {y})", fn(x.v, y.v), dtype, expected, ULP_TOLERANCE if op in LIBM else 0)
+        self.add(f"{op}({x}, {y})", BINARY_FUNCTIONS[op](x.v, y.v), dtype, expected,
+                 ULP_TOLERANCE if op in LIBM else 0)
 
     def unary(self, op: str, x: Operand) -> None:
-        fn = {"neg": operator.neg, "abs": abs}.get(op) or getattr(cp, op)
         dtype, expected = ref_unary(op, x)
-        self.add(f"{op}({x})", fn(x.v), dtype, expected, ULP_TOLERANCE if op in LIBM else 0)
+        self.add(f"{op}({x})", UNARY_FUNCTIONS[op](x.v), dtype, expected, ULP_TOLERANCE if op in LIBM else 0)
+
+
+CHAIN_STEPS = 300
+# Arithmetic listed three times: comparisons and bit operations yield bools and
+# ints, and too many of them would leave few floats in the chains.
+CHAIN_BINARY = 3 * ["add", "sub", "mul", "div", "floordiv", "mod", "min", "max"] + \
+    [*COMPARE, *BITWISE, "lshift", "rshift"]
+CHAIN_UNARY = ["neg", "abs", "sign", "sqrt"]
+
+
+def chains(s: Suite, rng: random.Random) -> None:
+    """Random expressions over earlier results, with the bit-exact operations only.
+
+    The cases in build() are one operation on inputs each; these make long
+    dependency chains, shared subexpressions and type changes between
+    operations, which exercise the compiler's register planning, spills and
+    conversions."""
+    base = [s.input("int", i) for i in (3, -7, 100000, INT_MIN, 2)] + \
+        [s.input("float", f) for f in (1.5, -2.25, 0.1, 3.0, -0.0)] + [s.input("bool", b) for b in BOOLS]
+    pool = [(x, x.v.name) for x in base]   # (operand, label) of inputs and earlier results
+
+    def pick(ints_only: bool = False) -> Tuple[Operand, str]:
+        # Mostly recent results (long chains), sometimes anything (long live ranges);
+        # half of the time a float if there is one, as ints and bools dominate otherwise.
+        choices = pool[-6:] if rng.random() < 0.7 else pool
+        if ints_only:
+            choices = [p for p in choices if p[0].dtype != "float"] or [p for p in pool if p[0].dtype != "float"]
+        elif rng.random() < 0.5:
+            choices = [p for p in choices if p[0].dtype == "float"] or choices
+        return rng.choice(choices)
+
+    for k in range(CHAIN_STEPS):
+        kind = rng.random()
+        if kind < 0.15:
+            op = rng.choice(CHAIN_UNARY)
+            x, xl = pick()
+            dtype, expected = ref_unary(op, x)
+            v = UNARY_FUNCTIONS[op](x.v)
+            label = f"{op}({xl})"
+        elif kind < 0.25:
+            (c, cl), (a, al), (b, bl) = pick(), pick(), pick()
+            dtype = same_kind(a, b)
+            expected = coerce(dtype, a.py if truthy(c) else b.py)
+            v = cp.iif(c.v, a.v, b.v)
+            label = f"select({cl}, {al}, {bl})"
+        elif kind < 0.3:
+            x, xl = pick(ints_only=True)
+            e = rng.choice(POW_EXPONENTS)
+            dtype, expected, v = "int", wrap(pow(int(x.py), e, 1 << 32)), x.v ** e
+            label = f"pow({xl}, const int {e})"
+        else:
+            op = rng.choice(CHAIN_BINARY)
+            ints_only = op in BITWISE or op in ("lshift", "rshift")
+            (x, xl), (y, yl) = pick(ints_only), pick(ints_only)
+            dtype, expected = ref_binary(op, x, y)
+            v = BINARY_FUNCTIONS[op](x.v, y.v)
+            label = f"{op}({xl}, {yl})"
+        result = Operand(dtype, expected, v)
+        s.add(f"chain[{k}] = {label} = {result}", v, dtype, expected)
+        pool.append((result, f"chain[{k}]"))
 
 
 def build(s: Suite) -> None:
@@ -426,20 +493,28 @@ def build(s: Suite) -> None:
             s.add(f"input({op})", w, dtype, op.py)
             s.unary("neg", op)
 
+    chains(s, random.Random(20240611))
+
 
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--target", default=None, help="copapy-cc target name (default: the host)")
+    parser.add_argument("--target", default=None,
+                        help="copapy-cc target name (default: $COPAPY_TARGET, else the host)")
     args = parser.parse_args()
     label = args.target or os.environ.get("COPAPY_TARGET") or "host"
 
     suite = Suite()
     build(suite)
     tg = cp.Target(args.target)
-    tg.compile([c.v for c in suite.cases])
-    for w, x in suite.writes:
-        tg.write_value(w, x)
-    tg.run()
+    try:
+        tg.compile([c.v for c in suite.cases])
+        for w, x in suite.writes:
+            tg.write_value(w, x)
+        tg.run()
+    except (RuntimeError, OSError) as e:  # the tools are missing, failed or printed garbage
+        print(f"ERROR {e}")
+        print(f"e2e-ops[{label}]: 0 passed, {len(suite.cases)} failed")
+        return 1
 
     failures = []
     for c in suite.cases:

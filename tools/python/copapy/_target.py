@@ -1,0 +1,254 @@
+"""Compiling and running traced programs with copapy-cc and coparun."""
+import json
+import math
+import numbers
+import os
+import platform
+import shutil
+import subprocess
+import tempfile
+import weakref
+from pathlib import Path
+from typing import Any, Dict, List, Optional, Tuple
+
+from ._dag import Dag, flatten
+from ._value import INT_MAX, INT_MIN, Node, alive_values, f32, value
+from ._vector import vector
+
+__all__ = ["Target", "find_tool"]
+
+# tools/python/copapy/../../../build/bin: the tools of the checkout this package lives in.
+_CHECKOUT_BIN = Path(__file__).resolve().parent.parent.parent.parent / "build" / "bin"
+
+# Target names and aliases copapy-cc accepts -> canonical name.
+_CANONICAL = {
+    "x86_64": "x86_64", "x86-64": "x86_64", "amd64": "x86_64",
+    "aarch64": "aarch64", "arm64": "aarch64",
+    "armv7": "armv7", "armv7a": "armv7", "arm": "armv7",
+    "thumbv7": "thumbv7", "armv7thumb": "thumbv7",
+    "thumbv7em": "thumbv7em", "armv7mthumb": "thumbv7em", "cortex-m4": "thumbv7em",
+}
+
+# platform.machine() -> canonical target the host runs natively.
+_HOST_MACHINES = {"x86_64": "x86_64", "amd64": "x86_64", "aarch64": "aarch64", "arm64": "aarch64",
+                  "armv7l": "armv7"}
+
+# Canonical target -> (qemu user-mode emulator, runner built for that target,
+# environment variable that may name the runner).
+_AARCH64_RUNNER = ("qemu-aarch64", "coparun-aarch64", "COPAPY_RUN_AARCH64")
+_ARMHF_RUNNER = ("qemu-arm", "coparun-armhf", "COPAPY_RUN_ARMHF")
+_EMULATED_RUNNERS = {"aarch64": _AARCH64_RUNNER, "armv7": _ARMHF_RUNNER, "thumbv7": _ARMHF_RUNNER,
+                     "thumbv7em": _ARMHF_RUNNER}
+
+
+def _host_target() -> Optional[str]:
+    return _HOST_MACHINES.get(platform.machine().lower())
+
+
+def find_tool(name: str, env_var: str, extra_dirs: Tuple[Path, ...] = ()) -> str:
+    """The path of tool `name`: from environment variable `env_var` (a full
+    path), else from `extra_dirs`, else from the checkout's build/bin, else
+    from PATH. Raises FileNotFoundError naming everything tried."""
+    configured = os.environ.get(env_var)
+    if configured:
+        if os.path.isfile(configured) and os.access(configured, os.X_OK):
+            return configured
+        raise FileNotFoundError(f"{env_var}={configured} is not an executable file")
+    tried = [f"${env_var} (not set)"]
+    for d in (*extra_dirs, _CHECKOUT_BIN):
+        candidate = d / name
+        if candidate.is_file() and os.access(candidate, os.X_OK):
+            return str(candidate)
+        tried.append(str(candidate))
+    found = shutil.which(name)
+    if found:
+        return found
+    tried.append(f"{name} on PATH")
+    raise FileNotFoundError(f"cannot find {name}; tried: " + ", ".join(tried) +
+                            " (build the checkout with tools/quickstart.sh or set " + env_var + ")")
+
+
+def _runner_command(arch: Optional[str]) -> List[str]:
+    """The command line prefix that runs an image built for `arch`: coparun
+    itself for the host, else the target's runner under qemu user mode."""
+    canonical = _CANONICAL.get(arch.lower()) if arch is not None else None
+    if arch is None or (canonical is not None and canonical == _host_target()):
+        return [find_tool("coparun", "COPAPY_RUN")]
+    if canonical not in _EMULATED_RUNNERS:
+        raise RuntimeError(f"no way to run target {arch!r} on this {platform.machine()} host "
+                           f"(known: {', '.join(sorted(_EMULATED_RUNNERS))})")
+    emulator, runner, env_var = _EMULATED_RUNNERS[canonical]
+    qemu = shutil.which(emulator)
+    if qemu is None:
+        raise FileNotFoundError(f"cannot find {emulator} on PATH (needed to run {arch} images; "
+                                "Debian package qemu-user)")
+    # A cross runner sits next to the host runner, so look there first when COPAPY_RUN names one.
+    host_runner = os.environ.get("COPAPY_RUN")
+    extra = (Path(host_runner).parent,) if host_runner else ()
+    return [qemu, find_tool(runner, env_var, extra)]
+
+
+def _format_input(node: Node, name: str, x: Any) -> str:
+    """`x` as coparun's --set expects it for an input of node's type."""
+    dtype = node.dtype
+    if dtype == "float":
+        if not isinstance(x, numbers.Real):
+            raise TypeError(f"input {name!r} is a float; expected a Python number, not {type(x).__name__}")
+        v = f32(float(x))
+        if math.isfinite(v):
+            return repr(v)  # exact: v is a binary32 value, and repr round-trips it
+        return "nan" if math.isnan(v) else ("inf" if v > 0 else "-inf")
+    if dtype == "bool":
+        if x is True or x is False or (isinstance(x, int) and x in (0, 1)):
+            return "true" if x else "false"
+        raise TypeError(f"input {name!r} is a bool; expected True, False, 0 or 1, not {x!r}")
+    if not isinstance(x, numbers.Integral):
+        raise TypeError(f"input {name!r} is an int; expected a Python int, not {type(x).__name__}")
+    x = int(x)
+    if not INT_MIN <= x <= INT_MAX:
+        raise OverflowError(f"value {x} for input {name!r} does not fit in int32")
+    return str(x)
+
+
+def _parse_output(dtype: str, raw: Any, name: str) -> Any:
+    """One output as coparun prints it (numbers kept as their source text) -> Python value."""
+    try:
+        if dtype == "float":
+            # Numbers, or the strings "nan", "inf", "-inf"; the text keeps -0 negative.
+            return f32(float(raw))
+        if dtype == "bool":
+            if raw is True or raw is False:
+                return raw
+            if raw in ("0", "1"):
+                return raw == "1"
+        elif not isinstance(raw, bool):
+            return int(raw)
+    except (TypeError, ValueError):
+        pass
+    raise RuntimeError(f"coparun printed {raw!r} for output {name!r}, which is not a valid {dtype}")
+
+
+class Target:
+    """A machine to compile for and run on: the host (arch None) or a target
+    named as copapy-cc names them (x86_64, aarch64, armv7, thumbv7,
+    thumbv7em, and the aliases arm64, armv7thumb, armv7mthumb).
+
+    With arch None the environment variable COPAPY_TARGET, if set, picks the
+    target, so that unchanged scripts can be run for another architecture.
+    Images for a target the host cannot run natively run under qemu user mode
+    (qemu-aarch64 or qemu-arm with build/bin/coparun-aarch64 or coparun-armhf).
+    """
+
+    def __init__(self, arch: Optional[str] = None) -> None:
+        self.arch = arch if arch is not None else (os.environ.get("COPAPY_TARGET") or None)
+        self._dir: Optional[str] = None
+        self._image: Optional[str] = None
+        self._outputs: Dict[Node, Tuple[str, str]] = {}   # node -> (output name, dtype)
+        self._inputs: Dict[Node, str] = {}                # input node -> input name
+        self._written: Dict[str, str] = {}                # input name -> --set text
+        self._results: Optional[Dict[str, Any]] = None
+
+    def _workdir(self) -> str:
+        if self._dir is None:
+            self._dir = tempfile.mkdtemp(prefix="copapy-")
+            weakref.finalize(self, shutil.rmtree, self._dir, True)
+        return self._dir
+
+    def compile(self, *values: Any) -> None:
+        """Compiles the program computing `values` (values, vectors, or lists
+        and tuples of them; Python numbers among them are ignored).
+
+        Besides the given values, every value that is still referenced from
+        Python and that the program computes becomes an output too, so that
+        read_value() works on intermediate results as well.
+        """
+        items: List[Tuple[Optional[str], Any]] = []
+        for v in values:
+            flatten(v, None, items)
+        dag = Dag([(None, x._node) for _, x in items if isinstance(x, value)])
+        for v in alive_values():
+            if v._node in dag.ids:
+                dag.add_output(None, v._node)
+
+        workdir = self._workdir()
+        dag_path = os.path.join(workdir, "program.json")
+        image = os.path.join(workdir, "program.cpimg")
+        dag.write(dag_path)
+        cmd = [find_tool("copapy-cc", "COPAPY_CC"), "build", dag_path, "-o", image]
+        if self.arch is not None:
+            cmd += ["-t", self.arch]
+        proc = subprocess.run(cmd, capture_output=True, text=True)
+        if proc.returncode != 0:
+            raise RuntimeError(f"copapy-cc failed (exit status {proc.returncode}):\n{proc.stderr.strip()}")
+
+        self._image = image
+        self._outputs = {node: (name, node.dtype) for node, name in dag.output_names.items()}
+        self._inputs = {node: name for node, name in dag.names.items()}
+        self._written = {}
+        self._results = None
+
+    def run(self) -> None:
+        """Runs the compiled program once, with every input written by
+        write_value() since compile(), and keeps its outputs for read_value()."""
+        if self._image is None:
+            raise RuntimeError("nothing to run: call compile() first")
+        cmd = _runner_command(self.arch) + [self._image]
+        for name, text in self._written.items():
+            cmd += ["--set", f"{name}={text}"]
+        proc = subprocess.run(cmd, capture_output=True, text=True)
+        if proc.returncode != 0:
+            raise RuntimeError(f"{os.path.basename(cmd[0])} failed (exit status {proc.returncode}):\n"
+                               f"{proc.stderr.strip()}")
+        try:
+            # Numbers as their text: float("-0") keeps the sign that json's int parsing would drop.
+            printed = json.loads(proc.stdout, parse_int=str, parse_float=str)
+        except json.JSONDecodeError as e:
+            raise RuntimeError(f"cannot parse the runner's output as JSON ({e}): {proc.stdout[:200]!r}") from None
+        if not isinstance(printed, dict):
+            raise RuntimeError(f"the runner printed {type(printed).__name__}, expected a JSON object")
+        results: Dict[str, Any] = {}
+        for name, dtype in self._outputs.values():
+            if name not in printed:
+                raise RuntimeError(f"the runner's output lacks {name!r}")
+            results[name] = _parse_output(dtype, printed[name], name)
+        self._results = results
+
+    def read_value(self, v: Any) -> Any:
+        """The value of `v` after the last run(): a Python float, int or bool,
+        or a list of them for a vector, list or tuple. Python numbers are
+        returned as they are."""
+        if isinstance(v, (vector, list, tuple)):
+            return [self.read_value(x) for x in v]
+        if not isinstance(v, value):
+            if isinstance(v, (bool, int, float)):
+                return v
+            raise TypeError(f"read_value() takes copapy values, vectors or lists, not {type(v).__name__}")
+        if self._image is None:
+            raise RuntimeError("nothing compiled: call compile() and run() first")
+        entry = self._outputs.get(v._node)
+        if entry is None:
+            raise ValueError(f"{v!r} is not part of the compiled program: pass it to compile(), or keep a "
+                             "reference to it (e.g. in a variable) until compile() is called")
+        if self._results is None:
+            raise RuntimeError("no results yet: call run() first")
+        return self._results[entry[0]]
+
+    def write_value(self, v: Any, x: Any) -> None:
+        """Sets input `v` (made by cp.value) to `x` for every following run().
+        A vector, list or tuple of inputs takes a sequence of the same length."""
+        if isinstance(v, (vector, list, tuple)):
+            xs = list(x) if isinstance(x, (vector, list, tuple)) else None
+            if xs is None or len(xs) != len(v):
+                raise ValueError(f"write_value() for {len(v)} inputs needs a sequence of {len(v)} numbers")
+            for vi, xi in zip(v, xs):
+                self.write_value(vi, xi)
+            return
+        if not isinstance(v, value) or v._node.op != "input":
+            raise ValueError("write_value() needs an input made by cp.value(), not "
+                             f"{v!r} (only inputs can be written)")
+        if self._image is None:
+            raise RuntimeError("nothing compiled: call compile() before write_value()")
+        name = self._inputs.get(v._node)
+        if name is None:
+            raise ValueError(f"{v!r} is not an input of the compiled program (no compiled value depends on it)")
+        self._written[name] = _format_input(v._node, name, x)
