@@ -182,7 +182,10 @@ TEST_CASE("coparun runs an image and prints its outputs as JSON", "[coparun][exe
         CHECK(r.err.empty());
         return r.out;
     };
-    CHECK(out("") == "{\"y\": 42, \"f\": 1, \"flag\": true, \"a\\\"b\\\\c\\u0009d\": -7}\n");
+    // Floats always carry a '.' or an exponent, so JSON readers keep them floats.
+    CHECK(out("") == "{\"y\": 42, \"f\": 1.0, \"flag\": true, \"a\\\"b\\\\c\\u0009d\": -7}\n");
+    CHECK(out("--set f=-0.0").find("\"f\": -0.0,") != std::string::npos);
+    CHECK(out("--set f=1e30").find("\"f\": 1.00000002e+30,") != std::string::npos);
     CHECK(out("--set x=-0x10").find("\"y\": -32,") != std::string::npos);
     CHECK(out("--set x=2147483647").find("\"y\": -2,") != std::string::npos);  // int32 wraps
     CHECK(out("--set x=-2147483648").find("\"y\": 0,") != std::string::npos);

@@ -390,7 +390,12 @@ static void print_value(unsigned dtype, uint32_t bits) {
         } else if (isinf(f)) {
             fputs(f > 0 ? "\"inf\"" : "\"-inf\"", stdout);
         } else {
-            printf("%.9g", (double)f);
+            /* Always with a '.' or an exponent, so that JSON readers see a
+             * float (and keep the sign of -0.0) rather than an integer. */
+            char text[32];
+            snprintf(text, sizeof text, "%.9g", (double)f);
+            fputs(text, stdout);
+            if (!strpbrk(text, ".e")) fputs(".0", stdout);
         }
     } else if (dtype == CP_DTYPE_BOOL) {
         fputs(bits != 0 ? "true" : "false", stdout);
