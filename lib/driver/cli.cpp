@@ -62,6 +62,8 @@ int run_cli(int argc, const char* const* argv, std::ostream& out, std::ostream& 
                       "Directory with <target>.o stencil objects (default: $COPAPY_STENCIL_DIR or "
                       "<bin>/../share/copapy-cc/stencils)");
     build->add_flag("--stats", stats, "Print compilation statistics as JSON on standard error");
+    build->add_option("-O", opt.opt_level, "Optimization level: 0 (none), 1 (CSE, constant folding), 2 (all; default)")
+        ->check(CLI::Range(0, 2));
     std::string emit = "image";
     build->add_option("--emit", emit, "What to write: image (default) or listing (text; -o - for standard output)")
         ->check(CLI::IsMember({"image", "listing"}));

@@ -66,59 +66,70 @@ std::string default_stencil_dir() {
     return (exe.parent_path().parent_path() / "share" / "copapy-cc" / "stencils").string();
 }
 
-CompileStats compile(const CompileOptions& opt) {
-    CompileStats stats;
+CompiledProgram compile_program(const CompileOptions& opt) {
+    CompiledProgram c;
+    CompileStats& stats = c.stats;
     const std::vector<uint8_t> bytes = read_file(opt.input);
     Dag dag;
     try {
         dag = read_dag(bytes);
     } catch (const Error& e) {
         // Each problem on its own line, each naming the file.
-        std::string msg, line;
-        std::string text = e.what();
+        std::string msg;
+        const std::string text = e.what();
         size_t start = 0;
-        while (start <= text.size()) {
+        while (true) {
             const size_t nl = text.find('\n', start);
-            line = text.substr(start, nl == std::string::npos ? std::string::npos : nl - start);
-            msg += (msg.empty() ? "" : "\n") + opt.input + ": " + line;
+            msg += (msg.empty() ? "" : "\n") + opt.input + ": " + text.substr(start, nl - start);
             if (nl == std::string::npos) break;
             start = nl + 1;
         }
         throw Error(e.kind(), msg);
     }
     stats.dag_nodes = dag.nodes.size();
-    const Ir ir = build_ir(dag);
-    stats.ir_nodes = ir.nodes.size();
-    const std::vector<uint32_t> order = linearize(ir);
-    stats.computed = order.size();
-    const Program program = plan(ir, order);
-    stats.steps = program.steps.size();
-    stats.loads = program.loads;
-    stats.stores = program.stores;
-    stats.moves = program.moves;
+    c.ir = build_ir(dag);
+    dag = Dag();  // free the file's representation early
+    stats.ir_nodes = c.ir.nodes.size();
+    c.order = linearize(c.ir);
+    stats.computed = c.order.size();
+    c.program = plan(c.ir, c.order);
+    stats.steps = c.program.steps.size();
+    stats.loads = c.program.loads;
+    stats.stores = c.program.stores;
+    stats.moves = c.program.moves;
 
-    const std::string stencil_path = opt.stencil_dir + "/" + std::string(opt.target->name) + ".o";
-    auto db = StencilDb::load(stencil_path, *opt.target);
-    const LinkedImage image = link_program(program, *db);
-    stats.code_bytes = image.code.size();
-    stats.stencil_bytes = image.stencil_bytes;
-    stats.data_bytes = image.data.size();
-    stats.patches = image.patches.size();
-    stats.resolved = image.resolved;
-    if (opt.emit == Emit::Listing) {
-        std::vector<int64_t> dag_ids;
-        dag_ids.reserve(ir.nodes.size());
-        for (const IrNode& n : ir.nodes) dag_ids.push_back(n.dag_id);
-        const std::string text = format_listing(program, image, dag_ids, opt.target->name);
-        if (opt.output == "-") {
-            std::fwrite(text.data(), 1, text.size(), stdout);
-        } else {
-            write_file_atomic(opt.output, {reinterpret_cast<const uint8_t*>(text.data()), text.size()});
-        }
-        return stats;
+    c.stencil_path = opt.stencil_dir + "/" + std::string(opt.target->name) + ".o";
+    c.db = StencilDb::load(c.stencil_path, *opt.target);
+    c.image = link_program(c.program, *c.db);
+    stats.code_bytes = c.image.code.size();
+    stats.stencil_bytes = c.image.stencil_bytes;
+    stats.data_bytes = c.image.data.size();
+    stats.patches = c.image.patches.size();
+    stats.resolved = c.image.resolved;
+    return c;
+}
+
+namespace {
+void write_text(const std::string& path, const std::string& text) {
+    if (path == "-") {
+        std::fwrite(text.data(), 1, text.size(), stdout);
+        return;
     }
-    write_file_atomic(opt.output, write_image(image));
-    return stats;
+    write_file_atomic(path, {reinterpret_cast<const uint8_t*>(text.data()), text.size()});
+}
+}  // namespace
+
+void write_outputs(const CompileOptions& opt, const CompiledProgram& c) {
+    switch (opt.emit) {
+        case Emit::Image: write_file_atomic(opt.output, write_image(c.image)); return;
+        case Emit::Listing: {
+            std::vector<int64_t> dag_ids;
+            dag_ids.reserve(c.ir.nodes.size());
+            for (const IrNode& n : c.ir.nodes) dag_ids.push_back(n.dag_id);
+            write_text(opt.output, format_listing(c.program, c.image, dag_ids, opt.target->name));
+            return;
+        }
+    }
 }
 
 }  // namespace copapy

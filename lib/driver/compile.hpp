@@ -1,12 +1,21 @@
-// The compiler as a library call: DAG file in, image file out.
+// The compiler as a library call: DAG file in, image (or another artifact) out.
+//
+//   compile_program()  runs the pipeline and keeps every stage's result
+//   write_outputs()    turns a compiled program into the requested files
+//   compile()          both, for the command line
 #pragma once
 
 #include <cstddef>
 #include <cstdint>
+#include <memory>
 #include <span>
 #include <string>
 #include <vector>
 
+#include "ir/ir.hpp"
+#include "link/link.hpp"
+#include "schedule/plan.hpp"
+#include "stencil/stencil_db.hpp"
 #include "target/target.hpp"
 
 namespace copapy {
@@ -15,10 +24,11 @@ enum class Emit { Image, Listing };
 
 struct CompileOptions {
     std::string input;        // DAG file (JSON or CBOR)
-    std::string output;       // image file
+    std::string output;       // file to write ("-" for a text artifact: standard output)
     const TargetInfo* target = nullptr;
     std::string stencil_dir;  // holds <target>.o
-    Emit emit = Emit::Image;  // what to write to `output` ("-" for a listing: standard output)
+    int opt_level = 2;        // -O0: no CSE/folding/simplification; -O1: CSE, folding; -O2: everything
+    Emit emit = Emit::Image;
 };
 
 struct CompileStats {
@@ -27,9 +37,28 @@ struct CompileStats {
     size_t code_bytes = 0, stencil_bytes = 0, data_bytes = 0, patches = 0, resolved = 0;
 };
 
-// Compiles; throws Error with messages of the form "<file>: <where>: <what>".
-// The output file appears complete or not at all.
-CompileStats compile(const CompileOptions& options);
+// Everything the pipeline produced, for the output writers.
+struct CompiledProgram {
+    CompileStats stats;
+    Ir ir;
+    std::vector<uint32_t> order;
+    Program program;
+    std::unique_ptr<StencilDb> db;
+    LinkedImage image;
+    std::string stencil_path;  // the stencil object used (for depfiles)
+};
+
+// Runs the pipeline; throws Error with messages "<file>: <where>: <what>".
+CompiledProgram compile_program(const CompileOptions& options);
+
+// Writes what options.emit asks for. Files appear complete or not at all.
+void write_outputs(const CompileOptions& options, const CompiledProgram& compiled);
+
+inline CompileStats compile(const CompileOptions& options) {
+    CompiledProgram c = compile_program(options);
+    write_outputs(options, c);
+    return c.stats;
+}
 
 // Where stencil objects are found by default: $COPAPY_STENCIL_DIR, else
 // <directory of the executable>/../share/copapy-cc/stencils.
