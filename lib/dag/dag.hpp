@@ -27,12 +27,20 @@ struct DagOutput {
     uint32_t node;  // index into Dag::nodes
 };
 
+// After each run, `state` takes the value `node` had in that run.
+struct DagUpdate {
+    uint32_t state;  // index of an Op::State node
+    uint32_t node;
+};
+
 struct Dag {
     std::vector<DagNode> nodes;
     std::vector<uint32_t> order;      // a topological order of all nodes (operands first)
     std::vector<std::string> names;   // input and output names
     std::vector<DagOutput> outputs;
-    std::vector<uint32_t> inputs;     // node indices of inputs, in file order
+    std::vector<uint32_t> inputs;     // node indices of inputs and states, in file order
+    std::vector<DagUpdate> updates;   // version 2
+    int version = 1;
 };
 
 // Reads JSON or CBOR (by the first byte), validates everything, and returns

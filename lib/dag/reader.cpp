@@ -10,6 +10,7 @@
 #include <nlohmann/json.hpp>
 #include <string>
 #include <unordered_map>
+#include <variant>
 
 #include "dag.hpp"
 #include "support/error.hpp"
@@ -55,28 +56,49 @@ bool valid_name(const std::string& s) {
     return true;
 }
 
-const char* json_kind(const json& v) { return v.type_name(); }
+// A value as it came from the file, before we know what it is for.
+struct RawValue {
+    enum Kind : uint8_t { Absent, Int, Uint, Float, Bool, Str, Other } kind = Absent;
+    int64_t i = 0;
+    uint64_t u = 0;
+    double f = 0;
+    bool b = false;
+    std::string s;
+    const char* other = "";  // type name of an unexpected object/array/null
+
+    bool is_nonneg_int() const { return kind == Uint || (kind == Int && i >= 0); }
+    int64_t as_int() const { return kind == Uint ? static_cast<int64_t>(u) : i; }
+    const char* type_name() const {
+        switch (kind) {
+            case Int:
+            case Uint:
+            case Float: return "number";
+            case Bool: return "boolean";
+            case Str: return "string";
+            default: return other;
+        }
+    }
+};
 
 // Parses a const/input value of the given type into its 32-bit pattern.
 // Returns an error message, or "" on success.
-std::string parse_value(const json& v, DType t, uint32_t& bits) {
+std::string parse_value(const RawValue& v, DType t, uint32_t& bits) {
     switch (t) {
         case DType::Int:
         case DType::Bool: {
             int64_t x;
-            if (v.is_boolean()) {
-                x = v.get<bool>() ? 1 : 0;
-            } else if (v.is_number_unsigned()) {
-                uint64_t u = v.get<uint64_t>();
-                if (u > uint64_t(std::numeric_limits<int32_t>::max()))
-                    return fmt::format("value {} does not fit in int32", u);
-                x = static_cast<int64_t>(u);
-            } else if (v.is_number_integer()) {
-                x = v.get<int64_t>();
+            if (v.kind == RawValue::Bool) {
+                x = v.b ? 1 : 0;
+            } else if (v.kind == RawValue::Uint) {
+                if (v.u > uint64_t(std::numeric_limits<int32_t>::max()))
+                    return fmt::format("value {} does not fit in int32", v.u);
+                x = static_cast<int64_t>(v.u);
+            } else if (v.kind == RawValue::Int) {
+                x = v.i;
                 if (x < std::numeric_limits<int32_t>::min() || x > std::numeric_limits<int32_t>::max())
                     return fmt::format("value {} does not fit in int32", x);
             } else {
-                return fmt::format("value must be an integer or a bool, not {}", json_kind(v));
+                return fmt::format("value must be an integer or a bool, not {}", v.type_name());
             }
             if (t == DType::Bool && x != 0 && x != 1) return fmt::format("bool value must be 0 or 1, not {}", x);
             bits = static_cast<uint32_t>(static_cast<int32_t>(x));
@@ -84,18 +106,17 @@ std::string parse_value(const json& v, DType t, uint32_t& bits) {
         }
         case DType::Float: {
             float f;
-            if (v.is_string()) {
-                const auto& s = v.get_ref<const std::string&>();
-                if (s == "inf") f = std::numeric_limits<float>::infinity();
-                else if (s == "-inf") f = -std::numeric_limits<float>::infinity();
-                else if (s == "nan") f = std::numeric_limits<float>::quiet_NaN();
-                else return fmt::format("float value must be a number, \"inf\", \"-inf\" or \"nan\", not \"{}\"", s);
-            } else if (v.is_number()) {
-                const double d = v.get<double>();
+            if (v.kind == RawValue::Str) {
+                if (v.s == "inf") f = std::numeric_limits<float>::infinity();
+                else if (v.s == "-inf") f = -std::numeric_limits<float>::infinity();
+                else if (v.s == "nan") f = std::numeric_limits<float>::quiet_NaN();
+                else return fmt::format("float value must be a number, \"inf\", \"-inf\" or \"nan\", not \"{}\"", v.s);
+            } else if (v.kind == RawValue::Int || v.kind == RawValue::Uint || v.kind == RawValue::Float) {
+                const double d = v.kind == RawValue::Float ? v.f : v.kind == RawValue::Int ? double(v.i) : double(v.u);
                 f = static_cast<float>(d);
                 if (std::isinf(f) && std::isfinite(d)) return fmt::format("value {} is out of binary32 range", d);
             } else {
-                return fmt::format("value must be a number, not {}", json_kind(v));
+                return fmt::format("value must be a number, not {}", v.type_name());
             }
             bits = std::bit_cast<uint32_t>(f);
             return "";
@@ -104,125 +125,232 @@ std::string parse_value(const json& v, DType t, uint32_t& bits) {
     return "bad type";
 }
 
-json parse_document(std::span<const uint8_t> bytes) {
-    size_t i = 0;
-    while (i < bytes.size() && (bytes[i] == ' ' || bytes[i] == '\t' || bytes[i] == '\n' || bytes[i] == '\r')) ++i;
-    if (i == bytes.size()) fail(ErrorKind::Input, "empty file");
-    try {
-        if (bytes[i] == '{') return json::parse(bytes.begin(), bytes.end());
-        if (bytes[i] >= 0xa0 && bytes[i] <= 0xbf) return json::from_cbor(bytes.begin(), bytes.end());
-    } catch (const json::exception& e) {
-        // Drop nlohmann's "[json.exception.parse_error.101] " prefix.
-        std::string what = e.what();
-        if (auto p = what.find("] "); what.rfind("[json.exception", 0) == 0 && p != std::string::npos)
-            what = what.substr(p + 2);
-        fail(ErrorKind::Input, "malformed {}: {}", bytes[i] == '{' ? "JSON" : "CBOR", what);
+// The fields of one object in `nodes`, `outputs` or `updates`.
+struct RawObject {
+    std::vector<std::pair<std::string, RawValue>> fields;  // in order; arrays/objects as kind Other
+    enum class Args : uint8_t { Absent, Array, NotArray } args_state = Args::Absent;
+    std::vector<int64_t> args;     // the valid node ids in `args`
+    size_t args_count = 0;         // elements in `args`
+    int64_t args_bad = -1;         // first element that is not a node id
+    void clear() {
+        fields.clear();
+        args_state = Args::Absent;
+        args.clear();
+        args_count = 0;
+        args_bad = -1;
     }
-    fail(ErrorKind::Input, "not a DAG file: expected a JSON object or a CBOR map");
-}
+    void add_arg(const RawValue* v) {  // nullptr: a nested array/object
+        if (v && v->is_nonneg_int()) args.push_back(v->as_int());
+        else if (args_bad < 0) args_bad = static_cast<int64_t>(args_count);
+        ++args_count;
+    }
+    const RawValue* get(std::string_view key) const {
+        for (const auto& [k, v] : fields)
+            if (k == key) return &v;
+        return nullptr;
+    }
+};
+
+class Reader;
+
+// Streams the document (JSON or CBOR) into the Reader without building a DOM:
+// memory stays proportional to the nodes, not to the text.
+class Sax {
+public:
+    explicit Sax(Reader& r) : r_(r) {}
+    bool null() { return scalar(other("null")); }
+    bool boolean(bool b) {
+        RawValue v;
+        v.kind = RawValue::Bool;
+        v.b = b;
+        return scalar(std::move(v));
+    }
+    bool number_integer(int64_t i) {
+        RawValue v;
+        v.kind = RawValue::Int;
+        v.i = i;
+        return scalar(std::move(v));
+    }
+    bool number_unsigned(uint64_t u) {
+        RawValue v;
+        v.kind = RawValue::Uint;
+        v.u = u;
+        return scalar(std::move(v));
+    }
+    bool number_float(double f, const std::string&) {
+        RawValue v;
+        v.kind = RawValue::Float;
+        v.f = f;
+        return scalar(std::move(v));
+    }
+    bool string(std::string& s) {
+        RawValue v;
+        v.kind = RawValue::Str;
+        v.s = std::move(s);
+        return scalar(std::move(v));
+    }
+    bool binary(json::binary_t&) { return scalar(other("binary")); }
+    bool key(std::string& k) {
+        key_ = std::move(k);
+        return true;
+    }
+    bool start_object(size_t);
+    bool end_object();
+    bool start_array(size_t);
+    bool end_array();
+    bool parse_error(size_t, const std::string&, const json::exception& e) {
+        error_ = e.what();
+        return false;
+    }
+    const std::string& error() const { return error_; }
+
+private:
+    // Where in the document the parser is.
+    enum class At : uint8_t { Start, Top, List, Item, Args, Skip };
+    static RawValue other(const char* name) {
+        RawValue v;
+        v.kind = RawValue::Other;
+        v.other = name;
+        return v;
+    }
+    bool scalar(RawValue v);
+
+    Reader& r_;
+    At at_ = At::Start;
+    std::string list_;       // which top-level array we are in
+    std::string key_;
+    size_t skip_depth_ = 0;  // nesting inside a skipped value
+    At skip_return_ = At::Top;
+    RawObject obj_;
+    size_t index_ = 0;       // position of the object in its array
+    std::string error_;
+};
 
 class Reader {
 public:
-    Dag read(const json& doc) {
-        if (!doc.is_object()) fail(ErrorKind::Input, "top level must be an object");
-        for (const auto& [key, value] : doc.items()) {
-            if (key != "format" && key != "version" && key != "nodes" && key != "outputs" && key != "meta")
-                diag_.add("unknown top-level field '{}'", key);
+    Dag read(std::span<const uint8_t> bytes, bool cbor) {
+        Sax sax(*this);
+        bool ok = cbor ? json::sax_parse(bytes.begin(), bytes.end(), &sax, json::input_format_t::cbor)
+                       : json::sax_parse(bytes.begin(), bytes.end(), &sax);
+        if (!ok || !sax.error().empty()) {
+            std::string what = sax.error();
+            // Drop nlohmann's "[json.exception.parse_error.101] " prefix.
+            if (auto p = what.find("] "); what.rfind("[json.exception", 0) == 0 && p != std::string::npos)
+                what = what.substr(p + 2);
+            fail(ErrorKind::Input, "malformed {}: {}", cbor ? "CBOR" : "JSON", what);
         }
-        auto fmt_it = doc.find("format");
-        if (fmt_it == doc.end() || !fmt_it->is_string() || fmt_it->get<std::string>() != "copapy-dag")
-            diag_.add("field 'format' must be \"copapy-dag\"");
-        auto ver = doc.find("version");
-        if (ver == doc.end() || !ver->is_number_integer())
-            diag_.add("field 'version' must be an integer");
-        else if (ver->get<int64_t>() != 1)
-            diag_.add("unsupported version {} (this compiler reads version 1)", ver->get<int64_t>());
-        auto nodes = doc.find("nodes");
-        if (nodes == doc.end() || !nodes->is_array()) diag_.add("field 'nodes' must be an array");
-        auto outputs = doc.find("outputs");
-        if (outputs == doc.end() || !outputs->is_array()) diag_.add("field 'outputs' must be an array");
-        diag_.check();
-
-        dag_.nodes.reserve(nodes->size());
-        index_.reserve(nodes->size());
-        raw_args_.reserve(nodes->size());
-        for (size_t i = 0; i < nodes->size(); ++i) read_node((*nodes)[i], i);
+        if (!top_object_) fail(ErrorKind::Input, "top level must be an object");
+        check_header();
         diag_.check();
         resolve_args();
         diag_.check();
         sort_and_find_cycles();
         diag_.check();
         check_types();
-        read_outputs(*outputs);
+        resolve_outputs();
+        resolve_updates();
         diag_.check();
+        dag_.version = static_cast<int>(version_);
         return std::move(dag_);
     }
 
-private:
-    void read_node(const json& j, size_t pos) {
-        DagNode n;
-        if (!j.is_object()) {
-            diag_.add("nodes[{}]: must be an object", pos);
+    // Called by Sax.
+    void top_level_object() { top_object_ = true; }
+    void top_field(const std::string& key, const RawValue* v, bool is_list) {
+        if (key == "format") {
+            seen_format_ = true;
+            format_ok_ = v && v->kind == RawValue::Str && v->s == "copapy-dag";
+        } else if (key == "version") {
+            seen_version_ = v && (v->kind == RawValue::Int || v->kind == RawValue::Uint);
+            if (seen_version_) version_ = v->as_int();
+        } else if (key == "nodes" || key == "outputs" || key == "updates") {
+            if (!is_list) diag_.add("field '{}' must be an array", key);
+            (key == "nodes" ? seen_nodes_ : key == "outputs" ? seen_outputs_ : seen_updates_) = is_list;
+        } else if (key != "meta") {
+            diag_.add("unknown top-level field '{}'", key);
+        }
+    }
+    void list_item(const std::string& list, size_t pos, RawObject* obj) {
+        if (!obj) {
+            diag_.add("{}[{}]: must be an object", list, pos);
             return;
         }
-        auto id = j.find("id");
-        if (id == j.end() || !(id->is_number_unsigned() || (id->is_number_integer() && id->get<int64_t>() >= 0))) {
+        if (list == "nodes") read_node(*obj, pos);
+        else if (list == "outputs") raw_outputs_.push_back(std::move(*obj));
+        else raw_updates_.push_back(std::move(*obj));
+    }
+
+private:
+    void check_header() {
+        if (!format_ok_) diag_.add("field 'format' must be \"copapy-dag\"");
+        if (!seen_version_) diag_.add("field 'version' must be an integer");
+        else if (version_ != 1 && version_ != 2)
+            diag_.add("unsupported version {} (this compiler reads versions 1 and 2)", version_);
+        if (!seen_nodes_) diag_.add("field 'nodes' must be an array");
+        if (!seen_outputs_) diag_.add("field 'outputs' must be an array");
+        if (seen_updates_ && version_ == 1) diag_.add("field 'updates' needs version 2");
+    }
+
+    void read_node(const RawObject& j, size_t pos) {
+        DagNode n;
+        const RawValue* id = j.get("id");
+        if (!id || !id->is_nonneg_int()) {
             diag_.add("nodes[{}]: field 'id' must be a non-negative integer", pos);
             return;
         }
-        n.id = id->get<int64_t>();
-        auto op = j.find("op");
-        if (op == j.end() || !op->is_string()) {
+        n.id = id->as_int();
+        const RawValue* op = j.get("op");
+        if (!op || op->kind != RawValue::Str) {
             diag_.add("node {}: field 'op' must be a string", n.id);
             return;
         }
-        auto parsed_op = op_from_name(op->get_ref<const std::string&>());
+        auto parsed_op = op_from_name(op->s);
         if (!parsed_op) {
-            diag_.add("node {}: unknown op '{}'", n.id, op->get_ref<const std::string&>());
+            diag_.add("node {}: unknown op '{}'", n.id, op->s);
             return;
         }
         n.op = *parsed_op;
         const std::string w = where(n);
-        const bool leaf = n.op == Op::Input || n.op == Op::Const;
-        for (const auto& [key, value] : j.items()) {
-            if (key == "id" || key == "op" || key == "dtype" || key == "args") continue;
+        if ((n.op == Op::State || n.op == Op::Grad) && version_ < 2) {
+            diag_.add("{}: op '{}' needs version 2", w, op_name(n.op));
+            return;
+        }
+        const bool leaf = is_leaf(n.op);
+        const bool named = n.op == Op::Input || n.op == Op::State;
+        for (const auto& [key, value] : j.fields) {
+            if (key == "id" || key == "op" || key == "dtype") continue;
             if (key == "value" && leaf) continue;
-            if (key == "name" && n.op == Op::Input) continue;
+            if (key == "name" && named) continue;
             diag_.add("{}: unknown field '{}'", w, key);
         }
-        auto dt = j.find("dtype");
+        const RawValue* dt = j.get("dtype");
         std::optional<DType> dtype;
-        if (dt == j.end() || !dt->is_string() || !(dtype = dtype_from_name(dt->get_ref<const std::string&>()))) {
+        if (!dt || dt->kind != RawValue::Str || !(dtype = dtype_from_name(dt->s))) {
             diag_.add("{}: field 'dtype' must be \"int\", \"float\" or \"bool\"", w);
             return;
         }
         n.dtype = *dtype;
 
-        std::array<int64_t, 3> raw{};
-        auto args = j.find("args");
         const unsigned arity = leaf ? 0 : op_info(n.op).arity;
-        if (args != j.end() && !args->is_array()) {
+        if (j.args_state == RawObject::Args::NotArray) {
             diag_.add("{}: field 'args' must be an array of node ids", w);
             return;
         }
-        const size_t given = args == j.end() ? 0 : args->size();
-        if (given != arity) {
-            diag_.add("{}: expects {} operand{}, got {}", w, arity, arity == 1 ? "" : "s", given);
+        if (j.args_count != arity) {
+            diag_.add("{}: expects {} operand{}, got {}", w, arity, arity == 1 ? "" : "s", j.args_count);
             return;
         }
-        for (size_t k = 0; k < given; ++k) {
-            const json& a = (*args)[k];
-            if (!(a.is_number_unsigned() || (a.is_number_integer() && a.get<int64_t>() >= 0))) {
-                diag_.add("{}: args[{}] must be a node id (non-negative integer)", w, k);
-                return;
-            }
-            raw[k] = a.get<int64_t>();
+        if (j.args_bad >= 0) {
+            diag_.add("{}: args[{}] must be a node id (non-negative integer)", w, j.args_bad);
+            return;
         }
+        std::array<int64_t, 3> raw{};
+        for (size_t k = 0; k < arity; ++k) raw[k] = j.args[k];
         n.nargs = static_cast<uint8_t>(arity);
 
         if (leaf) {
-            auto v = j.find("value");
-            if (v == j.end()) {
+            const RawValue* v = j.get("value");
+            if (!v) {
                 diag_.add("{}: missing field 'value'", w);
                 return;
             }
@@ -231,21 +359,20 @@ private:
                 return;
             }
         }
-        if (n.op == Op::Input) {
-            auto name = j.find("name");
-            if (name == j.end() || !name->is_string() || !valid_name(name->get<std::string>())) {
+        if (named) {
+            const RawValue* name = j.get("name");
+            if (!name || name->kind != RawValue::Str || !valid_name(name->s)) {
                 diag_.add("{}: field 'name' must be a name matching [A-Za-z_][A-Za-z0-9_.[\\]]* (at most 255 bytes)",
                           w);
                 return;
             }
-            const std::string& s = name->get_ref<const std::string&>();
-            auto [it, fresh] = input_names_.emplace(s, static_cast<uint32_t>(dag_.nodes.size()));
+            auto [it, fresh] = input_names_.emplace(name->s, static_cast<uint32_t>(dag_.nodes.size()));
             if (!fresh) {
-                diag_.add("{}: input name '{}' is already used by node {}", w, s, dag_.nodes[it->second].id);
+                diag_.add("{}: input name '{}' is already used by node {}", w, name->s, dag_.nodes[it->second].id);
                 return;
             }
             n.name = static_cast<uint32_t>(dag_.names.size());
-            dag_.names.push_back(s);
+            dag_.names.push_back(name->s);
             dag_.inputs.push_back(static_cast<uint32_t>(dag_.nodes.size()));
         }
         auto [it, fresh] = index_.emplace(n.id, static_cast<uint32_t>(dag_.nodes.size()));
@@ -320,7 +447,7 @@ private:
     void check_types() {
         for (uint32_t v : dag_.order) {
             const DagNode& n = dag_.nodes[v];
-            if (n.op == Op::Input || n.op == Op::Const) continue;
+            if (is_leaf(n.op)) continue;
             std::array<DType, 3> types{};
             for (unsigned k = 0; k < n.nargs; ++k) types[k] = dag_.nodes[n.args[k]].dtype;
             bool nonneg_const = false;
@@ -340,30 +467,26 @@ private:
         }
     }
 
-    void read_outputs(const json& outs) {
+    void resolve_outputs() {
         std::unordered_map<std::string, size_t> seen;
-        for (size_t i = 0; i < outs.size(); ++i) {
-            const json& o = outs[i];
-            if (!o.is_object()) {
-                diag_.add("outputs[{}]: must be an object {{\"name\", \"node\"}}", i);
-                continue;
-            }
-            for (const auto& [key, value] : o.items())
+        for (size_t i = 0; i < raw_outputs_.size(); ++i) {
+            const RawObject& o = raw_outputs_[i];
+            for (const auto& [key, value] : o.fields)
                 if (key != "name" && key != "node") diag_.add("outputs[{}]: unknown field '{}'", i, key);
-            auto name = o.find("name");
-            auto node = o.find("node");
-            if (name == o.end() || !name->is_string() || !valid_name(name->get<std::string>())) {
+            const RawValue* name = o.get("name");
+            const RawValue* node = o.get("node");
+            if (!name || name->kind != RawValue::Str || !valid_name(name->s)) {
                 diag_.add("outputs[{}]: field 'name' must be a valid name", i);
                 continue;
             }
-            const std::string& s = name->get_ref<const std::string&>();
-            if (node == o.end() || !(node->is_number_unsigned() || node->is_number_integer())) {
+            const std::string& s = name->s;
+            if (!node || !(node->kind == RawValue::Int || node->kind == RawValue::Uint)) {
                 diag_.add("outputs[{}] ('{}'): field 'node' must be a node id", i, s);
                 continue;
             }
-            auto it = index_.find(node->get<int64_t>());
+            auto it = index_.find(node->as_int());
             if (it == index_.end()) {
-                diag_.add("outputs[{}] ('{}'): no node with id {}", i, s, node->get<int64_t>());
+                diag_.add("outputs[{}] ('{}'): no node with id {}", i, s, node->as_int());
                 continue;
             }
             if (!seen.emplace(s, i).second) {
@@ -372,11 +495,49 @@ private:
             }
             if (auto in = input_names_.find(s); in != input_names_.end() && in->second != it->second) {
                 diag_.add("outputs[{}]: output name '{}' is the name of input node {}, but refers to node {}", i, s,
-                          dag_.nodes[in->second].id, node->get<int64_t>());
+                          dag_.nodes[in->second].id, node->as_int());
                 continue;
             }
             dag_.outputs.push_back({static_cast<uint32_t>(dag_.names.size()), it->second});
             dag_.names.push_back(s);
+        }
+    }
+
+    void resolve_updates() {
+        std::unordered_map<uint32_t, size_t> seen;
+        for (size_t i = 0; i < raw_updates_.size(); ++i) {
+            const RawObject& o = raw_updates_[i];
+            for (const auto& [key, value] : o.fields)
+                if (key != "state" && key != "node") diag_.add("updates[{}]: unknown field '{}'", i, key);
+            const RawValue* st = o.get("state");
+            const RawValue* node = o.get("node");
+            if (!st || !node || !(st->kind == RawValue::Int || st->kind == RawValue::Uint) ||
+                !(node->kind == RawValue::Int || node->kind == RawValue::Uint)) {
+                diag_.add("updates[{}]: fields 'state' and 'node' must be node ids", i);
+                continue;
+            }
+            auto s = index_.find(st->as_int());
+            auto v = index_.find(node->as_int());
+            if (s == index_.end() || v == index_.end()) {
+                diag_.add("updates[{}]: no node with id {}", i, s == index_.end() ? st->as_int() : node->as_int());
+                continue;
+            }
+            const DagNode& sn = dag_.nodes[s->second];
+            if (sn.op != Op::State) {
+                diag_.add("updates[{}]: node {} is not a state", i, sn.id);
+                continue;
+            }
+            if (!seen.emplace(s->second, i).second) {
+                diag_.add("updates[{}]: state node {} is already updated by updates[{}]", i, sn.id, seen[s->second]);
+                continue;
+            }
+            const DagNode& vn = dag_.nodes[v->second];
+            if (vn.dtype != sn.dtype) {
+                diag_.add("updates[{}]: state node {} is '{}' but node {} is '{}'", i, sn.id, dtype_name(sn.dtype), vn.id,
+                          dtype_name(vn.dtype));
+                continue;
+            }
+            dag_.updates.push_back({s->second, v->second});
         }
     }
 
@@ -385,13 +546,117 @@ private:
     std::unordered_map<int64_t, uint32_t> index_;
     std::unordered_map<std::string, uint32_t> input_names_;
     std::vector<std::array<int64_t, 3>> raw_args_;
+    std::vector<RawObject> raw_outputs_, raw_updates_;
+    bool top_object_ = false, format_ok_ = false, seen_format_ = false, seen_version_ = false;
+    bool seen_nodes_ = false, seen_outputs_ = false, seen_updates_ = false;
+    int64_t version_ = 0;
 };
+
+bool Sax::scalar(RawValue v) {
+    switch (at_) {
+        case At::Start: return false;  // not an object: reported by the caller
+        case At::Top: r_.top_field(key_, &v, false); return true;
+        case At::List: r_.list_item(list_, index_++, nullptr); return true;
+        case At::Item:
+            if (key_ == "args") obj_.args_state = RawObject::Args::NotArray;
+            else obj_.fields.emplace_back(std::move(key_), std::move(v));
+            return true;
+        case At::Args: obj_.add_arg(&v); return true;
+        case At::Skip: return true;
+    }
+    return true;
+}
+
+bool Sax::start_object(size_t) {
+    switch (at_) {
+        case At::Start:
+            r_.top_level_object();
+            at_ = At::Top;
+            return true;
+        case At::List:
+            obj_.clear();
+            at_ = At::Item;
+            return true;
+        case At::Top:
+            if (key_ != "meta") r_.top_field(key_, nullptr, false);
+            break;
+        case At::Item:
+            if (key_ == "args") obj_.args_state = RawObject::Args::NotArray;
+            else obj_.fields.emplace_back(std::move(key_), other("object"));
+            break;
+        case At::Args: obj_.add_arg(nullptr); break;
+        case At::Skip: ++skip_depth_; return true;
+    }
+    skip_return_ = at_;
+    at_ = At::Skip;
+    skip_depth_ = 1;
+    return true;
+}
+
+bool Sax::end_object() {
+    switch (at_) {
+        case At::Item:
+            r_.list_item(list_, index_++, &obj_);
+            at_ = At::List;
+            return true;
+        case At::Skip:
+            if (--skip_depth_ == 0) at_ = skip_return_;
+            return true;
+        default: at_ = At::Start; return true;  // end of the document
+    }
+}
+
+bool Sax::start_array(size_t) {
+    switch (at_) {
+        case At::Start: return false;
+        case At::Top:
+            if (key_ == "nodes" || key_ == "outputs" || key_ == "updates") {
+                r_.top_field(key_, nullptr, true);
+                list_ = key_;
+                index_ = 0;
+                at_ = At::List;
+                return true;
+            }
+            if (key_ != "meta") r_.top_field(key_, nullptr, false);
+            break;
+        case At::List: r_.list_item(list_, index_++, nullptr); break;
+        case At::Item:
+            if (key_ == "args" && obj_.args_state == RawObject::Args::Absent) {
+                obj_.args_state = RawObject::Args::Array;
+                at_ = At::Args;
+                return true;
+            }
+            obj_.fields.emplace_back(std::move(key_), other("array"));
+            break;
+        case At::Args: obj_.add_arg(nullptr); break;
+        case At::Skip: ++skip_depth_; return true;
+    }
+    skip_return_ = at_;
+    at_ = At::Skip;
+    skip_depth_ = 1;
+    return true;
+}
+
+bool Sax::end_array() {
+    switch (at_) {
+        case At::List: at_ = At::Top; return true;
+        case At::Args: at_ = At::Item; return true;
+        case At::Skip:
+            if (--skip_depth_ == 0) at_ = skip_return_;
+            return true;
+        default: return true;
+    }
+}
 
 }  // namespace
 
 Dag read_dag(std::span<const uint8_t> bytes) {
-    json doc = parse_document(bytes);
-    return Reader().read(doc);
+    size_t i = 0;
+    while (i < bytes.size() && (bytes[i] == ' ' || bytes[i] == '\t' || bytes[i] == '\n' || bytes[i] == '\r')) ++i;
+    if (i == bytes.size()) fail(ErrorKind::Input, "empty file");
+    if (bytes[i] == '{') return Reader().read(bytes, false);
+    if (bytes[i] >= 0xa0 && bytes[i] <= 0xbf) return Reader().read(bytes, true);
+    fail(ErrorKind::Input, "not a DAG file: expected a JSON object or a CBOR map");
 }
 
 }  // namespace copapy

@@ -42,6 +42,11 @@ TypeResult infer_type(Op op, std::span<const DType> a, DType declared, bool expo
             if (a[1] == DType::Bool && a[2] == DType::Bool) return ok(DType::Bool);
             return ok(promote(a[1], a[2]));
         case Typing::Cast: return ok(declared);
+        case Typing::Grad:
+            if (a[0] != DType::Float || a[1] != DType::Float)
+                return bad(fmt::format("'grad' differentiates a float by a float, got ({}, {})", dtype_name(a[0]),
+                                       dtype_name(a[1])));
+            return ok(DType::Float);
         case Typing::Conv: break;
     }
     return bad("operation is internal to the compiler");

@@ -11,6 +11,7 @@ constexpr OpInfo kInfo[] = {
 #undef OP
     {"input", 0, Typing::Cast, Internal, nullptr, nullptr},
     {"const", 0, Typing::Cast, Internal, nullptr, nullptr},
+    {"state", 0, Typing::Cast, Internal, nullptr, nullptr},
 };
 }  // namespace
 
@@ -35,6 +36,7 @@ const OpInfo& op_info(Op op) { return kInfo[static_cast<size_t>(op)]; }
 std::optional<Op> op_from_name(std::string_view name) {
     if (name == "input") return Op::Input;
     if (name == "const") return Op::Const;
+    if (name == "state") return Op::State;
     for (Op op : kTableOps)
         if (op_info(op).name == name && !(op_info(op).flags & Internal)) return op;
     return std::nullopt;
@@ -46,6 +48,7 @@ Kind result_kind(Op op, Kind operand) {
         case Typing::Bits:
         case Typing::Shift: return Kind::I;
         case Typing::Fdiv:
+        case Typing::Grad:
         case Typing::Math: return Kind::F;
         case Typing::Conv: return op == Op::Itof ? Kind::F : Kind::I;
         default: return operand;

@@ -25,7 +25,7 @@ constexpr Kind kind_of(DType t) { return t == DType::Float ? Kind::F : Kind::I; 
 constexpr char kind_char(Kind k) { return k == Kind::F ? 'f' : 'i'; }
 
 // How an op's result type follows from its operand types (see docs/dag-format.md).
-enum class Typing : uint8_t { Num2, Fdiv, Pow, MinMax, Num1, Cmp, Bits, Shift, Math, Select, Cast, Conv };
+enum class Typing : uint8_t { Num2, Fdiv, Pow, MinMax, Num1, Cmp, Bits, Shift, Math, Select, Cast, Conv, Grad };
 
 enum OpFlag : uint8_t { Comm = 1, Internal = 2, Lowered = 4 };
 
@@ -35,6 +35,7 @@ enum class Op : uint8_t {
 #undef OP
     Input,  // a named value the host may write before each run
     Const,  // a constant
+    State,  // a named value that keeps its value across runs (updated at the end of each run)
 };
 
 struct OpInfo {
@@ -49,6 +50,8 @@ struct OpInfo {
 const OpInfo& op_info(Op op);
 inline std::string_view op_name(Op op) { return op_info(op).name; }
 inline bool is_commutative(Op op) { return op_info(op).flags & Comm; }
+
+inline bool is_leaf(Op op) { return op == Op::Input || op == Op::Const || op == Op::State; }
 
 // Looks up an op by its DAG name (internal ops are not found).
 std::optional<Op> op_from_name(std::string_view name);
