@@ -87,7 +87,7 @@ CompiledProgram compile_program(const CompileOptions& opt) {
         throw Error(e.kind(), msg);
     }
     stats.dag_nodes = dag.nodes.size();
-    c.ir = build_ir(dag);
+    c.ir = build_ir(dag, opt.opt_level);
     dag = Dag();  // free the file's representation early
     stats.ir_nodes = c.ir.nodes.size();
     c.order = linearize(c.ir);

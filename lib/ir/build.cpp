@@ -1,13 +1,19 @@
 #include <fmt/format.h>
 
 #include <algorithm>
+#include <optional>
 #include <unordered_map>
 
 #include "ir.hpp"
 
+// Generated from the op table into the build tree (stencils/fold.c).
+extern "C" int cp_fold(int op, int kind, uint32_t x, uint32_t y, uint32_t z, uint32_t* out);
+
 namespace copapy {
 
 namespace {
+
+constexpr uint32_t kFloatOne = 0x3f80'0000, kFloatMinusOne = 0xbf80'0000, kFloatMinusZero = 0x8000'0000;
 
 struct Key {
     Op op;
@@ -28,7 +34,7 @@ struct KeyHash {
 
 class Builder {
 public:
-    explicit Builder(const Dag& dag) : dag_(dag), map_(dag.nodes.size(), kNone) {}
+    Builder(const Dag& dag, int opt_level) : dag_(dag), opt_(opt_level), map_(dag.nodes.size(), kNone) {}
 
     Ir build() {
         ir_.names = dag_.names;
@@ -42,10 +48,106 @@ public:
 private:
     uint32_t intern(Op op, Kind kind, std::array<uint32_t, 3> args, uint8_t nargs, uint32_t bits, int64_t dag_id) {
         if (is_commutative(op) && nargs == 2 && args[1] < args[0]) std::swap(args[0], args[1]);
+        if (op != Op::Const && opt_ >= 1) {
+            if (auto folded = fold(op, args, nargs, dag_id)) return *folded;
+            if (opt_ >= 2)
+                if (auto same = simplify(op, kind, args, nargs, dag_id)) return *same;
+        }
+        if (opt_ == 0 && op != Op::Const) {
+            ir_.nodes.push_back(IrNode{op, kind, nargs, args, bits, kNone, dag_id});
+            return static_cast<uint32_t>(ir_.nodes.size() - 1);
+        }
         Key key{op, kind, nargs, args, bits};
         auto [it, fresh] = memo_.emplace(key, static_cast<uint32_t>(ir_.nodes.size()));
         if (fresh) ir_.nodes.push_back(IrNode{op, kind, nargs, args, bits, kNone, dag_id});
         return it->second;
+    }
+
+    bool is_const(uint32_t x) const { return ir_.nodes[x].op == Op::Const; }
+    bool is_const(uint32_t x, uint32_t bits) const { return is_const(x) && ir_.nodes[x].bits == bits; }
+    uint32_t constant(Kind k, uint32_t bits, int64_t dag_id) { return intern(Op::Const, k, {}, 0, bits, dag_id); }
+
+    // All operands constant: evaluate now, exactly as the stencil would.
+    std::optional<uint32_t> fold(Op op, const std::array<uint32_t, 3>& args, uint8_t nargs, int64_t dag_id) {
+        for (unsigned i = 0; i < nargs; ++i)
+            if (!is_const(args[i])) return std::nullopt;
+        const Kind operand = ir_.nodes[args[op == Op::Select ? 1 : 0]].kind;
+        uint32_t out = 0;
+        if (!cp_fold(static_cast<int>(op), operand == Kind::F, ir_.nodes[args[0]].bits,
+                     nargs > 1 ? ir_.nodes[args[1]].bits : 0, nargs > 2 ? ir_.nodes[args[2]].bits : 0, &out))
+            return std::nullopt;
+        return constant(result_kind(op, operand), out, dag_id);
+    }
+
+    // Identities that hold for every operand value, NaN and signed zeros
+    // included (so x + 0.0 is not one: -0.0 + 0.0 is +0.0).
+    std::optional<uint32_t> simplify(Op op, Kind kind, const std::array<uint32_t, 3>& a, uint8_t nargs,
+                                     int64_t dag_id) {
+        const uint32_t x = a[0], y = a[1];
+        // Commutative ops have their operands sorted by index, and constants
+        // can sit on either side: look at both.
+        auto either = [&](uint32_t bits) -> std::optional<uint32_t> {
+            if (is_const(y, bits)) return x;
+            if (is_commutative(op) && is_const(x, bits)) return y;
+            return std::nullopt;
+        };
+        if (nargs == 1 && op == Op::Neg && ir_.nodes[x].op == Op::Neg) return ir_.nodes[x].args[0];
+        if (op == Op::Select) {
+            if (is_const(x)) return ir_.nodes[x].bits ? a[1] : a[2];
+            if (a[1] == a[2]) return a[1];
+            return std::nullopt;
+        }
+        if (nargs != 2) return std::nullopt;
+        const Kind operand = ir_.nodes[x].kind;
+        if (operand == Kind::I) {
+            switch (op) {
+                case Op::Add:
+                case Op::Or:
+                case Op::Xor: return either(0);
+                case Op::Sub:
+                case Op::Lshift:
+                case Op::Rshift:
+                    if (is_const(y, 0)) return x;
+                    if (op == Op::Sub && x == y) return constant(Kind::I, 0, dag_id);
+                    return std::nullopt;
+                case Op::Mul:
+                    if (auto r = either(1)) return r;
+                    if (is_const(x, 0) || is_const(y, 0)) return constant(Kind::I, 0, dag_id);
+                    return std::nullopt;
+                case Op::And:
+                    if (is_const(x, 0) || is_const(y, 0)) return constant(Kind::I, 0, dag_id);
+                    return x == y ? std::optional(x) : std::nullopt;
+                case Op::Floordiv: return is_const(y, 1) ? std::optional(x) : std::nullopt;
+                case Op::Mod: return is_const(y, 1) ? std::optional(constant(Kind::I, 0, dag_id)) : std::nullopt;
+                case Op::Pow:
+                    if (is_const(y, 1)) return x;
+                    if (is_const(y, 0)) return constant(Kind::I, 1, dag_id);
+                    if (is_const(y, 2)) return intern(Op::Mul, kind, {x, x}, 2, 0, dag_id);
+                    return std::nullopt;
+                case Op::Min:
+                case Op::Max: return x == y ? std::optional(x) : std::nullopt;
+                default: return std::nullopt;
+            }
+        }
+        switch (op) {
+            case Op::Add: return either(kFloatMinusZero);  // x + -0.0 == x, also for x = -0.0
+            case Op::Sub: return is_const(y, 0) ? std::optional(x) : std::nullopt;  // x - +0.0 == x
+            case Op::Mul:
+                if (auto r = either(kFloatOne)) return r;
+                if (is_const(y, kFloatMinusOne)) return intern(Op::Neg, kind, {x}, 1, 0, dag_id);
+                if (is_const(x, kFloatMinusOne)) return intern(Op::Neg, kind, {y}, 1, 0, dag_id);
+                return std::nullopt;
+            case Op::Div: return is_const(y, kFloatOne) ? std::optional(x) : std::nullopt;
+            case Op::Pow:
+                // powf(x, 1) == x and powf(x, 0) == 1 (even for NaN) exactly;
+                // x * x is the correctly rounded square, which powf approximates
+                // within an ulp (same overflow and signed zeros).
+                if (is_const(y, kFloatOne)) return x;
+                if (is_const(y, 0) || is_const(y, kFloatMinusZero)) return constant(Kind::F, kFloatOne, dag_id);
+                if (is_const(y, 0x4000'0000)) return intern(Op::Mul, kind, {x, x}, 2, 0, dag_id);
+                return std::nullopt;
+            default: return std::nullopt;
+        }
     }
 
     // Converts an operand to the machine class an op variant needs.
@@ -107,6 +209,7 @@ private:
     }
 
     const Dag& dag_;
+    const int opt_;
     Ir ir_;
     std::vector<uint32_t> map_;  // DAG node index -> IR node index
     std::unordered_map<Key, uint32_t, KeyHash> memo_;
@@ -114,7 +217,7 @@ private:
 
 }  // namespace
 
-Ir build_ir(const Dag& dag) { return Builder(dag).build(); }
+Ir build_ir(const Dag& dag, int opt_level) { return Builder(dag, opt_level).build(); }
 
 std::vector<uint32_t> linearize(const Ir& ir) {
     std::vector<uint32_t> order;

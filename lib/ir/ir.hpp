@@ -47,9 +47,13 @@ struct Ir {
     std::vector<std::string> names;
 };
 
-// Lowers the DAG and merges equal subexpressions (hash-consing; commutative
-// operands are put in a canonical order first).
-Ir build_ir(const Dag& dag);
+// Lowers the DAG. Optimizations by level, applied as each node is created
+// (so they cascade):
+//   1: merge equal subexpressions (hash-consing; commutative operands in a
+//      canonical order) and fold constants (with the stencils' own C code)
+//   2: also algebraic identities that are exact in IEEE binary32 and int32
+//      (x*1, x+(-0.0), x-0, x*0 for ints, --x, select on a constant, ...)
+Ir build_ir(const Dag& dag, int opt_level = 2);
 
 // The computed (non-leaf) nodes that the outputs need, in evaluation order:
 // a depth-first post-order from the outputs, so each operand is computed

@@ -37,6 +37,12 @@ from typing import Any, Callable, Dict, List, NamedTuple, Tuple
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[2] / "tools" / "python"))
 import copapy as cp  # noqa: E402
+from copapy._value import _wrap, operand_node  # noqa: E402  (constant values, for --constants)
+
+
+def const_value(x: Any) -> Any:
+    """A traced constant (a `const` node), which plain Python numbers only become inside an expression."""
+    return _wrap(operand_node(x))
 
 INT_MIN, INT_MAX = -(2 ** 31), 2 ** 31 - 1
 INF, NAN = math.inf, math.nan
@@ -214,7 +220,10 @@ def ref_binary(op: str, x: Operand, y: Operand) -> Tuple[str, Any]:
         if ints:
             return "int", 0 if b == 0 else wrap(int(a) % int(b))
         return "float", mod_float(to_float(a), to_float(b))
-    if op == "pow":  # exponent not a constant: always powf
+    if op == "pow":
+        # int ** int stays int only for a constant exponent >= 0 (wrapping); else powf
+        if ints and y.v._node.op == "const" and int(b) >= 0:
+            return "int", wrap(pow(int(a), int(b), 1 << 32))
         return "float", powf(to_float(a), to_float(b))
     if op == "atan2":
         return "float", libm("atan2", to_float(a), to_float(b))
@@ -302,7 +311,10 @@ class Case(NamedTuple):
 
 
 class Suite:
-    def __init__(self) -> None:
+    def __init__(self, constants: bool = False) -> None:
+        # constants: operands are constant nodes instead of inputs, so the
+        # compiler folds every case (checking its folder against the reference).
+        self.constants = constants
         self.cases: List[Case] = []
         self._inputs: dict = {}
         self.writes: List[Tuple[Any, Any]] = []   # (input value, Python value) for write_value
@@ -312,6 +324,8 @@ class Suite:
         if dtype == "float":
             x = f32(x)  # what the input holds; the reference must start from the same value
         key = (dtype, bits(x) if dtype == "float" else x)
+        if key not in self._inputs and self.constants:
+            self._inputs[key] = Operand(dtype, x, const_value({"int": int, "float": float, "bool": bool}[dtype](x)))
         if key not in self._inputs:
             name = f"{dtype[0]}{sum(1 for k in self._inputs if k[0] == dtype)}"
             self._inputs[key] = Operand(dtype, x, cp.value({"int": int, "float": float, "bool": bool}[dtype](x),
@@ -448,7 +462,10 @@ def build(s: Suite) -> None:
     for x in mixed_ints:
         s.add(f"pow({x}, const int -1)", x.v ** -1, "float", powf(to_float(x.py), -1.0), ULP_TOLERANCE)
         s.add(f"pow({x}, const float 2.0)", x.v ** 2.0, "float", powf(to_float(x.py), 2.0), ULP_TOLERANCE)
-        s.add(f"pow(const int 2, {x})", 2 ** x.v, "float", powf(2.0, to_float(x.py)), ULP_TOLERANCE)
+        if s.constants and int_like(x.dtype) and int(x.py) >= 0:  # a constant exponent: int pow
+            s.add(f"pow(const int 2, {x})", 2 ** x.v, "int", wrap(pow(2, int(x.py), 1 << 32)))
+        else:
+            s.add(f"pow(const int 2, {x})", 2 ** x.v, "float", powf(2.0, to_float(x.py)), ULP_TOLERANCE)
         for y in [s.input("int", 2), s.input("int", 3), s.input("int", -1)]:
             s.binary("pow", x, y)
     for x in math_floats:
@@ -498,12 +515,14 @@ def build(s: Suite) -> None:
 
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--constants", action="store_true",
+                        help="make operands constants, so that the compiler folds every case")
     parser.add_argument("--target", default=None,
                         help="copapy-cc target name (default: $COPAPY_TARGET, else the host)")
     args = parser.parse_args()
-    label = args.target or os.environ.get("COPAPY_TARGET") or "host"
+    label = (args.target or os.environ.get("COPAPY_TARGET") or "host") + (", folded" if args.constants else "")
 
-    suite = Suite()
+    suite = Suite(args.constants)
     build(suite)
     tg = cp.Target(args.target)
     try:

@@ -1,6 +1,8 @@
 // Lowering, CSE and linearization.
 #include <catch2/catch.hpp>
 
+#include <bit>
+#include <fmt/format.h>
 #include <string>
 
 #include "dag/dag.hpp"
@@ -74,4 +76,80 @@ TEST_CASE("linearize drops dead nodes and orders operands first") {
     REQUIRE(order.size() == 2);  // sin, mul; cos is dead
     CHECK(ir.nodes[order[0]].op == Op::Sin);
     CHECK(ir.nodes[order[1]].op == Op::Mul);
+}
+
+namespace {
+Ir ir_at(int level, const std::string& nodes, const std::string& outputs) {
+    std::string s = R"({"format":"copapy-dag","version":1,"nodes":[)" + nodes + R"(],"outputs":)" + outputs + "}";
+    return build_ir(read_dag({reinterpret_cast<const uint8_t*>(s.data()), s.size()}), level);
+}
+// The IR node an output names, after optimization.
+const IrNode& out(const Ir& ir, size_t i) { return ir.nodes[ir.outputs[i].node]; }
+const std::string kX = R"({"id":0,"op":"input","dtype":"float","name":"x","value":1},
+                          {"id":1,"op":"input","dtype":"int","name":"n","value":2})";
+std::string c(int id, const char* dtype, const char* value) {
+    return fmt::format(R"(,{{"id":{},"op":"const","dtype":"{}","value":{}}})", id, dtype, value);
+}
+std::string op(int id, const char* name, const char* dtype, std::initializer_list<int> args) {
+    std::string a;
+    for (int x : args) a += (a.empty() ? "" : ",") + std::to_string(x);
+    return fmt::format(R"(,{{"id":{},"op":"{}","dtype":"{}","args":[{}]}})", id, name, dtype, a);
+}
+}  // namespace
+
+TEST_CASE("-O0 keeps every node, -O1 merges and folds") {
+    const std::string nodes = kX + c(2, "float", "3") + c(3, "float", "4") + op(4, "mul", "float", {2, 3}) +
+                              op(5, "mul", "float", {0, 0}) + op(6, "mul", "float", {0, 0}) + op(7, "add", "float", {5, 6});
+    const std::string outs = R"([{"name":"a","node":4},{"name":"b","node":7}])";
+    Ir o0 = ir_at(0, nodes, outs);
+    CHECK(count(o0, Op::Mul) == 3);
+    Ir o1 = ir_at(1, nodes, outs);
+    CHECK(count(o1, Op::Mul) == 1);  // 3*4 folded, x*x merged
+    CHECK(out(o1, 0).op == Op::Const);
+    CHECK(std::bit_cast<float>(out(o1, 0).bits) == 12.0f);
+}
+
+TEST_CASE("folding uses the stencils' semantics") {
+    Ir ir = ir_at(1, kX + c(2, "int", "-7") + c(3, "int", "2") + c(4, "int", "0") + op(5, "floordiv", "int", {2, 3}) +
+                         op(6, "mod", "int", {2, 3}) + op(7, "floordiv", "int", {2, 4}) + op(8, "lshift", "int", {3, 2}) +
+                         op(9, "div", "float", {2, 3}) + op(10, "cast", "int", {9}),
+                  R"([{"name":"a","node":5},{"name":"b","node":6},{"name":"c","node":7},{"name":"d","node":8},{"name":"e","node":9},{"name":"f","node":10}])");
+    CHECK(static_cast<int32_t>(out(ir, 0).bits) == -4);         // Python floor division
+    CHECK(static_cast<int32_t>(out(ir, 1).bits) == 1);          // sign of the divisor
+    CHECK(static_cast<int32_t>(out(ir, 2).bits) == 0);          // division by zero is 0
+    CHECK(static_cast<int32_t>(out(ir, 3).bits) == 2 << 25);    // count modulo 32: 2 << (-7 & 31)
+    CHECK(std::bit_cast<float>(out(ir, 4).bits) == -3.5f);      // int / int is float
+    CHECK(static_cast<int32_t>(out(ir, 5).bits) == -3);         // truncation toward zero
+    for (size_t i = 0; i < 6; ++i) CHECK(out(ir, i).op == Op::Const);
+}
+
+TEST_CASE("-O2 applies exact identities only") {
+    const std::string nodes = kX + c(2, "float", "1.0") + c(3, "float", "0.0") + c(4, "float", R"("-inf")") +
+                              c(5, "float", "-0.0") + c(6, "int", "0") + c(7, "bool", "true") + c(8, "float", "2.0") +
+                              op(10, "mul", "float", {0, 2}) +   // x * 1.0 -> x
+                              op(11, "add", "float", {0, 3}) +   // x + 0.0: NOT x (-0.0 + 0.0 = +0.0)
+                              op(12, "add", "float", {5, 0}) +   // -0.0 + x -> x
+                              op(13, "mul", "float", {0, 3}) +   // x * 0.0: NOT 0 (NaN, inf, -0)
+                              op(14, "mul", "int", {1, 6}) +     // n * 0 -> 0
+                              op(15, "neg", "float", {0}) + op(16, "neg", "float", {15}) +  // --x -> x
+                              op(17, "select", "float", {7, 0, 4}) +  // select(true, x, .) -> x
+                              op(18, "pow", "float", {0, 8}) +   // x ** 2.0 -> x * x
+                              op(19, "sub", "int", {1, 1});      // n - n -> 0
+    Ir ir = ir_at(2, nodes,
+                  R"([{"name":"a","node":10},{"name":"b","node":11},{"name":"c","node":12},{"name":"d","node":13},
+                      {"name":"e","node":14},{"name":"f","node":16},{"name":"g","node":17},{"name":"h","node":18},
+                      {"name":"i","node":19}])");
+    CHECK(ir.outputs[0].node == 0);
+    CHECK(out(ir, 1).op == Op::Add);
+    CHECK(ir.outputs[2].node == 0);
+    CHECK(out(ir, 3).op == Op::Mul);
+    CHECK((out(ir, 4).op == Op::Const && out(ir, 4).bits == 0));
+    CHECK(ir.outputs[5].node == 0);
+    CHECK(ir.outputs[6].node == 0);
+    CHECK((out(ir, 7).op == Op::Mul && out(ir, 7).args[0] == 0 && out(ir, 7).args[1] == 0));
+    CHECK((out(ir, 8).op == Op::Const && out(ir, 8).bits == 0));
+    // At -O1 the identities stay.
+    Ir o1 = ir_at(1, nodes, R"([{"name":"a","node":10},{"name":"f","node":16}])");
+    CHECK(out(o1, 0).op == Op::Mul);
+    CHECK(out(o1, 1).op == Op::Neg);
 }
