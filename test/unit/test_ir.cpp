@@ -97,7 +97,7 @@ std::string op(int id, const char* name, const char* dtype, std::initializer_lis
 }
 }  // namespace
 
-TEST_CASE("-O0 keeps every node, -O1 merges and folds") {
+TEST_CASE("level 0 keeps every node, level 1 merges and folds") {
     const std::string nodes = kX + c(2, "float", "3") + c(3, "float", "4") + op(4, "mul", "float", {2, 3}) +
                               op(5, "mul", "float", {0, 0}) + op(6, "mul", "float", {0, 0}) + op(7, "add", "float", {5, 6});
     const std::string outs = R"([{"name":"a","node":4},{"name":"b","node":7}])";
@@ -123,7 +123,7 @@ TEST_CASE("folding uses the stencils' semantics") {
     for (size_t i = 0; i < 6; ++i) CHECK(out(ir, i).op == Op::Const);
 }
 
-TEST_CASE("-O2 applies exact identities only") {
+TEST_CASE("level 2 applies exact identities only") {
     const std::string nodes = kX + c(2, "float", "1.0") + c(3, "float", "0.0") + c(4, "float", R"("-inf")") +
                               c(5, "float", "-0.0") + c(6, "int", "0") + c(7, "bool", "true") + c(8, "float", "2.0") +
                               op(10, "mul", "float", {0, 2}) +   // x * 1.0 -> x
