@@ -49,11 +49,26 @@ void emit_ops(std::ostream& os) {
             } else if (info.arity == 2) {
                 State in{k, k};
                 os << open(op_stencil(op, in), in, "a", "b") << call({res, k}, "(" + body + ")", "b");
+                // One operand from memory, r1 untouched: b = *hole (and, when
+                // the order matters, a = *hole with b in r0).
+                const std::string hole(hole_symbol(k));
+                for (Kind other : {Kind::I, Kind::F}) {
+                    State m{k, other};
+                    os << open(op_mem_stencil(op, m), m, "a", "r1") << ctype(k) << " b = " << hole << "; "
+                       << call({res, other}, "(" + body + ")", "r1");
+                    if (!is_commutative(op))
+                        os << open(op_rmem_stencil(op, m), m, "b", "r1") << ctype(k) << " a = " << hole << "; "
+                           << call({res, other}, "(" + body + ")", "r1");
+                }
             } else {
                 for (Kind other : {Kind::I, Kind::F}) {
                     State in{k, other};
                     os << open(op_stencil(op, in), in, "a", "r1") << call({res, other}, "(" + body + ")", "r1");
                 }
+                // The operand from memory: r0's old value is dead, r1 untouched.
+                for (State st : kAllStates)
+                    os << open(unary_mem_stencil(op, k, st), st, "r0", "r1") << "(void)r0; " << ctype(k) << " a = "
+                       << hole_symbol(k) << "; " << call({res, st.r1}, "(" + body + ")", "r1");
             }
         }
     }
@@ -70,6 +85,7 @@ void emit_moves(std::ostream& os) {
         os << open(store_stencil(1, s), s, "r0", "r1") << hole_symbol(s.r1) << " = r1; " << call(s, "r0", "r1");
         os << open(swap_stencil(s), s, "r0", "r1") << call({s.r1, s.r0}, "r1", "r0");
         os << open(dup_stencil(s), s, "r0", "r1") << call({s.r0, s.r0}, "r0", "r0");
+        os << open(mov_stencil(s), s, "r0", "r1") << call({s.r1, s.r1}, "r1", "r1");
     }
 }
 

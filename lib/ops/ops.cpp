@@ -71,5 +71,11 @@ std::string load_stencil(int reg, Kind k, State s) {
 std::string store_stencil(int reg, State s) { return "st" + std::to_string(reg) + "_" + state_suffix(s); }
 std::string swap_stencil(State s) { return "swap_" + state_suffix(s); }
 std::string dup_stencil(State s) { return "dup_" + state_suffix(s); }
+std::string mov_stencil(State s) { return "mov_" + state_suffix(s); }
+std::string op_mem_stencil(Op op, State s) { return std::string(op_name(op)) + "_m_" + state_suffix(s); }
+std::string op_rmem_stencil(Op op, State s) { return std::string(op_name(op)) + "_rm_" + state_suffix(s); }
+std::string unary_mem_stencil(Op op, Kind k, State s) {
+    return std::string(op_name(op)) + "_m_" + kind_char(k) + "_" + state_suffix(s);
+}
 
 }  // namespace copapy

@@ -96,5 +96,11 @@ std::string load_stencil(int reg, Kind k, State s);        // "ld0_f_ii": reg = 
 std::string store_stencil(int reg, State s);               // "st1_if": *hole = reg
 std::string swap_stencil(State s);                         // "swap_if": exchange r0, r1
 std::string dup_stencil(State s);                          // "dup_fi": r1 = r0
+std::string mov_stencil(State s);                          // "mov_fi": r0 = r1
+
+// Memory-operand variants; r1 is left untouched. State: (operand class, r1's).
+std::string op_mem_stencil(Op op, State s);                // "sub_m_ff": r0 = r0 - *hole
+std::string op_rmem_stencil(Op op, State s);               // "sub_rm_ff": r0 = *hole - r0 (non-commutative)
+std::string unary_mem_stencil(Op op, Kind k, State s);     // "neg_m_f_ii": r0 = -*hole (hole of class k)
 
 }  // namespace copapy

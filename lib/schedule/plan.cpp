@@ -63,15 +63,42 @@ private:
         ++prog_.stores;
     }
 
-    // Before register r is overwritten: keep its value if it is still needed
-    // and exists nowhere else.
-    void spill_if_needed(int r) {
+    // A value in a register that nothing will read again, or that can be
+    // reloaded from memory: its register may be reused freely.
+    bool expendable(int r) const {
         const uint32_t v = reg_[r];
-        if (v != kNone && uses_[v] > 0 && !in_memory(v) && reg_[1 - r] != v) store(r);
+        return v == kNone || uses_[v] == 0 || in_memory(v) || reg_[1 - r] == v;
+    }
+
+    // Is v an operand of the node being computed?
+    bool operand(uint32_t v) const {
+        if (current_ == kNone || v == kNone) return false;
+        const IrNode& n = ir_.nodes[current_];
+        for (unsigned k = 0; k < n.nargs; ++k)
+            if (n.args[k] == v) return true;
+        return false;
+    }
+
+    // Before register r is overwritten: keep its value if it is still needed
+    // and exists nowhere else. r0's value moves to r1 (one register move
+    // instead of a store now and a load later) when r1 may be overwritten:
+    // its value is expendable, not an operand of the current node, and the
+    // next stencil does not read r1 (reads_r1 = false).
+    void spill_if_needed(int r, bool reads_r1 = true) {
+        const uint32_t v = reg_[r];
+        if (expendable(r)) return;
+        if (r == 0 && !reads_r1 && expendable(1) && !operand(reg_[1])) {
+            emit(dup_stencil(state()));
+            reg_[1] = v;
+            kind_[1] = kind_[0];
+            ++prog_.moves;
+            return;
+        }
+        store(r);
     }
 
     void load(int r, uint32_t v) {
-        spill_if_needed(r);
+        spill_if_needed(r, /*reads_r1=*/r == 1);
         assert(in_memory(v));
         const Kind k = ir_.nodes[v].kind;
         emit(load_stencil(r, k, state()), hole_of(v));
@@ -87,6 +114,7 @@ private:
         ++prog_.moves;
     }
 
+    // r1 = r0 (r1's old value must be expendable).
     void dup() {
         spill_if_needed(1);
         emit(dup_stencil(state()));
@@ -95,72 +123,113 @@ private:
         ++prog_.moves;
     }
 
-    // Brings a into r0 and b into r1 with as few loads and moves as the
-    // register contents allow. For commutative ops a and b may be exchanged.
-    void arrange(uint32_t& a, uint32_t& b, bool commutative) {
-        if (reg_[0] == a && reg_[1] == b) return;
-        if (commutative && reg_[0] == b && reg_[1] == a) return std::swap(a, b);
-        if (a == b) {
-            if (reg_[0] != a) {
-                if (reg_[1] == a) swap();
-                else load(0, a);
+    // Brings v into r0: a move from r1 if it is there (a swap if r0's value
+    // must survive), else a load.
+    void to_r0(uint32_t v) {
+        if (reg_[0] == v) return;
+        if (reg_[1] == v) {
+            if (expendable(0)) {
+                emit(mov_stencil(state()));
+                reg_[0] = v;
+                kind_[0] = kind_[1];
+                ++prog_.moves;
+            } else {
+                swap();
             }
-            return dup();
+            return;
         }
-        if (reg_[0] == b && reg_[1] == a) return swap();
-        if (reg_[0] == a) return load(1, b);
-        if (reg_[1] == b) return load(0, a);
-        if (commutative && reg_[0] == b) {
-            std::swap(a, b);
-            return load(1, b);
+        load(0, v);
+    }
+
+    // The operands have been arranged: they are consumed by this step.
+    void consume(const IrNode& n) {
+        for (unsigned k = 0; k < n.nargs; ++k) --uses_[n.args[k]];
+    }
+
+    // Which variant of the node's stencil computes it.
+    enum class Form {
+        Reg,       // operands in r0 (and r1)
+        Mem,       // r0 op *hole (unary: op(*hole))
+        RevMem,    // *hole op r0
+    };
+
+    // Emits the computing stencil; the result replaces r0, whose old value is
+    // saved first if something still needs it. The stencil is named only
+    // after that, since saving may change the register state.
+    void finish(uint32_t v, Form form, std::pair<HoleKind, uint32_t> hole = {HoleKind::None, 0}) {
+        const IrNode& n = ir_.nodes[v];
+        const bool reads_r1 = form == Form::Reg && (n.nargs > 1);
+        consume(n);
+        spill_if_needed(0, reads_r1);
+        std::string stencil;
+        switch (form) {
+            case Form::Reg: stencil = op_stencil(n.op, state()); break;
+            case Form::Mem:
+                stencil = n.nargs == 1 ? unary_mem_stencil(n.op, ir_.nodes[n.args[0]].kind, state())
+                                       : op_mem_stencil(n.op, state());
+                break;
+            case Form::RevMem: stencil = op_rmem_stencil(n.op, state()); break;
         }
-        if (commutative && reg_[1] == a) {
-            std::swap(a, b);
-            return load(0, a);
+        emit(std::move(stencil), hole);
+        if (hole.first != HoleKind::None && ir_.nodes[v].op != Op::Select) ++prog_.loads;
+        reg_[0] = v;
+        kind_[0] = ir_.nodes[v].kind;
+    }
+
+    void compute_unary(uint32_t v, const IrNode& n) {
+        const uint32_t a = n.args[0];
+        if (reg_[0] != a && reg_[1] == a) to_r0(a);
+        if (reg_[0] == a) return finish(v, Form::Reg);
+        finish(v, Form::Mem, hole_of(a));  // from memory straight into r0
+    }
+
+    // Operands stay counted as used until finish(), so that arranging them
+    // never evicts one of them without saving it.
+    void compute_binary(uint32_t v, const IrNode& n) {
+        uint32_t a = n.args[0], b = n.args[1];
+        const bool comm = is_commutative(n.op);
+        if (a == b) {  // x op x: both registers
+            to_r0(a);
+            if (reg_[1] != a) dup();
+            return finish(v, Form::Reg);
         }
-        if (reg_[1] == a) {
+        if (comm && reg_[0] == b) std::swap(a, b);
+        if (reg_[0] == a && reg_[1] == b) return finish(v, Form::Reg);
+        if (reg_[0] == a) return finish(v, Form::Mem, hole_of(b));
+        if (reg_[0] == b && !comm && in_memory(a)) return finish(v, Form::RevMem, hole_of(a));
+        if (comm && reg_[1] == a) std::swap(a, b);  // then b stays in r1 while a comes into r0
+        to_r0(a);  // from r1 (a move or swap) or from memory
+        if (reg_[1] == b) return finish(v, Form::Reg);
+        finish(v, Form::Mem, hole_of(b));  // b is in memory
+    }
+
+    // select(c, t, f): c in r0, t in r1, f from memory.
+    void compute_select(uint32_t v, const IrNode& n) {
+        const uint32_t c = n.args[0], t = n.args[1], f = n.args[2];
+        // f must be readable from memory before the registers change.
+        if (!in_memory(f)) store(reg_[0] == f ? 0 : 1);
+        if (c == t) {
+            to_r0(c);
+            if (reg_[1] != c) dup();
+        } else if (reg_[0] == t && reg_[1] == c) {
             swap();
-            return load(1, b);
+        } else {
+            if (reg_[1] == c && reg_[0] != t) swap();  // c into r0, keeping r0's value in r1
+            if (reg_[0] != c) {
+                if (reg_[1] == t) load(0, c);
+                else to_r0(c);
+            }
+            if (reg_[1] != t) load(1, t);
         }
-        if (reg_[0] == b) {
-            swap();
-            return load(0, a);
-        }
-        load(0, a);
-        load(1, b);
+        finish(v, Form::Reg, hole_of(f));
     }
 
     void compute(uint32_t v) {
         const IrNode& n = ir_.nodes[v];
         current_ = v;
-        std::pair<HoleKind, uint32_t> hole{HoleKind::None, 0};
-        if (n.nargs == 1) {
-            const uint32_t a = n.args[0];
-            if (reg_[0] != a) {
-                if (reg_[1] == a) swap();
-                else load(0, a);
-            }
-            --uses_[a];
-        } else {
-            uint32_t a = n.args[0], b = n.args[1];
-            arrange(a, b, is_commutative(n.op));
-            if (n.op == Op::Select) {
-                // The value if false is the memory operand.
-                const uint32_t f = n.args[2];
-                if (!in_memory(f)) {
-                    assert(reg_[0] == f || reg_[1] == f);
-                    store(reg_[0] == f ? 0 : 1);
-                }
-                hole = hole_of(f);
-                --uses_[f];
-            }
-            --uses_[a];
-            --uses_[b];
-        }
-        spill_if_needed(0);  // r0 receives the result
-        emit(op_stencil(n.op, state()), hole);
-        reg_[0] = v;
-        kind_[0] = n.kind;
+        if (n.op == Op::Select) compute_select(v, n);
+        else if (n.nargs == 1) compute_unary(v, n);
+        else compute_binary(v, n);
         current_ = kNone;
     }
 

@@ -26,13 +26,13 @@ const std::string kAB = R"({"id":0,"op":"input","dtype":"float","name":"a","valu
                            {"id":1,"op":"input","dtype":"float","name":"b","value":2})";
 }  // namespace
 
-TEST_CASE("a binary op loads both operands and stores the output") {
+TEST_CASE("a binary op loads one operand and takes the other from memory") {
     Program p = plan_of(kAB + R"(,{"id":2,"op":"sub","dtype":"float","args":[0,1]})", R"([{"name":"y","node":2}])");
-    CHECK(names(p) == std::vector<std::string>{"cp_entry", "ld0_f_ii", "ld1_f_fi", "sub_ff", "st0_ff", "cp_exit"});
+    CHECK(names(p) == std::vector<std::string>{"cp_entry", "ld0_f_ii", "sub_m_fi", "st0_fi", "cp_exit"});
     CHECK(p.steps[1].hole == HoleKind::Data);
     CHECK(p.steps[1].hole_index == 0);  // a
-    CHECK(p.steps[2].hole_index == 4);  // b
-    CHECK(p.steps[4].hole_index == 8);  // y, a new slot
+    CHECK(p.steps[2].hole_index == 4);  // b, the memory operand
+    CHECK(p.steps[3].hole_index == 8);  // y, a new slot
     REQUIRE(p.symbols.size() == 3);
     CHECK(p.symbols[2].name == "y");
     CHECK(p.symbols[2].offset == 8);
@@ -45,31 +45,32 @@ TEST_CASE("values kept in registers need neither loads nor stores") {
                                  {"id":3,"op":"mul","dtype":"float","args":[2,2]},
                                  {"id":4,"op":"add","dtype":"float","args":[3,2]})",
                         R"([{"name":"y","node":4}])");
-    CHECK(names(p) == std::vector<std::string>{"cp_entry", "ld0_f_ii", "ld1_f_fi", "sub_ff", "dup_ff", "mul_ff",
-                                               "add_ff", "st0_ff", "cp_exit"});
+    CHECK(names(p) == std::vector<std::string>{"cp_entry", "ld0_f_ii", "sub_m_fi", "dup_fi", "mul_ff", "add_ff",
+                                               "st0_ff", "cp_exit"});
     CHECK(p.loads == 2);
     CHECK(p.stores == 1);  // only the output
 
-    // t = a - b; y = sin(t) + t: sin's stencil overwrites r0 while t has
-    // another use and lives nowhere else, so t is spilled once and reloaded.
+    // t = a - b; y = sin(t) + t: sin overwrites r0 while t has another use,
+    // so t moves to r1 (which sin preserves) instead of going to memory.
     Program q = plan_of(kAB + R"(,{"id":2,"op":"sub","dtype":"float","args":[0,1]},
                                  {"id":3,"op":"sin","dtype":"float","args":[2]},
                                  {"id":4,"op":"add","dtype":"float","args":[3,2]})",
                         R"([{"name":"y","node":4}])");
-    CHECK(names(q) == std::vector<std::string>{"cp_entry", "ld0_f_ii", "ld1_f_fi", "sub_ff", "st0_ff", "sin_ff",
-                                               "ld1_f_ff", "add_ff", "st0_ff", "cp_exit"});
-    CHECK(q.steps[4].hole_index == q.steps[6].hole_index);  // stored and reloaded from the same slot
+    CHECK(names(q) == std::vector<std::string>{"cp_entry", "ld0_f_ii", "sub_m_fi", "dup_fi", "sin_ff", "add_ff",
+                                               "st0_ff", "cp_exit"});
+    CHECK(q.stores == 1);
 }
 
 TEST_CASE("commutative operands are swapped instead of moved") {
-    // y = b + (a * 2): the product is in r0, b gets loaded into r1, add is commutative.
+    // y = b + (a * 2): the product is in r0 and add is commutative, so b is
+    // the memory operand; the constant comes from the code region.
     Program p = plan_of(kAB + R"(,{"id":5,"op":"const","dtype":"float","value":2},
                                  {"id":2,"op":"mul","dtype":"float","args":[0,5]},
                                  {"id":3,"op":"add","dtype":"float","args":[1,2]})",
                         R"([{"name":"y","node":3}])");
-    CHECK(names(p) == std::vector<std::string>{"cp_entry", "ld0_f_ii", "ld1_f_fi", "mul_ff", "ld1_f_ff", "add_ff",
-                                               "st0_ff", "cp_exit"});
+    CHECK(names(p) == std::vector<std::string>{"cp_entry", "ld0_f_ii", "mul_m_fi", "add_m_fi", "st0_fi", "cp_exit"});
     CHECK(p.steps[2].hole == HoleKind::Const);
+    CHECK(p.steps[3].hole == HoleKind::Data);
     CHECK(p.consts.size() == 1);
 }
 
@@ -77,10 +78,10 @@ TEST_CASE("select takes its false value from memory") {
     Program p = plan_of(kAB + R"(,{"id":2,"op":"gt","dtype":"bool","args":[0,1]},
                                  {"id":3,"op":"select","dtype":"float","args":[2,0,1]})",
                         R"([{"name":"y","node":3}])");
-    CHECK(names(p) == std::vector<std::string>{"cp_entry", "ld0_f_ii", "ld1_f_fi", "gt_ff", "ld1_f_if", "select_if",
-                                               "st0_ff", "cp_exit"});
-    CHECK(p.steps[5].hole == HoleKind::Data);
-    CHECK(p.steps[5].hole_index == 4);  // b
+    CHECK(names(p) == std::vector<std::string>{"cp_entry", "ld0_f_ii", "gt_m_fi", "ld1_f_ii", "select_if", "st0_ff",
+                                               "cp_exit"});
+    CHECK(p.steps[4].hole == HoleKind::Data);
+    CHECK(p.steps[4].hole_index == 4);  // b
 }
 
 TEST_CASE("outputs that are inputs or constants need no code") {
