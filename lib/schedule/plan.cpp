@@ -20,9 +20,7 @@ public:
         for (const IrInput& in : ir_.inputs) {
             slot_[in.node] = new_slot(ir_.nodes[in.node].bits);
         }
-        for (uint32_t v : order)
-            for (unsigned k = 0; k < ir_.nodes[v].nargs; ++k) ++uses_[ir_.nodes[v].args[k]];
-        for (const IrOutput& o : ir_.outputs) ++uses_[o.node];  // an output is never consumed
+        index_uses(order);
 
         emit(std::string(kEntryStencil));
         for (uint32_t v : order) compute(v);
@@ -34,6 +32,33 @@ public:
 
 private:
     State state() const { return {kind_[0], kind_[1]}; }
+
+    // Use positions of every value in the order, as compressed rows
+    // (use_begin_[v] .. use_begin_[v + 1]); uses_ counts the remaining ones.
+    void index_uses(const std::vector<uint32_t>& order) {
+        const size_t n = ir_.nodes.size();
+        use_begin_.assign(n + 1, 0);
+        for (uint32_t v : order)
+            for (unsigned k = 0; k < ir_.nodes[v].nargs; ++k) ++use_begin_[ir_.nodes[v].args[k] + 1];
+        for (size_t i = 0; i < n; ++i) use_begin_[i + 1] += use_begin_[i];
+        use_pos_.resize(use_begin_[n]);
+        std::vector<uint32_t> fill(use_begin_.begin(), use_begin_.end() - 1);
+        for (uint32_t i = 0; i < order.size(); ++i) {
+            const IrNode& node = ir_.nodes[order[i]];
+            for (unsigned k = 0; k < node.nargs; ++k) use_pos_[fill[node.args[k]]++] = i;
+        }
+        for (size_t v = 0; v < n; ++v) uses_[v] = use_begin_[v + 1] - use_begin_[v];
+        output_.assign(n, 0);
+        for (const IrOutput& o : ir_.outputs) output_[o.node] = 1;
+        for (size_t v = 0; v < n; ++v) uses_[v] += output_[v];  // an output is never consumed
+    }
+
+    // Position of v's next use (UINT32_MAX: only as an output, or none).
+    uint32_t next_use(uint32_t v) const {
+        const uint32_t total = use_begin_[v + 1] - use_begin_[v];
+        const uint32_t consumed = total - (uses_[v] - output_[v]);
+        return consumed < total ? use_pos_[use_begin_[v] + consumed] : UINT32_MAX;
+    }
 
     uint32_t new_slot(uint32_t init) {
         prog_.data.push_back(init);
@@ -84,15 +109,20 @@ private:
     // instead of a store now and a load later) when r1 may be overwritten:
     // its value is expendable, not an operand of the current node, and the
     // next stencil does not read r1 (reads_r1 = false).
+    // When r1 holds another live value, the one used sooner stays in a
+    // register (Belady's rule) and the other goes to memory.
     void spill_if_needed(int r, bool reads_r1 = true) {
         const uint32_t v = reg_[r];
         if (expendable(r)) return;
-        if (r == 0 && !reads_r1 && expendable(1) && !operand(reg_[1])) {
-            emit(dup_stencil(state()));
-            reg_[1] = v;
-            kind_[1] = kind_[0];
-            ++prog_.moves;
-            return;
+        if (r == 0 && !reads_r1 && !operand(reg_[1])) {
+            if (!expendable(1) && next_use(v) < next_use(reg_[1])) store(1);
+            if (expendable(1)) {
+                emit(dup_stencil(state()));
+                reg_[1] = v;
+                kind_[1] = kind_[0];
+                ++prog_.moves;
+                return;
+            }
         }
         store(r);
     }
@@ -266,6 +296,8 @@ private:
     const Ir& ir_;
     Program prog_;
     std::vector<uint32_t> uses_;  // remaining uses (outputs count once, forever)
+    std::vector<uint32_t> use_begin_, use_pos_;
+    std::vector<uint8_t> output_;
     std::vector<uint32_t> slot_;  // data offset of a value in memory, or kNone
     std::vector<uint32_t> pool_;  // constant pool index, or kNone
     uint32_t reg_[2] = {kNone, kNone};
