@@ -12,6 +12,7 @@
 #include <iterator>
 
 #include "dag/dag.hpp"
+#include "dag/grad.hpp"
 #include "ir/ir.hpp"
 #include "link/link.hpp"
 #include "schedule/plan.hpp"
@@ -73,6 +74,7 @@ CompiledProgram compile_program(const CompileOptions& opt) {
     Dag dag;
     try {
         dag = read_dag(bytes);
+        expand_gradients(dag);
     } catch (const Error& e) {
         // Each problem on its own line, each naming the file.
         std::string msg;

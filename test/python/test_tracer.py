@@ -799,5 +799,72 @@ class TargetPlumbing(unittest.TestCase):
                 _target._runner_command("armv7")
 
 
+class Grad(unittest.TestCase):
+    """cp.grad records grad nodes (the compiler expands them) and shapes the result like x."""
+
+    def setUp(self) -> None:
+        self.a = cp.value(0.5, name="a")
+        self.b = cp.value(2.0, name="b")
+        self.y = cp.sin(self.a) * self.b
+
+    def check_grad(self, g: Any, x: cp.value) -> None:
+        self.assertIsInstance(g, cp.value)
+        self.assertEqual((g._node.op, g.dtype), ("grad", "float"))
+        self.assertIs(g._node.args[0], self.y._node)
+        self.assertIs(g._node.args[1], x._node)
+
+    def test_scalar_vector_list_and_tuple(self) -> None:
+        self.check_grad(cp.grad(self.y, self.a), self.a)
+        v = cp.grad(self.y, cp.vector([self.a, self.b]))
+        self.assertIsInstance(v, cp.vector)
+        self.check_grad(v[0], self.a)
+        self.check_grad(v[1], self.b)
+        for seq in ([self.a, self.b], (self.a, self.b)):
+            gs = cp.grad(self.y, seq)
+            self.assertIsInstance(gs, list)
+            self.assertEqual(len(gs), 2)
+            self.check_grad(gs[0], self.a)
+            self.check_grad(gs[1], self.b)
+
+    def test_with_respect_to_intermediate_results(self) -> None:
+        u = self.a * self.b
+        y = u * u
+        g = cp.grad(y, u)
+        self.assertIs(g._node.args[1], u._node)
+
+    def test_numbers_are_constants(self) -> None:
+        self.assertEqual(cp.grad(self.y, 3.0), 0.0)
+        self.assertEqual(cp.grad(1.5, self.a), 0.0)
+        v = cp.grad(self.y, cp.vector([self.a, 2.0]))
+        self.check_grad(v[0], self.a)
+        self.assertEqual(v[1], 0.0)
+        self.assertEqual(cp.grad(2.0, [self.a, 1]), [0.0, 0.0])
+
+    def test_int_and_bool_values_are_rejected(self) -> None:
+        n = cp.value(3)
+        with self.assertRaisesRegex(TypeError, "x is an int value"):
+            cp.grad(self.y, n)
+        with self.assertRaisesRegex(TypeError, "y is a bool value"):
+            cp.grad(self.a > 0.0, self.a)
+        with self.assertRaisesRegex(TypeError, "x is an int value"):
+            cp.grad(self.y, cp.vector([self.a, n]))
+        with self.assertRaises(TypeError):
+            cp.grad(self.y, "a")  # type: ignore[arg-type]
+        with self.assertRaises(TypeError):
+            cp.grad([self.y], self.a)  # type: ignore[arg-type]
+
+    def test_version_2_only_with_grad_nodes(self) -> None:
+        self.assertEqual(export_doc(y=self.y)["version"], 1)
+        doc = export_doc(y=self.y, g=cp.grad(self.y, self.a))
+        self.assertEqual(doc["version"], 2)
+        g = output_node(doc, "g")
+        self.assertEqual((g["op"], g["dtype"]), ("grad", "float"))
+        self.assertEqual(node_of(doc, g["args"][0]), output_node(doc, "y"))
+        self.assertEqual(node_of(doc, g["args"][1])["name"], "a")
+        with tempfile.TemporaryDirectory() as d:
+            cp.export(os.path.join(d, "p.cbor"), y=self.y, g=cp.grad(self.y, self.a))
+            self.assertEqual(cbor_decode(Path(d, "p.cbor").read_bytes())["version"], 2)
+
+
 if __name__ == "__main__":
     unittest.main()

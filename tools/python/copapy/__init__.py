@@ -22,6 +22,11 @@ Types follow docs/dag-format.md: "int" (int32, wrapping), "float"
 floats rounded to binary32. Operations are recorded as written; optimizing is
 the compiler's job.
 
+Derivatives. cp.grad(y, x) records a request for dy/dx (a `grad` node) that
+copapy-cc expands in reverse mode; x may be a value, a vector or a list. A
+file containing such nodes is written as DAG format version 2, any other as
+version 1.
+
 Outputs of a compiled program. Target.compile(*values) makes every given
 value an output. In addition, every value that is still alive (referenced
 from Python, e.g. by a variable or a vector) when compile() is called and
@@ -41,10 +46,11 @@ COPAPY_RUN. With Target(arch=None), the environment variable COPAPY_TARGET, if
 set, selects the target.
 """
 from ._dag import export
+from ._grad import grad
 from ._math import abs, acos, asin, atan, atan2, clamp, cos, exp, iif, log, maximum, minimum, pow, sign, sin, sqrt, tan
 from ._target import Target
 from ._value import value
 from ._vector import vector
 
-__all__ = ["value", "vector", "Target", "export", "sqrt", "exp", "log", "sin", "cos", "tan", "asin", "acos", "atan",
-           "atan2", "pow", "abs", "sign", "minimum", "maximum", "clamp", "iif"]
+__all__ = ["value", "vector", "Target", "export", "grad", "sqrt", "exp", "log", "sin", "cos", "tan", "asin", "acos",
+           "atan", "atan2", "pow", "abs", "sign", "minimum", "maximum", "clamp", "iif"]

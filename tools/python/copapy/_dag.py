@@ -19,7 +19,9 @@ from ._vector import vector
 __all__ = ["Dag", "export", "flatten"]
 
 FORMAT = "copapy-dag"
-VERSION = 1
+# Version 1 unless the graph uses what only version 2 has (grad and state
+# nodes), so that files stay readable by compilers that only know version 1.
+VERSION_2_OPS = frozenset(("grad", "state"))
 META = {"generator": "copapy tracer"}
 
 PathLike = Union[str, "os.PathLike[str]"]
@@ -67,6 +69,7 @@ class Dag:
 
     nodes:   every node the outputs depend on, in topological order; the id of
              nodes[i] is i
+    version: the DAG format version the nodes need (1 or 2)
     ids:     node -> id
     names:   input node -> its name (user-given or automatic "in_<id>")
     outputs: [(name, id)] in order
@@ -78,6 +81,7 @@ class Dag:
         for an input, else an automatic "out_<id>"."""
         self.nodes = topological_order(node for _, node in outputs)
         self.ids: Dict[Node, int] = {n: i for i, n in enumerate(self.nodes)}
+        self.version = 2 if any(n.op in VERSION_2_OPS for n in self.nodes) else 1
         self.outputs: List[Tuple[str, int]] = []
         self.output_names: Dict[Node, str] = {}
         self._seen_outputs: Dict[str, int] = {}
@@ -128,7 +132,7 @@ class Dag:
 
     def json_lines(self) -> Iterator[str]:
         """The JSON document, one node or output per line."""
-        yield f'{{"format": "{FORMAT}", "version": {VERSION},\n'
+        yield f'{{"format": "{FORMAT}", "version": {self.version},\n'
         yield f' "meta": {json.dumps(META)},\n'
         yield ' "nodes": [\n'
         last = len(self.nodes) - 1
@@ -164,7 +168,7 @@ class Dag:
             return b
 
         out = bytearray(_cbor.map_head(5))
-        for key, item in (("format", FORMAT), ("version", VERSION), ("meta", META)):
+        for key, item in (("format", FORMAT), ("version", self.version), ("meta", META)):
             out += text(key)
             _cbor.encode_into(out, item)
         out += text("nodes")

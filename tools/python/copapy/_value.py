@@ -163,6 +163,10 @@ def result_dtype(op: str, args: Tuple[Node, ...]) -> str:
         return "bool" if args[0].dtype == "bool" and args[1].dtype == "bool" else "int"
     if op == "select":
         return _same_kind(args[1].dtype, args[2].dtype)
+    if op == "grad":
+        if args[0].dtype != "float" or args[1].dtype != "float":
+            raise TypeError(f"grad differentiates a float by a float, not {args[0].dtype} by {args[1].dtype}")
+        return "float"
     raise ValueError(f"unknown operation {op!r}")
 
 

@@ -1,0 +1,541 @@
+// Gradient expansion (lib/dag/grad.cpp): every derivative rule against the
+// exact derivative and central finite differences, the structure of the
+// expanded DAG, zero and unit gradients, second-order errors, and the cost of
+// grouped and nested gradients.
+//
+// The expanded DAG is evaluated by a small float32 interpreter below, so the
+// rules are checked independently of lowering, folding and code generation
+// (the end-to-end test test/e2e/run_ik.py covers those on every target).
+#include <catch2/catch.hpp>
+
+#include <bit>
+#include <cmath>
+#include <functional>
+#include <map>
+#include <set>
+#include <string>
+#include <vector>
+
+#include "dag/dag.hpp"
+#include "dag/grad.hpp"
+#include "support/error.hpp"
+
+using namespace copapy;
+
+namespace {
+
+// Builds a version 2 DAG document node by node; ids are 0, 1, 2, ...
+class Prog {
+public:
+    int input(const std::string& name, float v) { return leaf("input", "float", fmt::format("{}", v), name); }
+    int input_int(const std::string& name, int v) { return leaf("input", "int", std::to_string(v), name); }
+    int state(const std::string& name, float v) { return leaf("state", "float", fmt::format("{}", v), name); }
+    int cf(float v) { return leaf("const", "float", fmt::format("{}", v), ""); }
+    int ci(int v) { return leaf("const", "int", std::to_string(v), ""); }
+    // An operation with result type `dtype`.
+    int op(const std::string& op, const std::string& dtype, std::initializer_list<int> args) {
+        std::string list;
+        for (int a : args) {
+            if (!list.empty()) list += ',';
+            list += std::to_string(a);
+        }
+        return add(fmt::format(R"({{"id":{},"op":"{}","dtype":"{}","args":[{}]}})", next_, op, dtype, list));
+    }
+    int f(const std::string& o, std::initializer_list<int> args) { return op(o, "float", args); }
+    int grad(int y, int x) { return f("grad", {y, x}); }
+    void out(const std::string& name, int node) {
+        outputs_ += fmt::format(R"({}{{"name":"{}","node":{}}})", outputs_.empty() ? "" : ",", name, node);
+    }
+    void update(int state, int node) {
+        updates_ += fmt::format(R"({}{{"state":{},"node":{}}})", updates_.empty() ? "" : ",", state, node);
+    }
+    std::string json() const {
+        return R"({"format":"copapy-dag","version":2,"nodes":[)" + nodes_ + R"(],"outputs":[)" + outputs_ +
+               R"(],"updates":[)" + updates_ + "]}";
+    }
+    Dag read() const {
+        const std::string s = json();
+        return read_dag({reinterpret_cast<const uint8_t*>(s.data()), s.size()});
+    }
+
+private:
+    int leaf(const char* op, const char* dtype, const std::string& value, const std::string& name) {
+        const std::string named = name.empty() ? "" : fmt::format(R"(,"name":"{}")", name);
+        return add(fmt::format(R"({{"id":{},"op":"{}","dtype":"{}","value":{}{}}})", next_, op, dtype, value, named));
+    }
+    int add(const std::string& node) {
+        nodes_ += (nodes_.empty() ? "" : ",") + node;
+        return next_++;
+    }
+    std::string nodes_, outputs_, updates_;
+    int next_ = 0;
+};
+
+// Checks what expand_gradients promises about the result's structure.
+// New nodes (from index `file_nodes` on) have ids above every id of the file.
+void check_structure(const Dag& d, size_t file_nodes, int64_t max_file_id) {
+    std::set<int64_t> ids;
+    for (const DagNode& n : d.nodes) CHECK(ids.insert(n.id).second);
+    std::vector<int> pos(d.nodes.size(), -1);
+    for (size_t i = 0; i < d.order.size(); ++i) {
+        REQUIRE(pos[d.order[i]] == -1);
+        pos[d.order[i]] = static_cast<int>(i);
+    }
+    for (uint32_t v = 0; v < d.nodes.size(); ++v) {
+        const DagNode& n = d.nodes[v];
+        if (n.op == Op::Grad) {
+            CHECK(pos[v] == -1);  // dropped from the order
+            continue;
+        }
+        REQUIRE(pos[v] >= 0);
+        std::array<DType, 3> types{};
+        for (unsigned k = 0; k < n.nargs; ++k) {
+            REQUIRE(d.nodes[n.args[k]].op != Op::Grad);
+            CHECK(pos[n.args[k]] < pos[v]);
+            types[k] = d.nodes[n.args[k]].dtype;
+        }
+        if (is_leaf(n.op)) continue;
+        // Every node, made here or not, is typed as the reader would type it.
+        bool nonneg = false;
+        if (n.op == Op::Pow) {
+            const DagNode& e = d.nodes[n.args[1]];
+            nonneg = e.op == Op::Const && e.dtype != DType::Float && static_cast<int32_t>(e.bits) >= 0;
+        }
+        const TypeResult t = infer_type(n.op, std::span(types.data(), n.nargs), n.dtype, nonneg);
+        CHECK(t.ok);
+        CHECK(t.type == n.dtype);
+    }
+    for (size_t v = file_nodes; v < d.nodes.size(); ++v) CHECK(d.nodes[v].id > max_file_id);
+    for (const DagOutput& o : d.outputs) CHECK(d.nodes[o.node].op != Op::Grad);
+    for (const DagUpdate& u : d.updates) CHECK(d.nodes[u.node].op != Op::Grad);
+}
+
+Dag expand(const Prog& p) {
+    Dag d = p.read();
+    int64_t max_id = -1;
+    for (const DagNode& n : d.nodes) max_id = std::max(max_id, n.id);
+    const size_t file_nodes = d.nodes.size();
+    expand_gradients(d);
+    check_structure(d, file_nodes, max_id);
+    return d;
+}
+
+// A float32 interpreter for DAGs without grad nodes (the C semantics of
+// lib/ops/ops.def for the operations the tests use).
+class Interp {
+public:
+    explicit Interp(Dag d, const std::map<std::string, double>& set = {}) : d_(std::move(d)), v_(d_.nodes.size()) {
+        for (uint32_t i : d_.order) eval(i, set);
+    }
+    double out(const std::string& name) const {
+        for (const DagOutput& o : d_.outputs)
+            if (d_.names[o.name] == name) return f(o.node);
+        FAIL("no output " << name);
+        return 0;
+    }
+    double node(uint32_t i) const { return f(i); }
+
+private:
+    struct V {
+        float f = 0;
+        int32_t i = 0;
+    };
+    float f(uint32_t n) const { return d_.nodes[n].dtype == DType::Float ? v_[n].f : static_cast<float>(v_[n].i); }
+
+    void eval(uint32_t n, const std::map<std::string, double>& set) {
+        const DagNode& nd = d_.nodes[n];
+        V& r = v_[n];
+        const bool fl = nd.dtype == DType::Float;
+        if (is_leaf(nd.op)) {
+            uint32_t bits = nd.bits;
+            if (nd.op != Op::Const)
+                if (auto it = set.find(d_.names[nd.name]); it != set.end())
+                    bits = fl ? std::bit_cast<uint32_t>(static_cast<float>(it->second))
+                              : static_cast<uint32_t>(static_cast<int32_t>(it->second));
+            if (fl) r.f = std::bit_cast<float>(bits);
+            else r.i = static_cast<int32_t>(bits);
+            return;
+        }
+        const float a = f(nd.args[0]), b = nd.nargs > 1 ? f(nd.args[1]) : 0.0f;
+        const float c = nd.nargs > 2 ? f(nd.args[2]) : 0.0f;
+        if (!fl && (nd.op == Op::Add || nd.op == Op::Sub || nd.op == Op::Mul || nd.op == Op::Select)) {
+            FAIL("interpreter lacks int '" << op_name(nd.op) << "'");  // the tests' int values are leaves and casts
+        }
+        switch (nd.op) {
+            case Op::Add: r.f = a + b; break;
+            case Op::Sub: r.f = a - b; break;
+            case Op::Mul: r.f = a * b; break;
+            case Op::Div: r.f = a / b; break;
+            case Op::Floordiv: r.f = std::floor(a / b); break;
+            case Op::Mod: r.f = a - b * std::floor(a / b); break;
+            case Op::Pow: r.f = std::pow(a, b); break;
+            case Op::Min: r.f = b < a ? b : a; break;
+            case Op::Max: r.f = b > a ? b : a; break;
+            case Op::Neg: r.f = -a; break;
+            case Op::Abs: r.f = std::fabs(a); break;
+            case Op::Sign: r.f = a > 0 ? 1.0f : a < 0 ? -1.0f : a; break;
+            case Op::Gt: r.i = a > b; break;
+            case Op::Ge: r.i = a >= b; break;
+            case Op::Lt: r.i = a < b; break;
+            case Op::Le: r.i = a <= b; break;
+            case Op::Sqrt: r.f = std::sqrt(a); break;
+            case Op::Exp: r.f = std::exp(a); break;
+            case Op::Log: r.f = std::log(a); break;
+            case Op::Sin: r.f = std::sin(a); break;
+            case Op::Cos: r.f = std::cos(a); break;
+            case Op::Tan: r.f = std::tan(a); break;
+            case Op::Asin: r.f = std::asin(a); break;
+            case Op::Acos: r.f = std::acos(a); break;
+            case Op::Atan: r.f = std::atan(a); break;
+            case Op::Atan2: r.f = std::atan2(a, b); break;
+            case Op::Select: r.f = a != 0 ? b : c; break;
+            case Op::Cast:
+                if (fl) r.f = a;
+                else r.i = static_cast<int32_t>(a);
+                break;
+            default: FAIL("interpreter lacks '" << op_name(nd.op) << "'");
+        }
+    }
+
+    Dag d_;
+    std::vector<V> v_;
+};
+
+using Fn = std::function<double(double, double)>;
+
+// One derivative rule: y(a, b) as DAG nodes and in double, with its exact partial derivatives.
+struct Rule {
+    const char* name;
+    std::function<int(Prog&, int, int)> build;
+    Fn y, dy_da, dy_db;
+    std::vector<std::pair<float, float>> points;
+};
+
+double central_difference(const Fn& y, double a, double b, bool wrt_a) {
+    const double h = 1e-6 * std::max(1.0, std::fabs(wrt_a ? a : b));
+    return wrt_a ? (y(a + h, b) - y(a - h, b)) / (2 * h) : (y(a, b + h) - y(a, b - h)) / (2 * h);
+}
+
+// float32 results against double references: relative tolerance with a floor near zero.
+bool close(double got, double want, double rel = 2e-5) {
+    return std::fabs(got - want) <= rel * std::max(1.0, std::fabs(want));
+}
+
+double sgn(double x) { return x > 0 ? 1.0 : x < 0 ? -1.0 : 0.0; }
+
+std::vector<Rule> rules() {
+    const std::vector<std::pair<float, float>> pos = {{0.75f, 1.5f}, {2.25f, 0.3125f}, {1.0f, 3.0f}};
+    const std::vector<std::pair<float, float>> any = {{0.75f, 1.5f}, {-2.25f, 0.3125f}, {1.25f, -3.0f}};
+    const std::vector<std::pair<float, float>> unit = {{0.25f, 1.5f}, {-0.625f, 0.3125f}, {0.875f, -3.0f}};
+    return {
+        {"add", [](Prog& p, int a, int b) { return p.f("add", {a, b}); },
+         [](double a, double b) { return a + b; }, [](double, double) { return 1.0; },
+         [](double, double) { return 1.0; }, any},
+        {"sub", [](Prog& p, int a, int b) { return p.f("sub", {a, b}); },
+         [](double a, double b) { return a - b; }, [](double, double) { return 1.0; },
+         [](double, double) { return -1.0; }, any},
+        {"mul", [](Prog& p, int a, int b) { return p.f("mul", {a, b}); },
+         [](double a, double b) { return a * b; }, [](double, double b) { return b; },
+         [](double a, double) { return a; }, any},
+        {"mul of an operand by itself", [](Prog& p, int a, int b) { return p.f("mul", {p.f("mul", {a, a}), b}); },
+         [](double a, double b) { return a * a * b; }, [](double a, double b) { return 2 * a * b; },
+         [](double a, double) { return a * a; }, any},
+        {"div", [](Prog& p, int a, int b) { return p.f("div", {a, b}); },
+         [](double a, double b) { return a / b; }, [](double, double b) { return 1 / b; },
+         [](double a, double b) { return -a / (b * b); }, any},
+        {"neg", [](Prog& p, int a, int) { return p.f("neg", {a}); },
+         [](double a, double) { return -a; }, [](double, double) { return -1.0; },
+         [](double, double) { return 0.0; }, any},
+        {"abs", [](Prog& p, int a, int b) { return p.f("mul", {p.f("abs", {a}), b}); },
+         [](double a, double b) { return std::fabs(a) * b; }, [](double a, double b) { return sgn(a) * b; },
+         [](double a, double) { return std::fabs(a); }, any},
+        {"pow", [](Prog& p, int a, int b) { return p.f("pow", {a, b}); },
+         [](double a, double b) { return std::pow(a, b); },
+         [](double a, double b) { return b * std::pow(a, b - 1); },
+         [](double a, double b) { return std::pow(a, b) * std::log(a); }, pos},
+        {"pow by an int constant", [](Prog& p, int a, int b) { return p.f("mul", {p.f("pow", {a, p.ci(3)}), b}); },
+         [](double a, double b) { return a * a * a * b; }, [](double a, double b) { return 3 * a * a * b; },
+         [](double a, double) { return a * a * a; }, any},
+        {"sqrt", [](Prog& p, int a, int) { return p.f("sqrt", {a}); },
+         [](double a, double) { return std::sqrt(a); }, [](double a, double) { return 0.5 / std::sqrt(a); },
+         [](double, double) { return 0.0; }, pos},
+        {"exp", [](Prog& p, int a, int) { return p.f("exp", {a}); },
+         [](double a, double) { return std::exp(a); }, [](double a, double) { return std::exp(a); },
+         [](double, double) { return 0.0; }, any},
+        {"log", [](Prog& p, int a, int) { return p.f("log", {a}); },
+         [](double a, double) { return std::log(a); }, [](double a, double) { return 1 / a; },
+         [](double, double) { return 0.0; }, pos},
+        {"sin", [](Prog& p, int a, int) { return p.f("sin", {a}); },
+         [](double a, double) { return std::sin(a); }, [](double a, double) { return std::cos(a); },
+         [](double, double) { return 0.0; }, any},
+        {"cos", [](Prog& p, int a, int) { return p.f("cos", {a}); },
+         [](double a, double) { return std::cos(a); }, [](double a, double) { return -std::sin(a); },
+         [](double, double) { return 0.0; }, any},
+        {"tan", [](Prog& p, int a, int) { return p.f("tan", {a}); },
+         [](double a, double) { return std::tan(a); }, [](double a, double) { return 1 / std::pow(std::cos(a), 2); },
+         [](double, double) { return 0.0; }, unit},
+        {"asin", [](Prog& p, int a, int) { return p.f("asin", {a}); },
+         [](double a, double) { return std::asin(a); }, [](double a, double) { return 1 / std::sqrt(1 - a * a); },
+         [](double, double) { return 0.0; }, unit},
+        {"acos", [](Prog& p, int a, int) { return p.f("acos", {a}); },
+         [](double a, double) { return std::acos(a); }, [](double a, double) { return -1 / std::sqrt(1 - a * a); },
+         [](double, double) { return 0.0; }, unit},
+        {"atan", [](Prog& p, int a, int) { return p.f("atan", {a}); },
+         [](double a, double) { return std::atan(a); }, [](double a, double) { return 1 / (1 + a * a); },
+         [](double, double) { return 0.0; }, any},
+        {"atan2", [](Prog& p, int a, int b) { return p.f("atan2", {a, b}); },
+         [](double a, double b) { return std::atan2(a, b); }, [](double a, double b) { return b / (a * a + b * b); },
+         [](double a, double b) { return -a / (a * a + b * b); }, any},
+        {"min", [](Prog& p, int a, int b) { return p.f("min", {a, b}); },
+         [](double a, double b) { return b < a ? b : a; }, [](double a, double b) { return b < a ? 0.0 : 1.0; },
+         [](double a, double b) { return b < a ? 1.0 : 0.0; }, any},
+        {"max", [](Prog& p, int a, int b) { return p.f("max", {a, b}); },
+         [](double a, double b) { return b > a ? b : a; }, [](double a, double b) { return b > a ? 0.0 : 1.0; },
+         [](double a, double b) { return b > a ? 1.0 : 0.0; }, any},
+        {"select",
+         [](Prog& p, int a, int b) {
+             return p.f("select", {p.op("gt", "bool", {a, b}), p.f("mul", {a, a}), p.f("mul", {b, p.cf(3)})});
+         },
+         [](double a, double b) { return a > b ? a * a : 3 * b; }, [](double a, double b) { return a > b ? 2 * a : 0; },
+         [](double a, double b) { return a > b ? 0 : 3.0; }, any},
+        {"select on a float condition", [](Prog& p, int a, int b) { return p.f("select", {p.f("sub", {a, b}), a, b}); },
+         [](double a, double b) { return a != b ? a : b; }, [](double, double) { return 1.0; },
+         [](double, double) { return 0.0; }, any},
+        {"cast float to int to float",
+         [](Prog& p, int a, int b) { return p.f("mul", {p.f("cast", {p.op("cast", "int", {a})}), b}); },
+         [](double a, double b) { return std::trunc(a) * b; }, [](double, double) { return 0.0; },
+         [](double a, double) { return std::trunc(a); }, any},
+        {"cast float to float", [](Prog& p, int a, int) { return p.f("cast", {a}); },
+         [](double a, double) { return a; }, [](double, double) { return 1.0; }, [](double, double) { return 0.0; },
+         any},
+        {"floordiv", [](Prog& p, int a, int b) { return p.f("floordiv", {a, b}); },
+         [](double a, double b) { return std::floor(a / b); }, [](double, double) { return 0.0; },
+         [](double, double) { return 0.0; }, any},
+        {"mod", [](Prog& p, int a, int b) { return p.f("mod", {a, b}); },
+         [](double a, double b) { return a - b * std::floor(a / b); }, [](double, double) { return 1.0; },
+         [](double a, double b) { return -std::floor(a / b); }, any},
+        {"sign", [](Prog& p, int a, int b) { return p.f("mul", {p.f("sign", {a}), b}); },
+         [](double a, double b) { return sgn(a) * b; }, [](double, double) { return 0.0; },
+         [](double a, double) { return sgn(a); }, any},
+        {"composite with shared subexpressions",
+         [](Prog& p, int a, int b) {
+             const int u = p.f("mul", {a, b});
+             const int w = p.f("add", {p.cf(1), p.f("mul", {a, a})});
+             return p.f("add", {p.f("mul", {p.f("sin", {u}), u}), p.f("div", {p.f("exp", {p.f("sub", {a, b})}), w})});
+         },
+         [](double a, double b) { return std::sin(a * b) * a * b + std::exp(a - b) / (1 + a * a); },
+         [](double a, double b) {
+             const double u = a * b, e = std::exp(a - b), w = 1 + a * a;
+             return (std::cos(u) * u + std::sin(u)) * b + e / w - e * 2 * a / (w * w);
+         },
+         [](double a, double b) {
+             const double u = a * b, e = std::exp(a - b), w = 1 + a * a;
+             return (std::cos(u) * u + std::sin(u)) * a - e / w;
+         },
+         any},
+    };
+}
+
+}  // namespace
+
+TEST_CASE("grad: every derivative rule matches the exact derivative and finite differences") {
+    for (const Rule& r : rules()) {
+        for (auto [pa, pb] : r.points) {
+            INFO("rule " << r.name << " at a=" << pa << ", b=" << pb);
+            Prog p;
+            const int a = p.input("a", pa), b = p.input("b", pb);
+            const int y = r.build(p, a, b);
+            p.out("y", y);
+            p.out("da", p.grad(y, a));
+            p.out("db", p.grad(y, b));
+            const Interp run(expand(p));
+            CHECK(close(run.out("y"), r.y(pa, pb), 1e-5));
+            const double da = run.out("da"), db = run.out("db");
+            CHECK(close(da, r.dy_da(pa, pb)));
+            CHECK(close(db, r.dy_db(pa, pb)));
+            CHECK(close(da, central_difference(r.y, pa, pb, true), 1e-4));
+            CHECK(close(db, central_difference(r.y, pa, pb, false), 1e-4));
+        }
+    }
+}
+
+TEST_CASE("grad: IEEE results where the derivative is infinite or undefined") {
+    // Follows IEEE rather than guarding: d sqrt(a)/da at 0 is +inf; d a^b/db at a < 0 is NaN.
+    Prog p;
+    const int a = p.input("a", 0.0f), b = p.input("b", 2.5f);
+    p.out("dsqrt", p.grad(p.f("sqrt", {a}), a));
+    p.out("dpow", p.grad(p.f("pow", {a, b}), b));
+    const Dag d = expand(p);
+    CHECK(Interp(d).out("dsqrt") == INFINITY);
+    CHECK(std::isnan(Interp(d, {{"a", -1.0}}).out("dpow")));
+}
+
+TEST_CASE("grad: mixed int and float operands") {
+    Prog p;
+    const int a = p.input("a", 1.5f), n = p.input_int("n", 7);
+    const int y = p.f("add", {p.f("mul", {a, n}), p.f("atan2", {n, a})});  // a*n + atan2(n, a)
+    p.out("da", p.grad(y, a));
+    p.out("dpow", p.grad(p.f("pow", {n, a}), a));  // n^a: d/da = n^a log n
+    const Interp run(expand(p));
+    CHECK(close(run.out("da"), 7 + -7 / (1.5 * 1.5 + 49)));
+    CHECK(close(run.out("dpow"), std::pow(7.0, 1.5) * std::log(7.0)));
+}
+
+TEST_CASE("grad: zero for an x that y does not depend on, one for y itself") {
+    Prog p;
+    const int a = p.input("a", 0.5f), b = p.input("b", 2.0f);
+    const int y = p.f("sin", {a});
+    const int after = p.f("mul", {y, p.cf(2)});  // depends on y, so y cannot depend on it
+    const int through_int = p.f("cast", {p.op("cast", "int", {b})});
+    p.out("unrelated", p.grad(y, b));
+    p.out("later", p.grad(y, after));
+    p.out("self", p.grad(y, y));
+    p.out("int", p.grad(p.f("mul", {through_int, a}), b));
+    const Dag d = expand(p);
+    const Interp run(d);
+    CHECK(run.out("unrelated") == 0.0);
+    CHECK(run.out("later") == 0.0);
+    CHECK(run.out("self") == 1.0);
+    CHECK(run.out("int") == 0.0);
+    for (const char* name : {"unrelated", "later", "int"})
+        for (const DagOutput& o : d.outputs)
+            if (d.names[o.name] == name) {
+                INFO(name);
+                CHECK(d.nodes[o.node].op == Op::Const);
+                CHECK(d.nodes[o.node].dtype == DType::Float);
+            }
+}
+
+TEST_CASE("grad: with respect to intermediate results, holding what they do not depend on fixed") {
+    Prog p;
+    const int a = p.input("a", 0.5f), b = p.input("b", 3.0f);
+    const int u = p.f("mul", {a, b});
+    const int y = p.f("add", {p.f("sin", {u}), p.f("mul", {u, a})});  // sin(ab) + a²b
+    p.out("du", p.grad(y, u));  // cos(u) + a
+    p.out("da", p.grad(y, a));  // through u as well: cos(u) b + u + a b
+    const Interp run(expand(p));
+    CHECK(close(run.out("du"), std::cos(1.5) + 0.5));
+    CHECK(close(run.out("da"), std::cos(1.5) * 3 + 1.5 + 1.5));
+}
+
+TEST_CASE("grad: users of grad nodes (operands, outputs, updates) refer to the derivative") {
+    Prog p;
+    const int s = p.state("s", 1.5f), a = p.input("a", 2.0f);
+    const int y = p.f("mul", {p.f("mul", {s, s}), a});  // s²a
+    const int g = p.grad(y, s);                          // 2sa, with the state as a leaf like an input
+    const int next = p.f("sub", {s, p.f("mul", {p.cf(0.25f), g})});
+    p.out("g", g);
+    p.out("next", next);
+    p.update(s, next);
+    const Dag d = expand(p);
+    REQUIRE(d.updates.size() == 1);
+    const Interp run(d);
+    CHECK(run.out("g") == 6.0);
+    CHECK(run.node(d.updates[0].node) == 1.5 - 0.25 * 6.0);
+}
+
+TEST_CASE("grad: a DAG without grad nodes is left alone") {
+    Prog p;
+    const int a = p.input("a", 1.0f);
+    p.out("y", p.f("sin", {a}));
+    Dag d = p.read();
+    const std::vector<uint32_t> order = d.order;
+    expand_gradients(d);
+    CHECK(d.nodes.size() == 2);
+    CHECK(d.order == order);
+}
+
+TEST_CASE("grad: differentiating a derivative is an error naming both grad nodes") {
+    {
+        Prog p;
+        const int a = p.input("a", 1.0f);
+        const int g1 = p.grad(p.f("mul", {a, a}), a);
+        const int g2 = p.grad(p.f("mul", {g1, a}), a);
+        p.out("g", g2);
+        Dag d = p.read();
+        try {
+            expand_gradients(d);
+            FAIL("no error");
+        } catch (const Error& e) {
+            CHECK(e.kind() == ErrorKind::Input);
+            CHECK_THAT(e.what(), Catch::StartsWith(fmt::format("node {} ('grad'): ", g2)) &&
+                                     Catch::Contains(fmt::format("node {} ('grad')", g1)) &&
+                                     Catch::Contains("second order"));
+        }
+    }
+    {
+        Prog p;  // y is itself a grad
+        const int a = p.input("a", 1.0f);
+        const int g1 = p.grad(p.f("sin", {a}), a);
+        p.out("g", p.grad(g1, a));
+        Dag d = p.read();
+        CHECK_THROWS_WITH(expand_gradients(d), Catch::Contains(fmt::format("node {} ('grad')", g1)));
+    }
+    {
+        Prog p;  // of two grads sharing y and one sweep, the message names the one at fault
+        const int a = p.input("a", 1.0f), b = p.input("b", 3.0f);
+        const int g1 = p.grad(p.f("sin", {a}), a);
+        const int y = p.f("mul", {g1, b});
+        p.out("gb", p.grad(y, b));
+        const int ga = p.grad(y, a);
+        p.out("ga", ga);
+        Dag d = p.read();
+        CHECK_THROWS_WITH(expand_gradients(d),
+                          fmt::format("node {} ('grad'): x (node {}) influences y (node {}) through the result of "
+                                      "node {} ('grad'); differentiating a derivative (second order) is not supported",
+                                      ga, a, y, g1));
+    }
+    {
+        Prog p;  // a derivative that does not depend on x is a constant factor: fine
+        const int a = p.input("a", 1.0f), b = p.input("b", 3.0f);
+        const int g1 = p.grad(p.f("sin", {a}), a);
+        p.out("g", p.grad(p.f("mul", {g1, b}), b));
+        CHECK(close(Interp(expand(p)).out("g"), std::cos(1.0)));
+    }
+}
+
+TEST_CASE("grad: one sweep serves every x of the same y, in time and nodes linear in the program") {
+    // y = sum a_i * b_i; dy/da_i = b_i. Grouped, the sweep adds one product
+    // per a_i (the additions pass the adjoint through unchanged).
+    auto added = [](int n) {
+        Prog p;
+        std::vector<int> as, bs;
+        for (int i = 0; i < n; ++i) {
+            as.push_back(p.input(fmt::format("a{}", i), 1.0f));
+            bs.push_back(p.input(fmt::format("b{}", i), static_cast<float>(i)));
+        }
+        int y = p.f("mul", {as[0], bs[0]});
+        for (int i = 1; i < n; ++i) y = p.f("add", {y, p.f("mul", {as[i], bs[i]})});
+        for (int i = 0; i < n; ++i) p.out(fmt::format("g{}", i), p.grad(y, as[i]));
+        Dag d = p.read();
+        const size_t before = d.nodes.size();
+        expand_gradients(d);
+        const Interp run(d);
+        for (int i = 0; i < n; i += n / 8) CHECK(run.out(fmt::format("g{}", i)) == i);
+        return d.nodes.size() - before;
+    };
+    CHECK(added(64) <= 64 + 2);
+    CHECK(added(4096) <= 4096 + 2);
+}
+
+TEST_CASE("grad: nested gradient steps expand in order, each sweep over its own step only") {
+    // x_{k+1} = x_k - 0.25 * d/dx_k (x_k - 3)^2 halves the distance to 3 per step.
+    auto descend = [](int steps, size_t& added) {
+        Prog p;
+        int x = p.input("x0", 1.0f);
+        for (int k = 0; k < steps; ++k) {
+            const int err = p.f("pow", {p.f("sub", {x, p.cf(3)}), p.ci(2)});
+            x = p.f("sub", {x, p.f("mul", {p.cf(0.25f), p.grad(err, x)})});
+        }
+        p.out("x", x);
+        Dag d = p.read();
+        const size_t before = d.nodes.size();
+        expand_gradients(d);
+        added = d.nodes.size() - before;
+        return Interp(d).out("x");
+    };
+    size_t added10 = 0, added1000 = 0;
+    CHECK(close(descend(10, added10), 3 - 2 * std::pow(0.5, 10), 1e-6));
+    CHECK(descend(1000, added1000) == 3.0);
+    CHECK(added1000 == 100 * added10);  // the same few nodes per step
+}
