@@ -81,7 +81,9 @@ enum cp_symbol_field {
 };
 
 enum cp_dtype { CP_DTYPE_INT = 1, CP_DTYPE_FLOAT = 2, CP_DTYPE_BOOL = 3 };
-enum cp_symbol_flags { CP_SYM_INPUT = 1u << 0, CP_SYM_OUTPUT = 1u << 1 };
+/* A state (CP_SYM_STATE) is also an input and an output: the host may write it
+ * before a run and reads its updated value after it. */
+enum cp_symbol_flags { CP_SYM_INPUT = 1u << 0, CP_SYM_OUTPUT = 1u << 1, CP_SYM_STATE = 1u << 2 };
 
 /* ---- Patch kinds --------------------------------------------------------
  * A patch writes the value V = S + A (the absolute target address) into the

@@ -42,6 +42,7 @@ public:
         memo_.reserve(dag_.nodes.size());
         for (uint32_t v : dag_.order) map_[v] = lower(dag_.nodes[v]);
         for (const DagOutput& o : dag_.outputs) ir_.outputs.push_back({o.name, map_[o.node], dag_.nodes[o.node].dtype});
+        for (const DagUpdate& u : dag_.updates) ir_.updates.push_back({ir_.nodes[map_[u.state]].input, map_[u.node]});
         return std::move(ir_);
     }
 
@@ -161,10 +162,11 @@ private:
         auto arg = [&](unsigned i) { return map_[n.args[i]]; };
         auto arg_dtype = [&](unsigned i) { return dag_.nodes[n.args[i]].dtype; };
         switch (n.op) {
-            case Op::Input: {
+            case Op::Input:
+            case Op::State: {  // a state is an input whose slot the program also writes
                 const uint32_t idx = static_cast<uint32_t>(ir_.nodes.size());
                 ir_.nodes.push_back(IrNode{Op::Input, rk, 0, {}, n.bits, static_cast<uint32_t>(ir_.inputs.size()), n.id});
-                ir_.inputs.push_back({n.name, idx, n.dtype});
+                ir_.inputs.push_back({n.name, idx, n.dtype, n.op == Op::State});
                 return idx;
             }
             case Op::Const: return intern(Op::Const, rk, {}, 0, n.bits, n.id);
@@ -223,10 +225,14 @@ std::vector<uint32_t> linearize(const Ir& ir) {
     std::vector<uint32_t> order;
     std::vector<uint8_t> seen(ir.nodes.size(), 0);
     std::vector<std::pair<uint32_t, uint8_t>> stack;
-    for (const IrOutput& out : ir.outputs) {
-        if (seen[out.node]) continue;
-        seen[out.node] = 1;
-        stack.push_back({out.node, 0});
+    std::vector<uint32_t> roots;
+    roots.reserve(ir.outputs.size() + ir.updates.size());
+    for (const IrOutput& out : ir.outputs) roots.push_back(out.node);
+    for (const IrUpdate& u : ir.updates) roots.push_back(u.node);
+    for (uint32_t root : roots) {
+        if (seen[root]) continue;
+        seen[root] = 1;
+        stack.push_back({root, 0});
         while (!stack.empty()) {
             auto& [v, k] = stack.back();
             const IrNode& n = ir.nodes[v];

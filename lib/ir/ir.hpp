@@ -32,6 +32,13 @@ struct IrInput {
     uint32_t name;  // index into Ir::names
     uint32_t node;
     DType dtype;
+    bool state = false;  // keeps its value across runs (DAG op `state`)
+};
+
+// After each run, the state input takes the value of `node` in that run.
+struct IrUpdate {
+    uint32_t input;  // index into Ir::inputs
+    uint32_t node;
 };
 
 struct IrOutput {
@@ -44,6 +51,7 @@ struct Ir {
     std::vector<IrNode> nodes;
     std::vector<IrInput> inputs;
     std::vector<IrOutput> outputs;
+    std::vector<IrUpdate> updates;
     std::vector<std::string> names;
 };
 
@@ -55,9 +63,10 @@ struct Ir {
 //      (x*1, x+(-0.0), x-0, x*0 for ints, --x, select on a constant, ...)
 Ir build_ir(const Dag& dag, int opt_level = 2);
 
-// The computed (non-leaf) nodes that the outputs need, in evaluation order:
-// a depth-first post-order from the outputs, so each operand is computed
-// shortly before its first use. Unreachable nodes are dropped (DCE).
+// The computed (non-leaf) nodes that the outputs and state updates need, in
+// evaluation order: a depth-first post-order from the outputs (then the
+// updates), so each operand is computed shortly before its first use.
+// Unreachable nodes are dropped (DCE).
 std::vector<uint32_t> linearize(const Ir& ir);
 
 }  // namespace copapy

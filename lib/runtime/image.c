@@ -205,7 +205,7 @@ static void read_symbol(const cp_image *img, uint32_t index, uint32_t *name, cp_
 }
 
 static cp_status check_symbol(const cp_image *img, uint32_t index) {
-    const uint32_t known_flags = CP_SYM_INPUT | CP_SYM_OUTPUT;
+    const uint32_t known_flags = CP_SYM_INPUT | CP_SYM_OUTPUT | CP_SYM_STATE;
     uint32_t name, end;
     uint16_t reserved;
     cp_symbol s;

@@ -25,6 +25,7 @@ public:
         emit(std::string(kEntryStencil));
         for (uint32_t v : order) compute(v);
         for (const IrOutput& o : ir_.outputs) settle_output(o.node);
+        apply_updates();
         emit(std::string(kExitStencil));
         make_symbols();
         return std::move(prog_);
@@ -50,6 +51,7 @@ private:
         for (size_t v = 0; v < n; ++v) uses_[v] = use_begin_[v + 1] - use_begin_[v];
         output_.assign(n, 0);
         for (const IrOutput& o : ir_.outputs) output_[o.node] = 1;
+        for (const IrUpdate& u : ir_.updates) output_[u.node] = 1;  // needed at the end of the run
         for (size_t v = 0; v < n; ++v) uses_[v] += output_[v];  // an output is never consumed
     }
 
@@ -276,11 +278,59 @@ private:
         current_ = kNone;
     }
 
+    // Stores r into a given data slot (not the value's own).
+    void store_to(int r, uint32_t offset) {
+        emit(store_stencil(r, state()), {HoleKind::Data, offset});
+        ++prog_.stores;
+    }
+
+    // The end of a run: every state takes its new value. All new values are
+    // computed from the old states, so a new value that is itself an updated
+    // state (a.next(b); b.next(a)) is copied aside before any state changes.
+    void apply_updates() {
+        if (ir_.updates.empty()) return;
+        std::vector<uint32_t> updated(ir_.nodes.size(), 0);
+        for (const IrUpdate& u : ir_.updates) updated[ir_.inputs[u.input].node] = 1;
+        std::unordered_map<uint32_t, uint32_t> aside;  // state node -> copy's slot
+        for (const IrUpdate& u : ir_.updates) {
+            const uint32_t v = u.node;
+            if (v == ir_.inputs[u.input].node || !updated[v] || aside.count(v)) continue;
+            to_r0(v);
+            const uint32_t copy = new_slot(0);
+            store_to(0, copy);
+            aside.emplace(v, copy);
+        }
+        for (const IrUpdate& u : ir_.updates) {
+            const uint32_t state_node = ir_.inputs[u.input].node;
+            const uint32_t v = u.node;
+            if (v == state_node) continue;
+            int r;
+            if (auto it = aside.find(v); it != aside.end()) {
+                spill_if_needed(0);
+                emit(load_stencil(0, ir_.nodes[v].kind, state()), {HoleKind::Data, it->second});
+                reg_[0] = kNone;  // a copy, not the state's current value
+                kind_[0] = ir_.nodes[v].kind;
+                ++prog_.loads;
+                r = 0;
+            } else {
+                if (reg_[0] != v && reg_[1] != v) to_r0(v);
+                r = reg_[0] == v ? 0 : 1;
+            }
+            store_to(r, slot_[state_node]);
+            // The state's slot now holds the new value: registers holding the
+            // old one are stale for anything read later in this run.
+            for (int k = 0; k < 2; ++k)
+                if (reg_[k] == state_node) reg_[k] = kNone;
+        }
+    }
+
     void make_symbols() {
         std::unordered_map<std::string_view, size_t> input_symbol;  // name -> index in symbols
         for (const IrInput& in : ir_.inputs) {
             input_symbol.emplace(ir_.names[in.name], prog_.symbols.size());
-            prog_.symbols.push_back({ir_.names[in.name], slot_[in.node], in.dtype, CP_SYM_INPUT});
+            // A state is written by the host before a run and read after it.
+            const uint8_t flags = in.state ? (CP_SYM_INPUT | CP_SYM_OUTPUT | CP_SYM_STATE) : CP_SYM_INPUT;
+            prog_.symbols.push_back({ir_.names[in.name], slot_[in.node], in.dtype, flags});
         }
         for (const IrOutput& o : ir_.outputs) {
             // An output named like its input (a value read back) shares the
