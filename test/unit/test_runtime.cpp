@@ -648,7 +648,7 @@ TEST_CASE("symbol table defects are reported specifically", "[runtime][image]") 
     CHECK(with_symbol({"v", 0, 0, CP_SYM_INPUT}) == CP_ERR_SYMBOL);
     CHECK(with_symbol({"v", 0, 4, CP_SYM_INPUT}) == CP_ERR_SYMBOL);
     CHECK(with_symbol({"v", 0, CP_DTYPE_BOOL, 0}) == CP_ERR_SYMBOL);
-    CHECK(with_symbol({"v", 0, CP_DTYPE_BOOL, 4}) == CP_ERR_SYMBOL);
+    CHECK(with_symbol({"v", 0, CP_DTYPE_BOOL, 8}) == CP_ERR_SYMBOL);  // 8: no such flag (4 is CP_SYM_STATE)
     CHECK(with_symbol({"v", 0, CP_DTYPE_BOOL, CP_SYM_INPUT, 1}) == CP_ERR_SYMBOL);
 }
 
