@@ -5,10 +5,13 @@
 #include <llvm/Config/llvm-config.h>
 
 #include <CLI/CLI.hpp>
+#include <algorithm>
+#include <charconv>
 #include <filesystem>
 #include <nlohmann/json.hpp>
 
 #include "compile.hpp"
+#include "emit/emit.hpp"
 #include "support/error.hpp"
 
 #ifndef COPAPY_VERSION
@@ -32,30 +35,136 @@ std::string target_names() {
     return s;
 }
 
-void print_error(std::ostream& err, const std::string& text) {
-    size_t start = 0;
-    while (true) {
-        const size_t nl = text.find('\n', start);
-        err << "copapy-cc: error: " << text.substr(start, nl - start) << '\n';
-        if (nl == std::string::npos) break;
-        start = nl + 1;
+// Errors go to `err` as text ("copapy-cc: error: ..." per line) or, with
+// --diagnostics json, as JSON lines that name the file where they can.
+struct Reporter {
+    std::ostream& err;
+    bool json = false;
+    std::vector<std::string> files;  // paths the command works with
+
+    void error(const std::string& text) const {
+        if (json) {
+            err << diagnostics_json("error", text, files);
+            return;
+        }
+        size_t start = 0;
+        while (true) {
+            const size_t nl = text.find('\n', start);
+            err << "copapy-cc: error: " << text.substr(start, nl - start) << '\n';
+            if (nl == std::string::npos) break;
+            start = nl + 1;
+        }
     }
+};
+
+// --diagnostics json applies to command-line errors too, so it is looked for
+// before CLI11 parses (and possibly rejects) the rest.
+bool wants_json(int argc, const char* const* argv) {
+    for (int i = 1; i < argc; ++i) {
+        const std::string_view a = argv[i];
+        if (a == "--diagnostics=json" || (a == "--diagnostics" && i + 1 < argc && std::string_view(argv[i + 1]) == "json"))
+            return true;
+    }
+    return false;
+}
+
+const TargetInfo& resolve_target(const std::string& name) {
+    if (name.empty()) return host_target();
+    const TargetInfo* t = find_target(name);
+    if (!t) fail(ErrorKind::Usage, "unknown target '{}' (known: {})", name, target_names());
+    return *t;
+}
+
+// "0x2000_0000", "0x20000000" or "536870912".
+uint64_t parse_address(std::string_view option, std::string text) {
+    std::erase(text, '_');
+    const bool hex = text.size() > 2 && text[0] == '0' && (text[1] == 'x' || text[1] == 'X');
+    const char* first = text.data() + (hex ? 2 : 0);
+    const char* last = text.data() + text.size();
+    uint64_t v = 0;
+    const auto [end, ec] = std::from_chars(first, last, v, hex ? 16 : 10);
+    if (text.empty() || ec != std::errc() || end != last)
+        fail(ErrorKind::Usage, "{} expects an address such as 0x20000000, not '{}'", option, text);
+    return v;
+}
+
+// Turns --emit KIND[=PATH] (repeatable, comma-separated) and -o into one path
+// per artifact: an explicit =PATH wins; -o names the first artifact without
+// one; the others are named after -o (or the input) with their extension.
+std::vector<EmitOutput> plan_outputs(const std::vector<std::string>& emits, const std::string& output,
+                                     const std::string& input) {
+    std::vector<EmitOutput> outs;
+    for (const std::string& e : emits.empty() ? std::vector<std::string>{"image"} : emits) {
+        const size_t eq = e.find('=');
+        const auto kind = emit_from_name(e.substr(0, eq));
+        if (!kind)
+            fail(ErrorKind::Usage, "--emit: unknown kind '{}' (known: image, listing, dot, c-header, manifest, c)",
+                 e.substr(0, eq));
+        if (eq != std::string::npos && eq + 1 == e.size()) fail(ErrorKind::Usage, "--emit {}: empty path", e);
+        outs.push_back({*kind, eq == std::string::npos ? "" : e.substr(eq + 1)});
+    }
+    const std::filesystem::path base = !output.empty() && output != "-" ? output : input;
+    bool output_used = output.empty();
+    for (EmitOutput& o : outs) {
+        if (!o.path.empty()) continue;
+        if (!output_used) {
+            o.path = output;
+            output_used = true;
+        } else {
+            o.path = std::filesystem::path(base).replace_extension(emit_extension(o.kind)).string();
+        }
+    }
+    if (!output_used) fail(ErrorKind::Usage, "-o names no artifact: every --emit has its own =PATH");
+    bool to_stdout = false;
+    for (size_t i = 0; i < outs.size(); ++i) {
+        if (outs[i].path == "-") {
+            if (outs[i].kind == Emit::Image) fail(ErrorKind::Usage, "the image is binary: write it to a file, not '-'");
+            if (to_stdout) fail(ErrorKind::Usage, "only one artifact can go to standard output");
+            to_stdout = true;
+            continue;
+        }
+        if (outs[i].path == input) fail(ErrorKind::Usage, "the {} would overwrite the input '{}'", emit_name(outs[i].kind), input);
+        for (size_t k = 0; k < i; ++k)
+            if (outs[k].path == outs[i].path)
+                fail(ErrorKind::Usage, "'{}' is named for both the {} and the {}", outs[i].path, emit_name(outs[k].kind),
+                     emit_name(outs[i].kind));
+    }
+    return outs;
+}
+
+void print_stats(std::ostream& err, const TargetInfo& target, const CompileStats& s) {
+    const nlohmann::ordered_json j = {
+        {"target", target.name},  {"dag_nodes", s.dag_nodes},     {"ir_nodes", s.ir_nodes},
+        {"computed", s.computed}, {"steps", s.steps},             {"loads", s.loads},
+        {"stores", s.stores},     {"moves", s.moves},             {"code_bytes", s.code_bytes},
+        {"stencil_bytes", s.stencil_bytes}, {"data_bytes", s.data_bytes}, {"patches", s.patches},
+        {"resolved", s.resolved}};
+    err << j.dump() << "\n";
 }
 
 }  // namespace
 
 int run_cli(int argc, const char* const* argv, std::ostream& out, std::ostream& err) {
+    Reporter report{err, wants_json(argc, argv), {}};
     CLI::App app{"copapy-cc: ahead-of-time copy-and-patch compiler for copapy DAGs", "copapy-cc"};
     app.require_subcommand(0, 1);
     bool show_version = false;
     app.add_flag("--version", show_version, "Print the version and the versions of the libraries used");
+    std::string diagnostics = "text";
+    auto add_diagnostics = [&](CLI::App* cmd) {
+        cmd->add_option("--diagnostics", diagnostics, "Error format: text (default) or json (one object per line)")
+            ->check(CLI::IsMember({"text", "json"}));
+    };
 
     CompileOptions opt;
-    std::string target_name;
+    std::string target_name, output, depfile, code_addr, data_addr;
+    std::vector<std::string> emits;
     bool stats = false;
     CLI::App* build = app.add_subcommand("build", "Compile a DAG file (JSON or CBOR) into an image");
     build->add_option("input", opt.input, "DAG file written by the tracer")->required();
-    build->add_option("-o,--output", opt.output, "Image file to write (default: INPUT with extension .cpimg)");
+    build->add_option("-o,--output", output,
+                      "File for the first artifact (default: INPUT with the artifact's extension; - for standard "
+                      "output); the other artifacts are named after it");
     build->add_option("-t,--target", target_name, "Target (default: the host, " + std::string(host_target().name) +
                                                        "); see 'copapy-cc targets'");
     build->add_option("--stencils", opt.stencil_dir,
@@ -64,11 +173,24 @@ int run_cli(int argc, const char* const* argv, std::ostream& out, std::ostream& 
     build->add_flag("--stats", stats, "Print compilation statistics as JSON on standard error");
     build->add_option("-O", opt.opt_level, "Optimization level: 0 (none), 1 (CSE, constant folding), 2 (all; default)")
         ->check(CLI::Range(0, 2));
-    std::string emit = "image";
-    build->add_option("--emit", emit, "What to write: image (default) or listing (text; -o - for standard output)")
-        ->check(CLI::IsMember({"image", "listing"}));
+    build->add_option("--emit", emits,
+                      "What to write, KIND or KIND=PATH, repeatable or comma-separated: image (default), listing, "
+                      "dot, c-header, manifest")
+        ->delimiter(',');
+    build->add_option("--depfile", depfile, "Also write a Make rule: the written files depend on INPUT and the stencil object");
+    build->add_option("--code-addr", code_addr, "Resolve every patch for code at this address (with --data-addr)");
+    build->add_option("--data-addr", data_addr, "Resolve every patch for data at this address (with --code-addr)");
+    build->add_option("--c-name", opt.c_name, "Identifier prefix in a C header (default: the header's file name)");
+    add_diagnostics(build);
 
     CLI::App* targets = app.add_subcommand("targets", "List the supported targets");
+
+    std::string stencil_dir;
+    CLI::App* stencils = app.add_subcommand("stencils", "List the functions of a target's stencil object with their "
+                                                        "sizes and relocations");
+    stencils->add_option("-t,--target", target_name, "Target (default: the host)");
+    stencils->add_option("--stencils", stencil_dir, "Directory with <target>.o (default: as for build)");
+    add_diagnostics(stencils);
 
     try {
         app.parse(argc, argv);
@@ -76,8 +198,8 @@ int run_cli(int argc, const char* const* argv, std::ostream& out, std::ostream& 
         out << app.help();
         return kExitOk;
     } catch (const CLI::ParseError& e) {
-        err << "copapy-cc: error: " << e.what() << "\n";
-        err << "run 'copapy-cc --help' for usage\n";
+        report.error(e.what());
+        if (!report.json) err << "run 'copapy-cc --help' for usage\n";
         return kExitUsage;
     }
     if (show_version) {
@@ -94,42 +216,46 @@ int run_cli(int argc, const char* const* argv, std::ostream& out, std::ostream& 
         }
         return kExitOk;
     }
-    if (!*build) {
+    if (!*build && !*stencils) {
         out << app.help();
         return kExitUsage;
     }
 
     try {
-        opt.target = target_name.empty() ? &host_target() : find_target(target_name);
-        if (!opt.target) {
-            err << "copapy-cc: error: unknown target '" << target_name << "' (known: " << target_names() << ")\n";
-            return kExitUsage;
+        if (*stencils) {
+            const TargetInfo& target = resolve_target(target_name);
+            const std::string path =
+                (stencil_dir.empty() ? default_stencil_dir() : stencil_dir) + "/" + std::string(target.name) + ".o";
+            report.files = {path};
+            out << format_stencils(*StencilDb::load(path, target));
+            return kExitOk;
         }
-        opt.emit = emit == "listing" ? Emit::Listing : Emit::Image;
-        if (opt.output.empty())
-            opt.output = std::filesystem::path(opt.input)
-                             .replace_extension(opt.emit == Emit::Listing ? ".lst" : ".cpimg")
-                             .string();
+        opt.target = &resolve_target(target_name);
+        if (code_addr.empty() != data_addr.empty())
+            fail(ErrorKind::Usage, "--code-addr and --data-addr go together: give both or neither");
+        if (!code_addr.empty())
+            opt.fixed = FixedAddresses{parse_address("--code-addr", code_addr), parse_address("--data-addr", data_addr)};
+        opt.outputs = plan_outputs(emits, output, opt.input);
+        opt.depfile = depfile;
+        if (!depfile.empty() &&
+            std::none_of(opt.outputs.begin(), opt.outputs.end(), [](const EmitOutput& o) { return o.path != "-"; }))
+            fail(ErrorKind::Usage, "--depfile needs an artifact written to a file");
         if (opt.stencil_dir.empty()) opt.stencil_dir = default_stencil_dir();
-        const CompileStats s = compile(opt);
-        if (stats) {
-            nlohmann::ordered_json j = {
-                {"target", opt.target->name}, {"dag_nodes", s.dag_nodes}, {"ir_nodes", s.ir_nodes},
-                {"computed", s.computed},     {"steps", s.steps},         {"loads", s.loads},
-                {"stores", s.stores},         {"moves", s.moves},         {"code_bytes", s.code_bytes},
-                {"stencil_bytes", s.stencil_bytes}, {"data_bytes", s.data_bytes}, {"patches", s.patches},
-                {"resolved", s.resolved}};
-            err << j.dump() << "\n";
-        }
+        report.files = {opt.input, opt.stencil_dir + "/" + std::string(opt.target->name) + ".o"};
+        for (const EmitOutput& o : opt.outputs) report.files.push_back(o.path);
+        if (!depfile.empty()) report.files.push_back(depfile);
+
+        const CompileStats s = compile(opt, out);
+        if (stats) print_stats(err, *opt.target, s);
         return kExitOk;
     } catch (const Error& e) {
-        print_error(err, e.what());
+        report.error(e.what());
         return static_cast<int>(e.kind());
     } catch (const std::bad_alloc&) {
-        err << "copapy-cc: error: out of memory\n";
+        report.error("out of memory");
         return kExitEnvironment;
     } catch (const std::exception& e) {
-        err << "copapy-cc: error: internal error: " << e.what() << "\n";
+        report.error(std::string("internal error: ") + e.what());
         return kExitInternal;
     }
 }

@@ -11,7 +11,9 @@
 #include <fstream>
 #include <iterator>
 
+#include "cgen/c_source.hpp"
 #include "dag/dag.hpp"
+#include "emit/emit.hpp"
 #include "dag/grad.hpp"
 #include "ir/ir.hpp"
 #include "link/link.hpp"
@@ -112,25 +114,84 @@ CompiledProgram compile_program(const CompileOptions& opt) {
 }
 
 namespace {
-void write_text(const std::string& path, const std::string& text) {
-    if (path == "-") {
-        std::fwrite(text.data(), 1, text.size(), stdout);
-        return;
-    }
-    write_file_atomic(path, {reinterpret_cast<const uint8_t*>(text.data()), text.size()});
-}
+
+constexpr struct {
+    Emit kind;
+    std::string_view name, extension;
+} kEmitKinds[] = {
+    {Emit::Image, "image", ".cpimg"},       {Emit::Listing, "listing", ".lst"},
+    {Emit::Dot, "dot", ".dot"},             {Emit::CHeader, "c-header", ".h"},
+    {Emit::Manifest, "manifest", ".manifest.json"},
+    {Emit::C, "c", ".c"},  // straight-line C of the program, for benchmarks (lib/cgen)
+};
+
+std::vector<uint8_t> as_bytes(const std::string& text) { return {text.begin(), text.end()}; }
+
 }  // namespace
 
-void write_outputs(const CompileOptions& opt, const CompiledProgram& c) {
-    switch (opt.emit) {
-        case Emit::Image: write_file_atomic(opt.output, write_image(c.image)); return;
-        case Emit::Listing: {
-            std::vector<int64_t> dag_ids;
-            dag_ids.reserve(c.ir.nodes.size());
-            for (const IrNode& n : c.ir.nodes) dag_ids.push_back(n.dag_id);
-            write_text(opt.output, format_listing(c.program, c.image, dag_ids, opt.target->name));
-            return;
+std::optional<Emit> emit_from_name(std::string_view name) {
+    for (const auto& e : kEmitKinds)
+        if (e.name == name) return e.kind;
+    return std::nullopt;
+}
+std::string_view emit_name(Emit kind) {
+    for (const auto& e : kEmitKinds)
+        if (e.kind == kind) return e.name;
+    return "?";
+}
+std::string_view emit_extension(Emit kind) {
+    for (const auto& e : kEmitKinds)
+        if (e.kind == kind) return e.extension;
+    return "";
+}
+
+void write_outputs(const CompileOptions& opt, const CompiledProgram& c, std::ostream& out) {
+    LinkedImage fixed_image;
+    const LinkedImage* image = &c.image;
+    if (opt.fixed) {
+        try {
+            fixed_image = resolve_fixed(c.image, c.program, *opt.fixed);
+        } catch (const Error& e) {
+            throw Error(e.kind(), opt.input + ": " + e.what());
         }
+        image = &fixed_image;
+    }
+    const EmitInput in{*opt.target, c.ir, c.order, c.program, *c.db, *image, c.image.patches, opt.fixed, opt.input};
+    const std::vector<uint8_t> image_bytes = write_image(*image);
+
+    // Render everything before writing anything: an error in one artifact
+    // (say, clashing C identifiers) must not leave the others half done.
+    std::vector<std::vector<uint8_t>> rendered;
+    for (const EmitOutput& o : opt.outputs) {
+        switch (o.kind) {
+            case Emit::Image: rendered.push_back(image_bytes); break;
+            case Emit::Listing: rendered.push_back(as_bytes(format_listing(in))); break;
+            case Emit::Dot: rendered.push_back(as_bytes(format_dot(in))); break;
+            case Emit::Manifest: rendered.push_back(as_bytes(format_manifest(in, image_bytes))); break;
+            case Emit::C: rendered.push_back(as_bytes(emit_c_source(c.ir, c.order, c.program))); break;
+            case Emit::CHeader: {
+                const std::string& named = o.path == "-" ? opt.input : o.path;
+                const std::string prefix =
+                    opt.c_name.empty() ? std::filesystem::path(named).stem().string() : opt.c_name;
+                rendered.push_back(as_bytes(format_c_header(in, image_bytes, prefix)));
+                break;
+            }
+        }
+    }
+    std::vector<std::string> written;
+    for (size_t i = 0; i < opt.outputs.size(); ++i) {
+        const std::string& path = opt.outputs[i].path;
+        if (path == "-") {
+            out.write(reinterpret_cast<const char*>(rendered[i].data()), static_cast<std::streamsize>(rendered[i].size()));
+            out.flush();
+            continue;
+        }
+        write_file_atomic(path, rendered[i]);
+        written.push_back(path);
+    }
+    if (!opt.depfile.empty()) {
+        const std::vector<std::string> deps = {opt.input, c.stencil_path};
+        write_file_atomic(opt.depfile, as_bytes(format_depfile(written, deps)));
     }
 }
 

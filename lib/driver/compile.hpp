@@ -8,11 +8,15 @@
 #include <cstddef>
 #include <cstdint>
 #include <memory>
+#include <optional>
+#include <ostream>
 #include <span>
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include "ir/ir.hpp"
+#include "link/fixed.hpp"
 #include "link/link.hpp"
 #include "schedule/plan.hpp"
 #include "stencil/stencil_db.hpp"
@@ -20,15 +24,27 @@
 
 namespace copapy {
 
-enum class Emit { Image, Listing };
+// What `copapy-cc build` can write (--emit KIND[=PATH]); the writers are in lib/emit.
+enum class Emit { Image, Listing, Dot, CHeader, Manifest, C };
+
+std::optional<Emit> emit_from_name(std::string_view name);  // "image", "listing", "dot", "c-header", "manifest", "c"
+std::string_view emit_name(Emit kind);
+std::string_view emit_extension(Emit kind);  // ".cpimg", ".lst", ".dot", ".h", ".manifest.json"
+
+struct EmitOutput {
+    Emit kind;
+    std::string path;  // "-": standard output (text artifacts only)
+};
 
 struct CompileOptions {
     std::string input;        // DAG file (JSON or CBOR)
-    std::string output;       // file to write ("-" for a text artifact: standard output)
     const TargetInfo* target = nullptr;
     std::string stencil_dir;  // holds <target>.o
     int opt_level = 2;        // -O0: no CSE/folding/simplification; -O1: CSE, folding; -O2: everything
-    Emit emit = Emit::Image;
+    std::vector<EmitOutput> outputs;       // what write_outputs() writes, each to its own path
+    std::string depfile;                   // if set: a Make rule "<outputs>: <DAG> <stencil object>"
+    std::optional<FixedAddresses> fixed;   // resolve every patch for these load addresses (bare metal)
+    std::string c_name;                    // identifier prefix in a C header (default: the header's file name)
 };
 
 struct CompileStats {
@@ -51,12 +67,15 @@ struct CompiledProgram {
 // Runs the pipeline; throws Error with messages "<file>: <where>: <what>".
 CompiledProgram compile_program(const CompileOptions& options);
 
-// Writes what options.emit asks for. Files appear complete or not at all.
-void write_outputs(const CompileOptions& options, const CompiledProgram& compiled);
+// Writes options.outputs (resolved for options.fixed addresses, if given),
+// then options.depfile; an artifact whose path is "-" goes to `out`. Every
+// artifact is rendered before the first file is written, and files are
+// replaced atomically, so an error leaves no partial output behind.
+void write_outputs(const CompileOptions& options, const CompiledProgram& compiled, std::ostream& out);
 
-inline CompileStats compile(const CompileOptions& options) {
+inline CompileStats compile(const CompileOptions& options, std::ostream& out) {
     CompiledProgram c = compile_program(options);
-    write_outputs(options, c);
+    write_outputs(options, c, out);
     return c.stats;
 }
 
