@@ -35,6 +35,22 @@ def measure(dag_path, target, cc):
     return json.loads(p.stderr.strip().splitlines()[-1])
 
 
+def table(sizes, targets=TARGETS, cc=str(ROOT / "build/bin/copapy-cc")):
+    """Rows of {target, n, ops, stencil_bytes, bytes_per_op, patches, patches_per_op, steps_per_op}."""
+    rows = []
+    with tempfile.TemporaryDirectory() as d:
+        for n in sizes:
+            path = Path(d) / f"dot{n}.json"
+            cp.export(str(path), r=dot_benchmark(n))
+            ops = sum(1 for node in json.loads(path.read_text())["nodes"] if node["op"] not in ("input", "const"))
+            for t in targets:
+                s = measure(path, t, cc)
+                rows.append({"target": t, "n": n, "ops": ops, "stencil_bytes": s["stencil_bytes"],
+                             "bytes_per_op": s["stencil_bytes"] / ops, "patches": s["patches"],
+                             "patches_per_op": s["patches"] / ops, "steps_per_op": s["steps"] / ops})
+    return rows
+
+
 def main():
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--sizes", type=int, nargs="+", default=[10, 100, 500])
@@ -42,15 +58,9 @@ def main():
     ap.add_argument("--cc", default=str(ROOT / "build/bin/copapy-cc"))
     a = ap.parse_args()
     print(f"{'target':<10} {'n':>4} {'DAG ops':>8} {'stencil B':>10} {'B/op':>6} {'patches':>8} {'patches/op':>10} {'steps/op':>8}")
-    with tempfile.TemporaryDirectory() as d:
-        for n in a.sizes:
-            path = Path(d) / f"dot{n}.json"
-            cp.export(str(path), r=dot_benchmark(n))
-            ops = sum(1 for node in json.loads(path.read_text())["nodes"] if node["op"] not in ("input", "const"))
-            for t in a.targets:
-                s = measure(path, t, a.cc)
-                print(f"{t:<10} {n:>4} {ops:>8} {s['stencil_bytes']:>10} {s['stencil_bytes']/ops:>6.1f} "
-                      f"{s['patches']:>8} {s['patches']/ops:>10.2f} {s['steps']/ops:>8.2f}")
+    for r in table(a.sizes, a.targets, a.cc):
+        print(f"{r['target']:<10} {r['n']:>4} {r['ops']:>8} {r['stencil_bytes']:>10} {r['bytes_per_op']:>6.1f} "
+              f"{r['patches']:>8} {r['patches_per_op']:>10.2f} {r['steps_per_op']:>8.2f}")
 
 
 if __name__ == "__main__":

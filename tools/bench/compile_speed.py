@@ -20,44 +20,75 @@ import time
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[2]
+sys.path.insert(0, str(ROOT / "tools/python"))
 OPS2 = ["add", "sub", "mul", "div", "min", "max"]
 OPS1 = ["neg", "abs", "sin", "cos", "sqrt", "exp"]
 
 
-def make_dag(n, seed=1):
+def nodes_of(n, seed=1):
+    """Yields the DAG's nodes one by one (a 10M-node DAG never sits in memory)
+    and finally a list of output node ids (as the last item)."""
     rnd = random.Random(seed)
-    nodes = []
     inputs = max(2, min(64, n // 100))
     for i in range(inputs):
-        nodes.append({"id": i, "op": "input", "dtype": "float", "name": f"in{i}", "value": float(i) * 0.5})
-    nodes.append({"id": inputs, "op": "const", "dtype": "float", "value": 0.75})
-    floats = list(range(inputs + 1))  # ids of float values, to pick operands from
-    while len(nodes) < n:
-        i = len(nodes)
-        pick = lambda: floats[rnd.randrange(max(0, len(floats) - 16), len(floats))]
+        yield {"id": i, "op": "input", "dtype": "float", "name": f"in{i}", "value": float(i) * 0.5}
+    yield {"id": inputs, "op": "const", "dtype": "float", "value": 0.75}
+    recent = list(range(inputs + 1))  # the last float values, operands are picked from here
+    outputs = []
+    i = inputs + 1
+    while i < n:
+        pick = lambda: recent[rnd.randrange(len(recent))]
         r = rnd.random()
         if r < 0.70:
-            nodes.append({"id": i, "op": rnd.choice(OPS2), "dtype": "float", "args": [pick(), pick()]})
+            node = {"id": i, "op": OPS2[rnd.randrange(6)], "dtype": "float", "args": [pick(), pick()]}
         elif r < 0.85:
-            nodes.append({"id": i, "op": rnd.choice(OPS1[:2]), "dtype": "float", "args": [pick()]})
+            node = {"id": i, "op": OPS1[rnd.randrange(2)], "dtype": "float", "args": [pick()]}
         elif r < 0.90:
-            nodes.append({"id": i, "op": rnd.choice(OPS1[2:]), "dtype": "float", "args": [pick()]})
-        elif r < 0.95:
-            nodes.append({"id": i, "op": "gt", "dtype": "bool", "args": [pick(), pick()]})
-            nodes.append({"id": i + 1, "op": "select", "dtype": "float", "args": [i, pick(), pick()]})
-            floats.append(i + 1)
-            continue
+            node = {"id": i, "op": OPS1[2 + rnd.randrange(4)], "dtype": "float", "args": [pick()]}
+        elif r < 0.95 and i + 1 < n:
+            yield {"id": i, "op": "gt", "dtype": "bool", "args": [pick(), pick()]}
+            i += 1
+            node = {"id": i, "op": "select", "dtype": "float", "args": [i - 1, pick(), pick()]}
         else:
-            nodes.append({"id": i, "op": "const", "dtype": "float", "value": rnd.choice([0.5, 2.0, 3.25, -1.0])})
-        floats.append(i)
-    nodes = nodes[:n]
-    floats = [f for f in floats if f < n]
-    # Every float node is used or an output: outputs are the last few values
-    # plus every 64th, so dead-code elimination removes little.
-    outs = sorted(set(floats[-8:]) | set(floats[inputs + 1::64]))
-    outs = [o for o in outs if nodes[o]["op"] not in ("input", "const")]
-    return {"format": "copapy-dag", "version": 1, "nodes": nodes,
-            "outputs": [{"name": f"out{o}", "node": o} for o in outs]}
+            node = {"id": i, "op": "const", "dtype": "float", "value": rnd.choice([0.5, 2.0, 3.25, -1.0])}
+        yield node
+        if node["op"] != "const" and (i % 64 == 0 or i >= n - 8):
+            outputs.append(i)  # every 64th value and the last few: dead-code elimination removes little
+        recent.append(i)
+        if len(recent) > 16:
+            recent.pop(0)
+        i += 1
+    yield outputs
+
+
+def write_dag(path, n, seed=1):
+    """Writes the synthetic DAG as JSON or CBOR (by the file's extension), streaming."""
+    path = Path(path)
+    gen = nodes_of(n, seed)
+    if path.suffix == ".cbor":
+        from copapy import _cbor
+        with open(path, "wb") as f:
+            f.write(_cbor.map_head(4) + _cbor.encode("format") + _cbor.encode("copapy-dag") +
+                    _cbor.encode("version") + _cbor.encode(1) + _cbor.encode("nodes"))
+            f.write(bytes([0x9f]))  # indefinite-length array: the count is not known up front
+            for item in gen:
+                if isinstance(item, list):
+                    outputs = item
+                    break
+                f.write(_cbor.encode(item))
+            f.write(bytes([0xff]))
+            f.write(_cbor.encode("outputs") + _cbor.encode([{"name": f"out{o}", "node": o} for o in outputs]))
+        return
+    with open(path, "w") as f:
+        f.write('{"format":"copapy-dag","version":1,"nodes":[')
+        first = True
+        for item in gen:
+            if isinstance(item, list):
+                outputs = item
+                break
+            f.write(("" if first else ",") + json.dumps(item, separators=(",", ":")))
+            first = False
+        f.write('],"outputs":' + json.dumps([{"name": f"out{o}", "node": o} for o in outputs]) + "}")
 
 
 def run_measured(cmd):
@@ -84,10 +115,9 @@ def main():
     with tempfile.TemporaryDirectory() as d:
         print(f"{'nodes':>10} {'format':>6} {'file MB':>8} {'best s':>8} {'nodes/s':>12} {'peak MB':>8} {'B/node':>7}")
         for n in a.sizes:
-            dag = make_dag(n)
-            jpath = Path(d) / f"dag{n}.json"
-            jpath.write_text(json.dumps(dag, separators=(",", ":")))
-            for path in [jpath]:
+            for fmt in ("json", "cbor"):
+                path = Path(d) / f"dag{n}.{fmt}"
+                write_dag(path, n)
                 cmd = [a.cc, "build", str(path), "-o", str(Path(d) / "out.cpimg"), "--stats"]
                 if a.target:
                     cmd += ["-t", a.target]
