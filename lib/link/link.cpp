@@ -10,13 +10,7 @@
 
 namespace copapy {
 
-namespace {
-
-struct KindRange {
-    int check;
-    int64_t lo, hi;
-};
-KindRange kind_range(unsigned kind) {
+PatchRange patch_range(unsigned kind) {
     switch (kind) {
 #define CP_X_RANGE(name, value, check, lo, hi) \
     case value: return {check, lo, hi};
@@ -25,6 +19,8 @@ KindRange kind_range(unsigned kind) {
     }
     return {0, 0, 0};
 }
+
+namespace {
 
 constexpr uint32_t kNoSection = UINT32_MAX;
 
@@ -120,7 +116,7 @@ private:
         }
         align_code(std::min<uint64_t>(sec.align, 4096));
         placed_[s] = static_cast<uint32_t>(img_.code.size());
-        img_.aux.push_back({sec.name, CP_REGION_CODE, placed_[s], static_cast<uint32_t>(sec.size)});
+        img_.aux.push_back({sec.name, CP_REGION_CODE, placed_[s], static_cast<uint32_t>(sec.size), s});
         if (sec.nobits) img_.code.resize(img_.code.size() + sec.size, 0);
         else img_.code.insert(img_.code.end(), sec.bytes.begin(), sec.bytes.end());
         for (uint32_t r = sec.reloc_begin; r < sec.reloc_end; ++r) {
@@ -147,7 +143,7 @@ private:
             const ObjSection& sec = db_.sections()[s];
             while (img_.data.size() % std::min<uint64_t>(sec.align, 4096)) img_.data.push_back(0);
             placed_[s] = static_cast<uint32_t>(img_.data.size());
-            img_.aux.push_back({sec.name, CP_REGION_DATA, placed_[s], static_cast<uint32_t>(sec.size)});
+            img_.aux.push_back({sec.name, CP_REGION_DATA, placed_[s], static_cast<uint32_t>(sec.size), s});
             if (sec.nobits) img_.data.resize(img_.data.size() + sec.size, 0);
             else img_.data.insert(img_.data.end(), sec.bytes.begin(), sec.bytes.end());
         }
@@ -216,7 +212,7 @@ private:
     [[noreturn]] void report(const Fixup& f, cp_status st, int64_t value) {
         const ObjReloc& rel = db_.relocs()[f.reloc];
         const ObjSymbol& sym = db_.symbols()[rel.symbol];
-        const KindRange r = kind_range(*rel.kind);
+        const PatchRange r = patch_range(*rel.kind);
         if (st == CP_ERR_PATCH_RANGE)
             fail(ErrorKind::Environment,
                  "{}: relocation {} against '{}' at code offset {:#x}: value {} is out of range [{}, {}] for {}",
@@ -292,43 +288,6 @@ std::vector<uint8_t> write_image(const LinkedImage& img) {
     }
     std::copy(strtab.begin(), strtab.end(), o + str_at);
     cp_write_u32(o + crc_at, cp_crc32(o, crc_at));
-    return out;
-}
-
-std::string format_listing(const Program& prog, const LinkedImage& img, const std::vector<int64_t>& dag_ids,
-                           std::string_view target) {
-    auto region = [](uint8_t r) { return r == CP_REGION_DATA ? "data" : "code"; };
-    std::string out = fmt::format(
-        "; copapy-cc listing for {}: {} steps, {} bytes of stencils, {} bytes of code in all, {} bytes of data, "
-        "{} patches\n; offset  size  stencil  [DAG node]  [memory operand]\n",
-        target, prog.steps.size(), img.stencil_bytes, img.code.size(), img.data.size(), img.patches.size());
-    for (size_t i = 0; i < prog.steps.size(); ++i) {
-        const Step& st = prog.steps[i];
-        const uint32_t at = img.step_offsets[i];
-        const uint32_t end = i + 1 < prog.steps.size() ? img.step_offsets[i + 1] : img.stencil_bytes;
-        std::string line = fmt::format("{:06x} {:5}  {}", at, end - at, st.stencil);
-        if (st.node != kNone && st.node < dag_ids.size() && dag_ids[st.node] >= 0)
-            line += fmt::format("  node {}", dag_ids[st.node]);
-        if (st.hole == HoleKind::Data) line += fmt::format("  data+{:#x}", st.hole_index);
-        if (st.hole == HoleKind::Const)
-            line += fmt::format("  const[{}]={:#010x}", st.hole_index, prog.consts[st.hole_index]);
-        out += line + "\n";
-        for (uint32_t b = at; b < end; b += 16) {
-            out += "        ";
-            for (uint32_t k = b; k < std::min(end, b + 16); ++k) out += fmt::format(" {:02x}", img.code[k]);
-            out += "\n";
-        }
-    }
-    out += "; auxiliary sections\n";
-    for (const auto& a : img.aux) out += fmt::format("{}+{:06x} {:5}  {}\n", region(a.region), a.offset, a.size, a.name);
-    out += fmt::format("; constant pool at code+{:06x}: {} words\n", img.const_offset, prog.consts.size());
-    out += "; patches: site kind target\n";
-    for (const ImagePatch& p : img.patches)
-        out += fmt::format("{:06x} {:<16} {}{:+#x}\n", p.site, cp_patch_kind_name(p.kind), region(p.region), p.addend);
-    out += "; symbols\n";
-    for (const ImageSymbol& s : img.symbols)
-        out += fmt::format("data+{:#06x} {:<5} {}{}{}\n", s.offset, dtype_name(s.dtype), s.name,
-                           (s.flags & CP_SYM_INPUT) ? " input" : "", (s.flags & CP_SYM_OUTPUT) ? " output" : "");
     return out;
 }
 

@@ -37,6 +37,7 @@ struct LinkedImage {
         std::string name;
         uint8_t region;
         uint32_t offset, size;
+        uint32_t section;  // index into StencilDb::sections()
     };
     std::vector<Placement> aux;          // auxiliary sections, in placement order
     uint32_t const_offset = 0;           // the constant pool in the code region
@@ -47,10 +48,12 @@ LinkedImage link_program(const Program& program, StencilDb& db);
 // Serializes an image in the format of include/copapy/image.h.
 std::vector<uint8_t> write_image(const LinkedImage& image);
 
-// A human-readable listing of the stitched program: every step with its
-// stencil, DAG node, memory operand and bytes, then the auxiliary sections,
-// constants and patches. Deterministic: used for golden tests.
-std::string format_listing(const Program& program, const LinkedImage& image, const std::vector<int64_t>& dag_ids,
-                           std::string_view target);
+// The range of the quantity a patch kind encodes (the check/lo/hi columns of
+// CP_PATCH_KINDS): check 0 none, 1 signed [lo, hi], 2 unsigned [0, hi].
+struct PatchRange {
+    int check;
+    int64_t lo, hi;
+};
+PatchRange patch_range(unsigned kind);
 
 }  // namespace copapy

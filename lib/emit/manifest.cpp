@@ -1,0 +1,87 @@
+// A JSON summary of a compiled program (--emit manifest), for build systems,
+// CI dashboards and host code that needs the data layout without parsing the
+// image: the named values with their offsets, the sizes, and which stencils
+// the program is made of.
+#include <cstring>
+#include <limits>
+#include <map>
+#include <nlohmann/json.hpp>
+
+#include "emit/emit.hpp"
+
+namespace copapy {
+
+namespace {
+
+nlohmann::ordered_json initial_value(DType dtype, uint32_t bits) {
+    switch (dtype) {
+        case DType::Float: {
+            float f;
+            std::memcpy(&f, &bits, 4);
+            if (f != f) return "nan";
+            if (f == std::numeric_limits<float>::infinity()) return "inf";
+            if (f == -std::numeric_limits<float>::infinity()) return "-inf";
+            return f;
+        }
+        case DType::Bool: return bits != 0;
+        case DType::Int: break;
+    }
+    return static_cast<int32_t>(bits);
+}
+
+}  // namespace
+
+std::string format_manifest(const EmitInput& in, std::span<const uint8_t> image_bytes) {
+    using Json = nlohmann::ordered_json;
+    const LinkedImage& img = in.image;
+    Json inputs = Json::array(), outputs = Json::array();
+    for (const ImageSymbol& s : img.symbols) {
+        Json entry = {{"name", s.name}, {"dtype", dtype_name(s.dtype)}, {"offset", s.offset}};
+        if (s.flags & CP_SYM_INPUT) {
+            Json with_value = entry;
+            with_value["initial"] = initial_value(s.dtype, in.program.data[s.offset / 4]);
+            inputs.push_back(with_value);
+        }
+        if (s.flags & CP_SYM_OUTPUT) outputs.push_back(entry);
+    }
+    std::map<std::string_view, size_t> usage;  // sorted: stable output
+    for (const Step& st : in.program.steps) ++usage[st.stencil];
+    Json stencils = Json::object();
+    for (const auto& [name, count] : usage) stencils[std::string(name)] = count;
+    Json library = Json::array();
+    for (const LinkedImage::Placement& p : img.aux)
+        library.push_back({{"section", p.name},
+                           {"region", p.region == CP_REGION_DATA ? "data" : "code"},
+                           {"offset", p.offset},
+                           {"size", p.size}});
+
+    Json j = {
+        {"format", "copapy-manifest"},
+        {"version", 1},
+        {"source", in.source},
+        {"target", in.target.name},
+        {"image_size", image_bytes.size()},
+        {"code_size", img.code.size()},
+        {"code_align", img.code_align},
+        {"data_size", img.data.size()},
+        {"data_align", img.data_align},
+        {"entry", img.entry},
+        {"thumb_entry", (img.flags & CP_FLAG_THUMB_ENTRY) != 0},
+        {"fixed", in.fixed ? Json{{"code_addr", in.fixed->code},
+                                  {"data_addr", in.fixed->data},
+                                  {"patches_applied", in.patches.size()}}
+                           : Json(nullptr)},
+        {"patches", img.patches.size()},
+        {"resolved_relocations", img.resolved},
+        {"inputs", inputs},
+        {"outputs", outputs},
+        {"steps", in.program.steps.size()},
+        {"stencil_bytes", img.stencil_bytes},
+        {"constants", in.program.consts.size()},
+        {"stencils", stencils},
+        {"library_sections", library},
+    };
+    return j.dump(2) + "\n";
+}
+
+}  // namespace copapy
