@@ -868,3 +868,55 @@ class Grad(unittest.TestCase):
 
 if __name__ == "__main__":
     unittest.main()
+
+
+class StateTests(unittest.TestCase):
+    """cp.state() and .next(): version 2 state nodes and updates."""
+
+    def export(self, **named):
+        import json
+        import tempfile
+        with tempfile.TemporaryDirectory() as d:
+            path = os.path.join(d, "p.json")
+            cp.export(path, **named)
+            with open(path) as f:
+                return json.load(f)
+
+    def test_state_and_update_are_exported(self):
+        s = cp.state(0.5, name="s")
+        x = cp.value(2.0, name="x")
+        s.next(s * x)
+        doc = self.export(y=s + 1.0)
+        self.assertEqual(doc["version"], 2)
+        nodes = {n["id"]: n for n in doc["nodes"]}
+        st = [n for n in doc["nodes"] if n["op"] == "state"]
+        self.assertEqual(len(st), 1)
+        self.assertEqual((st[0]["name"], st[0]["value"], st[0]["dtype"]), ("s", 0.5, "float"))
+        self.assertEqual(len(doc["updates"]), 1)
+        upd = doc["updates"][0]
+        self.assertEqual(upd["state"], st[0]["id"])
+        self.assertEqual(nodes[upd["node"]]["op"], "mul")
+
+    def test_updates_reach_further_states(self):
+        a = cp.state(1, name="a")
+        b = cp.state(2, name="b")
+        a.next(b)
+        b.next(a + 1)
+        doc = self.export(y=a)  # b is only reachable through a's update
+        self.assertEqual(sorted(n["name"] for n in doc["nodes"] if n["op"] == "state"), ["a", "b"])
+        self.assertEqual(len(doc["updates"]), 2)
+
+    def test_next_converts_ints_to_float_states_only(self):
+        s = cp.state(0.0)
+        s.next(cp.value(3))  # int -> float state: an explicit cast node
+        doc = self.export(y=s)
+        upd = doc["updates"][0]
+        self.assertEqual({n["id"]: n for n in doc["nodes"]}[upd["node"]]["op"], "cast")
+        n = cp.state(0)
+        with self.assertRaises(TypeError):
+            n.next(cp.value(1.5))
+        with self.assertRaises(TypeError):
+            cp.value(1.0).next(2.0)
+
+    def test_no_state_keeps_version_1(self):
+        self.assertEqual(self.export(y=cp.value(1.0) + 1.0)["version"], 1)

@@ -49,7 +49,7 @@ from ._dag import export
 from ._grad import grad
 from ._math import abs, acos, asin, atan, atan2, clamp, cos, exp, iif, log, maximum, minimum, pow, sign, sin, sqrt, tan
 from ._target import Target
-from ._value import value
+from ._value import state, value
 from ._vector import vector
 
 __all__ = ["value", "vector", "Target", "export", "grad", "sqrt", "exp", "log", "sin", "cos", "tan", "asin", "acos",

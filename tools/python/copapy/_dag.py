@@ -23,6 +23,7 @@ FORMAT = "copapy-dag"
 # nodes), so that files stay readable by compilers that only know version 1.
 VERSION_2_OPS = frozenset(("grad", "state"))
 META = {"generator": "copapy tracer"}
+NAMED_LEAVES = ("input", "state")  # leaves with a name the host writes and reads
 
 PathLike = Union[str, "os.PathLike[str]"]
 
@@ -79,7 +80,17 @@ class Dag:
     def __init__(self, outputs: Sequence[Tuple[Optional[str], Node]]) -> None:
         """`outputs` lists (name, node); a None name means: the input's name
         for an input, else an automatic "out_<id>"."""
-        self.nodes = topological_order(node for _, node in outputs)
+        # The new values of states are roots too, and may reach further states.
+        roots = [node for _, node in outputs]
+        self.nodes = topological_order(roots)
+        while True:
+            pending = [n.update for n in self.nodes if n.op == "state" and n.update is not None]
+            missing = [u for u in pending if u not in set(self.nodes)]
+            if not missing:
+                break
+            roots += missing
+            self.nodes = topological_order(roots)
+        self.updates = [(n, n.update) for n in self.nodes if n.op == "state" and n.update is not None]
         self.ids: Dict[Node, int] = {n: i for i, n in enumerate(self.nodes)}
         self.version = 2 if any(n.op in VERSION_2_OPS for n in self.nodes) else 1
         self.outputs: List[Tuple[str, int]] = []
@@ -91,7 +102,7 @@ class Dag:
         self.names: Dict[Node, str] = {}
         user_inputs: Dict[str, int] = {}
         for i, n in enumerate(self.nodes):
-            if n.op == "input" and n.name is not None:
+            if n.op in NAMED_LEAVES and n.name is not None:
                 if n.name in user_inputs:
                     raise ValueError(f"two different inputs are named {n.name!r} (DAG nodes {user_inputs[n.name]} "
                                      f"and {i}); input names must be unique")
@@ -99,8 +110,8 @@ class Dag:
                 self.names[n] = n.name
         self._taken.update(user_inputs)
         for i, n in enumerate(self.nodes):
-            if n.op == "input" and n.name is None:
-                self.names[n] = _fresh(f"in_{i}", self._taken)
+            if n.op in NAMED_LEAVES and n.name is None:
+                self.names[n] = _fresh(f"{'in' if n.op == 'input' else 'state'}_{i}", self._taken)
         self._inputs_by_name = {name: n for n, name in self.names.items()}
 
         for name, node in outputs:
@@ -113,7 +124,7 @@ class Dag:
         if name is None:
             if node in self.output_names:
                 return
-            name = self.names[node] if node.op == "input" else _fresh(f"out_{i}", self._taken)
+            name = self.names[node] if node.op in NAMED_LEAVES else _fresh(f"out_{i}", self._taken)
         else:
             owner = self._inputs_by_name.get(name)
             if owner is not None and owner is not node:
@@ -138,8 +149,8 @@ class Dag:
         last = len(self.nodes) - 1
         ids = self.ids
         for i, n in enumerate(self.nodes):
-            if n.op == "input":
-                line = (f'  {{"id": {i}, "op": "input", "dtype": "{n.dtype}", "name": "{self.names[n]}", '
+            if n.op in NAMED_LEAVES:
+                line = (f'  {{"id": {i}, "op": "{n.op}", "dtype": "{n.dtype}", "name": "{self.names[n]}", '
                         f'"value": {_json_value(n)}}}')
             elif n.op == "const":
                 line = f'  {{"id": {i}, "op": "const", "dtype": "{n.dtype}", "value": {_json_value(n)}}}'
@@ -152,6 +163,14 @@ class Dag:
         last = len(self.outputs) - 1
         for k, (name, i) in enumerate(self.outputs):
             yield f'  {{"name": "{name}", "node": {i}}}' + (",\n" if k != last else "\n")
+        if not self.updates:
+            yield " ]}\n"
+            return
+        yield " ],\n"
+        yield ' "updates": [\n'
+        last = len(self.updates) - 1
+        for k, (st, new) in enumerate(self.updates):
+            yield f'  {{"state": {ids[st]}, "node": {ids[new]}}}' + (",\n" if k != last else "\n")
         yield " ]}\n"
 
     # ---- CBOR ----------------------------------------------------------------
@@ -167,7 +186,7 @@ class Dag:
                 b = text_cache[s] = enc(s)
             return b
 
-        out = bytearray(_cbor.map_head(5))
+        out = bytearray(_cbor.map_head(6 if self.updates else 5))
         for key, item in (("format", FORMAT), ("version", self.version), ("meta", META)):
             out += text(key)
             _cbor.encode_into(out, item)
@@ -175,12 +194,12 @@ class Dag:
         out += _cbor.array_head(len(self.nodes))
         ids = self.ids
         for i, n in enumerate(self.nodes):
-            leaf = n.op in ("input", "const")
-            out += _cbor.map_head(5 if n.op == "input" else 4)
+            leaf = n.op in ("input", "const", "state")
+            out += _cbor.map_head(5 if n.op in NAMED_LEAVES else 4)
             out += text("id")
             _cbor.encode_into(out, i)
             out += text("op") + text(n.op) + text("dtype") + text(n.dtype)
-            if n.op == "input":
+            if n.op in NAMED_LEAVES:
                 out += text("name") + text(self.names[n])
             if leaf:
                 out += text("value")
@@ -193,6 +212,13 @@ class Dag:
         for name, i in self.outputs:
             out += _cbor.map_head(2) + text("name") + text(name) + text("node")
             _cbor.encode_into(out, i)
+        if self.updates:
+            out += text("updates") + _cbor.array_head(len(self.updates))
+            for st, new in self.updates:
+                out += _cbor.map_head(2) + text("state")
+                _cbor.encode_into(out, ids[st])
+                out += text("node")
+                _cbor.encode_into(out, ids[new])
         return bytes(out)
 
     def write(self, path: PathLike) -> None:

@@ -184,6 +184,11 @@ class Target:
         self._image = image
         self._outputs = {node: (name, node.dtype) for node, name in dag.output_names.items()}
         self._inputs = {node: name for node, name in dag.names.items()}
+        # States are read back after every run and carried into the next one
+        # (each run is a new runner process).
+        self._states = {node: name for node, name in dag.names.items() if node.op == "state"}
+        for node, name in self._states.items():
+            self._outputs.setdefault(node, (name, node.dtype))
         self._written = {}
         self._results = None
 
@@ -212,6 +217,8 @@ class Target:
                 raise RuntimeError(f"the runner's output lacks {name!r}")
             results[name] = _parse_output(dtype, printed[name], name)
         self._results = results
+        for name in self._states.values():
+            self._written[name] = printed[name]  # the next run starts from the new state
 
     def read_value(self, v: Any) -> Any:
         """The value of `v` after the last run(): a Python float, int or bool,
@@ -243,9 +250,9 @@ class Target:
             for vi, xi in zip(v, xs):
                 self.write_value(vi, xi)
             return
-        if not isinstance(v, value) or v._node.op != "input":
-            raise ValueError("write_value() needs an input made by cp.value(), not "
-                             f"{v!r} (only inputs can be written)")
+        if not isinstance(v, value) or v._node.op not in ("input", "state"):
+            raise ValueError("write_value() needs an input made by cp.value() or a state made by cp.state(), not "
+                             f"{v!r} (only inputs and states can be written)")
         if self._image is None:
             raise RuntimeError("nothing compiled: call compile() before write_value()")
         name = self._inputs.get(v._node)

@@ -59,7 +59,7 @@ class Node:
     value: the constant, or the input's initial value (None for operations)
     name:  the user's name of an input, None if it is to be named automatically
     """
-    __slots__ = ("op", "dtype", "args", "value", "name")
+    __slots__ = ("op", "dtype", "args", "value", "name", "update")
 
     def __init__(self, op: str, dtype: str, args: Tuple["Node", ...] = (), value: Optional[Number] = None,
                  name: Optional[str] = None) -> None:
@@ -68,6 +68,7 @@ class Node:
         self.args = args
         self.value = value
         self.name = name
+        self.update: Optional["Node"] = None  # a state's value for the next run (state.next())
 
     def __repr__(self) -> str:
         if self.op == "input":
@@ -246,6 +247,9 @@ class value:
 
     def __repr__(self) -> str:
         n = self._node
+        if n.op == "state":
+            label = f" {n.name!r}" if n.name is not None else ""
+            return f"<copapy value: state{label} {n.dtype} = {n.value!r}>"
         if n.op == "input":
             label = f" {n.name!r}" if n.name is not None else ""
             return f"<copapy value: input{label} {n.dtype} = {n.value!r}>"
@@ -299,6 +303,22 @@ class value:
     def __abs__(self) -> "value":
         return make("abs", self._node)
 
+    def next(self, x: Any) -> None:
+        """For a state made by cp.state(): the value it takes for the next run
+        (computed from this run's values; all states change together at the
+        end of a run). Calling it again replaces the previous choice."""
+        n = self._node
+        if n.op != "state":
+            raise TypeError("next() is for states made by cp.state(), not for " + repr(self))
+        new = operand_node(x)
+        if new.dtype != n.dtype:
+            if n.dtype == "float" or (n.dtype == "int" and new.dtype == "bool"):
+                new = Node("cast", n.dtype, (new,))  # int/bool widen exactly, as Python's float(x)/int(x)
+            else:
+                raise TypeError(f"state {n.name or ''!s} is {n.dtype}; next() got a {new.dtype} value "
+                                "(convert it explicitly)")
+        n.update = new
+
     def __invert__(self) -> "value":
         # Python's ~x is x ^ -1 for int and bool alike (~True == -2).
         if self._node.dtype == "float":
@@ -316,3 +336,14 @@ class value:
     def __int__(self) -> int:
         raise TypeError("a copapy value cannot be converted to a Python int while tracing; "
                         "read it with Target.read_value() after Target.run()")
+
+
+def state(x: Number, name: Optional[str] = None) -> value:
+    """A value that keeps its value across runs: it starts as `x`, and after
+    each run takes what `.next(expr)` said (unchanged if next() is never
+    called). Like an input, the host can write it (Target.write_value) and
+    read it (Target.read_value, after the run: the new value)."""
+    if isinstance(x, value):
+        raise TypeError("cp.state() takes the initial value as a Python number")
+    dtype, v = _classify(x)
+    return _wrap(Node("state", dtype, (), v, None if name is None else check_name(name, "state")))
