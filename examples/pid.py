@@ -5,7 +5,7 @@ the compiled program: one control period per run.
 """
 import copapy as cp
 
-KP, KI, KD = 2.0, 1.5, 0.05
+KP, KI, KD = 3.0, 20.0, 0.01
 DT, TAU = 0.01, 0.1            # control period and plant time constant (s)
 U_MAX = 10.0                   # actuator limit
 

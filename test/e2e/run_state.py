@@ -79,8 +79,9 @@ def main():
             passed += 1
         else:
             failures.append(f"pid step {k}: expected speed, u = {(want_speed, want_u)}, got {got}")
-    if not failures and abs(ref[-1][0] - 1.0) > 0.2:
-        failures.append(f"pid did not approach the setpoint: {ref[-1][0]}")
+    # The example's gains settle the loop within about 50 periods, without overshoot.
+    if a.steps >= 60 and not (abs(ref[59][0] - 1.0) < 0.01 and max(s for s, _ in ref) <= 1.0):
+        failures.append(f"pid did not settle at the setpoint: {ref[59][0]}")
     for f in failures[:20]:
         print("FAIL", f)
     print(f"e2e-state[{label}]: {passed} passed, {len(failures)} failed")
