@@ -151,6 +151,38 @@ struct RawObject {
     }
 };
 
+constexpr uint32_t kNoNode = UINT32_MAX;
+
+// Node id -> index in Dag::nodes. Ids are usually dense (the tracer numbers
+// 0..n-1): a flat vector then, a hash map for ids far beyond the node count.
+class IdIndex {
+public:
+    // Records id -> index; returns the index already recorded, or kNoNode.
+    uint32_t insert(int64_t id, uint32_t index) {
+        if (id < static_cast<int64_t>(dense_limit(index))) {
+            if (static_cast<size_t>(id) >= dense_.size()) dense_.resize(std::max<size_t>(id + 1, dense_.size() * 2), kNoNode);
+            uint32_t& slot = dense_[static_cast<size_t>(id)];
+            if (slot != kNoNode) return slot;
+            slot = index;
+            return kNoNode;
+        }
+        auto [it, fresh] = sparse_.emplace(id, index);
+        return fresh ? kNoNode : it->second;
+    }
+    uint32_t find(int64_t id) const {
+        if (id >= 0 && static_cast<size_t>(id) < dense_.size() && dense_[static_cast<size_t>(id)] != kNoNode)
+            return dense_[static_cast<size_t>(id)];
+        auto it = sparse_.find(id);
+        return it == sparse_.end() ? kNoNode : it->second;
+    }
+
+private:
+    // Dense storage stays within a few words per node read so far.
+    static size_t dense_limit(uint32_t nodes_so_far) { return 4 * size_t{nodes_so_far} + 4096; }
+    std::vector<uint32_t> dense_;
+    std::unordered_map<int64_t, uint32_t> sparse_;
+};
+
 class Reader;
 
 // Streams the document (JSON or CBOR) into the Reader without building a DOM:
@@ -375,9 +407,8 @@ private:
             dag_.names.push_back(name->s);
             dag_.inputs.push_back(static_cast<uint32_t>(dag_.nodes.size()));
         }
-        auto [it, fresh] = index_.emplace(n.id, static_cast<uint32_t>(dag_.nodes.size()));
-        if (!fresh) {
-            diag_.add("{}: duplicate id (also nodes[{}])", w, it->second);
+        if (const uint32_t first = ids_.insert(n.id, static_cast<uint32_t>(dag_.nodes.size())); first != kNoNode) {
+            diag_.add("{}: duplicate id (also nodes[{}])", w, first);
             return;
         }
         dag_.nodes.push_back(n);
@@ -388,12 +419,12 @@ private:
         for (size_t i = 0; i < dag_.nodes.size(); ++i) {
             DagNode& n = dag_.nodes[i];
             for (unsigned k = 0; k < n.nargs; ++k) {
-                auto it = index_.find(raw_args_[i][k]);
-                if (it == index_.end()) {
+                const uint32_t it = ids_.find(raw_args_[i][k]);
+                if (it == kNoNode) {
                     diag_.add("{}: args[{}]: no node with id {}", where(n), k, raw_args_[i][k]);
                     continue;
                 }
-                n.args[k] = it->second;
+                n.args[k] = it;
             }
         }
     }
@@ -484,8 +515,8 @@ private:
                 diag_.add("outputs[{}] ('{}'): field 'node' must be a node id", i, s);
                 continue;
             }
-            auto it = index_.find(node->as_int());
-            if (it == index_.end()) {
+            const uint32_t it = ids_.find(node->as_int());
+            if (it == kNoNode) {
                 diag_.add("outputs[{}] ('{}'): no node with id {}", i, s, node->as_int());
                 continue;
             }
@@ -493,12 +524,12 @@ private:
                 diag_.add("outputs[{}]: output name '{}' is already used by outputs[{}]", i, s, seen[s]);
                 continue;
             }
-            if (auto in = input_names_.find(s); in != input_names_.end() && in->second != it->second) {
+            if (auto in = input_names_.find(s); in != input_names_.end() && in->second != it) {
                 diag_.add("outputs[{}]: output name '{}' is the name of input node {}, but refers to node {}", i, s,
                           dag_.nodes[in->second].id, node->as_int());
                 continue;
             }
-            dag_.outputs.push_back({static_cast<uint32_t>(dag_.names.size()), it->second});
+            dag_.outputs.push_back({static_cast<uint32_t>(dag_.names.size()), it});
             dag_.names.push_back(s);
         }
     }
@@ -516,34 +547,34 @@ private:
                 diag_.add("updates[{}]: fields 'state' and 'node' must be node ids", i);
                 continue;
             }
-            auto s = index_.find(st->as_int());
-            auto v = index_.find(node->as_int());
-            if (s == index_.end() || v == index_.end()) {
-                diag_.add("updates[{}]: no node with id {}", i, s == index_.end() ? st->as_int() : node->as_int());
+            const uint32_t s = ids_.find(st->as_int());
+            const uint32_t v = ids_.find(node->as_int());
+            if (s == kNoNode || v == kNoNode) {
+                diag_.add("updates[{}]: no node with id {}", i, s == kNoNode ? st->as_int() : node->as_int());
                 continue;
             }
-            const DagNode& sn = dag_.nodes[s->second];
+            const DagNode& sn = dag_.nodes[s];
             if (sn.op != Op::State) {
                 diag_.add("updates[{}]: node {} is not a state", i, sn.id);
                 continue;
             }
-            if (!seen.emplace(s->second, i).second) {
-                diag_.add("updates[{}]: state node {} is already updated by updates[{}]", i, sn.id, seen[s->second]);
+            if (!seen.emplace(s, i).second) {
+                diag_.add("updates[{}]: state node {} is already updated by updates[{}]", i, sn.id, seen[s]);
                 continue;
             }
-            const DagNode& vn = dag_.nodes[v->second];
+            const DagNode& vn = dag_.nodes[v];
             if (vn.dtype != sn.dtype) {
                 diag_.add("updates[{}]: state node {} is '{}' but node {} is '{}'", i, sn.id, dtype_name(sn.dtype), vn.id,
                           dtype_name(vn.dtype));
                 continue;
             }
-            dag_.updates.push_back({s->second, v->second});
+            dag_.updates.push_back({s, v});
         }
     }
 
     Dag dag_;
     Diagnostics diag_;
-    std::unordered_map<int64_t, uint32_t> index_;
+    IdIndex ids_;
     std::unordered_map<std::string, uint32_t> input_names_;
     std::vector<std::array<int64_t, 3>> raw_args_;
     std::vector<RawObject> raw_outputs_, raw_updates_;

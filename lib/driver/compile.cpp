@@ -4,6 +4,7 @@
 #include <unistd.h>
 
 #include <cerrno>
+#include <chrono>
 #include <cstdio>
 #include <cstdlib>
 #include <cstring>
@@ -69,9 +70,20 @@ std::string default_stencil_dir() {
     return (exe.parent_path().parent_path() / "share" / "copapy-cc" / "stencils").string();
 }
 
+namespace {
+// Seconds since `since`, and restarts it.
+double lap(std::chrono::steady_clock::time_point& since) {
+    const auto now = std::chrono::steady_clock::now();
+    const double s = std::chrono::duration<double>(now - since).count();
+    since = now;
+    return s;
+}
+}  // namespace
+
 CompiledProgram compile_program(const CompileOptions& opt) {
     CompiledProgram c;
     CompileStats& stats = c.stats;
+    auto clock = std::chrono::steady_clock::now();
     const std::vector<uint8_t> bytes = read_file(opt.input);
     Dag dag;
     try {
@@ -91,12 +103,16 @@ CompiledProgram compile_program(const CompileOptions& opt) {
         throw Error(e.kind(), msg);
     }
     stats.dag_nodes = dag.nodes.size();
+    stats.t_read = lap(clock);
     c.ir = build_ir(dag, opt.opt_level);
     dag = Dag();  // free the file's representation early
     stats.ir_nodes = c.ir.nodes.size();
+    stats.t_ir = lap(clock);
     c.order = linearize(c.ir);
     stats.computed = c.order.size();
+    stats.t_order = lap(clock);
     c.program = plan(c.ir, c.order);
+    stats.t_plan = lap(clock);
     stats.steps = c.program.steps.size();
     stats.loads = c.program.loads;
     stats.stores = c.program.stores;
@@ -110,6 +126,7 @@ CompiledProgram compile_program(const CompileOptions& opt) {
     stats.data_bytes = c.image.data.size();
     stats.patches = c.image.patches.size();
     stats.resolved = c.image.resolved;
+    stats.t_link = lap(clock);
     return c;
 }
 

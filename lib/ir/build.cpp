@@ -39,7 +39,9 @@ public:
     Ir build() {
         ir_.names = dag_.names;
         ir_.nodes.reserve(dag_.nodes.size());
-        memo_.reserve(dag_.nodes.size());
+        size_t cap = 1024;
+        while (cap < 2 * dag_.nodes.size()) cap *= 2;
+        table_.assign(cap, kNone);
         for (uint32_t v : dag_.order) map_[v] = lower(dag_.nodes[v]);
         for (const DagOutput& o : dag_.outputs) ir_.outputs.push_back({o.name, map_[o.node], dag_.nodes[o.node].dtype});
         for (const DagUpdate& u : dag_.updates) ir_.updates.push_back({ir_.nodes[map_[u.state]].input, map_[u.node]});
@@ -58,10 +60,36 @@ private:
             ir_.nodes.push_back(IrNode{op, kind, nargs, args, bits, kNone, dag_id});
             return static_cast<uint32_t>(ir_.nodes.size() - 1);
         }
-        Key key{op, kind, nargs, args, bits};
-        auto [it, fresh] = memo_.emplace(key, static_cast<uint32_t>(ir_.nodes.size()));
-        if (fresh) ir_.nodes.push_back(IrNode{op, kind, nargs, args, bits, kNone, dag_id});
-        return it->second;
+        const Key key{op, kind, nargs, args, bits};
+        uint32_t* slot = probe(key);
+        if (*slot == kNone) {
+            *slot = static_cast<uint32_t>(ir_.nodes.size());
+            ir_.nodes.push_back(IrNode{op, kind, nargs, args, bits, kNone, dag_id});
+            if (++table_used_ * 2 > table_.size()) grow();
+            return static_cast<uint32_t>(ir_.nodes.size() - 1);
+        }
+        return *slot;
+    }
+
+    // Hash-consing table: open addressing over node indices; a key is
+    // compared with the node it names, so entries are 4 bytes.
+    static bool same(const IrNode& n, const Key& k) {
+        return n.op == k.op && n.kind == k.kind && n.nargs == k.nargs && n.args == k.args && n.bits == k.bits &&
+               n.input == kNone;
+    }
+    static Key key_of(const IrNode& n) { return Key{n.op, n.kind, n.nargs, n.args, n.bits}; }
+    uint32_t* probe(const Key& k) {
+        const size_t mask = table_.size() - 1;
+        for (size_t i = KeyHash{}(k) & mask;; i = (i + 1) & mask) {
+            const uint32_t v = table_[i];
+            if (v == kNone || same(ir_.nodes[v], k)) return &table_[i];
+        }
+    }
+    void grow() {
+        std::vector<uint32_t> old = std::move(table_);
+        table_.assign(old.size() * 2, kNone);
+        for (uint32_t v : old)
+            if (v != kNone) *probe(key_of(ir_.nodes[v])) = v;
     }
 
     bool is_const(uint32_t x) const { return ir_.nodes[x].op == Op::Const; }
@@ -214,7 +242,8 @@ private:
     const int opt_;
     Ir ir_;
     std::vector<uint32_t> map_;  // DAG node index -> IR node index
-    std::unordered_map<Key, uint32_t, KeyHash> memo_;
+    std::vector<uint32_t> table_;  // see probe()
+    size_t table_used_ = 0;
 };
 
 }  // namespace
