@@ -25,10 +25,21 @@
 namespace copapy {
 
 std::vector<uint8_t> read_file(const std::string& path) {
-    std::ifstream in(path, std::ios::binary);
-    if (!in) fail(ErrorKind::Input, "{}: cannot open: {}", path, std::strerror(errno));
-    std::vector<uint8_t> bytes((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
-    if (in.bad()) fail(ErrorKind::Input, "{}: read error", path);
+    // One read of the whole file (DAG files reach hundreds of megabytes).
+    std::FILE* f = std::fopen(path.c_str(), "rb");
+    if (!f) fail(ErrorKind::Input, "{}: cannot open: {}", path, std::strerror(errno));
+    std::vector<uint8_t> bytes;
+    if (std::fseek(f, 0, SEEK_END) == 0) {
+        const long size = std::ftell(f);
+        if (size > 0) bytes.reserve(static_cast<size_t>(size));
+        std::rewind(f);
+    }
+    uint8_t chunk[1 << 16];
+    size_t n;
+    while ((n = std::fread(chunk, 1, sizeof chunk, f)) > 0) bytes.insert(bytes.end(), chunk, chunk + n);
+    const bool bad = std::ferror(f) != 0;
+    std::fclose(f);
+    if (bad) fail(ErrorKind::Input, "{}: read error", path);
     return bytes;
 }
 

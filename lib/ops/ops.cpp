@@ -1,6 +1,7 @@
 #include "ops.hpp"
 
 #include <array>
+#include <unordered_map>
 
 namespace copapy {
 
@@ -34,12 +35,15 @@ std::optional<DType> dtype_from_name(std::string_view s) {
 const OpInfo& op_info(Op op) { return kInfo[static_cast<size_t>(op)]; }
 
 std::optional<Op> op_from_name(std::string_view name) {
-    if (name == "input") return Op::Input;
-    if (name == "const") return Op::Const;
-    if (name == "state") return Op::State;
-    for (Op op : kTableOps)
-        if (op_info(op).name == name && !(op_info(op).flags & Internal)) return op;
-    return std::nullopt;
+    // Called for every node of every DAG file: a hash map, built once.
+    static const std::unordered_map<std::string_view, Op> by_name = [] {
+        std::unordered_map<std::string_view, Op> m{{"input", Op::Input}, {"const", Op::Const}, {"state", Op::State}};
+        for (Op op : kTableOps)
+            if (!(op_info(op).flags & Internal)) m.emplace(op_info(op).name, op);
+        return m;
+    }();
+    auto it = by_name.find(name);
+    return it == by_name.end() ? std::nullopt : std::optional<Op>(it->second);
 }
 
 Kind result_kind(Op op, Kind operand) {

@@ -9,8 +9,9 @@ Writes docs/benchmarks.md and docs/bench-*.png. Run through tools/bench/run.sh
 Generated code: the program is compiled by copapy-cc and timed with
 `coparun --repeat N --time`; the same program emitted as straight-line C
 (`copapy-cc build --emit c`, the same op bodies and data layout) is compiled
-with gcc -O0 and -O2 in its own translation unit and timed by a C harness
-calling it N times, like coparun calls the image. All in one run, best of 5.
+with gcc -O0 and -O2 in its own translation unit, linked with the same musl
+libm as the stencils, and timed by a C harness calling it N times, like
+coparun calls the image. All in one run, best of 5.
 """
 import argparse
 import json
@@ -30,6 +31,7 @@ import compile_speed  # noqa: E402
 import code_size  # noqa: E402
 
 BIN = ROOT / "build/bin"
+MUSL_LIBM = ROOT / "build/stencils/x86_64/libm.a"
 HARNESS = r"""
 #include <stdint.h>
 #include <stdio.h>
@@ -88,7 +90,9 @@ def time_c(c_file, opt, repeat, words, tmp):
     harness = tmp / "harness.c"
     harness.write_text(HARNESS)
     run(["gcc", opt, "-ffp-contract=off", "-c", str(c_file), "-o", str(exe) + ".o"])
-    run(["gcc", "-O2", str(harness), str(exe) + ".o", "-lm", "-o", str(exe)])
+    # The same libm as the stencils (musl's, built by the stencil build), so
+    # sinf & co. cost the same on both sides: only the code around them differs.
+    run(["gcc", "-O2", str(harness), str(exe) + ".o", str(MUSL_LIBM), "-lm", "-o", str(exe)])
     best = None
     for _ in range(5):
         out = run([str(exe), str(repeat), str(words)]).stdout.split()
@@ -213,7 +217,7 @@ def write_report(path, gen, comp, size_rows, pngs, quick):
          "The same computation compiled three ways and timed the same way: the copapy-cc image run by "
          "`coparun --repeat N --time`, and `copapy-cc build --emit c` (straight-line C with the same operations, "
          "op bodies and data layout) compiled by gcc -O0 and -O2 as its own translation unit and called N times "
-         "by a C harness. Best of 5. `dot` is the original project's benchmark `sum((v1 + i) @ v2 for i in "
+         "by a C harness, linked with the same musl libm the stencils use. Best of 5. `dot` is the original project's benchmark `sum((v1 + i) @ v2 for i in "
          "range(10))` for vectors of n values; `mixed` is a chain of sin/cos/multiply-add steps.", "",
          "| program | n | DAG ops | copapy-cc ns/run | gcc -O0 ns/run | gcc -O2 ns/run | copapy-cc / gcc -O2 | copapy-cc / gcc -O0 |",
          "|---|---:|---:|---:|---:|---:|---:|---:|"]
