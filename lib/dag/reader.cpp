@@ -265,7 +265,8 @@ private:
 // can exhaust the stack.
 class CborReader {
 public:
-    CborReader(std::span<const uint8_t> bytes, Sax& sax) : p_(bytes.data()), end_(bytes.data() + bytes.size()), begin_(p_), sax_(sax) {}
+    CborReader(std::span<const uint8_t> bytes, Sax& sax)
+        : p_(bytes.data()), end_(bytes.data() + bytes.size()), begin_(p_), mark_(p_), sax_(sax) {}
 
     // Returns "" on success, else the error (sax errors stop it too).
     std::string parse() {
@@ -278,11 +279,17 @@ private:
     static constexpr int kMaxDepth = 64;
     static constexpr uint64_t kIndefinite = UINT64_MAX;
 
-    bool fail(std::string msg) {
-        error_ = fmt::format("{} at byte {}", msg, p_ - begin_);
+    // Errors name the offset of the initial byte being decoded (mark_), or
+    // for a cut-off file, where the data ends.
+    bool fail(std::string msg, const uint8_t* at = nullptr) {
+        error_ = fmt::format("{} at byte {}", msg, (at ? at : mark_) - begin_);
         return false;
     }
-    bool need(size_t n) { return static_cast<size_t>(end_ - p_) >= n || fail("unexpected end of input"); }
+    bool need(size_t n) { return static_cast<size_t>(end_ - p_) >= n || fail("unexpected end of input", end_); }
+    uint8_t initial_byte() {
+        mark_ = p_;
+        return *p_++;
+    }
 
     // The argument of an initial byte (the count, length or value).
     bool argument(uint8_t info, uint64_t& v) {
@@ -313,7 +320,7 @@ private:
         }
         while (true) {
             if (!need(1)) return false;
-            const uint8_t b = *p_++;
+            const uint8_t b = initial_byte();
             if (b == 0xff) return true;
             uint64_t n;
             if ((b >> 5) != 3 || !argument(b & 0x1f, n) || n == kIndefinite) return fail("bad text string chunk");
@@ -334,7 +341,7 @@ private:
     bool item(int depth) {
         if (depth > kMaxDepth) return fail("nesting too deep");
         if (!need(1)) return false;
-        const uint8_t b = *p_++;
+        const uint8_t b = initial_byte();
         const uint8_t major = b >> 5, info = b & 0x1f;
         uint64_t v = 0;
         if (major != 7 && !argument(info, v)) return false;
@@ -352,7 +359,7 @@ private:
                     while (!at_break()) {
                         if (!need(1)) return false;
                         uint64_t n;
-                        const uint8_t c = *p_++;
+                        const uint8_t c = initial_byte();
                         if ((c >> 5) != 2 || !argument(c & 0x1f, n) || n == kIndefinite || !need(n))
                             return error_.empty() ? fail("bad byte string chunk") : false;
                         p_ += n;
@@ -381,7 +388,7 @@ private:
                 for (uint64_t i = 0; v == kIndefinite ? !at_break() : i < v; ++i) {
                     if (!need(1)) return false;
                     uint64_t n;
-                    const uint8_t k = *p_++;
+                    const uint8_t k = initial_byte();
                     if ((k >> 5) != 3) return fail("map key is not a text string");
                     if (!argument(k & 0x1f, n) || !text(n, key_)) return false;
                     if (!sax_.key(key_) || !item(depth + 1)) return false;
@@ -422,6 +429,7 @@ private:
     const uint8_t* p_;
     const uint8_t* end_;
     const uint8_t* begin_;
+    const uint8_t* mark_ = nullptr;
     Sax& sax_;
     std::string key_;
     std::string error_;

@@ -172,3 +172,68 @@ TEST_CASE("type rules follow the DAG format") {
     CHECK(t(Op::Select, {D::Bool, D::Int, D::Float}) == D::Float);
     CHECK_FALSE(infer_type(Op::Lshift, std::vector<D>{D::Float, D::Int}, D::Int, false).ok);
 }
+
+namespace {
+// A CBOR text string.
+std::vector<uint8_t> ctext(const std::string& s) {
+    std::vector<uint8_t> v{static_cast<uint8_t>(0x60 + s.size())};
+    v.insert(v.end(), s.begin(), s.end());
+    return v;
+}
+void append(std::vector<uint8_t>& out, std::initializer_list<std::vector<uint8_t>> parts) {
+    for (const auto& p : parts) out.insert(out.end(), p.begin(), p.end());
+}
+// {"format":"copapy-dag","version":1,"nodes":[<nodes>],"outputs":[{"name":"y","node":<out>}]}
+// with the nodes array written as given (definite or indefinite).
+std::vector<uint8_t> cbor_doc(const std::vector<uint8_t>& nodes_array, uint8_t out_id) {
+    std::vector<uint8_t> d{0xa4};
+    append(d, {ctext("format"), ctext("copapy-dag"), ctext("version"), {0x01}, ctext("nodes"), nodes_array,
+               ctext("outputs"), {0x81, 0xa2}, ctext("name"), ctext("y"), ctext("node"), {out_id}});
+    return d;
+}
+std::string cbor_error(const std::vector<uint8_t>& bytes) {
+    try {
+        read_dag(bytes);
+    } catch (const Error& e) {
+        return e.what();
+    }
+    return "no error";
+}
+}  // namespace
+
+TEST_CASE("the CBOR reader handles indefinite lengths, tags and every float width") {
+    // Node 0: input float "a" = half-float 1.5; node 1: const float = single 0.25 (tagged);
+    // node 2: add; the nodes array and node 2's map are indefinite-length.
+    std::vector<uint8_t> nodes{0x9f};
+    append(nodes, {{0xa5}, ctext("id"), {0x00}, ctext("op"), ctext("input"), ctext("dtype"), ctext("float"),
+                   ctext("name"), ctext("a"), ctext("value"), {0xf9, 0x3e, 0x00}});
+    append(nodes, {{0xa4}, ctext("id"), {0x01}, ctext("op"), ctext("const"), ctext("dtype"), ctext("float"),
+                   ctext("value"), {0xd8, 0x64, 0xfa, 0x3e, 0x80, 0x00, 0x00}});  // tag 100, then 0.25f
+    append(nodes, {{0xbf}, ctext("id"), {0x02}, ctext("op"), {0x7f, 0x62, 'a', 'd', 0x61, 'd', 0xff},  // "add" in chunks
+                   ctext("dtype"), ctext("float"), ctext("args"), {0x82, 0x00, 0x01}, {0xff}});
+    nodes.push_back(0xff);
+    Dag d = read_dag(cbor_doc(nodes, 2));
+    REQUIRE(d.nodes.size() == 3);
+    CHECK(std::bit_cast<float>(d.nodes[0].bits) == 1.5f);
+    CHECK(std::bit_cast<float>(d.nodes[1].bits) == 0.25f);
+    CHECK(d.nodes[2].op == Op::Add);
+}
+
+TEST_CASE("malformed CBOR is reported with its byte offset") {
+    std::vector<uint8_t> nodes{0x80};
+    auto good = cbor_doc(nodes, 0);
+    CHECK_THAT(cbor_error({good.begin(), good.end() - 3}), Catch::Contains("malformed CBOR: unexpected end of input"));
+    auto trailing = good;
+    trailing.push_back(0x00);
+    CHECK_THAT(cbor_error(trailing), Catch::Contains("trailing bytes after the top-level item at byte"));
+    CHECK_THAT(cbor_error({0xa1, 0x01, 0x02}), Catch::Contains("map key is not a text string at byte 1"));
+    CHECK_THAT(cbor_error({0xa1, 0x61, 'x', 0xff}), Catch::Contains("unexpected break"));
+    CHECK_THAT(cbor_error({0xa1, 0x61, 'x', 0x1c}), Catch::Contains("reserved additional information"));
+    std::vector<uint8_t> deep{0xa1, 0x64, 'm', 'e', 't', 'a'};
+    for (int i = 0; i < 100; ++i) deep.push_back(0x81);  // [[[[...
+    deep.push_back(0x00);
+    CHECK_THAT(cbor_error(deep), Catch::Contains("nesting too deep"));
+    // A 64-bit length larger than the file: no allocation, an error.
+    CHECK_THAT(cbor_error({0xa1, 0x7b, 0x7f, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff}),
+               Catch::Contains("unexpected end of input"));
+}
