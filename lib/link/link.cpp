@@ -4,6 +4,7 @@
 
 #include <algorithm>
 #include <cstring>
+#include <unordered_map>
 
 #include "support/bits.hpp"
 #include "support/error.hpp"
@@ -76,8 +77,14 @@ private:
     void copy_stencils() {
         steps_.reserve(prog_.steps.size());
         img_.step_offsets.reserve(prog_.steps.size());
+        // Step names are interned (one string per distinct stencil), so the
+        // database is asked once per distinct name, not once per step.
+        std::unordered_map<const char*, const Stencil*> by_name;
         for (uint32_t i = 0; i < prog_.steps.size(); ++i) {
-            const Stencil& st = db_.stencil(prog_.steps[i].stencil);
+            const std::string_view name = prog_.steps[i].stencil;
+            const Stencil*& found = by_name[name.data()];
+            if (!found) found = &db_.stencil(name);
+            const Stencil& st = *found;
             align_code(st.align, /*executed=*/true);
             const uint32_t at = static_cast<uint32_t>(img_.code.size());
             img_.step_offsets.push_back(at);

@@ -22,11 +22,11 @@ public:
         }
         index_uses(order);
 
-        emit(std::string(kEntryStencil));
+        emit(name(Entry));
         for (uint32_t v : order) compute(v);
         for (const IrOutput& o : ir_.outputs) settle_output(o.node);
         apply_updates();
-        emit(std::string(kExitStencil));
+        emit(name(Exit));
         make_symbols();
         return std::move(prog_);
     }
@@ -79,14 +79,48 @@ private:
         return {HoleKind::Const, pool_[v]};
     }
 
-    void emit(std::string stencil, std::pair<HoleKind, uint32_t> hole = {HoleKind::None, 0}) {
-        prog_.steps.push_back(Step{std::move(stencil), hole.first, hole.second, current_});
+    // Stencil names are interned: each distinct one is built once and steps
+    // refer to it. The key packs what determines the name, so that steps
+    // need neither string building nor hashing.
+    enum Shape : uint32_t { OpReg, OpMem, OpRevMem, UnaryMem, Load, Store, Swap, Dup, Mov, Entry, Exit };
+    static uint32_t key(Shape shape, State s, Op op = Op::Input, Kind k = Kind::I, int reg = 0) {
+        return (((static_cast<uint32_t>(shape) * 64 + static_cast<uint32_t>(op)) * 4 +
+                 (static_cast<uint32_t>(s.r0) * 2 + static_cast<uint32_t>(s.r1))) * 2 + static_cast<uint32_t>(k)) * 2 +
+               static_cast<uint32_t>(reg);
+    }
+    std::string_view name(Shape shape, Op op = Op::Input, Kind k = Kind::I, int reg = 0) {
+        const State s = state();
+        const uint32_t code = key(shape, s, op, k, reg);
+        if (code >= names_.size()) names_.resize(code + 1);
+        std::string_view& cached = names_[code];
+        if (cached.empty()) {
+            std::string made;
+            switch (shape) {
+                case OpReg: made = op_stencil(op, s); break;
+                case OpMem: made = op_mem_stencil(op, s); break;
+                case OpRevMem: made = op_rmem_stencil(op, s); break;
+                case UnaryMem: made = unary_mem_stencil(op, k, s); break;
+                case Load: made = load_stencil(reg, k, s); break;
+                case Store: made = store_stencil(reg, s); break;
+                case Swap: made = swap_stencil(s); break;
+                case Dup: made = dup_stencil(s); break;
+                case Mov: made = mov_stencil(s); break;
+                case Entry: made = std::string(kEntryStencil); break;
+                case Exit: made = std::string(kExitStencil); break;
+            }
+            cached = prog_.stencil_names.emplace_back(std::move(made));
+        }
+        return cached;
+    }
+
+    void emit(std::string_view stencil, std::pair<HoleKind, uint32_t> hole = {HoleKind::None, 0}) {
+        prog_.steps.push_back(Step{stencil, hole.first, hole.second, current_});
     }
 
     void store(int r) {
         const uint32_t v = reg_[r];
         slot_[v] = new_slot(0);
-        emit(store_stencil(r, state()), hole_of(v));
+        emit(name(Store, Op::Input, Kind::I, r), hole_of(v));
         ++prog_.stores;
     }
 
@@ -119,7 +153,7 @@ private:
         if (r == 0 && !reads_r1 && !operand(reg_[1])) {
             if (!expendable(1) && next_use(v) < next_use(reg_[1])) store(1);
             if (expendable(1)) {
-                emit(dup_stencil(state()));
+                emit(name(Dup));
                 reg_[1] = v;
                 kind_[1] = kind_[0];
                 ++prog_.moves;
@@ -133,14 +167,14 @@ private:
         spill_if_needed(r, /*reads_r1=*/r == 1);
         assert(in_memory(v));
         const Kind k = ir_.nodes[v].kind;
-        emit(load_stencil(r, k, state()), hole_of(v));
+        emit(name(Load, Op::Input, k, r), hole_of(v));
         reg_[r] = v;
         kind_[r] = k;
         ++prog_.loads;
     }
 
     void swap() {
-        emit(swap_stencil(state()));
+        emit(name(Swap));
         std::swap(reg_[0], reg_[1]);
         std::swap(kind_[0], kind_[1]);
         ++prog_.moves;
@@ -149,7 +183,7 @@ private:
     // r1 = r0 (r1's old value must be expendable).
     void dup() {
         spill_if_needed(1);
-        emit(dup_stencil(state()));
+        emit(name(Dup));
         reg_[1] = reg_[0];
         kind_[1] = kind_[0];
         ++prog_.moves;
@@ -161,7 +195,7 @@ private:
         if (reg_[0] == v) return;
         if (reg_[1] == v) {
             if (expendable(0)) {
-                emit(mov_stencil(state()));
+                emit(name(Mov));
                 reg_[0] = v;
                 kind_[0] = kind_[1];
                 ++prog_.moves;
@@ -193,16 +227,15 @@ private:
         const bool reads_r1 = form == Form::Reg && (n.nargs > 1);
         consume(n);
         spill_if_needed(0, reads_r1);
-        std::string stencil;
+        std::string_view stencil;
         switch (form) {
-            case Form::Reg: stencil = op_stencil(n.op, state()); break;
+            case Form::Reg: stencil = name(OpReg, n.op); break;
             case Form::Mem:
-                stencil = n.nargs == 1 ? unary_mem_stencil(n.op, ir_.nodes[n.args[0]].kind, state())
-                                       : op_mem_stencil(n.op, state());
+                stencil = n.nargs == 1 ? name(UnaryMem, n.op, ir_.nodes[n.args[0]].kind) : name(OpMem, n.op);
                 break;
-            case Form::RevMem: stencil = op_rmem_stencil(n.op, state()); break;
+            case Form::RevMem: stencil = name(OpRevMem, n.op); break;
         }
-        emit(std::move(stencil), hole);
+        emit(stencil, hole);
         if (hole.first != HoleKind::None && ir_.nodes[v].op != Op::Select) ++prog_.loads;
         reg_[0] = v;
         kind_[0] = ir_.nodes[v].kind;
@@ -280,7 +313,7 @@ private:
 
     // Stores r into a given data slot (not the value's own).
     void store_to(int r, uint32_t offset) {
-        emit(store_stencil(r, state()), {HoleKind::Data, offset});
+        emit(name(Store, Op::Input, Kind::I, r), {HoleKind::Data, offset});
         ++prog_.stores;
     }
 
@@ -307,7 +340,7 @@ private:
             int r;
             if (auto it = aside.find(v); it != aside.end()) {
                 spill_if_needed(0);
-                emit(load_stencil(0, ir_.nodes[v].kind, state()), {HoleKind::Data, it->second});
+                emit(name(Load, Op::Input, ir_.nodes[v].kind, 0), {HoleKind::Data, it->second});
                 reg_[0] = kNone;  // a copy, not the state's current value
                 kind_[0] = ir_.nodes[v].kind;
                 ++prog_.loads;
@@ -348,6 +381,7 @@ private:
     std::vector<uint32_t> uses_;  // remaining uses (outputs count once, forever)
     std::vector<uint32_t> use_begin_, use_pos_;
     std::vector<uint8_t> output_;
+    std::vector<std::string_view> names_;  // key() -> interned stencil name
     std::vector<uint32_t> slot_;  // data offset of a value in memory, or kNone
     std::vector<uint32_t> pool_;  // constant pool index, or kNone
     uint32_t reg_[2] = {kNone, kNone};

@@ -9,7 +9,9 @@
 #pragma once
 
 #include <cstdint>
+#include <deque>
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include "ir/ir.hpp"
@@ -20,7 +22,7 @@ namespace copapy {
 enum class HoleKind : uint8_t { None, Data, Const };
 
 struct Step {
-    std::string stencil;
+    std::string_view stencil;  // into Program::stencil_names
     HoleKind hole = HoleKind::None;
     uint32_t hole_index = 0;  // Data: byte offset in the data region; Const: index into Program::consts
     uint32_t node = kNone;    // IR node this step belongs to (for listings)
@@ -35,6 +37,7 @@ struct ImageSymbol {
 
 struct Program {
     std::vector<Step> steps;             // starts with the entry stencil, ends with the exit stencil
+    std::deque<std::string> stencil_names;  // each distinct stencil once (a deque: views stay valid)
     std::vector<uint32_t> consts;        // constant pool (32-bit words)
     std::vector<uint32_t> data;          // initial data region (32-bit words)
     std::vector<ImageSymbol> symbols;    // named inputs and outputs

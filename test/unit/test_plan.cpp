@@ -19,7 +19,7 @@ Program plan_of(const std::string& nodes, const std::string& outputs) {
 }
 std::vector<std::string> names(const Program& p) {
     std::vector<std::string> v;
-    for (auto& s : p.steps) v.push_back(s.stencil);
+    for (auto& s : p.steps) v.emplace_back(s.stencil);
     return v;
 }
 const std::string kAB = R"({"id":0,"op":"input","dtype":"float","name":"a","value":1},
