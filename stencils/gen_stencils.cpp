@@ -34,44 +34,49 @@ std::string call(State out, const std::string& r0, const std::string& r1) {
     return continuation_symbol(out) + "(" + r0 + ", " + r1 + "); }\n";
 }
 
-void emit_ops(std::ostream& os) {
+// Calls f(op, info, operand class, body, result class) for every op variant
+// with a stencil.
+template <typename F>
+void for_each_variant(F f) {
     for (Op op : kTableOps) {
         const OpInfo& info = op_info(op);
-        for (Kind k : {Kind::I, Kind::F}) {
-            if (!has_variant(op, k)) continue;
-            const std::string body = k == Kind::I ? info.int_body : info.float_body;
-            const Kind res = result_kind(op, k);
-            if (op == Op::Select) {
-                // r0 = condition, r1 = value if true, memory operand = value if false.
-                State in{Kind::I, k};
-                os << open(op_stencil(op, in), in, "c", "a") << ctype(k) << " b = " << hole_symbol(k) << "; "
-                   << call({res, k}, "(" + body + ")", "a");
-            } else if (info.arity == 2) {
-                State in{k, k};
-                os << open(op_stencil(op, in), in, "a", "b") << call({res, k}, "(" + body + ")", "b");
-                // One operand from memory, r1 untouched: b = *hole (and, when
-                // the order matters, a = *hole with b in r0).
-                const std::string hole(hole_symbol(k));
-                for (Kind other : {Kind::I, Kind::F}) {
-                    State m{k, other};
-                    os << open(op_mem_stencil(op, m), m, "a", "r1") << ctype(k) << " b = " << hole << "; "
-                       << call({res, other}, "(" + body + ")", "r1");
-                    if (!is_commutative(op))
-                        os << open(op_rmem_stencil(op, m), m, "b", "r1") << ctype(k) << " a = " << hole << "; "
-                           << call({res, other}, "(" + body + ")", "r1");
-                }
-            } else {
-                for (Kind other : {Kind::I, Kind::F}) {
-                    State in{k, other};
-                    os << open(op_stencil(op, in), in, "a", "r1") << call({res, other}, "(" + body + ")", "r1");
-                }
-                // The operand from memory: r0's old value is dead, r1 untouched.
-                for (State st : kAllStates)
-                    os << open(unary_mem_stencil(op, k, st), st, "r0", "r1") << "(void)r0; " << ctype(k) << " a = "
-                       << hole_symbol(k) << "; " << call({res, st.r1}, "(" + body + ")", "r1");
-            }
-        }
+        for (Kind k : {Kind::I, Kind::F})
+            if (has_variant(op, k)) f(op, info, k, std::string(k == Kind::I ? info.int_body : info.float_body), result_kind(op, k));
     }
+}
+
+void emit_ops(std::ostream& os) {
+    for_each_variant([&](Op op, const OpInfo& info, Kind k, const std::string& body, Kind res) {
+        if (op == Op::Select) {
+            // r0 = condition, r1 = value if true, memory operand = value if false.
+            State in{Kind::I, k};
+            os << open(op_stencil(op, in), in, "c", "a") << ctype(k) << " b = " << hole_symbol(k) << "; "
+               << call({res, k}, "(" + body + ")", "a");
+        } else if (info.arity == 2) {
+            State in{k, k};
+            os << open(op_stencil(op, in), in, "a", "b") << call({res, k}, "(" + body + ")", "b");
+            // One operand from memory, r1 untouched: b = *hole (and, when
+            // the order matters, a = *hole with b in r0).
+            const std::string hole(hole_symbol(k));
+            for (Kind other : {Kind::I, Kind::F}) {
+                State m{k, other};
+                os << open(op_mem_stencil(op, m), m, "a", "r1") << ctype(k) << " b = " << hole << "; "
+                   << call({res, other}, "(" + body + ")", "r1");
+                if (!is_commutative(op))
+                    os << open(op_rmem_stencil(op, m), m, "b", "r1") << ctype(k) << " a = " << hole << "; "
+                       << call({res, other}, "(" + body + ")", "r1");
+            }
+        } else {
+            for (Kind other : {Kind::I, Kind::F}) {
+                State in{k, other};
+                os << open(op_stencil(op, in), in, "a", "r1") << call({res, other}, "(" + body + ")", "r1");
+            }
+            // The operand from memory: r0's old value is dead, r1 untouched.
+            for (State st : kAllStates)
+                os << open(unary_mem_stencil(op, k, st), st, "r0", "r1") << "(void)r0; " << ctype(k) << " a = "
+                   << hole_symbol(k) << "; " << call({res, st.r1}, "(" + body + ")", "r1");
+        }
+    });
 }
 
 void emit_moves(std::ostream& os) {
@@ -106,26 +111,20 @@ std::string fold_source() {
           "int cp_fold(int op, int kind, uint32_t x, uint32_t y, uint32_t z, uint32_t *out) {\n"
           "    (void)z;\n"
           "    switch (op * 2 + kind) {\n";
-    for (Op op : kTableOps) {
-        const OpInfo& info = op_info(op);
-        for (Kind k : {Kind::I, Kind::F}) {
-            if (!has_variant(op, k)) continue;
-            const std::string body = k == Kind::I ? info.int_body : info.float_body;
-            const Kind res = result_kind(op, k);
-            os << "    case " << static_cast<int>(op) * 2 + (k == Kind::F) << ": { /* " << info.name << " "
-               << kind_char(k) << " */\n";
-            if (op == Op::Select) {
-                os << "        int32_t c = cp_as_i(x); " << ctype(k) << " a = " << bits_to(k) << "(y), b = "
-                   << bits_to(k) << "(z);\n";
-            } else {
-                os << "        " << ctype(k) << " a = " << bits_to(k) << "(x)";
-                if (info.arity == 2) os << ", b = " << bits_to(k) << "(y)";
-                os << ";\n";
-                if (info.arity == 1) os << "        (void)y;\n";
-            }
-            os << "        *out = " << to_bits(res) << "((" << ctype(res) << ")(" << body << "));\n        return 1;\n    }\n";
+    for_each_variant([&](Op op, const OpInfo& info, Kind k, const std::string& body, Kind res) {
+        os << "    case " << static_cast<int>(op) * 2 + (k == Kind::F) << ": { /* " << info.name << " "
+           << kind_char(k) << " */\n";
+        if (op == Op::Select) {
+            os << "        int32_t c = cp_as_i(x); " << ctype(k) << " a = " << bits_to(k) << "(y), b = "
+               << bits_to(k) << "(z);\n";
+        } else {
+            os << "        " << ctype(k) << " a = " << bits_to(k) << "(x)";
+            if (info.arity == 2) os << ", b = " << bits_to(k) << "(y)";
+            os << ";\n";
+            if (info.arity == 1) os << "        (void)y;\n";
         }
-    }
+        os << "        *out = " << to_bits(res) << "((" << ctype(res) << ")(" << body << "));\n        return 1;\n    }\n";
+    });
     os << "    default: return 0;\n    }\n}\n";
     return os.str();
 }

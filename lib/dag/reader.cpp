@@ -246,6 +246,13 @@ private:
         return v;
     }
     bool scalar(RawValue v);
+    // Ignores the array or object that starts here (its contents included).
+    bool begin_skip() {
+        skip_return_ = at_;
+        at_ = At::Skip;
+        skip_depth_ = 1;
+        return true;
+    }
 
     Reader& r_;
     At at_ = At::Start;
@@ -795,10 +802,7 @@ bool Sax::start_object(size_t) {
         case At::Args: obj_.add_arg(nullptr); break;
         case At::Skip: ++skip_depth_; return true;
     }
-    skip_return_ = at_;
-    at_ = At::Skip;
-    skip_depth_ = 1;
-    return true;
+    return begin_skip();
 }
 
 bool Sax::end_object() {
@@ -839,10 +843,7 @@ bool Sax::start_array(size_t) {
         case At::Args: obj_.add_arg(nullptr); break;
         case At::Skip: ++skip_depth_; return true;
     }
-    skip_return_ = at_;
-    at_ = At::Skip;
-    skip_depth_ = 1;
-    return true;
+    return begin_skip();
 }
 
 bool Sax::end_array() {
