@@ -176,7 +176,7 @@ int run_cli(int argc, const char* const* argv, std::ostream& out, std::ostream& 
         ->check(CLI::Range(0, 2));
     build->add_option("--emit", emits,
                       "What to write, KIND or KIND=PATH, repeatable or comma-separated: image (default), listing, "
-                      "dot, c-header, manifest")
+                      "dot, c-header, manifest, c")
         ->delimiter(',');
     build->add_option("--depfile", depfile, "Also write a Make rule: the written files depend on INPUT and the stencil object");
     build->add_option("--code-addr", code_addr, "Resolve every patch for code at this address (with --data-addr)");

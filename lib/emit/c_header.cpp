@@ -65,11 +65,8 @@ std::string format_c_header(const EmitInput& in, std::span<const uint8_t> bytes,
         if (auto [it, fresh] = taken.emplace(id, s.name); !fresh)
             fail(ErrorKind::Input, "names '{}' and '{}' both become the C identifier '{}' in the header", it->second,
                  s.name, id);
-        const std::string role = (s.flags & CP_SYM_INPUT) && (s.flags & CP_SYM_OUTPUT) ? "input and output"
-                                 : (s.flags & CP_SYM_INPUT)                            ? "input"
-                                                                                       : "output";
         values += fmt::format("#define {}_OFFSET_{} {}u /* {} {}, {} */\n", macro, id, s.offset, dtype_name(s.dtype),
-                              role, s.name);
+                              symbol_role(s.flags), s.name);
         values += fmt::format("#define {}_DTYPE_{} {} /* {} */\n", macro, id, static_cast<int>(s.dtype),
                               dtype_enum(s.dtype));
     }

@@ -41,6 +41,14 @@ struct EmitInput {
     std::string_view source;              // the DAG file, for comments
 };
 
+// How the host uses a named value: "input", "output", "input and output"
+// (an input read back), or "state" (kept across runs: written and read).
+constexpr std::string_view symbol_role(uint8_t flags) {
+    if (flags & CP_SYM_STATE) return "state";
+    if ((flags & CP_SYM_INPUT) && (flags & CP_SYM_OUTPUT)) return "input and output";
+    return (flags & CP_SYM_INPUT) ? "input" : "output";
+}
+
 // Every step with its stencil, DAG node and memory operand, disassembled by
 // LLVM, with each patch site and each relocation resolved at compile time
 // marked; then the library sections, the constant pool and the data region.

@@ -187,8 +187,7 @@ private:
         std::map<uint32_t, std::string> names;
         for (const ImageSymbol& s : img_.symbols) {
             std::string& n = names[s.offset];
-            n += fmt::format("{}{}: {}{}{}", n.empty() ? "" : ", ", s.name, dtype_name(s.dtype),
-                             (s.flags & CP_SYM_INPUT) ? " input" : "", (s.flags & CP_SYM_OUTPUT) ? " output" : "");
+            n += fmt::format("{}{}: {} {}", n.empty() ? "" : ", ", s.name, dtype_name(s.dtype), symbol_role(s.flags));
             if (s.flags & CP_SYM_INPUT) n += fmt::format(" (initial {})", format_value(s.dtype, prog.data[s.offset / 4]));
         }
         for (size_t k = 0; k < prog.data.size(); ++k) {

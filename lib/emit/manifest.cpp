@@ -37,6 +37,7 @@ std::string format_manifest(const EmitInput& in, std::span<const uint8_t> image_
     Json inputs = Json::array(), outputs = Json::array();
     for (const ImageSymbol& s : img.symbols) {
         Json entry = {{"name", s.name}, {"dtype", dtype_name(s.dtype)}, {"offset", s.offset}};
+        if (s.flags & CP_SYM_STATE) entry["state"] = true;  // in both lists: written and read
         if (s.flags & CP_SYM_INPUT) {
             Json with_value = entry;
             with_value["initial"] = initial_value(s.dtype, in.program.data[s.offset / 4]);

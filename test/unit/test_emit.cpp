@@ -294,3 +294,29 @@ TEST_CASE("the stencil report lists stencils, relocations and library sections")
         CHECK_THAT(text, !Catch::Contains("UNSUPPORTED"));
     }
 }
+
+TEST_CASE("states are named as such in the manifest, the header and the listing") {
+    CHECK(symbol_role(CP_SYM_INPUT) == "input");
+    CHECK(symbol_role(CP_SYM_OUTPUT) == "output");
+    CHECK(symbol_role(CP_SYM_INPUT | CP_SYM_OUTPUT) == "input and output");
+    CHECK(symbol_role(CP_SYM_INPUT | CP_SYM_OUTPUT | CP_SYM_STATE) == "state");
+
+    const fs::path dir = fs::temp_directory_path() / ("copapy-emit-state-" + std::to_string(::getpid()));
+    fs::create_directories(dir);
+    std::ofstream(dir / "lowpass.json") << R"({"format":"copapy-dag","version":2,"nodes":[
+        {"id":0,"op":"state","dtype":"float","name":"s","value":0.0},
+        {"id":1,"op":"input","dtype":"float","name":"x","value":1.0},
+        {"id":2,"op":"add","dtype":"float","args":[0,1]}],
+        "outputs":[{"name":"y","node":2}],"updates":[{"state":0,"node":2}]})";
+    const CompiledProgram c = compile_for(x86_64_target(), (dir / "lowpass.json").string());
+    fs::remove_all(dir);
+    const EmitInput in = emit_input(x86_64_target(), c, c.image);
+    const std::vector<uint8_t> bytes = write_image(c.image);
+    const auto j = nlohmann::json::parse(format_manifest(in, bytes));
+    CHECK(j["inputs"][0]["name"] == "s");
+    CHECK(j["inputs"][0]["state"] == true);
+    CHECK(j["outputs"][0]["state"] == true);  // a state is read back, too
+    CHECK_FALSE(j["inputs"][1].contains("state"));
+    CHECK_THAT(format_c_header(in, bytes, "lp"), Catch::Contains("/* float state, s */"));
+    CHECK_THAT(format_listing(in), Catch::Contains("s: float state (initial 0)"));
+}
