@@ -69,26 +69,15 @@ void initialize_llvm() {
 }
 
 // "\tmovw\tr3, #0" -> "movw    r3, #0": the mnemonic padded to a column,
-// other tabs as single spaces, so listings look the same in any viewer.
+// the other tabs as single spaces, so listings look the same in any viewer.
 std::string tidy(const std::string& s) {
+    const size_t begin = s.find_first_not_of(" \t");
+    if (begin == std::string::npos) return "";
     std::string out;
-    size_t i = s.find_first_not_of(" \t");
-    if (i == std::string::npos) return out;
-    bool mnemonic = true;
-    for (; i < s.size(); ++i) {
-        if (s[i] == '\t' || (mnemonic && s[i] == ' ')) {
-            if (mnemonic) {
-                out.resize(std::max<size_t>(out.size() + 1, 8), ' ');
-                mnemonic = false;
-            } else if (s[i] == '\t') {
-                out += ' ';
-            } else {
-                out += s[i];
-            }
-            continue;
-        }
-        out += s[i];
-    }
+    size_t i = begin;
+    for (; i < s.size() && s[i] != '\t' && s[i] != ' '; ++i) out += s[i];  // the mnemonic
+    if (i < s.size()) out.resize(std::max<size_t>(out.size() + 1, 8), ' ');
+    for (i = s.find_first_not_of(" \t", i); i != std::string::npos && i < s.size(); ++i) out += s[i] == '\t' ? ' ' : s[i];
     while (!out.empty() && out.back() == ' ') out.pop_back();
     return out;
 }

@@ -10,14 +10,14 @@ namespace copapy {
 
 namespace {
 
-// One past the highest address of the target's address space.
-unsigned __int128 address_limit(cp_target target) {
+// The highest address of the target's address space.
+uint64_t highest_address(cp_target target) {
     switch (target) {
         case CP_TARGET_X86_64:
-        case CP_TARGET_AARCH64: return static_cast<unsigned __int128>(1) << 64;
+        case CP_TARGET_AARCH64: return UINT64_MAX;
         case CP_TARGET_ARMV7:
         case CP_TARGET_THUMBV7:
-        case CP_TARGET_THUMBV7EM: return static_cast<unsigned __int128>(1) << 32;
+        case CP_TARGET_THUMBV7EM: return UINT32_MAX;
     }
     return 0;
 }
@@ -25,7 +25,9 @@ unsigned __int128 address_limit(cp_target target) {
 void check_region(std::string_view what, uint64_t at, size_t size, uint32_t align, cp_target target) {
     if (at % align != 0)
         fail(ErrorKind::Usage, "--{}-addr {:#x} is not a multiple of the {} alignment {}", what, at, what, align);
-    if (static_cast<unsigned __int128>(at) + size > address_limit(target))
+    // [at, at + size) within [0, highest], without overflowing at + size.
+    const uint64_t highest = highest_address(target);
+    if (at > highest || (size != 0 && size - 1 > highest - at))
         fail(ErrorKind::Usage, "--{}-addr {:#x}: the {} bytes of {} do not fit the target's address space", what, at,
              size, what);
 }
@@ -80,9 +82,9 @@ LinkedImage resolve_fixed(const LinkedImage& image, const Program& program, Fixe
                                                p.addend, value);
         const PatchRange r = patch_range(p.kind);
         const int64_t q = patch_quantity(p.kind, value, place);
-        if (st == CP_ERR_PATCH_RANGE && r.check != 0 && (q < r.lo || q > r.hi || (r.check == 2 && q < 0)))
+        if (st == CP_ERR_PATCH_RANGE && r.check != 0 && (q < r.lo || q > r.hi))
             fail(ErrorKind::Usage, "{}: {} patch to {}: value {} is out of range [{}, {}]", where,
-                 cp_patch_kind_name(p.kind), target, q, r.check == 2 ? 0 : r.lo, r.hi);
+                 cp_patch_kind_name(p.kind), target, q, r.lo, r.hi);
         fail(ErrorKind::Usage, "{}: {} patch to {}: value {:#x}: {}", where, cp_patch_kind_name(p.kind), target,
              static_cast<uint64_t>(q), cp_status_message(st));
     }
