@@ -66,8 +66,12 @@ struct RawValue {
     std::string s;
     const char* other = "";  // type name of an unexpected object/array/null
 
-    bool is_nonneg_int() const { return kind == Uint || (kind == Int && i >= 0); }
-    int64_t as_int() const { return kind == Uint ? static_cast<int64_t>(u) : i; }
+    // Node ids are 0 .. 2^53: exact in every JSON reader, and no arithmetic
+    // on them (id + 1, say) can overflow.
+    static constexpr uint64_t kMaxId = uint64_t{1} << 53;
+    bool is_nonneg_int() const { return (kind == Uint && u <= kMaxId) || (kind == Int && i >= 0 && uint64_t(i) <= kMaxId); }
+    // Any integer, clamped into int64 (ids beyond kMaxId never match a node).
+    int64_t as_int() const { return kind == Uint ? static_cast<int64_t>(std::min<uint64_t>(u, INT64_MAX)) : i; }
     const char* type_name() const {
         switch (kind) {
             case Int:
@@ -113,8 +117,11 @@ std::string parse_value(const RawValue& v, DType t, uint32_t& bits) {
                 else return fmt::format("float value must be a number, \"inf\", \"-inf\" or \"nan\", not \"{}\"", v.s);
             } else if (v.kind == RawValue::Int || v.kind == RawValue::Uint || v.kind == RawValue::Float) {
                 const double d = v.kind == RawValue::Float ? v.f : v.kind == RawValue::Int ? double(v.i) : double(v.u);
+                // Converting a double beyond the float range is undefined in C++:
+                // check first (values that round to FLT_MAX are fine).
+                constexpr double kLimit = 3.4028235677973366e38;  // FLT_MAX + half an ulp
+                if (std::isfinite(d) && std::fabs(d) >= kLimit) return fmt::format("value {} is out of binary32 range", d);
                 f = static_cast<float>(d);
-                if (std::isinf(f) && std::isfinite(d)) return fmt::format("value {} is out of binary32 range", d);
             } else {
                 return fmt::format("value must be a number, not {}", v.type_name());
             }
@@ -159,10 +166,12 @@ class IdIndex {
 public:
     // Records id -> index; returns the index already recorded, or kNoNode.
     uint32_t insert(int64_t id, uint32_t index) {
-        if (id < static_cast<int64_t>(dense_limit(index))) {
+        if (id >= 0 && id < static_cast<int64_t>(dense_limit(index))) {
             if (static_cast<size_t>(id) >= dense_.size()) dense_.resize(std::max<size_t>(id + 1, dense_.size() * 2), kNoNode);
             uint32_t& slot = dense_[static_cast<size_t>(id)];
             if (slot != kNoNode) return slot;
+            // The limit grows with the node count: an id seen earlier may sit in the sparse map.
+            if (auto it = sparse_.find(id); it != sparse_.end()) return it->second;
             slot = index;
             return kNoNode;
         }
@@ -284,7 +293,6 @@ public:
 
 private:
     static constexpr int kMaxDepth = 64;
-    static constexpr uint64_t kIndefinite = UINT64_MAX;
 
     // Errors name the offset of the initial byte being decoded (mark_), or
     // for a cut-off file, where the data ends.
@@ -298,14 +306,18 @@ private:
         return *p_++;
     }
 
-    // The argument of an initial byte (the count, length or value).
-    bool argument(uint8_t info, uint64_t& v) {
+    // The argument of an initial byte (the count, length or value);
+    // `indefinite` is set for additional information 31 where it is allowed.
+    bool argument(uint8_t info, uint64_t& v, bool* indefinite = nullptr) {
+        if (indefinite) *indefinite = false;
         if (info < 24) {
             v = info;
             return true;
         }
         if (info == 31) {
-            v = kIndefinite;
+            if (!indefinite) return fail("indefinite length not allowed here");
+            *indefinite = true;
+            v = 0;
             return true;
         }
         if (info > 27) return fail("reserved additional information");
@@ -316,25 +328,46 @@ private:
         return true;
     }
 
-    // A text string (definite, or indefinite as definite chunks).
-    bool text(uint64_t len, std::string& out) {
+    // A text string (definite, or indefinite as definite chunks), which
+    // must be UTF-8 (RFC 8949; names end up in JSON output).
+    bool text(uint64_t len, bool indefinite, std::string& out) {
         out.clear();
-        if (len != kIndefinite) {
+        if (!indefinite) {
             if (!need(len)) return false;
             out.assign(reinterpret_cast<const char*>(p_), len);
             p_ += len;
-            return true;
+            return valid_utf8(out) || fail("text string is not UTF-8");
         }
         while (true) {
             if (!need(1)) return false;
             const uint8_t b = initial_byte();
-            if (b == 0xff) return true;
+            if (b == 0xff) return valid_utf8(out) || fail("text string is not UTF-8");
             uint64_t n;
-            if ((b >> 5) != 3 || !argument(b & 0x1f, n) || n == kIndefinite) return fail("bad text string chunk");
-            if (!need(n)) return false;
+            if ((b >> 5) != 3) return fail("bad text string chunk");
+            if (!argument(b & 0x1f, n) || !need(n)) return false;
             out.append(reinterpret_cast<const char*>(p_), n);
             p_ += n;
         }
+    }
+
+    static bool valid_utf8(const std::string& s) {
+        for (size_t i = 0; i < s.size();) {
+            const auto c = static_cast<uint8_t>(s[i]);
+            const size_t n = c < 0x80 ? 1 : (c >> 5) == 6 ? 2 : (c >> 4) == 14 ? 3 : (c >> 3) == 30 ? 4 : 0;
+            if (n == 0 || i + n > s.size()) return false;
+            uint32_t cp = n == 1 ? c : c & (0x7f >> n);
+            for (size_t k = 1; k < n; ++k) {
+                const auto d = static_cast<uint8_t>(s[i + k]);
+                if ((d >> 6) != 2) return false;
+                cp = (cp << 6) | (d & 0x3f);
+            }
+            // No overlong forms, surrogates or values beyond U+10FFFF.
+            if ((n == 2 && cp < 0x80) || (n == 3 && cp < 0x800) || (n == 4 && (cp < 0x10000 || cp > 0x10ffff)) ||
+                (cp >= 0xd800 && cp <= 0xdfff))
+                return false;
+            i += n;
+        }
+        return true;
     }
 
     bool at_break() {
@@ -351,15 +384,16 @@ private:
         const uint8_t b = initial_byte();
         const uint8_t major = b >> 5, info = b & 0x1f;
         uint64_t v = 0;
-        if (major != 7 && !argument(info, v)) return false;
+        bool indefinite = false;
+        // Indefinite lengths exist for strings, arrays and maps only.
+        if (major != 7 && !argument(info, v, major >= 2 && major <= 5 ? &indefinite : nullptr)) return false;
         switch (major) {
             case 0: return sax_.number_unsigned(v);
             case 1:
                 if (v > uint64_t(INT64_MAX)) return fail("negative integer out of range");
                 return sax_.number_integer(-1 - static_cast<int64_t>(v));
             case 2: {  // byte string: not part of the schema, reported as a wrong type
-                std::string skip;
-                if (v != kIndefinite) {
+                if (!indefinite) {
                     if (!need(v)) return false;
                     p_ += v;
                 } else {
@@ -367,8 +401,8 @@ private:
                         if (!need(1)) return false;
                         uint64_t n;
                         const uint8_t c = initial_byte();
-                        if ((c >> 5) != 2 || !argument(c & 0x1f, n) || n == kIndefinite || !need(n))
-                            return error_.empty() ? fail("bad byte string chunk") : false;
+                        if ((c >> 5) != 2) return fail("bad byte string chunk");
+                        if (!argument(c & 0x1f, n) || !need(n)) return false;
                         p_ += n;
                     }
                 }
@@ -377,11 +411,11 @@ private:
             }
             case 3: {
                 std::string s;
-                return text(v, s) && sax_.string(s);
+                return text(v, indefinite, s) && sax_.string(s);
             }
             case 4: {
-                if (!sax_.start_array(v == kIndefinite ? std::size_t(-1) : v)) return false;
-                if (v == kIndefinite) {
+                if (!sax_.start_array(indefinite ? std::size_t(-1) : v)) return false;
+                if (indefinite) {
                     while (!at_break())
                         if (!item(depth + 1)) return false;
                 } else {
@@ -391,13 +425,14 @@ private:
                 return sax_.end_array();
             }
             case 5: {
-                if (!sax_.start_object(v == kIndefinite ? std::size_t(-1) : v)) return false;
-                for (uint64_t i = 0; v == kIndefinite ? !at_break() : i < v; ++i) {
+                if (!sax_.start_object(indefinite ? std::size_t(-1) : v)) return false;
+                for (uint64_t i = 0; indefinite ? !at_break() : i < v; ++i) {
                     if (!need(1)) return false;
                     uint64_t n;
+                    bool key_indefinite;
                     const uint8_t k = initial_byte();
                     if ((k >> 5) != 3) return fail("map key is not a text string");
-                    if (!argument(k & 0x1f, n) || !text(n, key_)) return false;
+                    if (!argument(k & 0x1f, n, &key_indefinite) || !text(n, key_indefinite, key_)) return false;
                     if (!sax_.key(key_) || !item(depth + 1)) return false;
                 }
                 return sax_.end_object();
@@ -505,6 +540,8 @@ private:
         if (!seen_nodes_) diag_.add("field 'nodes' must be an array");
         if (!seen_outputs_) diag_.add("field 'outputs' must be an array");
         if (seen_updates_ && version_ == 1) diag_.add("field 'updates' needs version 2");
+        if (first_v2_node_ && version_ == 1)
+            diag_.add("{}: op '{}' needs version 2", where(*first_v2_node_), op_name(first_v2_node_->op));
     }
 
     void read_node(const RawObject& j, size_t pos) {
@@ -527,10 +564,7 @@ private:
         }
         n.op = *parsed_op;
         auto w = [&n] { return where(n); };  // only formatted for an error
-        if ((n.op == Op::State || n.op == Op::Grad) && version_ < 2) {
-            diag_.add("{}: op '{}' needs version 2", w(), op_name(n.op));
-            return;
-        }
+        if ((n.op == Op::State || n.op == Op::Grad) && !first_v2_node_) first_v2_node_ = n;  // checked with the header
         const bool leaf = is_leaf(n.op);
         const bool named = n.op == Op::Input || n.op == Op::State;
         for (const auto& [key, value] : j.fields) {
@@ -575,6 +609,10 @@ private:
                 return;
             }
         }
+        if (const uint32_t first = ids_.find(n.id); first != kNoNode) {
+            diag_.add("{}: duplicate id (also nodes[{}])", w(), first);
+            return;
+        }
         if (named) {
             const RawValue* name = j.get("name");
             if (!name || name->kind != RawValue::Str || !valid_name(name->s)) {
@@ -591,10 +629,7 @@ private:
             dag_.names.push_back(name->s);
             dag_.inputs.push_back(static_cast<uint32_t>(dag_.nodes.size()));
         }
-        if (const uint32_t first = ids_.insert(n.id, static_cast<uint32_t>(dag_.nodes.size())); first != kNoNode) {
-            diag_.add("{}: duplicate id (also nodes[{}])", w(), first);
-            return;
-        }
+        ids_.insert(n.id, static_cast<uint32_t>(dag_.nodes.size()));  // not yet present: checked above
         dag_.nodes.push_back(n);
         raw_args_.push_back(raw);
     }
@@ -765,6 +800,7 @@ private:
     bool top_object_ = false, format_ok_ = false, seen_format_ = false, seen_version_ = false;
     bool seen_nodes_ = false, seen_outputs_ = false, seen_updates_ = false;
     int64_t version_ = 0;
+    std::optional<DagNode> first_v2_node_;  // a state or grad node (the header may come after the nodes)
 };
 
 bool Sax::scalar(RawValue v) {

@@ -13,7 +13,7 @@ namespace copapy {
 
 namespace {
 
-constexpr uint32_t kFloatOne = 0x3f80'0000, kFloatMinusOne = 0xbf80'0000, kFloatMinusZero = 0x8000'0000;
+constexpr uint32_t kFloatOne = 0x3f80'0000, kFloatMinusZero = 0x8000'0000;
 
 struct Key {
     Op op;
@@ -28,7 +28,14 @@ struct KeyHash {
     size_t operator()(const Key& k) const {
         uint64_t h = uint64_t(k.op) * 0x9e3779b97f4a7c15ull ^ uint64_t(k.kind) << 8 ^ k.bits;
         for (unsigned i = 0; i < k.nargs; ++i) h = (h ^ k.args[i]) * 0x100000001b3ull + (h >> 29);
-        return static_cast<size_t>(h ^ (h >> 32));
+        // Finalizer (murmur3's fmix64): the table masks the low bits, which
+        // must depend on every input bit (constants differ in high bits).
+        h ^= h >> 33;
+        h *= 0xff51afd7ed558ccdull;
+        h ^= h >> 33;
+        h *= 0xc4ceb9fe1a85ec53ull;
+        h ^= h >> 33;
+        return static_cast<size_t>(h);
     }
 };
 
@@ -97,7 +104,11 @@ private:
     uint32_t constant(Kind k, uint32_t bits, int64_t dag_id) { return intern(Op::Const, k, {}, 0, bits, dag_id); }
 
     // All operands constant: evaluate now, exactly as the stencil would.
+    // Not for ops backed by libm (sin, powf, ...): the host's libm may differ
+    // from the target's by an ulp, and images must not depend on the host.
     std::optional<uint32_t> fold(Op op, const std::array<uint32_t, 3>& args, uint8_t nargs, int64_t dag_id) {
+        if (op_info(op).typing == Typing::Math && op != Op::Sqrt) return std::nullopt;  // sqrtf is exact everywhere
+        if (op == Op::Pow && ir_.nodes[args[0]].kind == Kind::F) return std::nullopt;
         for (unsigned i = 0; i < nargs; ++i)
             if (!is_const(args[i])) return std::nullopt;
         const Kind operand = ir_.nodes[args[op == Op::Select ? 1 : 0]].kind;
@@ -161,11 +172,8 @@ private:
         switch (op) {
             case Op::Add: return either(kFloatMinusZero);  // x + -0.0 == x, also for x = -0.0
             case Op::Sub: return is_const(y, 0) ? std::optional(x) : std::nullopt;  // x - +0.0 == x
-            case Op::Mul:
-                if (auto r = either(kFloatOne)) return r;
-                if (is_const(y, kFloatMinusOne)) return intern(Op::Neg, kind, {x}, 1, 0, dag_id);
-                if (is_const(x, kFloatMinusOne)) return intern(Op::Neg, kind, {y}, 1, 0, dag_id);
-                return std::nullopt;
+            case Op::Mul:  // (not x * -1 -> -x: negation also flips a NaN's sign bit)
+                return either(kFloatOne);
             case Op::Div: return is_const(y, kFloatOne) ? std::optional(x) : std::nullopt;
             case Op::Pow:
                 // powf(x, 1) == x and powf(x, 0) == 1 (even for NaN) exactly;

@@ -128,6 +128,9 @@ private:
         else img_.code.insert(img_.code.end(), sec.bytes.begin(), sec.bytes.end());
         for (uint32_t r = sec.reloc_begin; r < sec.reloc_end; ++r) {
             const ObjReloc& rr = db_.relocs()[r];
+            if (!rr.kind)  // stencils are checked when prepared; library code here
+                fail(ErrorKind::Environment, "{}: section '{}': unsupported relocation {} against '{}' at offset {:#x}",
+                     db_.path(), sec.name, target_.relocation_name(rr.type), db_.symbols()[rr.symbol].name, rr.offset);
             fixups_.push_back({placed_[s] + static_cast<uint32_t>(rr.offset), r, kNone, placed_[s], 0, 0, s});
         }
     }

@@ -24,7 +24,11 @@ public:
 
         emit(name(Entry));
         for (uint32_t v : order) compute(v);
-        for (const IrOutput& o : ir_.outputs) settle_output(o.node);
+        input_updated_.assign(ir_.inputs.size(), 0);
+        for (const IrUpdate& u : ir_.updates)
+            if (u.node != ir_.inputs[u.input].node) input_updated_[u.input] = 1;
+        output_slot_.reserve(ir_.outputs.size());
+        for (const IrOutput& o : ir_.outputs) output_slot_.push_back(settle_output(o));
         apply_updates();
         emit(name(Exit));
         make_symbols();
@@ -299,17 +303,35 @@ private:
     }
 
     // Every output must end up in a data slot the host can read.
-    void settle_output(uint32_t v) {
-        if (slot_[v] != kNone) return;
-        if (ir_.nodes[v].op == Op::Const) {
-            slot_[v] = new_slot(ir_.nodes[v].bits);
-            return;
+    // Every output must end up in a data slot the host can read; returns it.
+    uint32_t settle_output(const IrOutput& o) {
+        const uint32_t v = o.node;
+        const IrNode& n = ir_.nodes[v];
+        if (n.op == Op::Input && ir_.inputs[n.input].state && updated_state(n.input) &&
+            ir_.names[ir_.inputs[n.input].name] != ir_.names[o.name]) {
+            // An output that is (or simplified to) a state, under another name:
+            // the state's slot changes at the end of the run, so the output
+            // keeps this run's value in a slot of its own.
+            current_ = v;
+            to_r0(v);
+            const uint32_t copy = new_slot(0);
+            store_to(0, copy);
+            current_ = kNone;
+            return copy;
+        }
+        if (slot_[v] != kNone) return slot_[v];
+        if (n.op == Op::Const) {
+            slot_[v] = new_slot(n.bits);
+            return slot_[v];
         }
         assert(reg_[0] == v || reg_[1] == v);
         current_ = v;
         store(reg_[0] == v ? 0 : 1);
         current_ = kNone;
+        return slot_[v];
     }
+
+    bool updated_state(uint32_t input) const { return input_updated_[input]; }
 
     // Stores r into a given data slot (not the value's own).
     void store_to(int r, uint32_t offset) {
@@ -372,7 +394,7 @@ private:
                 prog_.symbols[it->second].flags |= CP_SYM_OUTPUT;
                 continue;
             }
-            prog_.symbols.push_back({ir_.names[o.name], slot_[o.node], o.dtype, CP_SYM_OUTPUT});
+            prog_.symbols.push_back({ir_.names[o.name], output_slot_[&o - ir_.outputs.data()], o.dtype, CP_SYM_OUTPUT});
         }
     }
 
@@ -382,6 +404,8 @@ private:
     std::vector<uint32_t> use_begin_, use_pos_;
     std::vector<uint8_t> output_;
     std::vector<std::string_view> names_;  // key() -> interned stencil name
+    std::vector<uint32_t> output_slot_;    // data offset of each output
+    std::vector<uint8_t> input_updated_;   // per input: a state whose value changes at the end of a run
     std::vector<uint32_t> slot_;  // data offset of a value in memory, or kNone
     std::vector<uint32_t> pool_;  // constant pool index, or kNone
     uint32_t reg_[2] = {kNone, kNone};

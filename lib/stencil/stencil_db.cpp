@@ -115,10 +115,11 @@ void StencilDb::read(const void* object) {
             if (sym >= symbols_.size())
                 fail(ErrorKind::Environment, "{}: relocation in '{}' refers to symbol {} (out of range)", path_,
                      target_sec.name, sym);
-            if (offset >= target_sec.size)
+            ObjReloc r{offset, type, sym, 0, target_->classify(type)};
+            const unsigned width = r.kind ? cp_patch_kind_width(*r.kind) : 1;
+            if (offset >= target_sec.size || width > target_sec.size - offset)
                 fail(ErrorKind::Environment, "{}: relocation in '{}' at offset {:#x} is outside the section",
                      path_, target_sec.name, offset);
-            ObjReloc r{offset, type, sym, 0, target_->classify(type)};
             if (addend) {
                 r.addend = *addend;
             } else if (r.kind) {
@@ -166,7 +167,7 @@ const Stencil& StencilDb::stencil(std::string_view name) {
 
 Stencil StencilDb::prepare(const ObjSymbol& sym) {
     const ObjSection& sec = sections_[sym.section];
-    if (!sec.exec || sec.nobits || sym.value + sym.size > sec.bytes.size())
+    if (!sec.exec || sec.nobits || sym.value > sec.bytes.size() || sym.size > sec.bytes.size() - sym.value)
         fail(ErrorKind::Environment, "{}: stencil '{}' is not code inside its section '{}'", path_, sym.name,
              sec.name);
     Stencil st;

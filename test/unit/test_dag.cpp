@@ -237,3 +237,26 @@ TEST_CASE("malformed CBOR is reported with its byte offset") {
     CHECK_THAT(cbor_error({0xa1, 0x7b, 0x7f, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff}),
                Catch::Contains("unexpected end of input"));
 }
+
+TEST_CASE("review findings: ids, duplicates across the id index, key order, CBOR strictness") {
+    // Ids beyond 2^53 are rejected, not wrapped into negative indices.
+    CHECK_THAT(error_of(doc(R"({"id":18446744073709551615,"op":"const","dtype":"int","value":1})", "[]")),
+               Catch::Contains("field 'id' must be a non-negative integer"));
+    // A duplicate id is found even when the first one was stored sparsely.
+    std::string nodes = R"({"id":5000,"op":"const","dtype":"int","value":1})";
+    for (int i = 0; i < 300; ++i) nodes += R"(,{"id":)" + std::to_string(i) + R"(,"op":"const","dtype":"int","value":2})";
+    nodes += R"(,{"id":5000,"op":"const","dtype":"int","value":3})";
+    CHECK_THAT(error_of(doc(nodes, "[]")), Catch::Contains("node 5000 ('const'): duplicate id (also nodes[0])"));
+    // "version" may come after "nodes" (sorted keys, deterministic CBOR).
+    const std::string late = R"({"format":"copapy-dag","nodes":[{"id":0,"op":"state","dtype":"int","name":"s","value":0}],
+                                 "outputs":[],"version":2})";
+    CHECK(read(late).nodes.size() == 1);
+    // A name is registered only for an accepted node.
+    CHECK_THAT(error_of(doc(R"({"id":0,"op":"input","dtype":"int","name":"a","value":0},
+                              {"id":0,"op":"input","dtype":"int","name":"b","value":0},
+                              {"id":1,"op":"input","dtype":"int","name":"b","value":0})", "[]")),
+               Catch::Contains("duplicate id") && !Catch::Contains("is already used"));
+    // CBOR: text must be UTF-8; additional information 31 only where allowed.
+    CHECK_THAT(cbor_error({0xa1, 0x62, 0xc0, 0x80, 0x00}), Catch::Contains("not UTF-8"));
+    CHECK_THAT(cbor_error({0xa1, 0x61, 'x', 0x1f}), Catch::Contains("indefinite length not allowed here"));
+}

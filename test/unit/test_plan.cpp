@@ -93,3 +93,26 @@ TEST_CASE("outputs that are inputs or constants need no code") {
     CHECK(p.symbols[0].flags == (CP_SYM_INPUT | CP_SYM_OUTPUT));
     CHECK(p.data[p.symbols[1].offset / 4] == 3);
 }
+
+TEST_CASE("an output that is a state under another name keeps this run's value") {
+    // y = s * 1.0 simplifies to s at -O2; s changes at the end of the run, so
+    // y needs its own slot, filled before the update.
+    const std::string s = R"({"format":"copapy-dag","version":2,"nodes":[
+        {"id":0,"op":"state","dtype":"float","name":"s","value":5.0},
+        {"id":1,"op":"const","dtype":"float","value":1.0},
+        {"id":2,"op":"mul","dtype":"float","args":[0,1]},
+        {"id":3,"op":"const","dtype":"float","value":2.0},
+        {"id":4,"op":"add","dtype":"float","args":[0,3]}],
+        "outputs":[{"name":"y","node":2},{"name":"s","node":0}],"updates":[{"state":0,"node":4}]})";
+    Ir ir = build_ir(read_dag({reinterpret_cast<const uint8_t*>(s.data()), s.size()}), 2);
+    REQUIRE(ir.outputs[0].node == ir.outputs[1].node);  // simplified to the state itself
+    Program p = plan(ir, linearize(ir));
+    uint32_t y = 0, st = 0;
+    for (const ImageSymbol& sym : p.symbols) (sym.name == "y" ? y : st) = sym.offset;
+    CHECK(y != st);
+    size_t store_y = 0, store_s = 0;
+    for (size_t i = 0; i < p.steps.size(); ++i)
+        if (p.steps[i].hole == HoleKind::Data && p.steps[i].stencil.rfind("st", 0) == 0)
+            (p.steps[i].hole_index == y ? store_y : store_s) = i;
+    CHECK(store_y < store_s);  // the copy happens before the state changes
+}
