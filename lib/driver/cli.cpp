@@ -140,7 +140,7 @@ void print_stats(std::ostream& err, const TargetInfo& target, const CompileStats
         {"stencil_bytes", s.stencil_bytes}, {"data_bytes", s.data_bytes}, {"patches", s.patches},
         {"resolved", s.resolved}, {"seconds", {{"read", s.t_read}, {"ir", s.t_ir}, {"order", s.t_order},
                                                  {"plan", s.t_plan}, {"link", s.t_link}}}};
-    err << j.dump() << "\n";
+    err << j.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace) << "\n";
 }
 
 }  // namespace

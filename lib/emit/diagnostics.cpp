@@ -58,7 +58,8 @@ std::string diagnostics_json(std::string_view severity, std::string_view text, s
             }
         }
         j["message"] = std::string(rest);
-        out += j.dump() + "\n";
+        // Replace bytes that are not UTF-8 (a path, a symbol name) instead of throwing.
+        out += j.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace) + "\n";
     }
     return out;
 }

@@ -82,7 +82,7 @@ std::string format_manifest(const EmitInput& in, std::span<const uint8_t> image_
         {"stencils", stencils},
         {"library_sections", library},
     };
-    return j.dump(2) + "\n";
+    return j.dump(2, ' ', false, nlohmann::json::error_handler_t::replace) + "\n";
 }
 
 }  // namespace copapy
