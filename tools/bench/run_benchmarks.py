@@ -208,8 +208,12 @@ def write_report(path, gen, comp, size_rows, pngs, quick):
                 break
     except OSError:
         pass
+    try:
+        commit = run(["git", "-C", str(ROOT), "rev-parse", "--short", "HEAD"]).stdout.strip()
+    except (subprocess.CalledProcessError, OSError):
+        commit = "unknown"
     L = ["# Benchmarks", "",
-         f"Measured by `tools/bench/run.sh{' --quick' if quick else ''}` on {time.strftime('%Y-%m-%d')}: "
+         f"Measured by `tools/bench/run.sh{' --quick' if quick else ''}` at commit {commit} on {time.strftime('%Y-%m-%d')}: "
          f"{cpu}, {os.cpu_count()} cores, {platform.system()} {platform.release()}; gcc "
          f"{run(['gcc', '-dumpfullversion']).stdout.strip()}. All numbers in this file come from one run of that "
          "command; rerun it to reproduce them.", "",
