@@ -21,16 +21,14 @@ Checks:
 
 Prints `e2e-ik[<target>]: ok` or what went wrong; exits 1 on failure.
 """
-import argparse
 import math
-import os
 import re
-import subprocess
 import sys
 from pathlib import Path
 from typing import Dict, List
 
-REPO = Path(__file__).resolve().parents[2]
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from _example import run_example  # noqa: E402
 TOLERANCE = 1e-4
 ORIGINAL_TOLERANCE = 2e-3
 ERROR_BOUND = 1e-6
@@ -65,27 +63,13 @@ def reference() -> Dict[str, List[float]]:
 
 
 def main() -> int:
-    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--target", default=None, help="copapy-cc target name (default: $COPAPY_TARGET or the host)")
-    args = parser.parse_args()
-
-    env = dict(os.environ)
-    env["PYTHONPATH"] = os.pathsep.join(filter(None, [str(REPO / "tools" / "python"), env.get("PYTHONPATH")]))
-    if args.target:
-        env["COPAPY_TARGET"] = args.target
-    label = env.get("COPAPY_TARGET") or "host"
-
-    proc = subprocess.run([sys.executable, str(REPO / "examples" / "inverse_kinematics.py")], capture_output=True,
-                          text=True, env=env)
-    problems = []
-    if proc.returncode != 0:
-        problems.append(f"examples/inverse_kinematics.py exited with status {proc.returncode}:\n{proc.stderr.strip()}")
+    label, stdout, problems = run_example("inverse_kinematics.py", __doc__.split("\n\n")[0])
 
     printed: Dict[str, List[float]] = {}
-    for key, text in re.findall(r"^(Joint angles|Joint position|End-effector position): \[(.*)\]$", proc.stdout,
+    for key, text in re.findall(r"^(Joint angles|Joint position|End-effector position): \[(.*)\]$", stdout,
                                 re.MULTILINE):
         printed[key] = [float(x) for x in text.split(",")]
-    error_match = re.search(r"^quadratic error = (\S+)$", proc.stdout, re.MULTILINE)
+    error_match = re.search(r"^quadratic error = (\S+)$", stdout, re.MULTILINE)
     if error_match:
         printed["quadratic error"] = [float(error_match.group(1))]
 
@@ -108,7 +92,7 @@ def main() -> int:
             problems.append(f"{key}: {got}, the original project printed {original} (tolerance {ORIGINAL_TOLERANCE})")
 
     if problems:
-        print(f"--- output of examples/inverse_kinematics.py:\n{proc.stdout}---")
+        print(f"--- output of examples/inverse_kinematics.py:\n{stdout}---")
         for p in problems:
             print("FAIL", p)
         print(f"e2e-ik[{label}]: FAILED")

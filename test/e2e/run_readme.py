@@ -10,16 +10,15 @@ d = c**2 + sin(0.25) ~ 4.2075, e = sqrt(0.87) ~ 0.93274 within 1e-5.
 
 Prints `e2e-readme[<target>]: ok` or what went wrong; exits 1 on failure.
 """
-import argparse
 import math
-import os
 import re
 import struct
-import subprocess
 import sys
 from pathlib import Path
 
-REPO = Path(__file__).resolve().parents[2]
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from _example import run_example  # noqa: E402
+
 TOLERANCE = 1e-5
 
 
@@ -28,22 +27,8 @@ def f32(x: float) -> float:
 
 
 def main() -> int:
-    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--target", default=None, help="copapy-cc target name (default: $COPAPY_TARGET or the host)")
-    args = parser.parse_args()
-
-    env = dict(os.environ)
-    env["PYTHONPATH"] = os.pathsep.join(filter(None, [str(REPO / "tools" / "python"), env.get("PYTHONPATH")]))
-    if args.target:
-        env["COPAPY_TARGET"] = args.target
-    label = env.get("COPAPY_TARGET") or "host"
-
-    proc = subprocess.run([sys.executable, str(REPO / "examples" / "readme.py")], capture_output=True, text=True,
-                          env=env)
-    problems = []
-    if proc.returncode != 0:
-        problems.append(f"examples/readme.py exited with status {proc.returncode}:\n{proc.stderr.strip()}")
-    printed = dict(re.findall(r"^Result (\w+): (\S+)$", proc.stdout, re.MULTILINE))
+    label, stdout, problems = run_example("readme.py", __doc__.split("\n\n")[0])
+    printed = dict(re.findall(r"^Result (\w+): (\S+)$", stdout, re.MULTILINE))
 
     c = f32(1.99)
     expected = {"c": (c, 0.0), "d": (1.99 ** 2 + math.sin(0.25), TOLERANCE), "e": (math.sqrt(0.87), TOLERANCE)}
@@ -61,7 +46,7 @@ def main() -> int:
             problems.append(f"Result {name}: expected {want!r} {exact}, got {got!r}")
 
     if problems:
-        print(f"--- output of examples/readme.py:\n{proc.stdout}---")
+        print(f"--- output of examples/readme.py:\n{stdout}---")
         for p in problems:
             print("FAIL", p)
         print(f"e2e-readme[{label}]: FAILED")

@@ -6,24 +6,15 @@
 #include <sstream>
 #include <vector>
 
+#include "cli_runner.hpp"
 #include "driver/cli.hpp"
 
 using namespace copapy;
 namespace fs = std::filesystem;
 
 namespace {
-struct Run {
-    int code;
-    std::string out, err;
-};
-Run cli(std::vector<std::string> args) {
-    args.insert(args.begin(), "copapy-cc");
-    std::vector<const char*> argv;
-    for (auto& a : args) argv.push_back(a.c_str());
-    std::ostringstream out, err;
-    int code = run_cli(static_cast<int>(argv.size()), argv.data(), out, err);
-    return {code, out.str(), err.str()};
-}
+using test::cli;
+using test::Run;
 fs::path temp_dir() {
     fs::path d = fs::temp_directory_path() / ("copapy-cli-test-" + std::to_string(::getpid()));
     fs::create_directories(d);

@@ -10,6 +10,7 @@
 #include <sstream>
 #include <vector>
 
+#include "cli_runner.hpp"
 #include "driver/cli.hpp"
 
 using namespace copapy;
@@ -17,19 +18,8 @@ namespace fs = std::filesystem;
 
 namespace {
 
-struct Run {
-    int code;
-    std::string out, err;
-};
-
-Run cli(std::vector<std::string> args) {
-    args.insert(args.begin(), "copapy-cc");
-    std::vector<const char*> argv;
-    for (auto& a : args) argv.push_back(a.c_str());
-    std::ostringstream out, err;
-    const int code = run_cli(static_cast<int>(argv.size()), argv.data(), out, err);
-    return {code, out.str(), err.str()};
-}
+using test::cli;
+using test::Run;
 
 // A scratch directory with a small valid DAG (prog.json) in it.
 struct Scratch {
