@@ -85,6 +85,7 @@ private:
             const Stencil*& found = by_name[name.data()];
             if (!found) found = &db_.stencil(name);
             const Stencil& st = *found;
+            check_continuation(i, st);
             align_code(st.align, /*executed=*/true);
             const uint32_t at = static_cast<uint32_t>(img_.code.size());
             img_.step_offsets.push_back(at);
@@ -96,6 +97,26 @@ private:
                 fixups_.push_back({at + static_cast<uint32_t>(rel.offset - st.offset), r, i, at, st.offset, end, st.section});
             }
         }
+    }
+
+    // A stencil must continue in the register state the next step was
+    // planned for (only the exit stencil may end the program): a stale or
+    // foreign stencil object is an error here, not wrong code.
+    void check_continuation(uint32_t i, const Stencil& st) const {
+        const bool last = i + 1 == prog_.steps.size();
+        if (last) {
+            if (st.next)
+                fail(ErrorKind::Environment, "{}: the last stencil '{}' does not return", db_.path(), st.name);
+            return;
+        }
+        const State want = prog_.steps[i + 1].in;
+        if (!st.next)
+            fail(ErrorKind::Environment, "{}: stencil '{}' never continues to the next one (is the stencil object out of date?)",
+                 db_.path(), st.name);
+        if (!(*st.next == want))
+            fail(ErrorKind::Environment,
+                 "{}: stencil '{}' continues in register state {}, the program expects {} (is the stencil object out of date?)",
+                 db_.path(), st.name, state_suffix(*st.next), state_suffix(want));
     }
 
     // Places the section a fixup's symbol lives in, if not yet placed, and

@@ -118,7 +118,7 @@ private:
     }
 
     void emit(std::string_view stencil, std::pair<HoleKind, uint32_t> hole = {HoleKind::None, 0}) {
-        prog_.steps.push_back(Step{stencil, hole.first, hole.second, current_});
+        prog_.steps.push_back(Step{stencil, hole.first, hole.second, current_, state()});
     }
 
     void store(int r) {

@@ -26,6 +26,7 @@ struct Step {
     HoleKind hole = HoleKind::None;
     uint32_t hole_index = 0;  // Data: byte offset in the data region; Const: index into Program::consts
     uint32_t node = kNone;    // IR node this step belongs to (for listings)
+    State in{Kind::I, Kind::I};  // register state the step starts in (the linker checks the stencils agree)
 };
 
 struct ImageSymbol {

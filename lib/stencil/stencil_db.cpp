@@ -192,6 +192,18 @@ Stencil StencilDb::prepare(const ObjSymbol& sym) {
                  target_sym.name);
         st.relocs.push_back(i);
     }
+    // Every continuation of one stencil must hand over the same register
+    // state; the linker checks it against the next step's.
+    for (uint32_t i = sec.reloc_begin; i < sec.reloc_end; ++i) {
+        const ObjReloc& r = relocs_[i];
+        if (r.offset < sym.value || r.offset >= sym.value + sym.size) continue;
+        if (auto s = continuation_state(symbols_[r.symbol])) {
+            if (st.next && !(*st.next == *s))
+                fail(ErrorKind::Environment, "{}: stencil '{}' continues in two register states ({} and {})", path_,
+                     sym.name, continuation_symbol(*st.next), continuation_symbol(*s));
+            st.next = s;
+        }
+    }
     // The jump to the continuation that ends the function is cut off: the
     // next stencil follows directly. Decided from the last relocation, never
     // from a guessed instruction length.

@@ -67,6 +67,7 @@ struct Stencil {
     uint32_t align;                  // where it may be copied (a divisor of code offsets)
     std::vector<uint32_t> relocs;    // indices into relocs(), excluding the cut jump
     bool tail_cut = false;
+    std::optional<State> next;       // the register state it continues in (none: it returns)
 };
 
 class StencilDb {

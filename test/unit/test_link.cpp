@@ -64,3 +64,22 @@ TEST_CASE("images are byte-for-byte reproducible and pass the runtime's checks")
     CHECK(y.flags == CP_SYM_OUTPUT);
     CHECK(y.dtype == CP_DTYPE_FLOAT);
 }
+
+TEST_CASE("a stencil that does not continue in the planned register state is an error") {
+    // cp_entry continues in state ii; a step planned for state ff after it
+    // means the stencil object and the compiler disagree.
+    Program p;
+    p.steps = {Step{"cp_entry", HoleKind::None, 0, kNone, {Kind::I, Kind::I}},
+               Step{"add_ff", HoleKind::None, 0, kNone, {Kind::F, Kind::F}},
+               Step{"cp_exit", HoleKind::None, 0, kNone, {Kind::F, Kind::F}}};
+    CHECK_THROWS_WITH(link_program(p, db()),
+                      Catch::Contains("stencil 'cp_entry' continues in register state ii, the program expects ff"));
+    // The exit stencil returns: it cannot stand before another step.
+    p.steps = {Step{"cp_entry", HoleKind::None, 0, kNone, {Kind::I, Kind::I}},
+               Step{"cp_exit", HoleKind::None, 0, kNone, {Kind::I, Kind::I}},
+               Step{"cp_exit", HoleKind::None, 0, kNone, {Kind::I, Kind::I}}};
+    CHECK_THROWS_WITH(link_program(p, db()), Catch::Contains("stencil 'cp_exit' never continues to the next one"));
+    // And a program must end in a stencil that returns.
+    p.steps = {Step{"cp_entry", HoleKind::None, 0, kNone, {Kind::I, Kind::I}}};
+    CHECK_THROWS_WITH(link_program(p, db()), Catch::Contains("the last stencil 'cp_entry' does not return"));
+}
