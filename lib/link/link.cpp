@@ -55,8 +55,11 @@ public:
         place_constants();
         place_data();
         for (const Fixup& f : fixups_) resolve(f);
-        std::sort(img_.patches.begin(), img_.patches.end(),
-                  [](const ImagePatch& a, const ImagePatch& b) { return a.site < b.site; });
+        // Patches come out in site order (steps, then library sections, in
+        // placement order); sort only if that ever changes.
+        auto by_site = [](const ImagePatch& a, const ImagePatch& b) { return a.site < b.site; };
+        if (!std::is_sorted(img_.patches.begin(), img_.patches.end(), by_site))
+            std::sort(img_.patches.begin(), img_.patches.end(), by_site);
         img_.symbols = prog_.symbols;
         return std::move(img_);
     }
