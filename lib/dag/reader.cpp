@@ -132,15 +132,24 @@ std::string parse_value(const RawValue& v, DType t, uint32_t& bits) {
     return "bad type";
 }
 
-// The fields of one object in `nodes`, `outputs` or `updates`.
+// The fields the schema knows, in nodes, outputs and updates.
+enum Field : uint8_t { kId, kOp, kDtype, kValue, kName, kNode, kState, kFieldCount };
+constexpr std::string_view kFieldNames[kFieldCount] = {"id", "op", "dtype", "value", "name", "node", "state"};
+
+// The fields of one object in `nodes`, `outputs` or `updates`: a slot per
+// known field (no per-field strings or searches on the hot path), other keys
+// kept in order for the error messages.
 struct RawObject {
-    std::vector<std::pair<std::string, RawValue>> fields;  // in order; arrays/objects as kind Other
+    std::array<RawValue, kFieldCount> slot;
+    uint8_t present = 0;               // bit per Field
+    std::vector<std::string> unknown;  // keys the schema does not know
     enum class Args : uint8_t { Absent, Array, NotArray } args_state = Args::Absent;
     std::vector<int64_t> args;     // the valid node ids in `args`
     size_t args_count = 0;         // elements in `args`
     int64_t args_bad = -1;         // first element that is not a node id
     void clear() {
-        fields.clear();
+        present = 0;
+        unknown.clear();
         args_state = Args::Absent;
         args.clear();
         args_count = 0;
@@ -151,12 +160,28 @@ struct RawObject {
         else if (args_bad < 0) args_bad = static_cast<int64_t>(args_count);
         ++args_count;
     }
-    const RawValue* get(std::string_view key) const {
-        for (const auto& [k, v] : fields)
-            if (k == key) return &v;
-        return nullptr;
+    // Records a field (arrays and objects as values of kind Other). A key
+    // given twice keeps its first value, like a search in file order would.
+    void set(std::string& key, RawValue&& v) {
+        for (uint8_t f = 0; f < kFieldCount; ++f) {
+            if (key == kFieldNames[f]) {
+                if (!(present & (1u << f))) slot[f] = std::move(v);
+                present |= static_cast<uint8_t>(1u << f);
+                return;
+            }
+        }
+        unknown.push_back(std::move(key));
+    }
+    const RawValue* get(Field f) const { return (present & (1u << f)) ? &slot[f] : nullptr; }
+    // Reports every field outside `allowed` (a bit per Field), then the unknown keys.
+    template <typename Report>
+    void check_fields(uint8_t allowed, Report report) const {
+        for (uint8_t f = 0; f < kFieldCount; ++f)
+            if ((present & (1u << f)) && !(allowed & (1u << f))) report(kFieldNames[f]);
+        for (const std::string& k : unknown) report(std::string_view(k));
     }
 };
+constexpr uint8_t bit(Field f) { return static_cast<uint8_t>(1u << f); }
 
 constexpr uint32_t kNoNode = UINT32_MAX;
 
@@ -546,13 +571,13 @@ private:
 
     void read_node(const RawObject& j, size_t pos) {
         DagNode n;
-        const RawValue* id = j.get("id");
+        const RawValue* id = j.get(kId);
         if (!id || !id->is_nonneg_int()) {
             diag_.add("nodes[{}]: field 'id' must be a non-negative integer", pos);
             return;
         }
         n.id = id->as_int();
-        const RawValue* op = j.get("op");
+        const RawValue* op = j.get(kOp);
         if (!op || op->kind != RawValue::Str) {
             diag_.add("node {}: field 'op' must be a string", n.id);
             return;
@@ -567,13 +592,9 @@ private:
         if ((n.op == Op::State || n.op == Op::Grad) && !first_v2_node_) first_v2_node_ = n;  // checked with the header
         const bool leaf = is_leaf(n.op);
         const bool named = n.op == Op::Input || n.op == Op::State;
-        for (const auto& [key, value] : j.fields) {
-            if (key == "id" || key == "op" || key == "dtype") continue;
-            if (key == "value" && leaf) continue;
-            if (key == "name" && named) continue;
-            diag_.add("{}: unknown field '{}'", w(), key);
-        }
-        const RawValue* dt = j.get("dtype");
+        j.check_fields(bit(kId) | bit(kOp) | bit(kDtype) | (leaf ? bit(kValue) : 0) | (named ? bit(kName) : 0),
+                       [&](std::string_view key) { diag_.add("{}: unknown field '{}'", w(), key); });
+        const RawValue* dt = j.get(kDtype);
         std::optional<DType> dtype;
         if (!dt || dt->kind != RawValue::Str || !(dtype = dtype_from_name(dt->s))) {
             diag_.add("{}: field 'dtype' must be \"int\", \"float\" or \"bool\"", w());
@@ -599,7 +620,7 @@ private:
         n.nargs = static_cast<uint8_t>(arity);
 
         if (leaf) {
-            const RawValue* v = j.get("value");
+            const RawValue* v = j.get(kValue);
             if (!v) {
                 diag_.add("{}: missing field 'value'", w());
                 return;
@@ -614,7 +635,7 @@ private:
             return;
         }
         if (named) {
-            const RawValue* name = j.get("name");
+            const RawValue* name = j.get(kName);
             if (!name || name->kind != RawValue::Str || !valid_name(name->s)) {
                 diag_.add("{}: field 'name' must be a name matching [A-Za-z_][A-Za-z0-9_.[\\]]* (at most 255 bytes)",
                           w());
@@ -721,10 +742,10 @@ private:
         std::unordered_map<std::string, size_t> seen;
         for (size_t i = 0; i < raw_outputs_.size(); ++i) {
             const RawObject& o = raw_outputs_[i];
-            for (const auto& [key, value] : o.fields)
-                if (key != "name" && key != "node") diag_.add("outputs[{}]: unknown field '{}'", i, key);
-            const RawValue* name = o.get("name");
-            const RawValue* node = o.get("node");
+            o.check_fields(bit(kName) | bit(kNode),
+                           [&](std::string_view key) { diag_.add("outputs[{}]: unknown field '{}'", i, key); });
+            const RawValue* name = o.get(kName);
+            const RawValue* node = o.get(kNode);
             if (!name || name->kind != RawValue::Str || !valid_name(name->s)) {
                 diag_.add("outputs[{}]: field 'name' must be a valid name", i);
                 continue;
@@ -757,10 +778,10 @@ private:
         std::unordered_map<uint32_t, size_t> seen;
         for (size_t i = 0; i < raw_updates_.size(); ++i) {
             const RawObject& o = raw_updates_[i];
-            for (const auto& [key, value] : o.fields)
-                if (key != "state" && key != "node") diag_.add("updates[{}]: unknown field '{}'", i, key);
-            const RawValue* st = o.get("state");
-            const RawValue* node = o.get("node");
+            o.check_fields(bit(kState) | bit(kNode),
+                           [&](std::string_view key) { diag_.add("updates[{}]: unknown field '{}'", i, key); });
+            const RawValue* st = o.get(kState);
+            const RawValue* node = o.get(kNode);
             if (!st || !node || !(st->kind == RawValue::Int || st->kind == RawValue::Uint) ||
                 !(node->kind == RawValue::Int || node->kind == RawValue::Uint)) {
                 diag_.add("updates[{}]: fields 'state' and 'node' must be node ids", i);
@@ -810,7 +831,7 @@ bool Sax::scalar(RawValue v) {
         case At::List: r_.list_item(list_, index_++, nullptr); return true;
         case At::Item:
             if (key_ == "args") obj_.args_state = RawObject::Args::NotArray;
-            else obj_.fields.emplace_back(std::move(key_), std::move(v));
+            else obj_.set(key_, std::move(v));
             return true;
         case At::Args: obj_.add_arg(&v); return true;
         case At::Skip: return true;
@@ -833,7 +854,7 @@ bool Sax::start_object(size_t) {
             break;
         case At::Item:
             if (key_ == "args") obj_.args_state = RawObject::Args::NotArray;
-            else obj_.fields.emplace_back(std::move(key_), other("object"));
+            else obj_.set(key_, other("object"));
             break;
         case At::Args: obj_.add_arg(nullptr); break;
         case At::Skip: ++skip_depth_; return true;
@@ -874,7 +895,7 @@ bool Sax::start_array(size_t) {
                 at_ = At::Args;
                 return true;
             }
-            obj_.fields.emplace_back(std::move(key_), other("array"));
+            obj_.set(key_, other("array"));
             break;
         case At::Args: obj_.add_arg(nullptr); break;
         case At::Skip: ++skip_depth_; return true;
