@@ -65,6 +65,15 @@ public:
     }
 
 private:
+    // Regions stay below 1 GiB: offsets are u32 and patch addends i32 in the
+    // image, and a broken stencil object may claim any section size.
+    static constexpr uint64_t kMaxRegion = uint64_t{1} << 30;
+    void reserve_room(const std::vector<uint8_t>& region, uint64_t more, std::string_view what) const {
+        if (more > kMaxRegion || region.size() + more > kMaxRegion)
+            fail(ErrorKind::Environment, "{}: the program's {} would exceed {} bytes (adding {} bytes)", db_.path(),
+                 what, kMaxRegion, more);
+    }
+
     // Pads the code to a multiple of `a`: with the target's nop where
     // execution falls through (between stencils), else with zeros.
     void align_code(uint64_t a, bool executed = false) {
@@ -90,6 +99,7 @@ private:
             const Stencil& st = *found;
             check_continuation(i, st);
             align_code(st.align, /*executed=*/true);
+            reserve_room(img_.code, st.code.size() + st.align, "code");
             const uint32_t at = static_cast<uint32_t>(img_.code.size());
             img_.step_offsets.push_back(at);
             img_.code.insert(img_.code.end(), st.code.begin(), st.code.end());
@@ -145,6 +155,7 @@ private:
                      sec.name);
             return;
         }
+        reserve_room(img_.code, sec.size + 4096, "code");
         align_code(std::min<uint64_t>(sec.align, 4096));
         placed_[s] = static_cast<uint32_t>(img_.code.size());
         img_.aux.push_back({sec.name, CP_REGION_CODE, placed_[s], static_cast<uint32_t>(sec.size), s});
@@ -160,6 +171,7 @@ private:
     }
 
     void place_constants() {
+        reserve_room(img_.code, 4 * uint64_t{prog_.consts.size()} + 4, "code");
         align_code(4);
         const_base_ = static_cast<uint32_t>(img_.code.size());
         img_.const_offset = const_base_;
@@ -171,10 +183,12 @@ private:
     }
 
     void place_data() {
+        reserve_room(img_.data, 4 * uint64_t{prog_.data.size()}, "data");
         img_.data.resize(prog_.data.size() * 4);
         for (size_t i = 0; i < prog_.data.size(); ++i) cp_write_u32(img_.data.data() + 4 * i, prog_.data[i]);
         for (uint32_t s : data_sections_) {
             const ObjSection& sec = db_.sections()[s];
+            reserve_room(img_.data, sec.size + 4096, "data");
             while (img_.data.size() % std::min<uint64_t>(sec.align, 4096)) img_.data.push_back(0);
             placed_[s] = static_cast<uint32_t>(img_.data.size());
             img_.aux.push_back({sec.name, CP_REGION_DATA, placed_[s], static_cast<uint32_t>(sec.size), s});

@@ -163,6 +163,68 @@ def image_corpus(cc, runner, tmp):
     check("image/repeat-zero", proc.returncode == 2, proc.stderr)
 
 
+BROKEN_STENCILS = """--- !ELF
+FileHeader: {Class: ELFCLASS64, Data: ELFDATA2LSB, Type: ET_REL, Machine: EM_X86_64}
+Sections:
+  - {Name: .text.cp_entry, Type: SHT_PROGBITS, Flags: [SHF_ALLOC, SHF_EXECINSTR], AddressAlign: 16,
+     Content: "488b050000000031f631ffe900000000"}   # mov big(%rip),%rax; xor %esi,%esi; xor %edi,%edi; jmp NEXT
+  - Name: .rela.text.cp_entry
+    Type: SHT_RELA
+    Info: .text.cp_entry
+    Relocations:
+      - {Offset: 3, Symbol: big, Type: RELOC, Addend: -4}
+      - {Offset: 12, Symbol: NEXT, Type: R_X86_64_PLT32, Addend: -4}
+  - {Name: .text.cp_exit, Type: SHT_PROGBITS, Flags: [SHF_ALLOC, SHF_EXECINSTR], Content: "c3"}
+  - {Name: .bss.big, Type: SHT_NOBITS, Flags: [SHF_ALLOC, SHF_WRITE], Size: BIG}
+Symbols:
+  - {Name: cp_entry, Type: STT_FUNC, Section: .text.cp_entry, Binding: STB_GLOBAL, Size: 16}
+  - {Name: cp_exit, Type: STT_FUNC, Section: .text.cp_exit, Binding: STB_GLOBAL, Size: 1}
+  - {Name: big, Type: STT_OBJECT, Section: .bss.big, Binding: STB_GLOBAL, Size: 8}
+  - {Name: NEXT, Binding: STB_GLOBAL}
+"""
+
+
+def yaml2obj():
+    for name in ("yaml2obj-14", "yaml2obj"):
+        for d in os.environ.get("PATH", "").split(os.pathsep) + ["/usr/lib/llvm-14/bin"]:
+            if os.access(os.path.join(d, name), os.X_OK):
+                return os.path.join(d, name)
+    return None
+
+
+def broken_stencil_objects(cc, tmp):
+    """Stencil objects built from YAML (LLVM's yaml2obj), each broken in one
+    way: a clear error with exit code 3 and no output, never a crash or a
+    silently wrong image."""
+    tool = yaml2obj()
+    check("stencils/yaml2obj", tool is not None, "yaml2obj (package llvm-14) is missing")
+    if tool is None:
+        return
+    dag = tmp / "only-entry.json"
+    dag.write_text('{"format":"copapy-dag","version":1,"nodes":[{"id":0,"op":"input","dtype":"float","name":"x",'
+                   '"value":1.0}],"outputs":[{"name":"x","node":0}]}')
+    cases = [
+        ("huge-section", dict(RELOC="R_X86_64_PC32", NEXT="result_ii", BIG="0x10000000000"), "would exceed"),
+        ("unsupported-relocation", dict(RELOC="R_X86_64_32S", NEXT="result_ii", BIG="8"),
+         "stencil 'cp_entry': unsupported relocation R_X86_64_32S against 'big'"),
+        ("wrong-continuation", dict(RELOC="R_X86_64_PC32", NEXT="result_ff", BIG="8"),
+         "stencil 'cp_entry' continues in register state ff, the program expects ii"),
+    ]
+    for name, subst, needle in cases:
+        d = tmp / f"stencils-{name}"
+        d.mkdir()
+        text = BROKEN_STENCILS
+        for k, v in subst.items():
+            text = text.replace(k, v)
+        (d / "x86_64.yaml").write_text(text)
+        made = run([tool, str(d / "x86_64.yaml"), "-o", str(d / "x86_64.o")])
+        check(f"stencils/{name}/yaml2obj", made.returncode == 0, made.stderr)
+        out = tmp / f"{name}.cpimg"
+        proc = run([cc, "build", str(dag), "-o", str(out), "--stencils", str(d)])
+        expect_error(f"stencils/{name}", proc, 3, [needle], "copapy-cc: error: ")
+        check(f"stencils/{name}", not out.exists(), "output file left behind")
+
+
 def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("--cc", required=True)
@@ -171,6 +233,7 @@ def main():
     with tempfile.TemporaryDirectory() as d:
         tmp = Path(d)
         dag_corpus(a.cc, tmp)
+        broken_stencil_objects(a.cc, tmp)
         image_corpus(a.cc, a.run, tmp)
     for line in failures:
         print("FAIL", line)
