@@ -367,7 +367,7 @@ private:
             if (!need(1)) return false;
             const uint8_t b = initial_byte();
             if (b == 0xff) return valid_utf8(out) || fail("text string is not UTF-8");
-            uint64_t n;
+            uint64_t n = 0;
             if ((b >> 5) != 3) return fail("bad text string chunk");
             if (!argument(b & 0x1f, n) || !need(n)) return false;
             out.append(reinterpret_cast<const char*>(p_), n);
@@ -424,7 +424,7 @@ private:
                 } else {
                     while (!at_break()) {
                         if (!need(1)) return false;
-                        uint64_t n;
+                        uint64_t n = 0;
                         const uint8_t c = initial_byte();
                         if ((c >> 5) != 2) return fail("bad byte string chunk");
                         if (!argument(c & 0x1f, n) || !need(n)) return false;

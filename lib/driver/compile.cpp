@@ -47,7 +47,7 @@ void write_file_atomic(const std::string& path, std::span<const uint8_t> bytes) 
     namespace fs = std::filesystem;
     const fs::path target(path);
     const fs::path dir = target.has_parent_path() ? target.parent_path() : fs::path(".");
-    std::string tmpl = (dir / ("." + target.filename().string() + ".XXXXXX")).string();
+    std::string tmpl = (dir / fmt::format(".{}.XXXXXX", target.filename().string())).string();
     const int fd = mkstemp(tmpl.data());
     if (fd < 0) fail(ErrorKind::Environment, "{}: cannot create output: {}", path, std::strerror(errno));
     size_t done = 0;
