@@ -116,19 +116,14 @@ void StencilDb::read(const void* object) {
                 fail(ErrorKind::Environment, "{}: relocation in '{}' refers to symbol {} (out of range)", path_,
                      target_sec.name, sym);
             ObjReloc r{offset, type, sym, 0, target_->classify(type)};
+            // The whole field lies in the section's bytes (a section without
+            // contents, SHT_NOBITS, has nothing to relocate).
             const unsigned width = r.kind ? cp_patch_kind_width(*r.kind) : 1;
-            if (offset >= target_sec.size || width > target_sec.size - offset)
+            if (offset >= target_sec.bytes.size() || width > target_sec.bytes.size() - offset)
                 fail(ErrorKind::Environment, "{}: relocation in '{}' at offset {:#x} is outside the section",
                      path_, target_sec.name, offset);
-            if (addend) {
-                r.addend = *addend;
-            } else if (r.kind) {
-                // REL: the addend is the field's current content.
-                if (offset + cp_patch_kind_width(*r.kind) > target_sec.bytes.size())
-                    fail(ErrorKind::Environment, "{}: relocation in '{}' at offset {:#x} overruns the section",
-                         path_, target_sec.name, offset);
-                r.addend = target_->implicit_addend(*r.kind, target_sec.bytes.data() + offset);
-            }
+            if (addend) r.addend = *addend;
+            else if (r.kind) r.addend = target_->implicit_addend(*r.kind, target_sec.bytes.data() + offset);  // REL: the field's content
             relocs_.push_back(r);
         };
         if (sh.sh_type == SHT_RELA) {
