@@ -185,6 +185,9 @@ int run_cli(int argc, const char* const* argv, std::ostream& out, std::ostream& 
     add_diagnostics(build);
 
     CLI::App* targets = app.add_subcommand("targets", "List the supported targets");
+    bool targets_json = false;
+    targets->add_flag("--json", targets_json,
+                      "As one JSON array of {name, aliases, description, host} (read by the Python tracer)");
 
     std::string stencil_dir;
     CLI::App* stencils = app.add_subcommand("stencils", "List the functions of a target's stencil object with their "
@@ -205,6 +208,19 @@ int run_cli(int argc, const char* const* argv, std::ostream& out, std::ostream& 
     }
     if (show_version) {
         out << version_text();
+        return kExitOk;
+    }
+    if (*targets && targets_json) {
+        nlohmann::ordered_json list = nlohmann::ordered_json::array();
+        for (const TargetInfo* t : all_targets()) {
+            nlohmann::ordered_json aliases = nlohmann::ordered_json::array();
+            for (auto a : t->aliases) aliases.push_back(std::string(a));
+            list.push_back({{"name", std::string(t->name)},
+                            {"aliases", aliases},
+                            {"description", std::string(t->description)},
+                            {"host", t == &host_target()}});
+        }
+        out << list.dump() << "\n";
         return kExitOk;
     }
     if (*targets) {

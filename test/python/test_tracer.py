@@ -635,6 +635,13 @@ class FakeTools:
         self.cc = self._script("copapy-cc", """
             import shutil, sys
             args = sys.argv[1:]
+            if args == ["targets", "--json"]:
+                print('[{"name": "x86_64", "aliases": ["amd64"], "description": "", "host": true},'
+                      ' {"name": "aarch64", "aliases": ["arm64"], "description": "", "host": false},'
+                      ' {"name": "armv7", "aliases": [], "description": "", "host": false},'
+                      ' {"name": "thumbv7", "aliases": ["armv7thumb"], "description": "", "host": false},'
+                      ' {"name": "thumbv7em", "aliases": ["armv7mthumb"], "description": "", "host": false}]')
+                sys.exit(0)
             if "FAIL" in open(args[1]).read():
                 sys.exit("copapy-cc: error: simulated failure")
             shutil.copy(args[1], args[args.index("-o") + 1])   # the "image" is the DAG
@@ -655,7 +662,9 @@ class FakeTools:
         return str(path)
 
     def calls(self) -> List[List[str]]:
-        return [eval(line) for line in self.log.read_text().splitlines()]
+        """The recorded command lines, without the target-table queries."""
+        calls = [eval(line) for line in self.log.read_text().splitlines()]
+        return [c for c in calls if c != ["targets", "--json"]]
 
 
 class TargetPlumbing(unittest.TestCase):
@@ -704,13 +713,14 @@ class TargetPlumbing(unittest.TestCase):
         tg.run()
         cc_call, run1, run2 = tools.calls()
         self.assertEqual(cc_call[0], "build")
-        self.assertNotIn("-t", cc_call)
+        self.assertEqual(cc_call[2:4], ["-t", "x86_64"])  # the host, named by the compiler's table
         self.assertEqual(run1[1:], ["--set", f"a={f32(0.1)!r}", "--set", "n=-2147483648", "--set", "flag=true"])
         self.assertEqual(run2[1:], ["--set", "a=-inf", "--set", "n=-2147483648", "--set", "flag=true"])
         self.assertEqual(tg.read_value(a), 0.25)
         self.assertEqual(tg.read_value(x), -math.inf)
         self.assertTrue(math.isnan(tg.read_value(y)))
-        self.assertEqual(tg.read_value(v), [tg.read_value(y), 7.5])
+        self.assertIsInstance(tg.read_value(v), cp.vector)  # the same container, holding numbers
+        self.assertEqual(tg.read_value(v).tolist(), [tg.read_value(y), 7.5])
         self.assertEqual(tg.read_value([z, flag, 3]), [-3, True, 3])
         self.assertIs(tg.read_value(flag), True)
 
@@ -730,12 +740,30 @@ class TargetPlumbing(unittest.TestCase):
         cp.Target("x86_64").compile(x)
         os.environ["COPAPY_TARGET"] = "armv7mthumb"
         tg = cp.Target()
-        self.assertEqual(tg.arch, "armv7mthumb")
+        self.assertEqual(tg.arch, "thumbv7em")  # aliases resolve to the compiler's canonical name
         tg.compile(x)
-        self.assertEqual(cp.Target("aarch64").arch, "aarch64")
+        self.assertEqual(cp.Target("AArch64").arch, "aarch64")
+        self.assertEqual(cp.Target("ARM64").arch, "aarch64")
+        self.assertEqual(cp.Target("native").arch, "x86_64")
         calls = tools.calls()
-        self.assertEqual(calls[0][-2:], ["-t", "x86_64"])
-        self.assertEqual(calls[1][-2:], ["-t", "armv7mthumb"])
+        self.assertEqual(calls[0][2:4], ["-t", "x86_64"])
+        self.assertEqual(calls[1][2:4], ["-t", "thumbv7em"])
+
+    def test_unknown_targets_name_the_known_ones(self) -> None:
+        self.tools("{}")
+        for name in ("x86", "armv6", "pdp11"):
+            with self.assertRaisesRegex(ValueError, rf"unknown target '{name}': this copapy-cc knows x86_64 "
+                                                    r"\(amd64\), aarch64 \(arm64\), armv7, thumbv7 \(armv7thumb\)"):
+                cp.Target(name)
+
+    def test_optimization_levels(self) -> None:
+        tools = self.tools("{}")
+        x = cp.value(1.0, name="x") + 1.0
+        for level, flag in ((0, "0"), ("O1", "1"), ("-O2", "2"), ("O3", "2"), (2, "2")):
+            cp.Target(optimization=level).compile(x)
+            self.assertEqual(tools.calls()[-1][4:6], ["-O", flag])
+        with self.assertRaisesRegex(ValueError, "optimization must be"):
+            cp.Target(optimization="fast")
 
     def test_compiler_failure_reports_stderr(self) -> None:
         self.tools("{}")
@@ -786,12 +814,14 @@ class TargetPlumbing(unittest.TestCase):
         which = {"qemu-aarch64": "/q/qemu-aarch64", "qemu-arm": "/q/qemu-arm"}
         with mock.patch.object(_target, "_host_target", return_value="x86_64"), \
                 mock.patch.object(_target.shutil, "which", which.get):
-            for arch in (None, "x86_64", "amd64", "X86-64"):
-                self.assertEqual(_target._runner_command(arch), [tools.run], arch)
+            for arch in (None, "x86_64", "amd64", "X86_64"):
+                self.assertEqual(_target._runner_command(_target.resolve_target(arch)), [tools.run], arch)
             for arch in ("aarch64", "arm64"):
-                self.assertEqual(_target._runner_command(arch), ["/q/qemu-aarch64", tools.cc], arch)
+                self.assertEqual(_target._runner_command(_target.resolve_target(arch)),
+                                 ["/q/qemu-aarch64", tools.cc], arch)
             for arch in ("armv7", "thumbv7", "thumbv7em", "armv7thumb", "armv7mthumb"):
-                self.assertEqual(_target._runner_command(arch), ["/q/qemu-arm", str(armhf)], arch)
+                self.assertEqual(_target._runner_command(_target.resolve_target(arch)),
+                                 ["/q/qemu-arm", str(armhf)], arch)
             with self.assertRaisesRegex(RuntimeError, "no way to run target 'riscv'"):
                 _target._runner_command("riscv")
             del which["qemu-arm"]

@@ -8,6 +8,9 @@
 
 #include "cli_runner.hpp"
 #include "driver/cli.hpp"
+#include "target/target.hpp"
+
+#include <nlohmann/json.hpp>
 
 using namespace copapy;
 namespace fs = std::filesystem;
@@ -36,6 +39,22 @@ TEST_CASE("targets lists the host as default") {
     Run r = cli({"targets"});
     CHECK(r.code == kExitOk);
     CHECK_THAT(r.out, Catch::Contains("x86_64") && Catch::Contains("[host, default]"));
+}
+
+TEST_CASE("targets --json lists every target with its aliases once") {
+    Run r = cli({"targets", "--json"});
+    CHECK(r.code == kExitOk);
+    const auto list = nlohmann::json::parse(r.out);
+    REQUIRE(list.is_array());
+    REQUIRE(list.size() == all_targets().size());
+    int hosts = 0;
+    for (size_t i = 0; i < list.size(); ++i) {
+        CHECK(list[i]["name"] == std::string(all_targets()[i]->name));
+        CHECK(list[i]["aliases"].size() == all_targets()[i]->aliases.size());
+        hosts += list[i]["host"].get<bool>() ? 1 : 0;
+    }
+    CHECK(hosts == 1);
+    CHECK(list[1]["aliases"][0] == "arm64");
 }
 
 TEST_CASE("usage errors exit with 2") {

@@ -45,12 +45,20 @@ up the same way (COPAPY_RUN_AARCH64, COPAPY_RUN_ARMHF), and also next to
 COPAPY_RUN. With Target(arch=None), the environment variable COPAPY_TARGET, if
 set, selects the target.
 """
-from ._dag import export
-from ._grad import grad
-from ._math import abs, acos, asin, atan, atan2, clamp, cos, exp, iif, log, maximum, minimum, pow, sign, sin, sqrt, tan
-from ._target import Target
-from ._value import state, value
+from ._version import __version__
+from ._value import value, state, NumLike
+from ._array import ArrayBase
 from ._vector import vector
+from ._tensor import tensor, matrix, zeros, ones, eye, identity, diagonal, arange, concat
+from ._math import (sqrt, exp, log, sin, cos, tan, asin, acos, atan, atan2, tanh, hypot, pow, abs, sign, floor, ceil,
+                    trunc, round, minimum, maximum, clamp, iif, lerp, min, max, cast)
+from ._grad import grad
+from ._dag import export
+from ._target import Target
+from ._jit import jit
+from . import linalg
 
-__all__ = ["value", "vector", "Target", "export", "grad", "sqrt", "exp", "log", "sin", "cos", "tan", "asin", "acos",
-           "atan", "atan2", "pow", "abs", "sign", "minimum", "maximum", "clamp", "iif"]
+__all__ = ["__version__", "value", "state", "NumLike", "vector", "tensor", "matrix", "zeros", "ones", "eye",
+           "identity", "diagonal", "arange", "concat", "sqrt", "exp", "log", "sin", "cos", "tan", "asin", "acos",
+           "atan", "atan2", "tanh", "hypot", "pow", "abs", "sign", "floor", "ceil", "trunc", "round", "minimum",
+           "maximum", "clamp", "iif", "lerp", "min", "max", "cast", "grad", "export", "Target", "jit", "linalg"]

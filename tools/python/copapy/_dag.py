@@ -13,8 +13,8 @@ import os
 from typing import Any, Dict, Iterable, Iterator, List, Optional, Sequence, Tuple, Union
 
 from . import _cbor
+from ._array import ArrayBase
 from ._value import Node, check_name, is_scalar, operand_node
-from ._vector import vector
 
 __all__ = ["Dag", "export", "flatten"]
 
@@ -249,17 +249,31 @@ def _json_value(n: Node) -> str:
 
 
 def flatten(item: Any, name: Optional[str], out: List[Tuple[Optional[str], Any]]) -> None:
-    """Appends (name, scalar) for a value, number, vector or (nested) list/tuple.
+    """Appends (name, scalar) for a value, number, container or (nested) list/tuple.
 
-    Elements of sequences are named name[0], name[1], ... (None stays None).
+    Elements are named name[0], name[1], ...; elements of a matrix
+    name[0][1], ... (None stays None).
     """
-    if isinstance(item, (vector, list, tuple)):
+    if isinstance(item, ArrayBase):
+        if name is None:
+            out.extend((None, x) for x in item.values)
+            return
+        shape = item.shape
+        for k, x in enumerate(item.values):
+            index = ""
+            rest = k
+            for d in reversed(shape):
+                index = f"[{rest % d}]" + index
+                rest //= d
+            out.append((name + index, x))
+    elif isinstance(item, (list, tuple)):
         for k, element in enumerate(item):
             flatten(element, None if name is None else f"{name}[{k}]", out)
     elif is_scalar(item):
         out.append((name, item))
     else:
-        raise TypeError(f"expected copapy values, vectors, numbers or lists of them, not {type(item).__name__}")
+        raise TypeError(f"expected copapy values, vectors, tensors, quaternions, numbers or lists of them, "
+                        f"not {type(item).__name__}")
 
 
 def export(path: PathLike, *values: Any, **named: Any) -> None:

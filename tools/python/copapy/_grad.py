@@ -4,10 +4,12 @@ The tracer only records each request as a `grad` node (DAG format version 2);
 copapy-cc expands it in reverse mode into ordinary operations, so every front
 end that writes DAG files gets the same derivatives.
 """
+from __future__ import annotations
+
 from typing import Any, List, Union
 
+from ._array import ArrayBase
 from ._value import is_scalar, make, value
-from ._vector import vector
 
 __all__ = ["grad"]
 
@@ -30,27 +32,37 @@ def _scalar_grad(y: Any, x: Any) -> Any:
     return make("grad", y._node, x._node)
 
 
-def grad(y: Any, x: Any) -> Union[value, float, vector, List[Any]]:
-    """The derivative dy/dx of the scalar `y` with respect to `x`.
+def grad(y: Any, x: Any) -> Any:
+    """The derivative dy/dx of `y` with respect to `x`.
 
-    `x` may be a value (the result is a float value), a vector (the result is
-    the vector of the derivatives) or a list or tuple (a list). `y` and every
-    value in `x` must be float values. A Python number as `y` or as an element
-    of `x` is a constant: the derivative is 0.0.
+    `x` may be a value (the result is a float value), a vector, tensor or
+    quaternion (the result is the same kind of container holding the
+    derivatives) or a list or tuple (a list). `y` may be a value or a
+    container: for a container y, the result is the derivative of each
+    element; with a container x as well, a tensor of shape y.shape + x.shape
+    (the Jacobian). Every value must be a float value. A Python number as y
+    or as an element of x is a constant: the derivative is 0.0.
 
     `x` need not be an input: the derivative with respect to an intermediate
     result x sums over every path from x to y, holding fixed what x does not
     depend on. The request is recorded as a `grad` node and expanded by
-    copapy-cc in reverse mode (one sweep for all x of the same y).
-    Differentiating a derivative again (second order) is not supported; the
-    compiler rejects it.
+    copapy-cc in reverse mode (one sweep for all x of the same y). `y` may
+    itself contain derivatives, so cp.grad(cp.grad(f, x), x) is the second
+    derivative (Hessians for Newton steps).
     """
+    if isinstance(y, ArrayBase):
+        if isinstance(x, ArrayBase):
+            from ._tensor import tensor
+            rows = [grad(yi, x) for yi in y.values]
+            return tensor._make([d for r in rows for d in r.values], y.shape + x.shape)
+        return y.map(lambda yi: grad(yi, x))
     if isinstance(y, value):
         _check_float(y, "y")
     elif not is_scalar(y):
-        raise TypeError(f"cp.grad(): y must be a copapy value or a number, not {type(y).__name__}")
-    if isinstance(x, vector):
-        return vector(_scalar_grad(y, xi) for xi in x.values)
+        raise TypeError(f"cp.grad(): y must be a copapy value, a number or a container of them, "
+                        f"not {type(y).__name__}")
+    if isinstance(x, ArrayBase):
+        return x.map(lambda xi: _scalar_grad(y, xi))
     if isinstance(x, (list, tuple)):
         return [_scalar_grad(y, xi) for xi in x]
     return _scalar_grad(y, x)

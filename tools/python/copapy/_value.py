@@ -9,19 +9,27 @@ nodes live on inside the graph); see `alive_values`.
 The result type of every operation is computed here exactly as
 docs/dag-format.md ("Types and operations") prescribes, because copapy-cc
 rejects a node whose `dtype` disagrees with its operands.
+
+Static types: `value[int]`, `value[float]` and `value[bool]` (the parameter is
+covariant, so a value[bool] is accepted where a value[int] is, and a
+value[int] where a value[float] is, as Python's numbers are). The operator
+overloads below give the result type of every operation.
 """
+from __future__ import annotations
+
 import itertools
 import math
 import numbers
 import re
 import struct
 import weakref
-from typing import Any, List, Optional, Tuple, Union
+from typing import Any, Generic, List, Optional, Tuple, TypeVar, Union, overload
 
 __all__ = ["value", "Node", "f32", "INT_MIN", "INT_MAX", "is_scalar", "operand_node", "make", "alive_values",
-           "check_name"]
+           "check_name", "NumLike", "IntLike", "FloatLike", "BoolLike", "cast_node", "dtype_of_type", "state"]
 
 Number = Union[bool, int, float]
+T = TypeVar("T", covariant=True)
 
 INT_MIN = -(2 ** 31)
 INT_MAX = 2 ** 31 - 1
@@ -35,7 +43,7 @@ def f32(x: float) -> float:
     Overflow gives +-inf, as a C conversion from double to float does.
     """
     try:
-        return struct.unpack("<f", struct.pack("<f", x))[0]
+        return struct.unpack("<f", struct.pack("<f", x))[0]  # type: ignore[no-any-return]
     except OverflowError:
         return math.copysign(math.inf, x)
 
@@ -102,9 +110,12 @@ def _classify(x: Any) -> Tuple[str, Number]:
     raise TypeError(f"expected a copapy value or a Python number (bool, int, float), not {t.__name__}")
 
 
+_SCALAR_TYPES = (float, int, bool)
+
+
 def is_scalar(x: Any) -> bool:
     """True for a copapy value or a real Python number."""
-    return type(x) in (float, int, bool) or isinstance(x, (value, numbers.Real))
+    return type(x) in _SCALAR_TYPES or isinstance(x, (value, numbers.Real))
 
 
 def operand_node(x: Any) -> Node:
@@ -124,7 +135,8 @@ _UNARY_NUM = frozenset(("neg", "abs", "sign"))
 _COMPARE = frozenset(("gt", "ge", "lt", "le", "eq", "ne"))
 _BITWISE = frozenset(("and", "or", "xor"))
 _SHIFT = frozenset(("lshift", "rshift"))
-_MATH = frozenset(("sqrt", "exp", "log", "sin", "cos", "tan", "asin", "acos", "atan", "atan2"))
+_MATH = frozenset(("sqrt", "exp", "log", "sin", "cos", "tan", "asin", "acos", "atan", "atan2", "tanh", "hypot",
+                   "floor", "ceil", "trunc", "round"))
 
 
 def _int_like(dtype: str) -> bool:
@@ -147,7 +159,7 @@ def result_dtype(op: str, args: Tuple[Node, ...]) -> str:
     if op == "pow":
         base, exponent = args
         int_pow = (_int_like(base.dtype) and exponent.op == "const" and _int_like(exponent.dtype)
-                   and exponent.value >= 0)
+                   and exponent.value is not None and exponent.value >= 0)
         return "int" if int_pow else "float"
     if op in _SAME_KIND:
         return _same_kind(args[0].dtype, args[1].dtype)
@@ -174,43 +186,57 @@ def result_dtype(op: str, args: Tuple[Node, ...]) -> str:
 # Every value ever made, by serial number, as long as something else keeps it
 # alive. Target.compile turns the alive ones that the compiled program computes
 # into outputs, so that read_value works on intermediates too.
-_registry: "weakref.WeakValueDictionary[int, value]" = weakref.WeakValueDictionary()
+_registry: "weakref.WeakValueDictionary[int, value[Any]]" = weakref.WeakValueDictionary()
 _serial = itertools.count()
 
 
-def alive_values() -> List["value"]:
+def alive_values() -> List["value[Any]"]:
     """Every value that has not been garbage collected yet, in creation order."""
     return list(_registry.values())
 
 
-def _wrap(node: Node) -> "value":
-    v = value.__new__(value)
+def _wrap(node: Node) -> "value[Any]":
+    v: value[Any] = value.__new__(value)
     v._node = node
     _registry[next(_serial)] = v
     return v
 
 
-def make(op: str, *args: Node) -> "value":
+def make(op: str, *args: Node) -> "value[Any]":
     """A new value computing `op` over the operand nodes."""
     return _wrap(Node(op, result_dtype(op, args), args))
 
 
-def _binary(op: str, reflected: bool = False) -> Any:
-    """An operator method: `self op other`, or `other op self` when reflected.
-
-    Returns NotImplemented for operands that are not scalars, so that Python
-    tries the other operand's method (e.g. vector.__radd__ for value + vector).
-    """
-    def method(self: "value", other: Any) -> Any:
-        if not is_scalar(other):
-            return NotImplemented
-        b = operand_node(other)
-        return make(op, b, self._node) if reflected else make(op, self._node, b)
-    method.__name__ = f"__{'r' if reflected else ''}{op}__"
-    return method
+def _binary(op: str, a: Any, b: Any) -> "value[Any]":
+    """`a op b` for scalars a, b (at least one a value)."""
+    return make(op, operand_node(a), operand_node(b))
 
 
-class value:
+_DTYPES = {int: "int", float: "float", bool: "bool", "int": "int", "float": "float", "bool": "bool"}
+
+
+def dtype_of_type(t: Any) -> str:
+    """The DAG type named by a Python type (int, float, bool) or a type name."""
+    try:
+        return _DTYPES[t]
+    except (KeyError, TypeError):
+        raise TypeError(f"expected int, float or bool as the type to convert to, not {t!r}") from None
+
+
+def cast_node(node: Node, dtype: str) -> Node:
+    """`node` converted to `dtype` (the DAG's `cast`: float -> int truncates toward
+    zero and saturates, NaN -> 0; anything -> bool is `!= 0`); `node` itself if
+    it has that type already."""
+    if node.dtype == dtype:
+        return node
+    return Node("cast", dtype, (node,))
+
+
+_TRACE_HINT = ("it is only known when the compiled program runs: read it with Target.read_value() after "
+               "Target.run()")
+
+
+class value(Generic[T]):
     """A scalar in a traced program: an input (made by `cp.value(x)`), or the
     result of operations on values and Python numbers.
 
@@ -218,7 +244,9 @@ class value:
     before each run (`Target.write_value`), with initial value `x`. Its type
     follows `x`: bool -> "bool", int -> "int" (int32), float -> "float"
     (binary32; `x` is rounded to the nearest binary32 value). Inputs without a
-    name are named automatically when the program is exported.
+    name are named automatically when the program is exported. `dtype`
+    (int, float or bool) converts `x` first, so `cp.value(1, float)` is a
+    float input.
 
     Arithmetic, comparisons and bit operations with other values or Python
     numbers record DAG nodes instead of computing; Python numbers become
@@ -228,11 +256,17 @@ class value:
     __slots__ = ("_node", "__weakref__")
     _node: Node
 
-    def __init__(self, x: Number, name: Optional[str] = None) -> None:
+    def __init__(self, x: Union[T, "value[Any]"], dtype: Any = None, name: Optional[str] = None) -> None:
+        if isinstance(dtype, str) and dtype not in _DTYPES:
+            # The original's signature is value(x, dtype=None); accept a name given positionally too.
+            name, dtype = dtype, None
         if isinstance(x, value):
-            raise TypeError("cp.value() makes an input from a Python number; it cannot wrap another value")
-        dtype, v = _classify(x)
-        self._node = Node("input", dtype, (), v, None if name is None else check_name(name, "input"))
+            raise TypeError("cp.value() makes an input from a Python number; it cannot wrap another value "
+                            "(use cp.cast(v, type) to convert a value)")
+        if dtype is not None:
+            x = _convert_number(x, dtype_of_type(dtype))
+        kind, v = _classify(x)
+        self._node = Node("input", kind, (), v, None if name is None else check_name(name, "input"))
         _registry[next(_serial)] = self
 
     @property
@@ -247,98 +281,301 @@ class value:
 
     def __repr__(self) -> str:
         n = self._node
-        if n.op == "state":
+        if n.op in ("state", "input"):
             label = f" {n.name!r}" if n.name is not None else ""
-            return f"<copapy value: state{label} {n.dtype} = {n.value!r}>"
-        if n.op == "input":
-            label = f" {n.name!r}" if n.name is not None else ""
-            return f"<copapy value: input{label} {n.dtype} = {n.value!r}>"
+            return f"<copapy value: {n.op}{label} {n.dtype} = {n.value!r}>"
+        if n.op == "const":
+            return f"<copapy value: const {n.dtype} = {n.value!r}>"
         return f"<copapy value: {n.op} -> {n.dtype}>"
 
-    __add__ = _binary("add")
-    __radd__ = _binary("add", True)
-    __sub__ = _binary("sub")
-    __rsub__ = _binary("sub", True)
-    __mul__ = _binary("mul")
-    __rmul__ = _binary("mul", True)
-    __truediv__ = _binary("div")
-    __rtruediv__ = _binary("div", True)
-    __floordiv__ = _binary("floordiv")
-    __rfloordiv__ = _binary("floordiv", True)
-    __mod__ = _binary("mod")
-    __rmod__ = _binary("mod", True)
-    __rpow__ = _binary("pow", True)
-
-    # Python reflects comparisons itself (3 < v calls v.__gt__(3)).
-    __lt__ = _binary("lt")
-    __le__ = _binary("le")
-    __gt__ = _binary("gt")
-    __ge__ = _binary("ge")
-    __eq__ = _binary("eq")  # type: ignore[assignment]
-    __ne__ = _binary("ne")  # type: ignore[assignment]
     # == records a node instead of comparing, so hashing must go by identity.
     __hash__ = object.__hash__
 
-    __and__ = _binary("and")
-    __rand__ = _binary("and", True)
-    __or__ = _binary("or")
-    __ror__ = _binary("or", True)
-    __xor__ = _binary("xor")
-    __rxor__ = _binary("xor", True)
-    __lshift__ = _binary("lshift")
-    __rlshift__ = _binary("lshift", True)
-    __rshift__ = _binary("rshift")
-    __rrshift__ = _binary("rshift", True)
+    @overload
+    def __add__(self: value[int], other: IntLike) -> value[int]: ...  # type: ignore[misc]
+    @overload
+    def __add__(self, other: FloatLike) -> value[float]: ...
+    def __add__(self, other: Any) -> Any:
+        return _binary("add", self, other) if is_scalar(other) else NotImplemented
 
+    @overload
+    def __radd__(self: value[int], other: int) -> value[int]: ...
+    @overload
+    def __radd__(self, other: float) -> value[float]: ...
+    def __radd__(self, other: Any) -> Any:
+        return _binary("add", other, self) if is_scalar(other) else NotImplemented
+
+    @overload
+    def __sub__(self: value[int], other: IntLike) -> value[int]: ...  # type: ignore[misc]
+    @overload
+    def __sub__(self, other: FloatLike) -> value[float]: ...
+    def __sub__(self, other: Any) -> Any:
+        return _binary("sub", self, other) if is_scalar(other) else NotImplemented
+
+    @overload
+    def __rsub__(self: value[int], other: int) -> value[int]: ...
+    @overload
+    def __rsub__(self, other: float) -> value[float]: ...
+    def __rsub__(self, other: Any) -> Any:
+        return _binary("sub", other, self) if is_scalar(other) else NotImplemented
+
+    @overload
+    def __mul__(self: value[int], other: IntLike) -> value[int]: ...  # type: ignore[misc]
+    @overload
+    def __mul__(self, other: FloatLike) -> value[float]: ...
+    def __mul__(self, other: Any) -> Any:
+        return _binary("mul", self, other) if is_scalar(other) else NotImplemented
+
+    @overload
+    def __rmul__(self: value[int], other: int) -> value[int]: ...
+    @overload
+    def __rmul__(self, other: float) -> value[float]: ...
+    def __rmul__(self, other: Any) -> Any:
+        return _binary("mul", other, self) if is_scalar(other) else NotImplemented
+
+    @overload
+    def __floordiv__(self: value[int], other: IntLike) -> value[int]: ...  # type: ignore[misc]
+    @overload
+    def __floordiv__(self, other: FloatLike) -> value[float]: ...
+    def __floordiv__(self, other: Any) -> Any:
+        return _binary("floordiv", self, other) if is_scalar(other) else NotImplemented
+
+    @overload
+    def __rfloordiv__(self: value[int], other: int) -> value[int]: ...
+    @overload
+    def __rfloordiv__(self, other: float) -> value[float]: ...
+    def __rfloordiv__(self, other: Any) -> Any:
+        return _binary("floordiv", other, self) if is_scalar(other) else NotImplemented
+
+    @overload
+    def __mod__(self: value[int], other: IntLike) -> value[int]: ...  # type: ignore[misc]
+    @overload
+    def __mod__(self, other: FloatLike) -> value[float]: ...
+    def __mod__(self, other: Any) -> Any:
+        return _binary("mod", self, other) if is_scalar(other) else NotImplemented
+
+    @overload
+    def __rmod__(self: value[int], other: int) -> value[int]: ...
+    @overload
+    def __rmod__(self, other: float) -> value[float]: ...
+    def __rmod__(self, other: Any) -> Any:
+        return _binary("mod", other, self) if is_scalar(other) else NotImplemented
+
+    def __truediv__(self, other: FloatLike) -> value[float]:
+        return _binary("div", self, other) if is_scalar(other) else NotImplemented
+
+    def __rtruediv__(self, other: float) -> value[float]:
+        return _binary("div", other, self) if is_scalar(other) else NotImplemented
+
+    def __lt__(self, other: FloatLike) -> value[bool]:
+        return _binary("lt", self, other) if is_scalar(other) else NotImplemented
+
+    def __le__(self, other: FloatLike) -> value[bool]:
+        return _binary("le", self, other) if is_scalar(other) else NotImplemented
+
+    def __gt__(self, other: FloatLike) -> value[bool]:
+        return _binary("gt", self, other) if is_scalar(other) else NotImplemented
+
+    def __ge__(self, other: FloatLike) -> value[bool]:
+        return _binary("ge", self, other) if is_scalar(other) else NotImplemented
+
+    def __eq__(self, other: object) -> value[bool]:  # type: ignore[override]
+        return _binary("eq", self, other) if is_scalar(other) else NotImplemented
+
+    def __ne__(self, other: object) -> value[bool]:  # type: ignore[override]
+        return _binary("ne", self, other) if is_scalar(other) else NotImplemented
+
+    @overload
+    def __and__(self: value[bool], other: BoolLike) -> value[bool]: ...  # type: ignore[misc]
+    @overload
+    def __and__(self: value[int], other: IntLike) -> value[int]: ...
+    def __and__(self, other: Any) -> Any:
+        return _binary("and", self, other) if is_scalar(other) else NotImplemented
+
+    @overload
+    def __rand__(self: value[bool], other: bool) -> value[bool]: ...
+    @overload
+    def __rand__(self: value[int], other: int) -> value[int]: ...
+    def __rand__(self, other: Any) -> Any:
+        return _binary("and", other, self) if is_scalar(other) else NotImplemented
+
+    @overload
+    def __or__(self: value[bool], other: BoolLike) -> value[bool]: ...  # type: ignore[misc]
+    @overload
+    def __or__(self: value[int], other: IntLike) -> value[int]: ...
+    def __or__(self, other: Any) -> Any:
+        return _binary("or", self, other) if is_scalar(other) else NotImplemented
+
+    @overload
+    def __ror__(self: value[bool], other: bool) -> value[bool]: ...
+    @overload
+    def __ror__(self: value[int], other: int) -> value[int]: ...
+    def __ror__(self, other: Any) -> Any:
+        return _binary("or", other, self) if is_scalar(other) else NotImplemented
+
+    @overload
+    def __xor__(self: value[bool], other: BoolLike) -> value[bool]: ...  # type: ignore[misc]
+    @overload
+    def __xor__(self: value[int], other: IntLike) -> value[int]: ...
+    def __xor__(self, other: Any) -> Any:
+        return _binary("xor", self, other) if is_scalar(other) else NotImplemented
+
+    @overload
+    def __rxor__(self: value[bool], other: bool) -> value[bool]: ...
+    @overload
+    def __rxor__(self: value[int], other: int) -> value[int]: ...
+    def __rxor__(self, other: Any) -> Any:
+        return _binary("xor", other, self) if is_scalar(other) else NotImplemented
+
+    def __lshift__(self: value[int], other: IntLike) -> value[int]:
+        return _binary("lshift", self, other) if is_scalar(other) else NotImplemented
+
+    def __rlshift__(self: value[int], other: int) -> value[int]:
+        return _binary("lshift", other, self) if is_scalar(other) else NotImplemented
+
+    def __rshift__(self: value[int], other: IntLike) -> value[int]:
+        return _binary("rshift", self, other) if is_scalar(other) else NotImplemented
+
+    def __rrshift__(self: value[int], other: int) -> value[int]:
+        return _binary("rshift", other, self) if is_scalar(other) else NotImplemented
+
+
+    @overload
+    def __pow__(self: value[int], other: int, modulo: None = None) -> value[Any]: ...  # type: ignore[misc]
+    @overload
+    def __pow__(self, other: FloatLike, modulo: None = None) -> value[float]: ...
     def __pow__(self, other: Any, modulo: Any = None) -> Any:
+        """x ** y: an int for an int base and a non-negative int constant exponent
+        (hence value[Any] for value[int] ** int), a float (powf) otherwise."""
         if modulo is not None:
             raise TypeError("pow() with a modulus is not supported for copapy values")
-        if not is_scalar(other):
-            return NotImplemented
-        return make("pow", self._node, operand_node(other))
+        return _binary("pow", self, other) if is_scalar(other) else NotImplemented
 
-    def __neg__(self) -> "value":
+    def __rpow__(self, other: float) -> value[float]:
+        return _binary("pow", other, self) if is_scalar(other) else NotImplemented
+
+    @overload
+    def __neg__(self: value[bool]) -> value[int]: ...
+    @overload
+    def __neg__(self: value[int]) -> value[int]: ...
+    @overload
+    def __neg__(self: value[float]) -> value[float]: ...
+    def __neg__(self) -> Any:
         return make("neg", self._node)
 
-    def __abs__(self) -> "value":
+    def __pos__(self: value[T]) -> value[T]:
+        return self
+
+    @overload
+    def __abs__(self: value[bool]) -> value[int]: ...
+    @overload
+    def __abs__(self: value[int]) -> value[int]: ...
+    @overload
+    def __abs__(self: value[float]) -> value[float]: ...
+    def __abs__(self) -> Any:
         return make("abs", self._node)
+
+    def __invert__(self: value[int]) -> value[int]:
+        # Python's ~x is x ^ -1 for int and bool alike (~True == -2).
+        if self._node.dtype == "float":
+            raise TypeError("bad operand type for unary ~: float value")
+        return make("xor", self._node, operand_node(-1))
+
+    @overload
+    def astype(self, dtype: type[bool]) -> value[bool]: ...
+    @overload
+    def astype(self, dtype: type[int]) -> value[int]: ...
+    @overload
+    def astype(self, dtype: type[float]) -> value[float]: ...
+    def astype(self, dtype: Any) -> Any:
+        """This value converted to `dtype` (int, float or bool); see cp.cast."""
+        node = cast_node(self._node, dtype_of_type(dtype))
+        return self if node is self._node else _wrap(node)
 
     def next(self, x: Any) -> None:
         """For a state made by cp.state(): the value it takes for the next run
         (computed from this run's values; all states change together at the
-        end of a run). Calling it again replaces the previous choice."""
+        end of a run). Calling it again replaces the previous choice.
+
+        A bool or int for an int or float state widens exactly; anything that
+        would lose information (float to int, int to bool) needs an explicit
+        cp.cast(x, type)."""
         n = self._node
         if n.op != "state":
             raise TypeError("next() is for states made by cp.state(), not for " + repr(self))
         new = operand_node(x)
         if new.dtype != n.dtype:
             if n.dtype == "float" or (n.dtype == "int" and new.dtype == "bool"):
-                new = Node("cast", n.dtype, (new,))  # int/bool widen exactly, as Python's float(x)/int(x)
+                new = cast_node(new, n.dtype)  # int/bool widen exactly, as Python's float(x)/int(x)
             else:
-                raise TypeError(f"state {n.name or ''!s} is {n.dtype}; next() got a {new.dtype} value "
-                                "(convert it explicitly)")
+                label = f" {n.name!r}" if n.name is not None else ""
+                raise TypeError(f"state{label} is {n.dtype}; next() got a {new.dtype} value: convert it with "
+                                f"cp.cast(x, {n.dtype}) (truncation toward zero, saturating, NaN -> 0)"
+                                if n.dtype == "int" else
+                                f"state{label} is {n.dtype}; next() got a {new.dtype} value: convert it with "
+                                f"cp.cast(x, {n.dtype}) (x != 0)")
         n.update = new
 
-    def __invert__(self) -> "value":
-        # Python's ~x is x ^ -1 for int and bool alike (~True == -2).
-        if self._node.dtype == "float":
-            raise TypeError("bad operand type for unary ~: float value")
-        return make("xor", self._node, operand_node(-1))
+    # ---- Conversions that cannot happen while tracing ---------------------------
 
     def __bool__(self) -> bool:
         raise TypeError("a copapy value has no truth value while tracing (it is only known when the compiled "
                         "program runs); use cp.iif(cond, a, b) instead of if/else, and &, | instead of and, or")
 
     def __float__(self) -> float:
-        raise TypeError("a copapy value cannot be converted to a Python float while tracing; "
-                        "read it with Target.read_value() after Target.run()")
+        raise TypeError("float() of a copapy value: " + _TRACE_HINT + "; to convert the traced value use "
+                        "cp.cast(v, float) or v.astype(float)")
 
     def __int__(self) -> int:
-        raise TypeError("a copapy value cannot be converted to a Python int while tracing; "
-                        "read it with Target.read_value() after Target.run()")
+        raise TypeError("int() of a copapy value: " + _TRACE_HINT + "; to convert the traced value use "
+                        "cp.cast(v, int) (truncates toward zero) or cp.cast(cp.round(v), int)")
+
+    def __index__(self) -> int:
+        raise TypeError("a copapy value cannot be used as an index or size while tracing: " + _TRACE_HINT +
+                        "; to pick an element by a traced index, use cp.iif() over the candidates")
+
+    def __round__(self, ndigits: Optional[int] = None) -> int:
+        raise TypeError("round() of a copapy value: " + _TRACE_HINT + "; for a traced rounding use "
+                        "cp.round(v) (half to even, a float value) or cp.cast(cp.round(v), int)")
+
+    def __trunc__(self) -> int:
+        raise TypeError("math.trunc() of a copapy value: " + _TRACE_HINT + "; use cp.trunc(v)")
+
+    def __floor__(self) -> int:
+        raise TypeError("math.floor() of a copapy value: " + _TRACE_HINT + "; use cp.floor(v)")
+
+    def __ceil__(self) -> int:
+        raise TypeError("math.ceil() of a copapy value: " + _TRACE_HINT + "; use cp.ceil(v)")
 
 
-def state(x: Number, name: Optional[str] = None) -> value:
+BoolLike = Union[bool, "value[bool]"]
+IntLike = Union[int, bool, "value[int]", "value[bool]"]
+FloatLike = Union[float, int, bool, "value[float]", "value[int]", "value[bool]"]
+# Anything that acts as a scalar in a traced program: a value or a Python number.
+NumLike = Union["value[int]", "value[float]", "value[bool]", int, float, bool]
+
+
+def _convert_number(x: Any, dtype: str) -> Number:
+    """A Python number converted as the DAG's cast converts (see cast_node)."""
+    if not isinstance(x, numbers.Real):
+        raise TypeError(f"expected a Python number, not {type(x).__name__}")
+    if dtype == "bool":
+        return bool(x != 0)
+    if dtype == "float":
+        return f32(float(x))
+    if isinstance(x, numbers.Integral):
+        return _check_int(int(x))
+    xf = float(x)
+    if math.isnan(xf):
+        return 0
+    if xf >= 2.0 ** 31:
+        return INT_MAX
+    if xf < -(2.0 ** 31):
+        return INT_MIN
+    return int(xf)
+
+
+def state(x: Number, name: Optional[str] = None) -> value[Any]:
     """A value that keeps its value across runs: it starts as `x`, and after
     each run takes what `.next(expr)` said (unchanged if next() is never
     called). Like an input, the host can write it (Target.write_value) and
