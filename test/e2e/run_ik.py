@@ -66,7 +66,8 @@ def main() -> int:
     label, stdout, problems = run_example("inverse_kinematics.py", __doc__.split("\n\n")[0])
 
     printed: Dict[str, List[float]] = {}
-    for key, text in re.findall(r"^(Joint angles|Joint position|End-effector position): \[(.*)\]$", stdout,
+    # read_value of a vector is a vector, printed as the original prints it: vector((a, b)).
+    for key, text in re.findall(r"^(Joint angles|Joint position|End-effector position): vector\(\((.*)\)\)$", stdout,
                                 re.MULTILINE):
         printed[key] = [float(x) for x in text.split(",")]
     error_match = re.search(r"^quadratic error = (\S+)$", stdout, re.MULTILINE)

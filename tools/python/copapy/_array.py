@@ -8,6 +8,20 @@ handling, NumPy broadcasting, elementwise application and reductions are
 defined here once, so an elementwise function written for one container works
 on all of them.
 
+Element rules, as in the original copapy (so that its programs build the same
+operations and give the same float32 results):
+
+- An elementwise operation with a Python number converts the number to ONE
+  constant node shared by all elements; elements that are Python numbers
+  are combined with Python arithmetic (double precision) instead.
+- Operations on value elements are recorded as written: no rewrites such as
+  `x ** 3` -> `x * x * x` (those apply to scalar values only, see _value.py).
+- Vectors and tensors promote their elements to one type when they are made:
+  if any element is a float, int and bool elements become floats; else if
+  any is an int, bools become ints (quaternions keep their elements as given).
+- Sums add the Python-number elements first (in double) and the values left
+  to right, then the two (`mixed_sum`).
+
 Elementwise application is the hot path of tracing: operands of equal shape
 are zipped directly, and a scalar operand is repeated without building a
 broadcast copy.
@@ -16,17 +30,25 @@ from __future__ import annotations
 
 import functools
 import operator
-from typing import (Any, Callable, Iterator, List, Optional, Sequence, Tuple, Type, TypeVar, Union, Generic,
-                    overload)
+from typing import Any, Callable, Dict, Iterable, Iterator, List, Optional, Sequence, Tuple, Type, TypeVar, Generic
 
-from ._value import is_scalar, value
+from ._value import Node, _wrap, cast_node, is_scalar, make, operand_node, result_dtype, value
 
 __all__ = ["ArrayBase", "Shape", "broadcast_shapes", "apply", "nested_to_flat", "flat_to_nested", "size_of",
-           "normalize_axis"]
+           "normalize_axis", "mixed_sum", "promote", "Size", "element_dtype"]
 
 Shape = Tuple[int, ...]
 T = TypeVar("T", covariant=True)
 A = TypeVar("A", bound="ArrayBase[Any]")
+
+
+class Size(int):
+    """The number of elements: an int that can also be called (`t.size` and
+    `t.size()` both work; the original's tensors have a size() method, its
+    arrays a size property)."""
+
+    def __call__(self) -> int:
+        return int(self)
 
 
 def size_of(shape: Shape) -> int:
@@ -34,6 +56,13 @@ def size_of(shape: Shape) -> int:
     for d in shape:
         n *= d
     return n
+
+
+def _unwrap(x: Any) -> Any:
+    """A 0-d array as its element (iterating a 1-d tensor yields 0-d tensors)."""
+    if isinstance(x, ArrayBase) and not x.shape:
+        return x.values[0]
+    return x
 
 
 def nested_to_flat(data: Any, what: str = "tensor") -> Tuple[Tuple[Any, ...], Shape]:
@@ -51,6 +80,8 @@ def nested_to_flat(data: Any, what: str = "tensor") -> Tuple[Tuple[Any, ...], Sh
     items = list(data)
     if not items:
         return (), (0,)
+    if all(type(x) in (float, int, bool) or isinstance(x, value) for x in items):
+        return tuple(items), (len(items),)  # the common case: a flat row of scalars
     parts = [nested_to_flat(x, what) for x in items]
     inner = parts[0][1]
     for k, (_, s) in enumerate(parts):
@@ -72,6 +103,54 @@ def flat_to_nested(values: Sequence[Any], shape: Shape) -> Any:
     return [flat_to_nested(values[i * step:(i + 1) * step], shape[1:]) for i in range(shape[0])]
 
 
+def _kind(x: Any) -> int:
+    """0 bool, 1 int, 2 float: the type of an element."""
+    if isinstance(x, value):
+        d = x._node.dtype
+        return 2 if d == "float" else 1 if d == "int" else 0
+    t = type(x)
+    if t is bool:
+        return 0
+    if t is int:
+        return 1
+    if t is float:
+        return 2
+    import numbers
+    if isinstance(x, numbers.Integral):
+        return 1
+    return 2
+
+
+_KIND_NAMES = ("bool", "int", "float")
+
+
+def element_dtype(values: Iterable[Any]) -> str:
+    """The elements' common type: "float" if any is a float (or there are none), else "int" if any is an int."""
+    kinds = {_kind(x) for x in values}
+    if not kinds or 2 in kinds:
+        return "float"
+    return "int" if 1 in kinds else "bool"
+
+
+def promote(values: Tuple[Any, ...]) -> Tuple[Any, ...]:
+    """The elements converted to their common type (see the module docstring)."""
+    kinds = [_kind(x) for x in values]
+    if not kinds:
+        return values
+    top = max(kinds)
+    if min(kinds) == top:
+        return values
+    out: List[Any] = []
+    for x, k in zip(values, kinds):
+        if k == top:
+            out.append(x)
+        elif isinstance(x, value):
+            out.append(_wrap(cast_node(x._node, _KIND_NAMES[top])))
+        else:
+            out.append(float(x) if top == 2 else int(x))
+    return tuple(out)
+
+
 def broadcast_shapes(a: Shape, b: Shape) -> Shape:
     """NumPy's rule: align trailing dimensions; each pair must be equal or contain a 1."""
     if a == b:
@@ -85,8 +164,6 @@ def broadcast_shapes(a: Shape, b: Shape) -> Shape:
             out.append(x)
         elif x == 1:
             out.append(y)
-        elif len(a) == 1 and len(b) == 1:
-            raise ValueError(f"lengths differ: {a[0]} and {b[0]}")
         else:
             raise ValueError(f"shapes {a} and {b} cannot be broadcast together")
     return tuple(out)
@@ -112,7 +189,7 @@ def _broadcast_values(values: Tuple[Any, ...], shape: Shape, target: Shape) -> S
     return [values[i] for i in index]
 
 
-def normalize_axis(axis: int, ndim: int) -> int:
+def normalize_axis(axis: Any, ndim: int) -> int:
     if not isinstance(axis, int) or isinstance(axis, bool):
         raise TypeError(f"axis must be an int, not {type(axis).__name__}")
     if not -ndim <= axis < ndim:
@@ -120,25 +197,68 @@ def normalize_axis(axis: int, ndim: int) -> int:
     return axis % ndim
 
 
+def mixed_sum(items: Iterable[Any]) -> Any:
+    """The sum as the original copapy builds it: the Python numbers added first
+    (in double, from 0), the values added left to right, then one addition of
+    the two unless the numbers sum to 0. 0 for no items."""
+    consts: Any = 0
+    total: Any = None
+    for x in items:
+        if isinstance(x, value):
+            total = x if total is None else make("add", total._node, x._node)
+        else:
+            consts = consts + x
+    if total is None:
+        return consts
+    if consts == 0:
+        return total
+    return make("add", total._node, operand_node(consts))
+
+
+def _scalar_op(op: str, pyop: Callable[[Any, Any], Any]) -> Callable[[Any, Any], Any]:
+    """The elementwise form of a DAG op: recorded for values, Python arithmetic for two numbers."""
+    def fn(a: Any, b: Any) -> Any:
+        if isinstance(a, value) or isinstance(b, value):
+            return make(op, operand_node(a), operand_node(b))
+        return pyop(a, b)
+    fn.__name__ = op
+    return fn
+
+
+# Elementwise operations by DAG op name: the Python operator for two numbers.
+_PYOPS: Dict[str, Callable[[Any, Any], Any]] = {
+    "add": operator.add, "sub": operator.sub, "mul": operator.mul, "div": operator.truediv,
+    "floordiv": operator.floordiv, "mod": operator.mod, "pow": operator.pow, "lt": operator.lt, "le": operator.le,
+    "gt": operator.gt, "ge": operator.ge, "eq": operator.eq, "ne": operator.ne, "and": operator.and_,
+    "or": operator.or_, "xor": operator.xor, "lshift": operator.lshift, "rshift": operator.rshift}
+ELEMENT_OPS: Dict[str, Callable[[Any, Any], Any]] = {op: _scalar_op(op, fn) for op, fn in _PYOPS.items()}
+
+
 class ArrayBase(Generic[T]):
     """Base of vector, tensor and quaternion: `values` (flat, row-major) and `shape`.
 
     Subclasses set `_rank` (which class wins when containers of different
-    kinds meet in an elementwise operation: the higher rank) and implement
-    `_make(values, shape)`, which builds the result of an operation.
+    kinds meet in an elementwise operation: the higher rank) and `_accepts`
+    (which shapes the class can hold).
     """
     __slots__ = ("values", "shape")
     values: Tuple[Any, ...]
     shape: Shape
     _rank = 0
+    _promotes = True  # whether elements are converted to one type when made
 
     @classmethod
-    def _make(cls: Type[A], values: Sequence[Any], shape: Shape) -> Any:
+    def _make(cls: Type[A], values: Sequence[Any], shape: Shape) -> A:
         """A new container of this class (which must accept `shape`) without checking the elements."""
         obj = object.__new__(cls)
         obj.values = tuple(values)
         obj.shape = shape
         return obj
+
+    @classmethod
+    def _make_promoted(cls: Type[A], values: Sequence[Any], shape: Shape) -> A:
+        vals = tuple(values)
+        return cls._make(promote(vals) if cls._promotes else vals, shape)
 
     @staticmethod
     def _accepts(shape: Shape) -> bool:
@@ -153,9 +273,14 @@ class ArrayBase(Generic[T]):
         return len(self.shape)
 
     @property
-    def size(self) -> int:
-        """Number of elements."""
-        return len(self.values)
+    def size(self) -> Size:
+        """Number of elements (callable too: `t.size()`)."""
+        return Size(len(self.values))
+
+    @property
+    def dtype(self) -> str:
+        """The elements' common type: "float", "int" or "bool"."""
+        return element_dtype(self.values)
 
     def __len__(self) -> int:
         if not self.shape:
@@ -163,22 +288,14 @@ class ArrayBase(Generic[T]):
         return self.shape[0]
 
     def __iter__(self) -> Iterator[Any]:
-        if not self.shape:
-            raise TypeError("iteration over a 0-d tensor")
-        if len(self.shape) == 1:
-            return iter(self.values)
-        return (self[i] for i in range(self.shape[0]))
+        return iter(self.values)
 
     def tolist(self) -> Any:
         """The elements as nested Python lists (a scalar for a 0-d tensor)."""
         return flat_to_nested(self.values, self.shape)
 
     def get_scalar(self, *index: int) -> Any:
-        """The element at `index` (one int per dimension; none for a single-element array)."""
-        if not index:
-            if len(self.values) != 1:
-                raise ValueError(f"get_scalar() without an index needs a single element, not shape {self.shape}")
-            return self.values[0]
+        """The element at `index` (one int per dimension)."""
         if len(index) != len(self.shape):
             raise IndexError(f"get_scalar() needs {len(self.shape)} indices for shape {self.shape}, "
                              f"got {len(index)}")
@@ -192,20 +309,35 @@ class ArrayBase(Generic[T]):
     def _is_constant(self) -> bool:
         return not any(isinstance(x, value) for x in self.values)
 
+    def homogenize(self: A) -> A:
+        """The container with every element a copapy value: if any element is a
+        value, each Python number becomes a new input (cp.value) with that
+        initial value; a container of numbers only is returned as it is."""
+        if self._is_constant():
+            return self
+        return type(self)._make_promoted([x if isinstance(x, value) else value(x) for x in self.values],
+                                         self.shape)
+
     # ---- Elementwise ---------------------------------------------------------
 
     def map(self: A, func: Callable[[Any], Any]) -> A:
         """A container of the same kind and shape holding func(element) for every element."""
-        return type(self)._make([func(x) for x in self.values], self.shape)  # type: ignore[no-any-return]
+        return type(self)._make_promoted([func(x) for x in self.values], self.shape)
 
-    def _binary(self, fn: Callable[[Any, Any], Any], other: Any, reflected: bool) -> Any:
-        if isinstance(other, ArrayBase):
-            return apply(fn, (other, self) if reflected else (self, other))
-        if is_scalar(other):
-            vals = self.values
+    def _binary(self, op: str, other: Any, reflected: bool) -> Any:
+        """self op other elementwise (other op self when reflected), broadcasting."""
+        fn = ELEMENT_OPS[op]
+        if isinstance(other, value):
             if reflected:
-                return type(self)._make([fn(other, a) for a in vals], self.shape)
-            return type(self)._make([fn(a, other) for a in vals], self.shape)
+                return type(self)._make([fn(other, a) for a in self.values], self.shape)
+            return type(self)._make([fn(a, other) for a in self.values], self.shape)
+        if type(other) in (float, int, bool) or (is_scalar(other) and not isinstance(other, ArrayBase)):
+            return self._binary_number(op, fn, other, reflected)
+        if isinstance(other, ArrayBase):
+            other = _unwrap(other) if not other.shape and self.shape else other
+            if not isinstance(other, ArrayBase):
+                return self._binary(op, other, reflected)
+            return apply(fn, (other, self) if reflected else (self, other))
         if isinstance(other, (list, tuple)):
             # A plain sequence takes the container kind of `self` (vector == [1, 2, 3] is a vector).
             from ._tensor import tensor
@@ -213,96 +345,175 @@ class ArrayBase(Generic[T]):
             return apply(fn, (t, self) if reflected else (self, t), prefer=type(self))
         return NotImplemented
 
+    def _binary_number(self, op: str, fn: Callable[[Any, Any], Any], number: Any, reflected: bool) -> Any:
+        """Against a Python number: one constant node for all value elements, Python
+        arithmetic for number elements."""
+        pyop = _PYOPS[op]
+        const: Optional[Node] = None
+        out: List[Any] = []
+        for a in self.values:
+            if isinstance(a, value):
+                if const is None:
+                    const = operand_node(number)
+                out.append(_wrap(Node(op, result_dtype(op, (const, a._node)), (const, a._node))) if reflected
+                           else _wrap(Node(op, result_dtype(op, (a._node, const)), (a._node, const))))
+            else:
+                out.append(pyop(number, a) if reflected else pyop(a, number))
+        return type(self)._make(out, self.shape)
+
     # The operators, defined once for every container. Subclasses that need
-    # different semantics (the quaternion's product) or precise static types
-    # override them.
-    def __add__(self, other: Any) -> Any: return self._binary(operator.add, other, False)
-    def __radd__(self, other: Any) -> Any: return self._binary(operator.add, other, True)
-    def __sub__(self, other: Any) -> Any: return self._binary(operator.sub, other, False)
-    def __rsub__(self, other: Any) -> Any: return self._binary(operator.sub, other, True)
-    def __mul__(self, other: Any) -> Any: return self._binary(operator.mul, other, False)
-    def __rmul__(self, other: Any) -> Any: return self._binary(operator.mul, other, True)
-    def __truediv__(self, other: Any) -> Any: return self._binary(operator.truediv, other, False)
-    def __rtruediv__(self, other: Any) -> Any: return self._binary(operator.truediv, other, True)
-    def __floordiv__(self, other: Any) -> Any: return self._binary(operator.floordiv, other, False)
-    def __rfloordiv__(self, other: Any) -> Any: return self._binary(operator.floordiv, other, True)
-    def __mod__(self, other: Any) -> Any: return self._binary(operator.mod, other, False)
-    def __rmod__(self, other: Any) -> Any: return self._binary(operator.mod, other, True)
-    def __pow__(self, other: Any) -> Any: return self._binary(operator.pow, other, False)
-    def __rpow__(self, other: Any) -> Any: return self._binary(operator.pow, other, True)
+    # different semantics (the quaternion's products) override them.
+    def __add__(self, other: Any) -> Any: return self._binary("add", other, False)
+    def __radd__(self, other: Any) -> Any: return self._binary("add", other, True)
+    def __sub__(self, other: Any) -> Any: return self._binary("sub", other, False)
+    def __rsub__(self, other: Any) -> Any: return self._binary("sub", other, True)
+    def __mul__(self, other: Any) -> Any: return self._binary("mul", other, False)
+    def __rmul__(self, other: Any) -> Any: return self._binary("mul", other, True)
+    def __truediv__(self, other: Any) -> Any: return self._binary("div", other, False)
+    def __rtruediv__(self, other: Any) -> Any: return self._binary("div", other, True)
+    def __floordiv__(self, other: Any) -> Any: return self._binary("floordiv", other, False)
+    def __rfloordiv__(self, other: Any) -> Any: return self._binary("floordiv", other, True)
+    def __mod__(self, other: Any) -> Any: return self._binary("mod", other, False)
+    def __rmod__(self, other: Any) -> Any: return self._binary("mod", other, True)
+    def __pow__(self, other: Any) -> Any: return self._binary("pow", other, False)
+    def __rpow__(self, other: Any) -> Any: return self._binary("pow", other, True)
     # Python reflects comparisons itself (3 < v calls v.__gt__(3)).
-    def __lt__(self, other: Any) -> Any: return self._binary(operator.lt, other, False)
-    def __le__(self, other: Any) -> Any: return self._binary(operator.le, other, False)
-    def __gt__(self, other: Any) -> Any: return self._binary(operator.gt, other, False)
-    def __ge__(self, other: Any) -> Any: return self._binary(operator.ge, other, False)
-    def __eq__(self, other: Any) -> Any: return self._binary(operator.eq, other, False)  # noqa: E704
-    def __ne__(self, other: Any) -> Any: return self._binary(operator.ne, other, False)  # noqa: E704
+    def __lt__(self, other: Any) -> Any: return self._binary("lt", other, False)
+    def __le__(self, other: Any) -> Any: return self._binary("le", other, False)
+    def __gt__(self, other: Any) -> Any: return self._binary("gt", other, False)
+    def __ge__(self, other: Any) -> Any: return self._binary("ge", other, False)
+    def __eq__(self, other: Any) -> Any: return self._binary("eq", other, False)  # type: ignore[override]
+    def __ne__(self, other: Any) -> Any: return self._binary("ne", other, False)  # type: ignore[override]
     # == compares elementwise instead of returning a bool, so hashing goes by identity.
     __hash__ = object.__hash__
-    def __and__(self, other: Any) -> Any: return self._binary(operator.and_, other, False)
-    def __rand__(self, other: Any) -> Any: return self._binary(operator.and_, other, True)
-    def __or__(self, other: Any) -> Any: return self._binary(operator.or_, other, False)
-    def __ror__(self, other: Any) -> Any: return self._binary(operator.or_, other, True)
-    def __xor__(self, other: Any) -> Any: return self._binary(operator.xor, other, False)
-    def __rxor__(self, other: Any) -> Any: return self._binary(operator.xor, other, True)
-    def __lshift__(self, other: Any) -> Any: return self._binary(operator.lshift, other, False)
-    def __rlshift__(self, other: Any) -> Any: return self._binary(operator.lshift, other, True)
-    def __rshift__(self, other: Any) -> Any: return self._binary(operator.rshift, other, False)
-    def __rrshift__(self, other: Any) -> Any: return self._binary(operator.rshift, other, True)
+    def __and__(self, other: Any) -> Any: return self._binary("and", other, False)
+    def __rand__(self, other: Any) -> Any: return self._binary("and", other, True)
+    def __or__(self, other: Any) -> Any: return self._binary("or", other, False)
+    def __ror__(self, other: Any) -> Any: return self._binary("or", other, True)
+    def __xor__(self, other: Any) -> Any: return self._binary("xor", other, False)
+    def __rxor__(self, other: Any) -> Any: return self._binary("xor", other, True)
+    def __lshift__(self, other: Any) -> Any: return self._binary("lshift", other, False)
+    def __rlshift__(self, other: Any) -> Any: return self._binary("lshift", other, True)
+    def __rshift__(self, other: Any) -> Any: return self._binary("rshift", other, False)
+    def __rrshift__(self, other: Any) -> Any: return self._binary("rshift", other, True)
 
     def __bool__(self) -> bool:
         raise TypeError(f"the truth value of a {type(self).__name__} is ambiguous (and its elements are only "
-                        "known when the compiled program runs); compare elements with cp.iif()")
+                        "known when the compiled program runs); compare the .values or the elements instead")
 
     def __neg__(self: A) -> A:
-        return self.map(operator.neg)
+        return type(self)._make([-x for x in self.values], self.shape)
 
     def __pos__(self: A) -> A:
         return self
 
     def __abs__(self: A) -> A:
-        return self.map(abs)
+        return type(self)._make([abs(x) for x in self.values], self.shape)
 
     def __invert__(self: A) -> A:
-        return self.map(operator.invert)
+        return type(self)._make([~x for x in self.values], self.shape)
+
+    def next(self, x: Any) -> None:
+        """For a container of states (cp.state of a container): the value of
+        every element for the next run, from a container of the same shape
+        (broadcast) or a scalar."""
+        if isinstance(x, (list, tuple)):
+            from ._tensor import tensor
+            x = tensor(x)
+        if isinstance(x, ArrayBase):
+            shape = broadcast_shapes(self.shape, x.shape)
+            if shape != self.shape:
+                raise ValueError(f"next() of states of shape {self.shape} got a value of shape {x.shape}")
+            news: Sequence[Any] = _broadcast_values(x.values, x.shape, shape)
+        else:
+            news = (x,) * len(self.values)
+        for s, n in zip(self.values, news):
+            if not isinstance(s, value):
+                raise TypeError("next() is for containers of states made by cp.state(), not for "
+                                f"a {type(self).__name__} holding {type(s).__name__}")
+            s.next(n)
 
     # ---- Reductions ----------------------------------------------------------
 
-    def _reduce(self, fn: Callable[[Any, Any], Any], axis: Optional[int], empty: Any) -> Any:
-        """Reduces with fn from left to right over all elements (axis None) or along an axis."""
-        if axis is None:
-            if not self.values:
-                return empty
-            return functools.reduce(fn, self.values)
-        if not self.shape:
-            raise ValueError(f"axis {axis} is out of range for a 0-d array")
-        ax = normalize_axis(axis, len(self.shape))
-        outer = size_of(self.shape[:ax])
-        n = self.shape[ax]
-        inner = size_of(self.shape[ax + 1:])
-        vals = self.values
-        out: List[Any] = []
-        for o in range(outer):
-            base = o * n * inner
-            for i in range(inner):
-                column = [vals[base + k * inner + i] for k in range(n)]
-                out.append(functools.reduce(fn, column) if column else empty)
-        shape = self.shape[:ax] + self.shape[ax + 1:]
+    def _reduce_axis(self, fn: Callable[[Any, Any], Any], axis: Optional[Any], keepdims: bool = False) -> Any:
+        """Reduces along one axis (or a sequence of axes) with fn: the first
+        element of each output position is taken, the others combined with fn
+        in row-major order of the source."""
+        ndim = len(self.shape)
+        axes = sorted({normalize_axis(a, ndim) for a in (axis if isinstance(axis, (tuple, list)) else (axis,))})
+        out_shape = tuple(1 if i in axes else d for i, d in enumerate(self.shape))
+        strides_out = []
+        step = 1
+        for d in reversed(out_shape):
+            strides_out.append(step)
+            step *= d
+        strides_out.reverse()
+        acc: List[Any] = [None] * size_of(out_shape)
+        src = self.values
+        k = 0
+        for flat_index in _row_major(self.shape):
+            o = sum(0 if i in axes else j * strides_out[i] for i, j in enumerate(flat_index))
+            acc[o] = src[k] if acc[o] is None else fn(acc[o], src[k])
+            k += 1
+        shape = out_shape if keepdims else tuple(d for i, d in enumerate(self.shape) if i not in axes)
+        from ._tensor import tensor
         if not shape:
-            return out[0]
-        return _container_for(shape, type(self))._make(out, shape)
+            return acc[0]
+        return _container_for(shape, type(self) if type(self)._rank >= tensor._rank else tensor)._make(acc, shape)
 
-    def sum(self, axis: Optional[int] = None) -> Any:
-        """The sum of the elements (added left to right) or, with `axis`, along that axis."""
-        return self._reduce(operator.add, axis, 0)
+    def sum(self, axis: Optional[Any] = None, keepdims: bool = False) -> Any:
+        """The sum of all elements (Python numbers first, then the values left to
+        right: see mixed_sum) or, with `axis`, along that axis (or axes)."""
+        if axis is None:
+            total = mixed_sum(self.values)
+            if keepdims:
+                from ._tensor import tensor
+                return tensor._make([total], (1,) * len(self.shape))
+            return total
+        return self._reduce_axis(ELEMENT_OPS["add"], axis, keepdims)
 
-    def mean(self, axis: Optional[int] = None) -> Any:
-        """The sum divided by the number of elements summed."""
-        n = len(self.values) if axis is None else self.shape[normalize_axis(axis, len(self.shape))]
-        if n == 0:
+    def mean(self, axis: Optional[Any] = None, keepdims: bool = False) -> Any:
+        """The sum divided by the number of elements summed (a division, not a
+        multiplication by the reciprocal)."""
+        total = self.sum(axis, keepdims)
+        count = len(self.values) // (len(total.values) if isinstance(total, ArrayBase) else 1)
+        if count == 0:
             raise ValueError("mean of an empty array")
-        total = self.sum(axis)
-        return total / n
+        return total / count
+
+    def _take(self, k: value[Any]) -> Tuple[List[Any], Shape]:
+        """The elements and shape of self[k] for a traced int index k along the
+        first axis, chosen when the program runs: k is clamped as in the
+        original (k + n for negative k, then limited to [0, n - 1]), and each
+        element is a chain of selects over the candidates."""
+        if k.dtype == "float":
+            raise TypeError("an index must be an int or bool value, not a float value")
+        n = self.shape[0]
+        inner = size_of(self.shape[1:])
+        if n == 0:
+            raise IndexError("index into an empty array")
+        rows = [self.values[i * inner:(i + 1) * inner] for i in range(n)]
+        if n == 1:
+            return list(rows[0]), self.shape[1:]
+        from ._math import iif, maximum, minimum
+        idx = minimum(maximum(k + (k < 0) * n, 0), n - 1)
+        picked = list(rows[0])
+        for i in range(1, n):
+            hit = idx == i
+            picked = [iif(hit, new, old) for new, old in zip(rows[i], picked)]
+        return picked, self.shape[1:]
+
+    def _reduce(self, fn: Callable[[Any, Any], Any], axis: Optional[int], empty: Any) -> Any:
+        """fn applied from the left over all elements."""
+        if not self.values:
+            return empty
+        return functools.reduce(fn, self.values)
+
+
+def _row_major(shape: Shape) -> Iterator[Tuple[int, ...]]:
+    import itertools
+    return itertools.product(*(range(d) for d in shape))
+
 
 
 def _container_for(shape: Shape, preferred: Type[ArrayBase[Any]]) -> Type[ArrayBase[Any]]:
@@ -320,18 +531,18 @@ def apply(fn: Callable[..., Any], operands: Sequence[Any], prefer: Optional[Type
 
     The result is of the highest-ranked container class among the operands
     (tensor > vector > quaternion), or of `prefer`, with the broadcast shape.
+    Vectors and quaternions are not broadcast against each other (a length-1
+    vector meeting a longer one is a mistake, not a scalar).
     """
     arrays = [x for x in operands if isinstance(x, ArrayBase)]
     cls: Type[ArrayBase[Any]] = prefer or max((type(a) for a in arrays), key=lambda c: c._rank)
     shape = arrays[0].shape
     for a in arrays[1:]:
         if a.shape != shape and a._rank < 3 and arrays[0]._rank < 3:
-            # Vectors (and quaternions) are not broadcast against each other: a
-            # length-1 vector meeting a longer one is a mistake, not a scalar.
-            raise ValueError(f"vector lengths differ: {shape[0]} and {a.shape[0]}")
+            raise ValueError(f"vector lengths differ: {shape[0] if shape else 0} and {a.shape[0] if a.shape else 0}")
         shape = broadcast_shapes(shape, a.shape)
-    columns: List[Sequence[Any]] = []
     n = size_of(shape)
+    columns: List[Sequence[Any]] = []
     for x in operands:
         if isinstance(x, ArrayBase):
             columns.append(_broadcast_values(x.values, x.shape, shape))
@@ -339,3 +550,4 @@ def apply(fn: Callable[..., Any], operands: Sequence[Any], prefer: Optional[Type
             columns.append((x,) * n)
     cls = _container_for(shape, cls)
     return cls._make([fn(*args) for args in zip(*columns)], shape)
+

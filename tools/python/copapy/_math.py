@@ -15,12 +15,11 @@ import math
 from typing import Any, Callable, TypeVar, overload
 
 from ._array import ArrayBase, apply
-from ._value import (INT_MAX, INT_MIN, Node, _convert_number, _wrap, cast_node, dtype_of_type, is_scalar, make,
-                     operand_node, value)
+from ._value import _convert_number, _wrap, cast_node, dtype_of_type, is_scalar, make, operand_node, power, value
 
 __all__ = ["sqrt", "exp", "log", "sin", "cos", "tan", "asin", "acos", "atan", "atan2", "pow", "abs", "sign",
            "minimum", "maximum", "clamp", "iif", "tanh", "hypot", "floor", "ceil", "trunc", "round", "cast",
-           "lerp", "min", "max"]
+           "to_float", "to_int", "to_bool", "to_bytes", "min", "max"]
 
 A = TypeVar("A", bound=ArrayBase[Any])
 
@@ -130,10 +129,25 @@ def pow(x: Any, y: Any) -> Any:
     r = _elementwise(pow, (x, y), "pow")
     if r is not None:
         return r
-    if isinstance(x, value) or isinstance(y, value):
+    if isinstance(x, value):
+        return power(x, y)
+    if isinstance(y, value):
         return make("pow", operand_node(x), operand_node(y))
+    if isinstance(y, int) and 0 <= y < 8:
+        # As the original: small int exponents multiply (an int for an int base, 1 for y == 0).
+        if y == 0:
+            return 1
+        m = x
+        for _ in range(y - 1):
+            m = m * x
+        return m
     if isinstance(x, int) and isinstance(y, int) and y >= 0:
         return x ** y
+    if y == -1:
+        try:
+            return 1 / x
+        except ZeroDivisionError:  # C's 1/0: inf with the sign of the zero
+            return math.copysign(math.inf, x)
     try:
         return math.pow(x, y)
     except ValueError:
@@ -155,15 +169,15 @@ def abs(x: Any) -> Any:
 
 
 def sign(x: Any) -> Any:
-    """-1, 0 or 1 (DAG op 'sign'); for floats -1.0, 1.0, or x itself for +-0 and NaN."""
+    """-1, 0 or 1 as an int, as the original (0 for +-0 and NaN). On a float
+    value this is the DAG's float `sign` converted to int."""
     if isinstance(x, value):
-        return make("sign", x._node)
+        s = make("sign", x._node)
+        return s if s.dtype == "int" else _wrap(cast_node(s._node, "int"))
     if isinstance(x, ArrayBase):
         return x.map(sign)
     _check_operand(x, "sign")
-    if isinstance(x, int):
-        return (x > 0) - (x < 0)
-    return 1.0 if x > 0 else -1.0 if x < 0 else x
+    return int(x > 0) - int(x < 0)
 
 
 def minimum(a: Any, b: Any) -> Any:
@@ -204,12 +218,14 @@ def iif(cond: Any, a: Any, b: Any) -> Any:
         return r
     if isinstance(cond, value):
         return make("select", cond._node, operand_node(a), operand_node(b))
-    return a if cond else b
+    chosen = a if cond else b
+    if type(chosen) in (int, bool) and _is_float(b if cond else a):
+        return float(chosen)  # the result type does not depend on which branch is taken
+    return chosen
 
 
-def lerp(a: Any, b: Any, t: Any) -> Any:
-    """Linear interpolation a + (b - a) * t, elementwise on containers."""
-    return a + (b - a) * t
+def _is_float(x: Any) -> bool:
+    return isinstance(x, float) or (isinstance(x, value) and x.dtype == "float")
 
 
 def _reduce_elements(x: Any, func: Callable[[Any, Any], Any], name: str) -> Any:
@@ -231,15 +247,21 @@ def max(x: Any) -> Any:
 
 
 def cast(x: Any, dtype: Any) -> Any:
-    """x converted to dtype (int, float or bool), elementwise on containers.
+    """x converted to dtype (int, float or bool, or their names), elementwise on containers.
 
     float -> int truncates toward zero and saturates (values beyond the int32
     range give INT_MIN or INT_MAX), NaN gives 0; int -> float rounds to the
     nearest binary32 value; anything -> bool is `x != 0`. These are the
     compiled program's conversions (DAG op 'cast'); Python numbers are
     converted the same way right away. A value that has the type already is
-    returned as it is.
+    returned as it is. "byte" (for cp.array) saturates to 0..255 after the
+    int conversion.
     """
+    if dtype == "byte":
+        from ._arrays import array
+        if not isinstance(x, array):
+            raise TypeError("cast(x, 'byte') is for cp.array only")
+        return array([cast(minimum(maximum(e, 0), 255), int) for e in x.values], "int").reshape(x.shape)
     target = dtype_of_type(dtype)
     if isinstance(x, value):
         node = cast_node(x._node, target)
@@ -248,3 +270,23 @@ def cast(x: Any, dtype: Any) -> Any:
         return x.map(lambda e: cast(e, target))
     _check_operand(x, "cast")
     return _convert_number(x, target)
+
+
+def to_float(x: Any) -> Any:
+    """cast(x, float)."""
+    return cast(x, float)
+
+
+def to_int(x: Any) -> Any:
+    """cast(x, int): truncation toward zero, saturating, NaN -> 0."""
+    return cast(x, int)
+
+
+def to_bool(x: Any) -> Any:
+    """cast(x, bool): x != 0."""
+    return cast(x, bool)
+
+
+def to_bytes(x: Any) -> Any:
+    """cast(x, "byte") for a cp.array."""
+    return cast(x, "byte")

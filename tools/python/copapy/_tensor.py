@@ -11,23 +11,26 @@ import functools
 import operator
 from typing import Any, Iterable, Iterator, List, Optional, Sequence, Tuple, TypeVar, Union, overload
 
-from ._array import ArrayBase, Shape, flat_to_nested, nested_to_flat, normalize_axis, size_of
+from ._array import (ELEMENT_OPS, ArrayBase, Shape, _unwrap, flat_to_nested, mixed_sum, nested_to_flat,
+                     normalize_axis, promote, size_of)
 from ._value import is_scalar, value
 
-__all__ = ["tensor", "matrix", "zeros", "ones", "eye", "identity", "diagonal", "arange", "concat", "TensorNumLike"]
+__all__ = ["tensor", "matrix", "zeros", "ones", "eye", "identity", "diagonal", "arange", "concat", "ravel", "matmul",
+           "TensorNumLike"]
 
 T = TypeVar("T", covariant=True)
 
 Index = Union[int, slice, Tuple[Union[int, slice], ...]]
 
 
-def _dot(pairs: Iterable[Tuple[Any, Any]]) -> Any:
-    """Sum of products, added left to right starting with the first product (0 if empty)."""
-    total: Any = None
-    for a, b in pairs:
-        p = a * b
-        total = p if total is None else total + p
-    return 0 if total is None else total
+def _builtin_sum(items: Iterable[Any]) -> Any:
+    """Python's sum(): from 0, left to right, numbers and values interleaved (0 + x is x)."""
+    total: Any = 0
+    first = True
+    for x in items:
+        total = x if first else total + x
+        first = False
+    return total
 
 
 class tensor(ArrayBase[T]):
@@ -37,25 +40,31 @@ class tensor(ArrayBase[T]):
     scalar (a 0-d tensor), a vector or another tensor; `cp.tensor(values,
     shape)` takes the elements flat in row-major order. Arithmetic and
     comparisons work elementwise with NumPy broadcasting against tensors,
-    vectors, values and numbers; `@` is the matrix product. Tensors are
+    vectors, values and numbers; `@` is the matrix product. Elements are
+    converted to one type (int to float if any is a float). Indexing follows
+    NumPy: an int drops a dimension, so indexing a 1-d tensor by an int gives
+    a 0-d tensor (use get_scalar() or .values for the element). Tensors are
     immutable.
     """
     __slots__ = ()
     _rank = 3
 
-    def __init__(self, data: Any, shape: Optional[Sequence[int]] = None) -> None:
+    def __init__(self, values: Any, shape: Optional[Sequence[int]] = None, packed: Optional[bool] = None) -> None:
         if shape is not None:
-            flat = tuple(data.values if isinstance(data, ArrayBase) else data)
+            if is_scalar(values) or not hasattr(values, "__iter__"):
+                raise ValueError("values must be a sequence of scalars if shape is given")
+            flat = tuple(_unwrap(x) for x in (values.values if isinstance(values, ArrayBase) else values))
             dims = _check_shape(shape)
             if size_of(dims) != len(flat):
-                raise ValueError(f"{len(flat)} elements do not fill a tensor of shape {dims}")
+                raise ValueError(f"the number of values ({len(flat)}) does not match shape {dims}")
             for i, x in enumerate(flat):
                 if not is_scalar(x):
                     raise TypeError(f"tensor element {i} must be a copapy value or a Python number, "
                                     f"not {type(x).__name__}")
-            self.values, self.shape = flat, dims
         else:
-            self.values, self.shape = nested_to_flat(data, "tensor")
+            flat, dims = nested_to_flat(values, "tensor")
+        self.values = promote(flat)
+        self.shape = dims
 
     @staticmethod
     def _accepts(shape: Shape) -> bool:
@@ -64,12 +73,30 @@ class tensor(ArrayBase[T]):
     def __repr__(self) -> str:
         return f"tensor({self.tolist()!r})"
 
+    def __iter__(self) -> Iterator[Any]:
+        if not self.shape:
+            raise TypeError("iteration over a 0-d tensor")
+        return (self[i] for i in range(self.shape[0]))
+
     # ---- Indexing --------------------------------------------------------------
 
-    def __getitem__(self, index: Index) -> Any:
+    def __getitem__(self, index: Index) -> "tensor[T]":
+        if not self.shape:
+            raise TypeError("cannot index a 0-d tensor")
+        if isinstance(index, value):
+            flat, shape = self._take(index)
+            return tensor._make(flat, shape)
+        if isinstance(index, tuple) and any(isinstance(i, value) for i in index):
+            # Traced indices: leading ints and values, one axis at a time.
+            first, rest = index[0], index[1:]
+            if isinstance(first, value):
+                sub: tensor[Any] = tensor._make(*self._take(first))
+            elif isinstance(first, int):
+                sub = self[first]
+            else:
+                raise TypeError("a traced index may only follow ints, not slices")
+            return sub[rest] if rest else sub
         flat, shape = _select(self.values, self.shape, index)
-        if not shape and not isinstance(index, slice):
-            return flat[0]
         return tensor._make(flat, shape)
 
     # ---- Shape -----------------------------------------------------------------
@@ -84,6 +111,8 @@ class tensor(ArrayBase[T]):
         n = len(self.shape)
         if len(axes) == 1 and isinstance(axes[0], (tuple, list)):
             axes = tuple(axes[0])
+        if axes and len(axes) != n:
+            raise ValueError(f"axes {axes} don't match a tensor with {n} dimensions")
         order = tuple(normalize_axis(a, n) for a in axes) if axes else tuple(reversed(range(n)))
         if sorted(order) != list(range(n)):
             raise ValueError(f"axes {axes} are not a permutation of the {n} axes")
@@ -120,27 +149,22 @@ class tensor(ArrayBase[T]):
         return tensor._make(self.values, (len(self.values),))
 
     def trace(self) -> Any:
-        """The sum of the main diagonal of a 2-d tensor, added from the top left."""
-        if len(self.shape) != 2:
-            raise ValueError(f"trace() needs a 2-d tensor, not shape {self.shape}")
-        n, m = self.shape
-        diag = [self.values[i * m + i] for i in range(min(n, m))]
-        return functools.reduce(operator.add, diag) if diag else 0
+        """The sum of the main diagonal of a square matrix (see mixed_sum)."""
+        if len(self.shape) != 2 or self.shape[0] != self.shape[1]:
+            raise ValueError(f"trace() needs a square matrix, not shape {self.shape}")
+        n = self.shape[0]
+        return mixed_sum(self.values[i * n + i] for i in range(n))
 
-    def homogenize(self) -> "tensor[Any]":
-        """Homogeneous coordinates: a 1-d tensor gets a 1 appended; a 2-d (n, m)
-        tensor becomes (n+1, m+1) with a last row (0, ..., 0, 1)."""
-        if len(self.shape) == 1:
-            return tensor._make(self.values + (1,), (self.shape[0] + 1,))
-        if len(self.shape) == 2:
-            n, m = self.shape
-            out: List[Any] = []
-            for i in range(n):
-                out.extend(self.values[i * m:(i + 1) * m])
-                out.append(0)
-            out.extend([0] * m + [1])
-            return tensor._make(out, (n + 1, m + 1))
-        raise ValueError(f"homogenize() needs a 1-d or 2-d tensor, not shape {self.shape}")
+    # ---- Arithmetic that differs from the elementwise rule ------------------------
+
+    def __pow__(self, other: Any) -> Any:
+        # As the original: an int exponent 1..7 multiplies tensors (t * t * ...); others are elementwise pow.
+        if type(other) is int and 1 <= other < 8:
+            out: Any = self
+            for _ in range(other - 1):
+                out = out * self
+            return out
+        return self._binary("pow", other, False)
 
     # ---- Matrix products -------------------------------------------------------
 
@@ -177,29 +201,33 @@ TensorNumLike = Union["tensor[Any]", Any]
 
 def matmul(a: ArrayBase[Any], b: ArrayBase[Any]) -> Any:
     """a @ b for 1-d and 2-d arrays, as numpy.matmul: (n,k)@(k,m) -> (n,m),
-    (n,k)@(k,) -> (n,), (k,)@(k,m) -> (m,), (k,)@(k,) -> scalar. Each element is
-    a sum of products added left to right. A 1-d result takes the class of the
-    1-d operand (a vector stays a vector)."""
+    (n,k)@(k,) -> (n,), (k,)@(k,m) -> (m,), (k,)@(k,) -> scalar; the results
+    are tensors (a vector stays a vector only for vector @ vector, a scalar).
+
+    Summation order, as the original: matrix @ vector and 1-d @ 1-d use
+    mixed_sum (Python numbers first); matrix @ matrix and 1-d @ matrix add
+    the products left to right as Python's sum() does."""
     if a.ndim not in (1, 2) or b.ndim not in (1, 2):
         raise ValueError(f"matmul needs 1-d or 2-d operands, not shapes {a.shape} and {b.shape}")
     k = a.shape[-1]
     kb = b.shape[0]
     if k != kb:
         raise ValueError(f"matmul: shapes {a.shape} and {b.shape} do not match ({k} != {kb})")
+    mul = ELEMENT_OPS["mul"]
     av, bv = a.values, b.values
     if a.ndim == 1 and b.ndim == 1:
-        return _dot(zip(av, bv))
+        return mixed_sum(mul(x, y) for x, y in zip(av, bv))
     if a.ndim == 2 and b.ndim == 2:
         n, m = a.shape[0], b.shape[1]
-        out = [_dot((av[i * k + j], bv[j * m + c]) for j in range(k)) for i in range(n) for c in range(m)]
+        out = [_builtin_sum(mul(av[i * k + j], bv[j * m + c]) for j in range(k)) for i in range(n) for c in range(m)]
         return tensor._make(out, (n, m))
     if a.ndim == 2:  # matrix @ vector
         n = a.shape[0]
-        out = [_dot(zip(av[i * k:(i + 1) * k], bv)) for i in range(n)]
-        return type(b)._make(out, (n,)) if type(b)._accepts((n,)) else tensor._make(out, (n,))
+        out = [mixed_sum(mul(x, y) for x, y in zip(av[i * k:(i + 1) * k], bv)) for i in range(n)]
+        return tensor._make(out, (n,))
     m = b.shape[1]  # vector @ matrix
-    out = [_dot((av[j], bv[j * m + c]) for j in range(k)) for c in range(m)]
-    return type(a)._make(out, (m,)) if type(a)._accepts((m,)) else tensor._make(out, (m,))
+    out = [_builtin_sum(mul(av[j], bv[j * m + c]) for j in range(k)) for c in range(m)]
+    return tensor._make(out, (m,))
 
 
 def _check_shape(shape: Iterable[Any]) -> Shape:
@@ -252,65 +280,66 @@ def _shape_arg(shape: Union[int, Sequence[int]]) -> Shape:
     return _check_shape((shape,) if isinstance(shape, int) else shape)
 
 
-def zeros(shape: Union[int, Sequence[int]], dtype: Any = float) -> tensor[Any]:
-    """A tensor of the given shape filled with 0 (0.0 for dtype float, the default)."""
+def zeros(shape: Union[int, Sequence[int]], dtype: Any = int) -> tensor[Any]:
+    """A tensor of the given shape (an int n for (n,)) filled with 0 (an int,
+    as the original; dtype=float for 0.0)."""
     dims = _shape_arg(shape)
     return tensor._make([_typed(0, dtype)] * size_of(dims), dims)
 
 
-def ones(shape: Union[int, Sequence[int]], dtype: Any = float) -> tensor[Any]:
-    """A tensor of the given shape filled with 1 (1.0 for dtype float, the default)."""
+def ones(shape: Union[int, Sequence[int]], dtype: Any = int) -> tensor[Any]:
+    """A tensor of the given shape filled with 1 (an int; dtype=float for 1.0)."""
     dims = _shape_arg(shape)
     return tensor._make([_typed(1, dtype)] * size_of(dims), dims)
 
 
-def eye(n: int, m: Optional[int] = None, dtype: Any = float) -> tensor[Any]:
-    """An n x m (default n x n) matrix with ones on the main diagonal."""
-    cols = n if m is None else m
+def eye(rows: int, cols: Optional[int] = None, dtype: Any = int) -> tensor[Any]:
+    """A rows x cols (default square) matrix with 1 on the main diagonal and 0 elsewhere (ints)."""
+    n = rows
+    m = rows if cols is None else cols
     zero, one = _typed(0, dtype), _typed(1, dtype)
-    return tensor._make([one if i == j else zero for i in range(n) for j in range(cols)], _check_shape((n, cols)))
+    return tensor._make([one if i == j else zero for i in range(n) for j in range(m)], _check_shape((n, m)))
 
 
-def identity(n: int, dtype: Any = float) -> tensor[Any]:
-    """The n x n identity matrix."""
-    return eye(n, dtype=dtype)
+def identity(size: int, dtype: Any = int) -> tensor[Any]:
+    """The size x size identity matrix."""
+    return eye(size, size, dtype)
 
 
-def diagonal(values: Any) -> tensor[Any]:
-    """A square matrix with `values` (a sequence, vector or 1-d tensor) on its
-    diagonal and 0 elsewhere; for a 2-d tensor, its main diagonal as a 1-d tensor."""
-    if isinstance(values, ArrayBase) and values.ndim == 2:
-        n, m = values.shape
-        return tensor._make([values.values[i * m + i] for i in range(min(n, m))], (min(n, m),))
-    flat, shape = nested_to_flat(values, "diagonal")
+def diagonal(vec: Any) -> tensor[Any]:
+    """A square matrix with the elements of `vec` (a vector, 1-d tensor or
+    sequence) on its diagonal and 0 elsewhere (0.0 if the elements are floats)."""
+    flat, shape = nested_to_flat(vec, "diagonal")
     if len(shape) != 1:
-        raise ValueError(f"diagonal() takes a 1-d sequence or a 2-d tensor, not shape {shape}")
+        raise ValueError(f"diagonal() takes a vector or a 1-d tensor, not shape {shape}")
     n = len(flat)
-    zero = 0.0 if any(isinstance(x, float) or (isinstance(x, value) and x.dtype == "float") for x in flat) else 0
-    return tensor._make([flat[i] if i == j else zero for i in range(n) for j in range(n)], (n, n))
+    return tensor._make_promoted([flat[i] if i == j else 0 for i in range(n) for j in range(n)], (n, n))
 
 
 def arange(start: Any, stop: Any = None, step: Any = 1) -> tensor[Any]:
-    """A 1-d tensor of the numbers start, start + step, ... below stop (as numpy.arange;
-    arange(n) is 0 .. n-1). Python numbers only: the length must be known while tracing."""
+    """A 1-d tensor of start, start + step, ... while below stop (above it for a
+    negative step); arange(n) is 0 .. n-1. The numbers are accumulated by
+    repeated addition, as the original does. Python numbers only: the length
+    must be known while tracing."""
     if stop is None:
         start, stop = 0, start
     for x in (start, stop, step):
         if isinstance(x, value) or not is_scalar(x):
             raise TypeError("arange() takes Python numbers (its length must be known while tracing)")
     if step == 0:
-        raise ValueError("arange() step must not be zero")
-    if all(isinstance(x, int) for x in (start, stop, step)):
-        items: List[Any] = list(range(start, stop, step))
-    else:
-        import math
-        count = max(0, math.ceil((stop - start) / step))
-        items = [start + i * step for i in range(count)]
-    return tensor._make(items, (len(items),))
+        raise ValueError("arange() step cannot be zero")
+    items: List[Any] = []
+    current = start
+    while (current < stop) if step > 0 else (current > stop):
+        items.append(current)
+        current += step
+    return tensor._make_promoted(items, (len(items),))
 
 
-def concat(arrays: Sequence[Any], axis: int = 0) -> tensor[Any]:
-    """The arrays (tensors, vectors or nested sequences) joined along an existing axis."""
+def concat(arrays: Sequence[Any], axis: int = 0) -> Any:
+    """The arrays (tensors, vectors or nested sequences) joined along an existing
+    axis; vectors joined give a vector, anything else a tensor."""
+    from ._vector import vector
     parts = [a if isinstance(a, ArrayBase) else tensor(a) for a in arrays]
     if not parts:
         raise ValueError("concat() needs at least one array")
@@ -328,7 +357,15 @@ def concat(arrays: Sequence[Any], axis: int = 0) -> tensor[Any]:
             chunk = size_of(p.shape[ax:])
             out.extend(p.values[o * chunk:(o + 1) * chunk])
     shape = parts[0].shape[:ax] + (sum(p.shape[ax] for p in parts),) + parts[0].shape[ax + 1:]
-    return tensor._make(out, shape)
+    if all(isinstance(p, vector) for p in parts) and len(shape) == 1:
+        return vector._make_promoted(out, shape)
+    return tensor._make_promoted(out, shape)
+
+
+def ravel(t: Any) -> tensor[Any]:
+    """The elements of a tensor (or vector, or nested sequence) as a 1-d tensor."""
+    flat, _ = nested_to_flat(t, "ravel")
+    return tensor._make(flat, (len(flat),))
 
 
 def _typed(x: int, dtype: Any) -> Any:

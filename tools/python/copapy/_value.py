@@ -446,10 +446,15 @@ class value(Generic[T]):
     def __pow__(self, other: FloatLike, modulo: None = None) -> value[float]: ...
     def __pow__(self, other: Any, modulo: Any = None) -> Any:
         """x ** y: an int for an int base and a non-negative int constant exponent
-        (hence value[Any] for value[int] ** int), a float (powf) otherwise."""
+        (hence value[Any] for value[int] ** int), a float (powf) otherwise.
+
+        As in the original copapy, a Python int exponent k in 0..7 is expanded
+        while tracing: x ** 0 is the Python int 1, x ** 1 is x, and x ** k
+        multiplies from the left ((x * x) * x ...), so such powers cost k - 1
+        multiplications and no powf."""
         if modulo is not None:
             raise TypeError("pow() with a modulus is not supported for copapy values")
-        return _binary("pow", self, other) if is_scalar(other) else NotImplemented
+        return power(self, other) if is_scalar(other) else NotImplemented
 
     def __rpow__(self, other: float) -> value[float]:
         return _binary("pow", other, self) if is_scalar(other) else NotImplemented
@@ -575,12 +580,48 @@ def _convert_number(x: Any, dtype: str) -> Number:
     return int(xf)
 
 
-def state(x: Number, name: Optional[str] = None) -> value[Any]:
+def power(x: value[Any], y: Any) -> Any:
+    """x ** y for a value x (see value.__pow__)."""
+    if type(y) in (int, bool) and 0 <= y < 8:
+        if y == 0:
+            return 1
+        m: Any = x
+        for _ in range(y - 1):
+            m = make("mul", m._node, x._node)
+        return m
+    return _binary("pow", x, y)
+
+
+def state(x: Any, name: Optional[str] = None) -> Any:
     """A value that keeps its value across runs: it starts as `x`, and after
     each run takes what `.next(expr)` said (unchanged if next() is never
     called). Like an input, the host can write it (Target.write_value) and
-    read it (Target.read_value, after the run: the new value)."""
+    read it (Target.read_value, after the run: the new value).
+
+    For a vector, tensor or quaternion of numbers (or nested lists, which
+    give a tensor) the result is the same container of states, named
+    name[0], name[1], ... (name[i][j] for matrices); its .next(expr) takes a
+    container of the same shape (or a scalar) and sets every element."""
     if isinstance(x, value):
-        raise TypeError("cp.state() takes the initial value as a Python number")
+        raise TypeError("cp.state() takes the initial value as a Python number (or numbers in a container)")
+    from ._array import ArrayBase
+    if isinstance(x, (list, tuple)):
+        from ._tensor import tensor
+        x = tensor(x)
+    if isinstance(x, ArrayBase):
+        if name is not None:
+            check_name(name, "state")
+        counter = itertools.count()
+
+        def element(e: Any) -> value[Any]:
+            k = next(counter)
+            if name is None:
+                return state(e)
+            index = ""
+            for d in reversed(x.shape):
+                index = f"[{k % d}]" + index
+                k //= d
+            return state(e, name + index)
+        return x.map(element)
     dtype, v = _classify(x)
     return _wrap(Node("state", dtype, (), v, None if name is None else check_name(name, "state")))

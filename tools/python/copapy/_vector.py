@@ -5,12 +5,13 @@ from the array core (_array.py).
 """
 from __future__ import annotations
 
-from typing import Any, Iterable, TypeVar, Union, overload
+from typing import Any, Iterable, Optional, TypeVar, Union, overload
 
-from ._array import ArrayBase, Shape
+from ._array import ELEMENT_OPS, ArrayBase, Shape, _unwrap, mixed_sum, promote
 from ._value import is_scalar, value
 
-__all__ = ["vector", "VecNumLike"]
+__all__ = ["vector", "VecNumLike", "cross", "dot", "distance", "scalar_projection", "vector_projection",
+           "angle_between", "rotate_vector"]
 
 T = TypeVar("T", covariant=True)
 
@@ -25,25 +26,28 @@ class vector(ArrayBase[T]):
     Arithmetic (`+ - * / // % **`) and comparisons work elementwise against a
     vector of the same length (ValueError otherwise), a sequence or a scalar,
     on either side; against a tensor they broadcast and give a tensor. `@` is
-    the dot product (with a matrix: the vector-matrix product). Math functions
-    such as `cp.sin` apply elementwise. Vectors are immutable: `v -= w` binds
-    `v` to a new vector.
+    the dot product (with a matrix: the vector-matrix product, a tensor).
+    Math functions such as `cp.sin` apply elementwise. Elements are converted
+    to one type (int to float if any is a float). Vectors are immutable:
+    `v -= w` binds `v` to a new vector.
     """
     __slots__ = ()
     _rank = 2
 
-    def __init__(self, values: Iterable[Any]) -> None:
+    def __init__(self, values: Iterable[Any], packed: Optional[bool] = None) -> None:
         if isinstance(values, ArrayBase):
             if values.ndim != 1:
                 raise ValueError(f"a vector is 1-d; got an array of shape {values.shape}")
             items = values.values
         else:
-            items = tuple(values)
+            if is_scalar(values) or not hasattr(values, "__iter__"):
+                raise TypeError(f"vector() takes an iterable of scalars, not {type(values).__name__}")
+            items = tuple(_unwrap(x) for x in values)
             for i, x in enumerate(items):
                 if not is_scalar(x):
                     raise TypeError(f"vector element {i} must be a copapy value or a Python number, "
                                     f"not {type(x).__name__}")
-        self.values = items
+        self.values = promote(items)
         self.shape = (len(items),)
 
     @staticmethod
@@ -51,19 +55,20 @@ class vector(ArrayBase[T]):
         return len(shape) == 1
 
     def __repr__(self) -> str:
-        return f"vector({list(self.values)!r})"
+        return f"vector({self.values!r})"
 
     @overload
     def __getitem__(self, index: int) -> Any: ...
     @overload
     def __getitem__(self, index: slice) -> "vector[T]": ...
+    @overload
+    def __getitem__(self, index: value[int]) -> Any: ...
 
-    def __getitem__(self, index: Union[int, slice]) -> Any:
+    def __getitem__(self, index: Any) -> Any:
         if isinstance(index, slice):
             return vector._make(self.values[index], (len(range(*index.indices(len(self.values)))),))
         if isinstance(index, value):
-            raise TypeError("a copapy value cannot be used as an index while tracing (it is only known when "
-                            "the program runs); select with cp.iif() instead")
+            return self._take(index)[0][0]
         return self.values[index]
 
     def __matmul__(self, other: Any) -> Any:
@@ -72,20 +77,22 @@ class vector(ArrayBase[T]):
         if isinstance(other, ArrayBase):
             from ._tensor import matmul
             return matmul(self, other)
+        if isinstance(other, (list, tuple)):
+            return self.dot(other)
         return NotImplemented
 
     def __rmatmul__(self, other: Any) -> Any:
         if isinstance(other, ArrayBase):
             from ._tensor import matmul
             return matmul(other, self)
+        if isinstance(other, (list, tuple)):
+            return self.dot(other)
         return NotImplemented
 
     def dot(self, other: Any) -> Any:
         """The dot product with a vector (or 1-d sequence) of the same length:
-        the products added left to right."""
-        if isinstance(other, vector):
-            ov = other.values
-        elif isinstance(other, ArrayBase) and other.ndim == 1:
+        the sum of the products (see mixed_sum)."""
+        if isinstance(other, ArrayBase) and other.ndim == 1:
             ov = other.values
         elif isinstance(other, (list, tuple)):
             ov = tuple(other)
@@ -93,11 +100,8 @@ class vector(ArrayBase[T]):
             raise TypeError(f"dot() needs a vector, not {type(other).__name__}")
         if len(ov) != len(self.values):
             raise ValueError(f"vector lengths differ: {len(self.values)} and {len(ov)}")
-        total: Any = None
-        for a, b in zip(self.values, ov):
-            p = a * b
-            total = p if total is None else total + p
-        return 0 if total is None else total
+        mul = ELEMENT_OPS["mul"]
+        return mixed_sum(mul(a, b) for a, b in zip(self.values, ov))
 
     def magnitude(self) -> Any:
         """The Euclidean length, sqrt(v @ v)."""
@@ -119,11 +123,76 @@ class vector(ArrayBase[T]):
             raise ValueError(f"cross() needs two 3-vectors, got shapes {self.shape} and {other.shape}")
         a1, a2, a3 = self.values
         b1, b2, b3 = other.values
-        return vector._make((a2 * b3 - a3 * b2, a3 * b1 - a1 * b3, a1 * b2 - a2 * b1), (3,))
+        return vector((a2 * b3 - a3 * b2, a3 * b1 - a1 * b3, a1 * b2 - a2 * b1))
 
-    def homogenize(self) -> "vector[Any]":
-        """Homogeneous coordinates: the vector with a 1 appended."""
-        return vector._make(self.values + (1,), (len(self.values) + 1,))
+
+def _as_vector(x: Any, func: str) -> vector[Any]:
+    if isinstance(x, vector):
+        return x
+    if isinstance(x, ArrayBase) and x.ndim == 1:
+        return vector._make(x.values, x.shape)
+    if isinstance(x, (list, tuple)):
+        return vector(x)
+    raise TypeError(f"cp.{func}() takes vectors (or 1-d sequences), not {type(x).__name__}")
+
+
+def cross(v1: Any, v2: Any) -> vector[Any]:
+    """The cross product v1 x v2 of two 3-vectors."""
+    return _as_vector(v1, "cross").cross(v2)
+
+
+def dot(v1: Any, v2: Any) -> Any:
+    """The dot product of two vectors."""
+    return _as_vector(v1, "dot").dot(v2)
+
+
+def distance(v1: Any, v2: Any) -> Any:
+    """The Euclidean distance |v1 - v2|."""
+    return (_as_vector(v1, "distance") - v2).magnitude()  # type: ignore[no-any-return]
+
+
+def scalar_projection(v1: Any, v2: Any) -> Any:
+    """The length of v1 projected onto v2: v1 . v2 / (|v2| + 1e-20)."""
+    a = _as_vector(v1, "scalar_projection")
+    b = _as_vector(v2, "scalar_projection")
+    return a.dot(b) / (b.magnitude() + _NORMALIZE_EPSILON)
+
+
+def vector_projection(v1: Any, v2: Any) -> vector[Any]:
+    """v1 projected onto v2: v2 * (v1 . v2 / (|v2| ** 2 + 1e-20))."""
+    a = _as_vector(v1, "vector_projection")
+    b = _as_vector(v2, "vector_projection")
+    dot_prod = a.dot(b)
+    mag_sq = b.magnitude() ** 2 + _NORMALIZE_EPSILON
+    return b * (dot_prod / mag_sq)  # type: ignore[no-any-return]
+
+
+def angle_between(v1: Any, v2: Any) -> Any:
+    """The angle between two vectors in radians: acos of the cosine
+    v1 . v2 / (|v1| |v2| + 1e-20), limited to [-1, 1].
+
+    The original does not limit the cosine, so rounding can push it past 1
+    and give NaN for (nearly) parallel vectors; here the result is 0 or pi
+    there instead."""
+    from ._math import acos, clamp
+    a = _as_vector(v1, "angle_between")
+    b = _as_vector(v2, "angle_between")
+    cosine = a.dot(b) / (a.magnitude() * b.magnitude() + _NORMALIZE_EPSILON)
+    return acos(clamp(cosine, -1.0, 1.0))
+
+
+def rotate_vector(v: Any, axis: Any, angle: Any) -> vector[Any]:
+    """v rotated by `angle` (radians) about `axis` (Rodrigues' formula:
+    v cos a + (k x v) sin a + k (k . v)(1 - cos a), k = axis normalized)."""
+    from ._math import cos, sin
+    vec = _as_vector(v, "rotate_vector")
+    k = _as_vector(axis, "rotate_vector").normalize()
+    cos_angle = cos(angle)
+    sin_angle = sin(angle)
+    term1 = vec * cos_angle
+    term2 = k.cross(vec) * sin_angle
+    term3 = k * (k.dot(vec)) * (1 - cos_angle)
+    return term1 + term2 + term3  # type: ignore[no-any-return]
 
 
 VecNumLike = Union["vector[Any]", Any]
