@@ -6,6 +6,8 @@ set -euo pipefail
 PKGS=(
   # host build
   build-essential cmake ninja-build pkg-config python3
+  # tracer tests: static types (mypy --strict) and pip install into a venv
+  mypy python3-venv
   libcli11-dev libfmt-dev nlohmann-json3-dev catch2 llvm-14-dev
   # math library: musl's source package is fetched by the stencil build
   dpkg-dev

@@ -32,7 +32,7 @@ import functools
 import operator
 from typing import Any, Callable, Dict, Iterable, Iterator, List, Optional, Sequence, Tuple, Type, TypeVar, Generic
 
-from ._value import Node, _wrap, cast_node, is_scalar, make, operand_node, result_dtype, value
+from ._value import Node, Scalar, _wrap, cast_node, is_scalar, make, operand_node, result_dtype, value
 
 __all__ = ["ArrayBase", "Shape", "broadcast_shapes", "apply", "nested_to_flat", "flat_to_nested", "size_of",
            "normalize_axis", "mixed_sum", "promote", "Size", "element_dtype"]
@@ -197,19 +197,19 @@ def normalize_axis(axis: Any, ndim: int) -> int:
     return axis % ndim
 
 
-def mixed_sum(items: Iterable[Any]) -> Any:
+def mixed_sum(items: Iterable[Any]) -> "Scalar":
     """The sum as the original copapy builds it: the Python numbers added first
     (in double, from 0), the values added left to right, then one addition of
     the two unless the numbers sum to 0. 0 for no items."""
     consts: Any = 0
-    total: Any = None
+    total: Optional[value[Any]] = None
     for x in items:
         if isinstance(x, value):
             total = x if total is None else make("add", total._node, x._node)
         else:
             consts = consts + x
     if total is None:
-        return consts
+        return consts  # type: ignore[no-any-return]
     if consts == 0:
         return total
     return make("add", total._node, operand_node(consts))
@@ -341,7 +341,7 @@ class ArrayBase(Generic[T]):
         if isinstance(other, (list, tuple)):
             # A plain sequence takes the container kind of `self` (vector == [1, 2, 3] is a vector).
             from ._tensor import tensor
-            t = tensor(other)
+            t: ArrayBase[Any] = tensor(other)
             return apply(fn, (t, self) if reflected else (self, t), prefer=type(self))
         return NotImplemented
 
@@ -382,8 +382,8 @@ class ArrayBase(Generic[T]):
     def __le__(self, other: Any) -> Any: return self._binary("le", other, False)
     def __gt__(self, other: Any) -> Any: return self._binary("gt", other, False)
     def __ge__(self, other: Any) -> Any: return self._binary("ge", other, False)
-    def __eq__(self, other: Any) -> Any: return self._binary("eq", other, False)  # type: ignore[override]
-    def __ne__(self, other: Any) -> Any: return self._binary("ne", other, False)  # type: ignore[override]
+    def __eq__(self, other: Any) -> Any: return self._binary("eq", other, False)
+    def __ne__(self, other: Any) -> Any: return self._binary("ne", other, False)
     # == compares elementwise instead of returning a bool, so hashing goes by identity.
     __hash__ = object.__hash__
     def __and__(self, other: Any) -> Any: return self._binary("and", other, False)
@@ -462,6 +462,7 @@ class ArrayBase(Generic[T]):
         return _container_for(shape, type(self) if type(self)._rank >= tensor._rank else tensor)._make(acc, shape)
 
     def sum(self, axis: Optional[Any] = None, keepdims: bool = False) -> Any:
+        # Any: a scalar without axis, a container with one.
         """The sum of all elements (Python numbers first, then the values left to
         right: see mixed_sum) or, with `axis`, along that axis (or axes)."""
         if axis is None:

@@ -40,7 +40,7 @@ class array(tensor[Any]):
     __slots__ = ("_dtype_name",)
     _rank = 4
 
-    def __init__(self, values: Any, dtype: Optional[str] = None) -> None:
+    def __init__(self: "array", values: Any, dtype: Optional[str] = None) -> None:
         flat, shape = nested_to_flat(values, "array")
         if not shape:
             raise ValueError("an array requires at least one dimension")

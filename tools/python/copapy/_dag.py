@@ -10,7 +10,7 @@ limit.
 import json
 import math
 import os
-from typing import Any, Dict, Iterable, Iterator, List, Optional, Sequence, Tuple, Union
+from typing import Any, Dict, Iterable, Iterator, List, Optional, Sequence, Set, Tuple, Union
 
 from . import _cbor
 from ._array import ArrayBase
@@ -56,7 +56,7 @@ def topological_order(roots: Iterable[Node]) -> List[Node]:
     return order
 
 
-def _fresh(base: str, taken: set) -> str:
+def _fresh(base: str, taken: Set[str]) -> str:
     """`base`, or `base` with underscores appended until it is not taken."""
     name = base
     while name in taken:
@@ -234,6 +234,7 @@ class Dag:
 def _document_value(n: Node) -> Union[bool, int, float, str]:
     """A leaf's value in the document: non-finite floats become "inf", "-inf" or "nan"."""
     v = n.value
+    assert v is not None, "leaves have values"
     if n.dtype == "float" and not math.isfinite(v):
         return "nan" if math.isnan(v) else ("inf" if v > 0 else "-inf")
     return v

@@ -6,15 +6,20 @@ end that writes DAG files gets the same derivatives.
 """
 from __future__ import annotations
 
-from typing import Any, List, Union
+from typing import TYPE_CHECKING, Any, List, Tuple, Union, overload
 
 from ._array import ArrayBase
 from ._value import is_scalar, make, value
 
+if TYPE_CHECKING:
+    from ._quaternion import quaternion
+    from ._tensor import tensor
+    from ._vector import vector
+
 __all__ = ["grad"]
 
 
-def _check_float(v: value, role: str) -> None:
+def _check_float(v: value[Any], role: str) -> None:
     if v.dtype != "float":
         raise TypeError(f"cp.grad() differentiates a float value with respect to float values; {role} is "
                         f"{'an' if v.dtype == 'int' else 'a'} {v.dtype} value")
@@ -30,6 +35,20 @@ def _scalar_grad(y: Any, x: Any) -> Any:
     if not isinstance(y, value):
         return 0.0  # a constant y
     return make("grad", y._node, x._node)
+
+
+@overload
+def grad(y: Any, x: value[Any]) -> value[float]: ...
+@overload
+def grad(y: Any, x: "vector[Any]") -> "vector[float]": ...
+@overload
+def grad(y: Any, x: "quaternion[Any]") -> "quaternion[float]": ...
+@overload
+def grad(y: Any, x: "tensor[Any]") -> "tensor[float]": ...
+@overload
+def grad(y: Any, x: Union[List[Any], Tuple[Any, ...]]) -> List[Any]: ...
+@overload
+def grad(y: Any, x: Any) -> Any: ...
 
 
 def grad(y: Any, x: Any) -> Any:

@@ -12,16 +12,55 @@ from __future__ import annotations
 
 import builtins
 import math
-from typing import Any, Callable, TypeVar, overload
+from typing import TYPE_CHECKING, Any, Callable, Protocol, TypeVar, overload
 
 from ._array import ArrayBase, apply
-from ._value import _convert_number, _wrap, cast_node, dtype_of_type, is_scalar, make, operand_node, power, value
+from ._value import IntLike, NumLike, _convert_number, _wrap, cast_node, dtype_of_type, is_scalar, make, operand_node, power, value
 
 __all__ = ["sqrt", "exp", "log", "sin", "cos", "tan", "asin", "acos", "atan", "atan2", "pow", "abs", "sign",
            "minimum", "maximum", "clamp", "iif", "tanh", "hypot", "floor", "ceil", "trunc", "round", "cast",
            "to_float", "to_int", "to_bool", "to_bytes", "min", "max"]
 
 A = TypeVar("A", bound=ArrayBase[Any])
+
+if TYPE_CHECKING:
+    from ._quaternion import quaternion
+    from ._tensor import tensor
+    from ._vector import vector
+
+
+class FloatFunction(Protocol):
+    """The static type of a one-argument math function with a float result:
+    a Python float for a number, a float value for a value, and the same
+    container holding floats for a container."""
+    @overload
+    def __call__(self, __x: value[Any]) -> value[float]: ...
+    @overload
+    def __call__(self, __x: float) -> float: ...
+    @overload
+    def __call__(self, __x: "vector[Any]") -> "vector[float]": ...
+    @overload
+    def __call__(self, __x: "quaternion[Any]") -> "quaternion[float]": ...
+    @overload
+    def __call__(self, __x: "tensor[Any]") -> "tensor[float]": ...
+
+
+class BinaryFunction(Protocol):
+    """The static type of a two-argument math function with a float result (broadcasting)."""
+    @overload
+    def __call__(self, __x: "tensor[Any]", __y: Any) -> "tensor[float]": ...  # type: ignore[misc]
+    @overload
+    def __call__(self, __x: Any, __y: "tensor[Any]") -> "tensor[float]": ...  # type: ignore[misc]
+    @overload
+    def __call__(self, __x: "vector[Any]", __y: Any) -> "vector[float]": ...
+    @overload
+    def __call__(self, __x: Any, __y: "vector[Any]") -> "vector[float]": ...
+    @overload
+    def __call__(self, __x: value[Any], __y: NumLike) -> value[float]: ...
+    @overload
+    def __call__(self, __x: NumLike, __y: value[Any]) -> value[float]: ...
+    @overload
+    def __call__(self, __x: float, __y: float) -> float: ...
 
 
 def _check_operand(x: Any, func: str) -> None:
@@ -41,7 +80,7 @@ def _elementwise(func: Callable[..., Any], args: tuple[Any, ...], name: str) -> 
     return None
 
 
-def _libm_unary(op: str, py: Callable[[float], float]) -> Callable[[Any], Any]:
+def _libm_unary(op: str, py: Callable[[float], float]) -> FloatFunction:
     """A one-argument math function recording `op` (a DAG op yielding float)."""
     def func(x: Any) -> Any:
         if isinstance(x, value):
@@ -59,7 +98,7 @@ def _libm_unary(op: str, py: Callable[[float], float]) -> Callable[[Any], Any]:
     func.__name__ = func.__qualname__ = op
     func.__doc__ = (f"{op}(x): {py.__name__} of a value (DAG op '{op}', a float value), a Python number, or "
                     "elementwise of a vector, tensor or quaternion.")
-    return func
+    return func  # a plain function standing for the overloads
 
 
 def _round_half_even(x: float) -> float:
@@ -99,9 +138,9 @@ round.__doc__ = ("round(x): x rounded to the nearest integer, halves to even (as
                  "numpy.round), as a float: DAG op 'round'. Elementwise on containers.")
 
 
-def atan2(y: Any, x: Any) -> Any:
+def _atan2(y: Any, x: Any) -> Any:
     """The angle of the point (x, y), as math.atan2(y, x) (DAG op 'atan2', result float)."""
-    r = _elementwise(atan2, (y, x), "atan2")
+    r = _elementwise(_atan2, (y, x), "atan2")
     if r is not None:
         return r
     if isinstance(y, value) or isinstance(x, value):
@@ -109,9 +148,9 @@ def atan2(y: Any, x: Any) -> Any:
     return math.atan2(y, x)
 
 
-def hypot(x: Any, y: Any) -> Any:
+def _hypot(x: Any, y: Any) -> Any:
     """sqrt(x*x + y*y) without overflow or underflow in between (DAG op 'hypot', result float)."""
-    r = _elementwise(hypot, (x, y), "hypot")
+    r = _elementwise(_hypot, (x, y), "hypot")
     if r is not None:
         return r
     if isinstance(x, value) or isinstance(y, value):
@@ -119,10 +158,34 @@ def hypot(x: Any, y: Any) -> Any:
     return math.hypot(x, y)
 
 
+_atan2.__name__ = _atan2.__qualname__ = "atan2"
+_hypot.__name__ = _hypot.__qualname__ = "hypot"
+atan2: BinaryFunction = _atan2
+hypot: BinaryFunction = _hypot
+
+
 def _odd_integer(y: float) -> bool:
     return math.isfinite(y) and y == math.floor(y) and int(y) % 2 == 1
 
 
+@overload
+def pow(x: "tensor[Any]", y: Any) -> "tensor[Any]": ...  # type: ignore[misc]
+@overload
+def pow(x: Any, y: "tensor[Any]") -> "tensor[Any]": ...  # type: ignore[misc]
+@overload
+def pow(x: "vector[Any]", y: Any) -> "vector[Any]": ...
+@overload
+def pow(x: Any, y: "vector[Any]") -> "vector[Any]": ...
+@overload
+def pow(x: value[int], y: int) -> value[Any]: ...
+@overload
+def pow(x: value[Any], y: NumLike) -> value[float]: ...
+@overload
+def pow(x: NumLike, y: value[Any]) -> value[float]: ...
+@overload
+def pow(x: int, y: int) -> Any: ...
+@overload
+def pow(x: float, y: float) -> float: ...
 def pow(x: Any, y: Any) -> Any:
     """x ** y (DAG op 'pow'). The result is an int only for an int base and a
     non-negative Python int exponent (a constant); otherwise it is a float (powf)."""
@@ -158,6 +221,18 @@ def pow(x: Any, y: Any) -> Any:
         return -math.inf if x < 0 and _odd_integer(y) else math.inf
 
 
+@overload
+def abs(x: value[bool]) -> value[int]: ...
+@overload
+def abs(x: value[int]) -> value[int]: ...
+@overload
+def abs(x: value[float]) -> value[float]: ...
+@overload
+def abs(x: int) -> int: ...
+@overload
+def abs(x: float) -> float: ...
+@overload
+def abs(x: A) -> A: ...
 def abs(x: Any) -> Any:
     """|x| (DAG op 'abs'); int for int and bool, float for float."""
     if isinstance(x, value):
@@ -168,6 +243,14 @@ def abs(x: Any) -> Any:
     return builtins.abs(x)
 
 
+@overload
+def sign(x: value[Any]) -> value[int]: ...
+@overload
+def sign(x: float) -> int: ...
+@overload
+def sign(x: "vector[Any]") -> "vector[int]": ...
+@overload
+def sign(x: "tensor[Any]") -> "tensor[int]": ...
 def sign(x: Any) -> Any:
     """-1, 0 or 1 as an int, as the original (0 for +-0 and NaN). On a float
     value this is the DAG's float `sign` converted to int."""
@@ -180,6 +263,26 @@ def sign(x: Any) -> Any:
     return int(x > 0) - int(x < 0)
 
 
+@overload
+def minimum(a: "tensor[Any]", b: Any) -> "tensor[Any]": ...  # type: ignore[misc]
+@overload
+def minimum(a: Any, b: "tensor[Any]") -> "tensor[Any]": ...  # type: ignore[misc]
+@overload
+def minimum(a: "vector[Any]", b: Any) -> "vector[Any]": ...
+@overload
+def minimum(a: Any, b: "vector[Any]") -> "vector[Any]": ...
+@overload
+def minimum(a: value[int], b: IntLike) -> value[int]: ...  # type: ignore[misc]
+@overload
+def minimum(a: IntLike, b: value[int]) -> value[int]: ...  # type: ignore[misc]
+@overload
+def minimum(a: value[Any], b: NumLike) -> value[float]: ...
+@overload
+def minimum(a: NumLike, b: value[Any]) -> value[float]: ...
+@overload
+def minimum(a: int, b: int) -> int: ...
+@overload
+def minimum(a: float, b: float) -> float: ...
 def minimum(a: Any, b: Any) -> Any:
     """The smaller of a and b as Python's min(a, b): `b if b < a else a` (DAG op 'min')."""
     r = _elementwise(minimum, (a, b), "minimum")
@@ -190,6 +293,26 @@ def minimum(a: Any, b: Any) -> Any:
     return b if b < a else a
 
 
+@overload
+def maximum(a: "tensor[Any]", b: Any) -> "tensor[Any]": ...  # type: ignore[misc]
+@overload
+def maximum(a: Any, b: "tensor[Any]") -> "tensor[Any]": ...  # type: ignore[misc]
+@overload
+def maximum(a: "vector[Any]", b: Any) -> "vector[Any]": ...
+@overload
+def maximum(a: Any, b: "vector[Any]") -> "vector[Any]": ...
+@overload
+def maximum(a: value[int], b: IntLike) -> value[int]: ...  # type: ignore[misc]
+@overload
+def maximum(a: IntLike, b: value[int]) -> value[int]: ...  # type: ignore[misc]
+@overload
+def maximum(a: value[Any], b: NumLike) -> value[float]: ...
+@overload
+def maximum(a: NumLike, b: value[Any]) -> value[float]: ...
+@overload
+def maximum(a: int, b: int) -> int: ...
+@overload
+def maximum(a: float, b: float) -> float: ...
 def maximum(a: Any, b: Any) -> Any:
     """The larger of a and b as Python's max(a, b): `b if b > a else a` (DAG op 'max')."""
     r = _elementwise(maximum, (a, b), "maximum")
@@ -200,12 +323,42 @@ def maximum(a: Any, b: Any) -> Any:
     return b if b > a else a
 
 
+@overload
+def clamp(x: "tensor[Any]", lo: Any, hi: Any) -> "tensor[Any]": ...
+@overload
+def clamp(x: "vector[Any]", lo: Any, hi: Any) -> "vector[Any]": ...
+@overload
+def clamp(x: value[int], lo: IntLike, hi: IntLike) -> value[int]: ...  # type: ignore[misc]
+@overload
+def clamp(x: value[Any], lo: NumLike, hi: NumLike) -> value[float]: ...
+@overload
+def clamp(x: int, lo: int, hi: int) -> int: ...
+@overload
+def clamp(x: float, lo: float, hi: float) -> float: ...
 def clamp(x: Any, lo: Any, hi: Any) -> Any:
     """x limited to [lo, hi]: minimum(maximum(x, lo), hi). Made of real selects, so
     an inf or NaN bound that does not apply cannot leak into the result."""
     return minimum(maximum(x, lo), hi)
 
 
+@overload
+def iif(cond: Any, a: "tensor[Any]", b: Any) -> "tensor[Any]": ...  # type: ignore[misc]
+@overload
+def iif(cond: Any, a: Any, b: "tensor[Any]") -> "tensor[Any]": ...  # type: ignore[misc]
+@overload
+def iif(cond: Any, a: "vector[Any]", b: Any) -> "vector[Any]": ...
+@overload
+def iif(cond: Any, a: Any, b: "vector[Any]") -> "vector[Any]": ...
+@overload
+def iif(cond: value[Any], a: IntLike, b: IntLike) -> value[int]: ...  # type: ignore[misc]
+@overload
+def iif(cond: value[Any], a: NumLike, b: NumLike) -> value[float]: ...
+@overload
+def iif(cond: Any, a: value[Any], b: NumLike) -> value[Any]: ...
+@overload
+def iif(cond: Any, a: NumLike, b: value[Any]) -> value[Any]: ...
+@overload
+def iif(cond: float, a: float, b: float) -> float: ...
 def iif(cond: Any, a: Any, b: Any) -> Any:
     """`a if cond else b` decided when the program runs (DAG op 'select').
 
@@ -246,6 +399,22 @@ def max(x: Any) -> Any:
     return _reduce_elements(x, maximum, "max")
 
 
+@overload
+def cast(x: value[Any], dtype: "type[bool]") -> value[bool]: ...
+@overload
+def cast(x: value[Any], dtype: "type[int]") -> value[int]: ...
+@overload
+def cast(x: value[Any], dtype: "type[float]") -> value[float]: ...
+@overload
+def cast(x: float, dtype: "type[bool]") -> bool: ...
+@overload
+def cast(x: float, dtype: "type[int]") -> int: ...
+@overload
+def cast(x: float, dtype: "type[float]") -> float: ...
+@overload
+def cast(x: A, dtype: Any) -> A: ...
+@overload
+def cast(x: Any, dtype: Any) -> Any: ...
 def cast(x: Any, dtype: Any) -> Any:
     """x converted to dtype (int, float or bool, or their names), elementwise on containers.
 

@@ -8,10 +8,10 @@ The formulas (and the order of their operations) are the original copapy's.
 """
 from __future__ import annotations
 
-from typing import Any, Iterable, Tuple, TypeVar, Union
+from typing import Any, Tuple, TypeVar, Union
 
 from ._array import ArrayBase, Shape, mixed_sum
-from ._value import is_scalar, value
+from ._value import Scalar, is_scalar, value
 from ._vector import vector
 
 __all__ = ["quaternion"]
@@ -29,7 +29,7 @@ class quaternion(ArrayBase[T]):
     _rank = 1
     _promotes = False
 
-    def __init__(self, w: Any = 1.0, x: Any = 0.0, y: Any = 0.0, z: Any = 0.0) -> None:
+    def __init__(self: "quaternion[Any]", w: Any = 1.0, x: Any = 0.0, y: Any = 0.0, z: Any = 0.0) -> None:
         if not is_scalar(w) and hasattr(w, "__iter__"):
             items = tuple(w.values if isinstance(w, ArrayBase) else w)
             if len(items) != 4:
@@ -79,7 +79,7 @@ class quaternion(ArrayBase[T]):
     @classmethod
     def identity(cls) -> "quaternion[float]":
         """The rotation by nothing: 1 + 0i + 0j + 0k."""
-        return cls(1.0, 0.0, 0.0, 0.0)  # type: ignore[return-value]
+        return cls(1.0, 0.0, 0.0, 0.0)
 
     @classmethod
     def from_euler(cls, roll: Any, pitch: Any, yaw: Any) -> "quaternion[Any]":
@@ -153,12 +153,12 @@ class quaternion(ArrayBase[T]):
 
     # ---- Norms and inverses ----------------------------------------------------
 
-    def norm(self) -> Any:
+    def norm(self) -> Scalar:
         """sqrt(w^2 + x^2 + y^2 + z^2)."""
         from ._math import sqrt
         return sqrt(mixed_sum(c ** 2 for c in self.values))
 
-    def __abs__(self) -> Any:  # type: ignore[override]
+    def __abs__(self) -> Any:
         return self.norm()
 
     def normalize(self) -> "quaternion[Any]":
@@ -226,9 +226,6 @@ class quaternion(ArrayBase[T]):
         near = s2 < 1e-6
         s = 1 / sqrt(iif(near, 1e-6, s2))
         angle = iif(near, 0.0, 2 * acos(n.w))
-        axis = vector([iif(near, 1.0, n.x * s), iif(near, 0.0, n.y * s), iif(near, 0.0, n.z * s)])
+        axis: vector[Any] = vector([iif(near, 1.0, n.x * s), iif(near, 0.0, n.y * s), iif(near, 0.0, n.z * s)])
         return axis, angle
 
-
-def _components(items: Iterable[Any]) -> Tuple[Any, ...]:
-    return tuple(items)

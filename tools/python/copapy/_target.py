@@ -11,13 +11,15 @@ import subprocess
 import tempfile
 import weakref
 from pathlib import Path
-from typing import Any, Dict, Iterable, List, Optional, Tuple, Union
+from typing import Any, Dict, List, Optional, Tuple, TypeVar, Union, overload
 
 from ._array import ArrayBase, nested_to_flat
 from ._dag import Dag, flatten
 from ._value import INT_MAX, INT_MIN, Node, alive_values, f32, value
 
 __all__ = ["Target", "find_tool", "known_targets", "resolve_target"]
+
+A = TypeVar("A", bound=ArrayBase[Any])
 
 _PACKAGE_DIR = Path(__file__).resolve().parent
 # tools/python/copapy/../../../build/bin: the tools of the checkout this package lives in.
@@ -329,6 +331,19 @@ class Target:
         self._results = results
         for name in self._states.values():
             self._written[name] = printed[name]  # the next run starts from the new state
+
+    @overload
+    def read_value(self, v: value[bool]) -> bool: ...
+    @overload
+    def read_value(self, v: value[int]) -> int: ...
+    @overload
+    def read_value(self, v: value[float]) -> float: ...
+    @overload
+    def read_value(self, v: A) -> A: ...
+    @overload
+    def read_value(self, v: Union[List[Any], Tuple[Any, ...]]) -> List[Any]: ...
+    @overload
+    def read_value(self, v: float) -> float: ...
 
     def read_value(self, v: Any) -> Any:
         """The value of `v` after the last run(): a Python float, int or bool

@@ -9,16 +9,16 @@ from __future__ import annotations
 
 import functools
 import operator
-from typing import Any, Iterable, Iterator, List, Optional, Sequence, Tuple, TypeVar, Union, overload
+from typing import TYPE_CHECKING, Any, Iterable, Iterator, List, Optional, Sequence, Tuple, TypeVar, Union
 
 from ._array import (ELEMENT_OPS, ArrayBase, Shape, _unwrap, flat_to_nested, mixed_sum, nested_to_flat,
                      normalize_axis, promote, size_of)
-from ._value import is_scalar, value
+from ._value import NumLike, Scalar, is_scalar, value
 
 __all__ = ["tensor", "matrix", "zeros", "ones", "eye", "identity", "diagonal", "arange", "concat", "ravel", "matmul",
            "TensorNumLike"]
 
-T = TypeVar("T", covariant=True)
+T_co = TypeVar("T_co", covariant=True)
 
 Index = Union[int, slice, Tuple[Union[int, slice], ...]]
 
@@ -33,7 +33,7 @@ def _builtin_sum(items: Iterable[Any]) -> Any:
     return total
 
 
-class tensor(ArrayBase[T]):
+class tensor(ArrayBase[T_co]):
     """An n-dimensional array of scalars (copapy values and/or Python numbers).
 
     `cp.tensor(data)` takes nested sequences (all rows of equal length), a
@@ -49,7 +49,8 @@ class tensor(ArrayBase[T]):
     __slots__ = ()
     _rank = 3
 
-    def __init__(self, values: Any, shape: Optional[Sequence[int]] = None, packed: Optional[bool] = None) -> None:
+    def __init__(self: "tensor[Any]", values: Any, shape: Optional[Sequence[int]] = None,
+                 packed: Optional[bool] = None) -> None:
         if shape is not None:
             if is_scalar(values) or not hasattr(values, "__iter__"):
                 raise ValueError("values must be a sequence of scalars if shape is given")
@@ -70,6 +71,41 @@ class tensor(ArrayBase[T]):
     def _accepts(shape: Shape) -> bool:
         return True
 
+    if TYPE_CHECKING:
+        # Static types of the operators inherited from ArrayBase (defined there once).
+        def __add__(self, other: "TensorOperand") -> "tensor[Any]": ...
+        def __radd__(self, other: "TensorOperand") -> "tensor[Any]": ...
+        def __sub__(self, other: "TensorOperand") -> "tensor[Any]": ...
+        def __rsub__(self, other: "TensorOperand") -> "tensor[Any]": ...
+        def __mul__(self, other: "TensorOperand") -> "tensor[Any]": ...
+        def __rmul__(self, other: "TensorOperand") -> "tensor[Any]": ...
+        def __truediv__(self, other: "TensorOperand") -> "tensor[float]": ...
+        def __rtruediv__(self, other: "TensorOperand") -> "tensor[float]": ...
+        def __floordiv__(self, other: "TensorOperand") -> "tensor[Any]": ...
+        def __rfloordiv__(self, other: "TensorOperand") -> "tensor[Any]": ...
+        def __mod__(self, other: "TensorOperand") -> "tensor[Any]": ...
+        def __rmod__(self, other: "TensorOperand") -> "tensor[Any]": ...
+        def __rpow__(self, other: "TensorOperand") -> "tensor[Any]": ...
+        def __lt__(self, other: "TensorOperand") -> "tensor[bool]": ...
+        def __le__(self, other: "TensorOperand") -> "tensor[bool]": ...
+        def __gt__(self, other: "TensorOperand") -> "tensor[bool]": ...
+        def __ge__(self, other: "TensorOperand") -> "tensor[bool]": ...
+        def __eq__(self, other: object) -> "tensor[bool]": ...  # type: ignore[override]
+        def __ne__(self, other: object) -> "tensor[bool]": ...  # type: ignore[override]
+        def __and__(self, other: "TensorOperand") -> "tensor[Any]": ...
+        def __rand__(self, other: "TensorOperand") -> "tensor[Any]": ...
+        def __or__(self, other: "TensorOperand") -> "tensor[Any]": ...
+        def __ror__(self, other: "TensorOperand") -> "tensor[Any]": ...
+        def __xor__(self, other: "TensorOperand") -> "tensor[Any]": ...
+        def __rxor__(self, other: "TensorOperand") -> "tensor[Any]": ...
+        def __lshift__(self, other: "TensorOperand") -> "tensor[Any]": ...
+        def __rlshift__(self, other: "TensorOperand") -> "tensor[Any]": ...
+        def __rshift__(self, other: "TensorOperand") -> "tensor[Any]": ...
+        def __rrshift__(self, other: "TensorOperand") -> "tensor[Any]": ...
+        def __neg__(self) -> "tensor[Any]": ...
+        def __abs__(self) -> "tensor[Any]": ...
+
+
     def __repr__(self) -> str:
         return f"tensor({self.tolist()!r})"
 
@@ -80,7 +116,7 @@ class tensor(ArrayBase[T]):
 
     # ---- Indexing --------------------------------------------------------------
 
-    def __getitem__(self, index: Index) -> "tensor[T]":
+    def __getitem__(self, index: Index) -> "tensor[T_co]":
         if not self.shape:
             raise TypeError("cannot index a 0-d tensor")
         if isinstance(index, value):
@@ -102,11 +138,11 @@ class tensor(ArrayBase[T]):
     # ---- Shape -----------------------------------------------------------------
 
     @property
-    def T(self) -> "tensor[T]":
+    def T(self) -> "tensor[T_co]":
         """The transpose (axes reversed)."""
         return self.transpose()
 
-    def transpose(self, *axes: int) -> "tensor[T]":
+    def transpose(self, *axes: int) -> "tensor[T_co]":
         """The tensor with its axes permuted (reversed if none are given), as numpy.transpose."""
         n = len(self.shape)
         if len(axes) == 1 and isinstance(axes[0], (tuple, list)):
@@ -124,7 +160,7 @@ class tensor(ArrayBase[T]):
         vals = self.values
         return tensor._make([vals[i] for i in index], new_shape)
 
-    def reshape(self, *shape: Any) -> "tensor[T]":
+    def reshape(self, *shape: Any) -> "tensor[T_co]":
         """The same elements in another shape (one dimension may be -1: inferred)."""
         if len(shape) == 1 and isinstance(shape[0], (tuple, list)):
             shape = tuple(shape[0])
@@ -144,11 +180,11 @@ class tensor(ArrayBase[T]):
             raise ValueError(f"cannot reshape {len(self.values)} elements into shape {new_shape}")
         return tensor._make(self.values, new_shape)
 
-    def flatten(self) -> "tensor[T]":
+    def flatten(self) -> "tensor[T_co]":
         """A 1-d tensor of the elements in row-major order."""
         return tensor._make(self.values, (len(self.values),))
 
-    def trace(self) -> Any:
+    def trace(self) -> Scalar:
         """The sum of the main diagonal of a square matrix (see mixed_sum)."""
         if len(self.shape) != 2 or self.shape[0] != self.shape[1]:
             raise ValueError(f"trace() needs a square matrix, not shape {self.shape}")
@@ -157,38 +193,40 @@ class tensor(ArrayBase[T]):
 
     # ---- Arithmetic that differs from the elementwise rule ------------------------
 
-    def __pow__(self, other: Any) -> Any:
+    def __pow__(self, other: TensorOperand) -> "tensor[Any]":
         # As the original: an int exponent 1..7 multiplies tensors (t * t * ...); others are elementwise pow.
         if type(other) is int and 1 <= other < 8:
-            out: Any = self
+            out: tensor[Any] = self
             for _ in range(other - 1):
                 out = out * self
             return out
-        return self._binary("pow", other, False)
+        result: tensor[Any] = self._binary("pow", other, False)
+        return result
 
     # ---- Matrix products -------------------------------------------------------
 
-    def __matmul__(self, other: Any) -> Any:
+    def __matmul__(self, other: Any) -> "tensor[Any]":
+        # Statically a tensor: only 1-d @ 1-d gives a scalar (as numpy and the original).
         if not isinstance(other, ArrayBase):
             if isinstance(other, (list, tuple)):
                 other = tensor(other)
             else:
                 return NotImplemented
-        return matmul(self, other)
+        return matmul(self, other)  # type: ignore[no-any-return]
 
-    def __rmatmul__(self, other: Any) -> Any:
+    def __rmatmul__(self, other: Any) -> "tensor[Any]":
         if not isinstance(other, ArrayBase):
             if isinstance(other, (list, tuple)):
                 other = tensor(other)
             else:
                 return NotImplemented
-        return matmul(other, self)
+        return matmul(other, self)  # type: ignore[no-any-return]
 
-    def matmul(self, other: Any) -> Any:
+    def matmul(self, other: Any) -> "tensor[Any]":
         """The matrix product self @ other."""
         return self.__matmul__(other)
 
-    def dot(self, other: Any) -> Any:
+    def dot(self, other: Any) -> "tensor[Any]":
         """The matrix product (the dot product for 1-d operands)."""
         return self.__matmul__(other)
 
@@ -196,7 +234,8 @@ class tensor(ArrayBase[T]):
 # The original project names 2-d tensors matrices; it is the same class.
 matrix = tensor
 
-TensorNumLike = Union["tensor[Any]", Any]
+TensorNumLike = Union["tensor[Any]", NumLike]
+TensorOperand = Union[NumLike, ArrayBase[Any], Sequence[Any]]
 
 
 def matmul(a: ArrayBase[Any], b: ArrayBase[Any]) -> Any:

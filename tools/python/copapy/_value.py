@@ -26,7 +26,7 @@ import weakref
 from typing import Any, Generic, List, Optional, Tuple, TypeVar, Union, overload
 
 __all__ = ["value", "Node", "f32", "INT_MIN", "INT_MAX", "is_scalar", "operand_node", "make", "alive_values",
-           "check_name", "NumLike", "IntLike", "FloatLike", "BoolLike", "cast_node", "dtype_of_type", "state"]
+           "check_name", "NumLike", "Scalar", "IntLike", "FloatLike", "BoolLike", "cast_node", "dtype_of_type", "state"]
 
 Number = Union[bool, int, float]
 T = TypeVar("T", covariant=True)
@@ -208,7 +208,11 @@ def make(op: str, *args: Node) -> "value[Any]":
 
 
 def _binary(op: str, a: Any, b: Any) -> "value[Any]":
-    """`a op b` for scalars a, b (at least one a value)."""
+    """`a op b` for scalars a, b (at least one a value); NotImplemented for
+    anything else, so that Python tries the other operand's method (value +
+    vector is vector.__radd__)."""
+    if not (is_scalar(a) and is_scalar(b)):
+        return NotImplemented
     return make(op, operand_node(a), operand_node(b))
 
 
@@ -263,9 +267,8 @@ class value(Generic[T]):
         if isinstance(x, value):
             raise TypeError("cp.value() makes an input from a Python number; it cannot wrap another value "
                             "(use cp.cast(v, type) to convert a value)")
-        if dtype is not None:
-            x = _convert_number(x, dtype_of_type(dtype))
-        kind, v = _classify(x)
+        number: Any = x if dtype is None else _convert_number(x, dtype_of_type(dtype))
+        kind, v = _classify(number)
         self._node = Node("input", kind, (), v, None if name is None else check_name(name, "input"))
         _registry[next(_serial)] = self
 
@@ -296,152 +299,152 @@ class value(Generic[T]):
     @overload
     def __add__(self, other: FloatLike) -> value[float]: ...
     def __add__(self, other: Any) -> Any:
-        return _binary("add", self, other) if is_scalar(other) else NotImplemented
+        return _binary("add", self, other)
 
     @overload
     def __radd__(self: value[int], other: int) -> value[int]: ...
     @overload
     def __radd__(self, other: float) -> value[float]: ...
     def __radd__(self, other: Any) -> Any:
-        return _binary("add", other, self) if is_scalar(other) else NotImplemented
+        return _binary("add", other, self)
 
     @overload
     def __sub__(self: value[int], other: IntLike) -> value[int]: ...  # type: ignore[misc]
     @overload
     def __sub__(self, other: FloatLike) -> value[float]: ...
     def __sub__(self, other: Any) -> Any:
-        return _binary("sub", self, other) if is_scalar(other) else NotImplemented
+        return _binary("sub", self, other)
 
     @overload
     def __rsub__(self: value[int], other: int) -> value[int]: ...
     @overload
     def __rsub__(self, other: float) -> value[float]: ...
     def __rsub__(self, other: Any) -> Any:
-        return _binary("sub", other, self) if is_scalar(other) else NotImplemented
+        return _binary("sub", other, self)
 
     @overload
     def __mul__(self: value[int], other: IntLike) -> value[int]: ...  # type: ignore[misc]
     @overload
     def __mul__(self, other: FloatLike) -> value[float]: ...
     def __mul__(self, other: Any) -> Any:
-        return _binary("mul", self, other) if is_scalar(other) else NotImplemented
+        return _binary("mul", self, other)
 
     @overload
     def __rmul__(self: value[int], other: int) -> value[int]: ...
     @overload
     def __rmul__(self, other: float) -> value[float]: ...
     def __rmul__(self, other: Any) -> Any:
-        return _binary("mul", other, self) if is_scalar(other) else NotImplemented
+        return _binary("mul", other, self)
 
     @overload
     def __floordiv__(self: value[int], other: IntLike) -> value[int]: ...  # type: ignore[misc]
     @overload
     def __floordiv__(self, other: FloatLike) -> value[float]: ...
     def __floordiv__(self, other: Any) -> Any:
-        return _binary("floordiv", self, other) if is_scalar(other) else NotImplemented
+        return _binary("floordiv", self, other)
 
     @overload
     def __rfloordiv__(self: value[int], other: int) -> value[int]: ...
     @overload
     def __rfloordiv__(self, other: float) -> value[float]: ...
     def __rfloordiv__(self, other: Any) -> Any:
-        return _binary("floordiv", other, self) if is_scalar(other) else NotImplemented
+        return _binary("floordiv", other, self)
 
     @overload
     def __mod__(self: value[int], other: IntLike) -> value[int]: ...  # type: ignore[misc]
     @overload
     def __mod__(self, other: FloatLike) -> value[float]: ...
     def __mod__(self, other: Any) -> Any:
-        return _binary("mod", self, other) if is_scalar(other) else NotImplemented
+        return _binary("mod", self, other)
 
     @overload
     def __rmod__(self: value[int], other: int) -> value[int]: ...
     @overload
     def __rmod__(self, other: float) -> value[float]: ...
     def __rmod__(self, other: Any) -> Any:
-        return _binary("mod", other, self) if is_scalar(other) else NotImplemented
+        return _binary("mod", other, self)
 
     def __truediv__(self, other: FloatLike) -> value[float]:
-        return _binary("div", self, other) if is_scalar(other) else NotImplemented
+        return _binary("div", self, other)
 
     def __rtruediv__(self, other: float) -> value[float]:
-        return _binary("div", other, self) if is_scalar(other) else NotImplemented
+        return _binary("div", other, self)
 
     def __lt__(self, other: FloatLike) -> value[bool]:
-        return _binary("lt", self, other) if is_scalar(other) else NotImplemented
+        return _binary("lt", self, other)
 
     def __le__(self, other: FloatLike) -> value[bool]:
-        return _binary("le", self, other) if is_scalar(other) else NotImplemented
+        return _binary("le", self, other)
 
     def __gt__(self, other: FloatLike) -> value[bool]:
-        return _binary("gt", self, other) if is_scalar(other) else NotImplemented
+        return _binary("gt", self, other)
 
     def __ge__(self, other: FloatLike) -> value[bool]:
-        return _binary("ge", self, other) if is_scalar(other) else NotImplemented
+        return _binary("ge", self, other)
 
     def __eq__(self, other: object) -> value[bool]:  # type: ignore[override]
-        return _binary("eq", self, other) if is_scalar(other) else NotImplemented
+        return _binary("eq", self, other)
 
     def __ne__(self, other: object) -> value[bool]:  # type: ignore[override]
-        return _binary("ne", self, other) if is_scalar(other) else NotImplemented
+        return _binary("ne", self, other)
 
     @overload
-    def __and__(self: value[bool], other: BoolLike) -> value[bool]: ...  # type: ignore[misc]
+    def __and__(self: value[bool], other: BoolLike) -> value[bool]: ...
     @overload
     def __and__(self: value[int], other: IntLike) -> value[int]: ...
     def __and__(self, other: Any) -> Any:
-        return _binary("and", self, other) if is_scalar(other) else NotImplemented
+        return _binary("and", self, other)
 
     @overload
     def __rand__(self: value[bool], other: bool) -> value[bool]: ...
     @overload
     def __rand__(self: value[int], other: int) -> value[int]: ...
     def __rand__(self, other: Any) -> Any:
-        return _binary("and", other, self) if is_scalar(other) else NotImplemented
+        return _binary("and", other, self)
 
     @overload
-    def __or__(self: value[bool], other: BoolLike) -> value[bool]: ...  # type: ignore[misc]
+    def __or__(self: value[bool], other: BoolLike) -> value[bool]: ...
     @overload
     def __or__(self: value[int], other: IntLike) -> value[int]: ...
     def __or__(self, other: Any) -> Any:
-        return _binary("or", self, other) if is_scalar(other) else NotImplemented
+        return _binary("or", self, other)
 
     @overload
     def __ror__(self: value[bool], other: bool) -> value[bool]: ...
     @overload
     def __ror__(self: value[int], other: int) -> value[int]: ...
     def __ror__(self, other: Any) -> Any:
-        return _binary("or", other, self) if is_scalar(other) else NotImplemented
+        return _binary("or", other, self)
 
     @overload
-    def __xor__(self: value[bool], other: BoolLike) -> value[bool]: ...  # type: ignore[misc]
+    def __xor__(self: value[bool], other: BoolLike) -> value[bool]: ...
     @overload
     def __xor__(self: value[int], other: IntLike) -> value[int]: ...
     def __xor__(self, other: Any) -> Any:
-        return _binary("xor", self, other) if is_scalar(other) else NotImplemented
+        return _binary("xor", self, other)
 
     @overload
     def __rxor__(self: value[bool], other: bool) -> value[bool]: ...
     @overload
     def __rxor__(self: value[int], other: int) -> value[int]: ...
     def __rxor__(self, other: Any) -> Any:
-        return _binary("xor", other, self) if is_scalar(other) else NotImplemented
+        return _binary("xor", other, self)
 
     def __lshift__(self: value[int], other: IntLike) -> value[int]:
-        return _binary("lshift", self, other) if is_scalar(other) else NotImplemented
+        return _binary("lshift", self, other)
 
     def __rlshift__(self: value[int], other: int) -> value[int]:
-        return _binary("lshift", other, self) if is_scalar(other) else NotImplemented
+        return _binary("lshift", other, self)
 
     def __rshift__(self: value[int], other: IntLike) -> value[int]:
-        return _binary("rshift", self, other) if is_scalar(other) else NotImplemented
+        return _binary("rshift", self, other)
 
     def __rrshift__(self: value[int], other: int) -> value[int]:
-        return _binary("rshift", other, self) if is_scalar(other) else NotImplemented
+        return _binary("rshift", other, self)
 
 
     @overload
-    def __pow__(self: value[int], other: int, modulo: None = None) -> value[Any]: ...  # type: ignore[misc]
+    def __pow__(self: value[int], other: int, modulo: None = None) -> value[Any]: ...
     @overload
     def __pow__(self, other: FloatLike, modulo: None = None) -> value[float]: ...
     def __pow__(self, other: Any, modulo: Any = None) -> Any:
@@ -457,7 +460,7 @@ class value(Generic[T]):
         return power(self, other) if is_scalar(other) else NotImplemented
 
     def __rpow__(self, other: float) -> value[float]:
-        return _binary("pow", other, self) if is_scalar(other) else NotImplemented
+        return _binary("pow", other, self)
 
     @overload
     def __neg__(self: value[bool]) -> value[int]: ...
@@ -558,6 +561,9 @@ IntLike = Union[int, bool, "value[int]", "value[bool]"]
 FloatLike = Union[float, int, bool, "value[float]", "value[int]", "value[bool]"]
 # Anything that acts as a scalar in a traced program: a value or a Python number.
 NumLike = Union["value[int]", "value[float]", "value[bool]", int, float, bool]
+# What a reduction (sum, dot, magnitude, ...) gives: a value, or a Python
+# number when every element was one (float covers int and bool statically).
+Scalar = Union["value[Any]", float]
 
 
 def _convert_number(x: Any, dtype: str) -> Number:
@@ -616,12 +622,12 @@ def state(x: Any, name: Optional[str] = None) -> Any:
         def element(e: Any) -> value[Any]:
             k = next(counter)
             if name is None:
-                return state(e)
+                return state(e)  # type: ignore[no-any-return]
             index = ""
             for d in reversed(x.shape):
                 index = f"[{k % d}]" + index
                 k //= d
-            return state(e, name + index)
+            return state(e, name + index)  # type: ignore[no-any-return]
         return x.map(element)
     dtype, v = _classify(x)
     return _wrap(Node("state", dtype, (), v, None if name is None else check_name(name, "state")))

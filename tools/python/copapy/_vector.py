@@ -5,10 +5,10 @@ from the array core (_array.py).
 """
 from __future__ import annotations
 
-from typing import Any, Iterable, Optional, TypeVar, Union, overload
+from typing import TYPE_CHECKING, Any, Iterable, Optional, Sequence, TypeVar, Union, overload
 
 from ._array import ELEMENT_OPS, ArrayBase, Shape, _unwrap, mixed_sum, promote
-from ._value import is_scalar, value
+from ._value import BoolLike, FloatLike, IntLike, NumLike, Scalar, is_scalar, value
 
 __all__ = ["vector", "VecNumLike", "cross", "dot", "distance", "scalar_projection", "vector_projection",
            "angle_between", "rotate_vector"]
@@ -34,6 +34,15 @@ class vector(ArrayBase[T]):
     __slots__ = ()
     _rank = 2
 
+    @overload
+    def __init__(self: "vector[bool]", values: Iterable[BoolLike], packed: Optional[bool] = None) -> None: ...
+    @overload
+    def __init__(self: "vector[int]", values: Iterable[IntLike], packed: Optional[bool] = None) -> None: ...
+    @overload
+    def __init__(self: "vector[float]", values: Iterable[FloatLike], packed: Optional[bool] = None) -> None: ...
+    @overload
+    def __init__(self: "vector[Any]", values: Iterable[Any], packed: Optional[bool] = None) -> None: ...
+
     def __init__(self, values: Iterable[Any], packed: Optional[bool] = None) -> None:
         if isinstance(values, ArrayBase):
             if values.ndim != 1:
@@ -54,6 +63,41 @@ class vector(ArrayBase[T]):
     def _accepts(shape: Shape) -> bool:
         return len(shape) == 1
 
+    if TYPE_CHECKING:
+        # Static types of the operators inherited from ArrayBase (defined there once).
+        def __add__(self, other: "VectorOperand") -> "vector[Any]": ...
+        def __radd__(self, other: "VectorROperand") -> "vector[Any]": ...
+        def __sub__(self, other: "VectorOperand") -> "vector[Any]": ...
+        def __rsub__(self, other: "VectorROperand") -> "vector[Any]": ...
+        def __mul__(self, other: "VectorOperand") -> "vector[Any]": ...
+        def __rmul__(self, other: "VectorROperand") -> "vector[Any]": ...
+        def __truediv__(self, other: "VectorOperand") -> "vector[float]": ...
+        def __rtruediv__(self, other: "VectorROperand") -> "vector[float]": ...
+        def __floordiv__(self, other: "VectorOperand") -> "vector[Any]": ...
+        def __rfloordiv__(self, other: "VectorROperand") -> "vector[Any]": ...
+        def __mod__(self, other: "VectorOperand") -> "vector[Any]": ...
+        def __rmod__(self, other: "VectorROperand") -> "vector[Any]": ...
+        def __pow__(self, other: "VectorOperand") -> "vector[Any]": ...
+        def __rpow__(self, other: "VectorROperand") -> "vector[Any]": ...
+        def __lt__(self, other: "VectorOperand") -> "vector[bool]": ...
+        def __le__(self, other: "VectorOperand") -> "vector[bool]": ...
+        def __gt__(self, other: "VectorOperand") -> "vector[bool]": ...
+        def __ge__(self, other: "VectorOperand") -> "vector[bool]": ...
+        def __eq__(self, other: object) -> "vector[bool]": ...  # type: ignore[override]
+        def __ne__(self, other: object) -> "vector[bool]": ...  # type: ignore[override]
+        def __and__(self, other: "VectorOperand") -> "vector[Any]": ...
+        def __rand__(self, other: "VectorROperand") -> "vector[Any]": ...
+        def __or__(self, other: "VectorOperand") -> "vector[Any]": ...
+        def __ror__(self, other: "VectorROperand") -> "vector[Any]": ...
+        def __xor__(self, other: "VectorOperand") -> "vector[Any]": ...
+        def __rxor__(self, other: "VectorROperand") -> "vector[Any]": ...
+        def __lshift__(self, other: "VectorOperand") -> "vector[Any]": ...
+        def __rlshift__(self, other: "VectorROperand") -> "vector[Any]": ...
+        def __rshift__(self, other: "VectorOperand") -> "vector[Any]": ...
+        def __rrshift__(self, other: "VectorROperand") -> "vector[Any]": ...
+        def __neg__(self) -> "vector[Any]": ...
+        def __abs__(self) -> "vector[Any]": ...
+
     def __repr__(self) -> str:
         return f"vector({self.values!r})"
 
@@ -70,6 +114,11 @@ class vector(ArrayBase[T]):
         if isinstance(index, value):
             return self._take(index)[0][0]
         return self.values[index]
+
+    @overload
+    def __matmul__(self, other: Union["vector[Any]", Sequence[Any]]) -> Scalar: ...
+    @overload
+    def __matmul__(self, other: ArrayBase[Any]) -> Any: ...
 
     def __matmul__(self, other: Any) -> Any:
         if isinstance(other, vector):
@@ -89,7 +138,7 @@ class vector(ArrayBase[T]):
             return self.dot(other)
         return NotImplemented
 
-    def dot(self, other: Any) -> Any:
+    def dot(self, other: Any) -> Scalar:
         """The dot product with a vector (or 1-d sequence) of the same length:
         the sum of the products (see mixed_sum)."""
         if isinstance(other, ArrayBase) and other.ndim == 1:
@@ -103,14 +152,14 @@ class vector(ArrayBase[T]):
         mul = ELEMENT_OPS["mul"]
         return mixed_sum(mul(a, b) for a, b in zip(self.values, ov))
 
-    def magnitude(self) -> Any:
+    def magnitude(self) -> Scalar:
         """The Euclidean length, sqrt(v @ v)."""
         from ._math import sqrt
         return sqrt(self.dot(self))
 
     def normalize(self) -> "vector[float]":
         """The vector divided by its magnitude (plus 1e-20, so a zero vector gives zeros, not NaN)."""
-        return self / (self.magnitude() + _NORMALIZE_EPSILON)  # type: ignore[no-any-return]
+        return self / (self.magnitude() + _NORMALIZE_EPSILON)
 
     def cross(self, other: Any) -> "vector[Any]":
         """The cross product of two 3-vectors."""
@@ -141,17 +190,18 @@ def cross(v1: Any, v2: Any) -> vector[Any]:
     return _as_vector(v1, "cross").cross(v2)
 
 
-def dot(v1: Any, v2: Any) -> Any:
+def dot(v1: Any, v2: Any) -> Scalar:
     """The dot product of two vectors."""
     return _as_vector(v1, "dot").dot(v2)
 
 
-def distance(v1: Any, v2: Any) -> Any:
+def distance(v1: Any, v2: Any) -> Scalar:
     """The Euclidean distance |v1 - v2|."""
-    return (_as_vector(v1, "distance") - v2).magnitude()  # type: ignore[no-any-return]
+    difference: vector[Any] = _as_vector(v1, "distance") - v2
+    return difference.magnitude()
 
 
-def scalar_projection(v1: Any, v2: Any) -> Any:
+def scalar_projection(v1: Any, v2: Any) -> Scalar:
     """The length of v1 projected onto v2: v1 . v2 / (|v2| + 1e-20)."""
     a = _as_vector(v1, "scalar_projection")
     b = _as_vector(v2, "scalar_projection")
@@ -164,10 +214,10 @@ def vector_projection(v1: Any, v2: Any) -> vector[Any]:
     b = _as_vector(v2, "vector_projection")
     dot_prod = a.dot(b)
     mag_sq = b.magnitude() ** 2 + _NORMALIZE_EPSILON
-    return b * (dot_prod / mag_sq)  # type: ignore[no-any-return]
+    return b * (dot_prod / mag_sq)
 
 
-def angle_between(v1: Any, v2: Any) -> Any:
+def angle_between(v1: Any, v2: Any) -> Scalar:
     """The angle between two vectors in radians: acos of the cosine
     v1 . v2 / (|v1| |v2| + 1e-20), limited to [-1, 1].
 
@@ -195,4 +245,6 @@ def rotate_vector(v: Any, axis: Any, angle: Any) -> vector[Any]:
     return term1 + term2 + term3  # type: ignore[no-any-return]
 
 
-VecNumLike = Union["vector[Any]", Any]
+VecNumLike = Union["vector[Any]", NumLike]
+VectorOperand = Union[NumLike, "vector[Any]", Sequence[Any]]
+VectorROperand = Union[NumLike, Sequence[Any]]

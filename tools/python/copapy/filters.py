@@ -8,7 +8,7 @@ Python double and used as constants.
 from __future__ import annotations
 
 import math
-from typing import Any, List, Optional, Sequence, Tuple, Union
+from typing import Any, List, Optional, Sequence, Tuple, Type, Union
 
 from ._array import ArrayBase, mixed_sum
 from ._sorting import argsort, sort
@@ -78,7 +78,7 @@ def convolve(a: Any, v: Any, mode: str = "full") -> Any:
         out = full[m - 1:n]
     else:
         raise ValueError(f"filters.convolve(): mode must be 'full', 'same' or 'valid', not {mode!r}")
-    cls = type(ca) if type(ca)._accepts((len(out),)) else vector
+    cls: Type[ArrayBase[Any]] = type(ca) if type(ca)._accepts((len(out),)) else vector
     return cls._make_promoted(out, (len(out),))
 
 
