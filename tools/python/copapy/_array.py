@@ -398,8 +398,22 @@ class ArrayBase(Generic[T]):
     def __rrshift__(self, other: Any) -> Any: return self._binary("rshift", other, True)
 
     def __bool__(self) -> bool:
-        raise TypeError(f"the truth value of a {type(self).__name__} is ambiguous (and its elements are only "
+        # As NumPy: a single Python number has a truth value (t[0, 1] == 2 on a
+        # constant tensor is a 0-d tensor); anything else is ambiguous.
+        if len(self.values) == 1 and not isinstance(self.values[0], value):
+            return bool(self.values[0])
+        raise TypeError(f"the truth value of a {type(self).__name__} is ambiguous (or its elements are only "
                         "known when the compiled program runs); compare the .values or the elements instead")
+
+    def __float__(self) -> float:
+        if len(self.values) == 1 and not isinstance(self.values[0], value):
+            return float(self.values[0])
+        raise TypeError(f"only a {type(self).__name__} of one Python number converts to float")
+
+    def __int__(self) -> int:
+        if len(self.values) == 1 and not isinstance(self.values[0], value):
+            return int(self.values[0])
+        raise TypeError(f"only a {type(self).__name__} of one Python number converts to int")
 
     def __neg__(self: A) -> A:
         return type(self)._make([-x for x in self.values], self.shape)
