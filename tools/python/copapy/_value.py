@@ -124,7 +124,7 @@ _UNARY_NUM = frozenset(("neg", "abs", "sign"))
 _COMPARE = frozenset(("gt", "ge", "lt", "le", "eq", "ne"))
 _BITWISE = frozenset(("and", "or", "xor"))
 _SHIFT = frozenset(("lshift", "rshift"))
-_MATH = frozenset(("sqrt", "exp", "log", "sin", "cos", "tan", "asin", "acos", "atan", "atan2"))
+_MATH = frozenset(("sqrt", "exp", "log", "sin", "cos", "tan", "asin", "acos", "atan", "atan2", "tanh", "hypot", "floor", "ceil", "trunc", "round"))
 
 
 def _int_like(dtype: str) -> bool:
