@@ -33,8 +33,9 @@ namespace {
 constexpr uint32_t kNoNode = UINT32_MAX;
 
 // The operands of a float-valued `op` that a gradient flows into, as a bit
-// mask (bit k: args[k]). Piecewise constant operations (floordiv, sign) pass
-// none, a select passes it to the chosen value and never to the condition.
+// mask (bit k: args[k]). Piecewise constant operations (floordiv, sign, the
+// roundings) pass none, a select passes it to the chosen value and never to
+// the condition.
 // Operations that never yield a float (comparisons, bit operations) are never
 // in a window, and grad nodes are replaced by their derivatives before any
 // sweep can see them. Must agree with Expander::propagate.
@@ -48,7 +49,8 @@ unsigned gradient_operands(Op op) {
         case Op::Pow:
         case Op::Min:
         case Op::Max:
-        case Op::Atan2: return 0b011;
+        case Op::Atan2:
+        case Op::Hypot: return 0b011;
         case Op::Neg:
         case Op::Abs:
         case Op::Sqrt:
@@ -60,8 +62,15 @@ unsigned gradient_operands(Op op) {
         case Op::Asin:
         case Op::Acos:
         case Op::Atan:
+        case Op::Tanh:
         case Op::Cast: return 0b001;
         case Op::Select: return 0b110;
+        case Op::Floordiv:
+        case Op::Sign:
+        case Op::Floor:
+        case Op::Ceil:
+        case Op::Trunc:
+        case Op::Round: return 0;  // derivative 0 wherever it exists
         default: return 0;
     }
 }
@@ -258,6 +267,18 @@ private:
                 if (d[1]) accumulate(b, make(Op::Neg, make(Op::Mul, q, fa)));
                 break;
             }
+            case Op::Hypot: {
+                // d/da = a / r, d/db = b / r. At (0, 0), where hypot has no
+                // derivative (a cone), r = 0 and both are defined as 0, like
+                // abs at 0 (hypot(a, 0) = |a|): dividing by 1 there instead of
+                // r gives a/1 = 0 and, unlike a select of 0 on the quotient,
+                // keeps every higher derivative finite too.
+                const uint32_t safe = make(Op::Select, make(Op::Eq, v, zero()), one(), v);
+                const uint32_t q = make(Op::Div, g, safe);
+                if (d[0]) accumulate(a, make(Op::Mul, q, a));
+                if (d[1]) accumulate(b, make(Op::Mul, q, b));
+                break;
+            }
             case Op::Select:
                 if (d[1]) accumulate(n.args[1], make(Op::Select, a, g, zero()));
                 if (d[2]) accumulate(n.args[2], make(Op::Select, a, zero(), g));
@@ -280,6 +301,7 @@ private:
                 break;
             }
             case Op::Atan: accumulate(a, make(Op::Div, g, make(Op::Add, one(), make(Op::Mul, a, a)))); break;
+            case Op::Tanh: accumulate(a, make(Op::Mul, g, make(Op::Sub, one(), make(Op::Mul, v, v)))); break;
             default:
                 throw std::logic_error(fmt::format("grad: no derivative rule for '{}'", op_name(n.op)));
         }

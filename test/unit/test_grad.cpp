@@ -178,6 +178,8 @@ private:
             case Op::Ge: r.i = a >= b; break;
             case Op::Lt: r.i = a < b; break;
             case Op::Le: r.i = a <= b; break;
+            case Op::Eq: r.i = a == b; break;
+            case Op::Ne: r.i = a != b; break;
             case Op::Sqrt: r.f = std::sqrt(a); break;
             case Op::Exp: r.f = std::exp(a); break;
             case Op::Log: r.f = std::log(a); break;
@@ -188,6 +190,12 @@ private:
             case Op::Acos: r.f = std::acos(a); break;
             case Op::Atan: r.f = std::atan(a); break;
             case Op::Atan2: r.f = std::atan2(a, b); break;
+            case Op::Tanh: r.f = std::tanh(a); break;
+            case Op::Hypot: r.f = std::hypot(a, b); break;
+            case Op::Floor: r.f = std::floor(a); break;
+            case Op::Ceil: r.f = std::ceil(a); break;
+            case Op::Trunc: r.f = std::trunc(a); break;
+            case Op::Round: r.f = std::nearbyint(a); break;  // the default rounding mode: half to even
             case Op::Select: r.f = a != 0 ? b : c; break;
             case Op::Cast:
                 if (fl) r.f = a;
@@ -286,6 +294,12 @@ std::vector<Rule> rules() {
         {"atan2", [](Prog& p, int a, int b) { return p.f("atan2", {a, b}); },
          [](double a, double b) { return std::atan2(a, b); }, [](double a, double b) { return b / (a * a + b * b); },
          [](double a, double b) { return -a / (a * a + b * b); }, any},
+        {"tanh", [](Prog& p, int a, int) { return p.f("tanh", {a}); },
+         [](double a, double) { return std::tanh(a); }, [](double a, double) { return 1 - std::pow(std::tanh(a), 2); },
+         [](double, double) { return 0.0; }, any},
+        {"hypot", [](Prog& p, int a, int b) { return p.f("hypot", {a, b}); },
+         [](double a, double b) { return std::hypot(a, b); }, [](double a, double b) { return a / std::hypot(a, b); },
+         [](double a, double b) { return b / std::hypot(a, b); }, any},
         {"min", [](Prog& p, int a, int b) { return p.f("min", {a, b}); },
          [](double a, double b) { return b < a ? b : a; }, [](double a, double b) { return b < a ? 0.0 : 1.0; },
          [](double a, double b) { return b < a ? 1.0 : 0.0; }, any},
@@ -317,6 +331,18 @@ std::vector<Rule> rules() {
         {"sign", [](Prog& p, int a, int b) { return p.f("mul", {p.f("sign", {a}), b}); },
          [](double a, double b) { return sgn(a) * b; }, [](double, double) { return 0.0; },
          [](double a, double) { return sgn(a); }, any},
+        {"floor", [](Prog& p, int a, int b) { return p.f("mul", {p.f("floor", {a}), b}); },
+         [](double a, double b) { return std::floor(a) * b; }, [](double, double) { return 0.0; },
+         [](double a, double) { return std::floor(a); }, any},
+        {"ceil", [](Prog& p, int a, int b) { return p.f("mul", {p.f("ceil", {a}), b}); },
+         [](double a, double b) { return std::ceil(a) * b; }, [](double, double) { return 0.0; },
+         [](double a, double) { return std::ceil(a); }, any},
+        {"trunc", [](Prog& p, int a, int b) { return p.f("mul", {p.f("trunc", {a}), b}); },
+         [](double a, double b) { return std::trunc(a) * b; }, [](double, double) { return 0.0; },
+         [](double a, double) { return std::trunc(a); }, any},
+        {"round", [](Prog& p, int a, int b) { return p.f("mul", {p.f("round", {a}), b}); },
+         [](double a, double b) { return std::nearbyint(a) * b; }, [](double, double) { return 0.0; },
+         [](double a, double) { return std::nearbyint(a); }, any},
         {"composite with shared subexpressions",
          [](Prog& p, int a, int b) {
              const int u = p.f("mul", {a, b});
@@ -368,6 +394,25 @@ TEST_CASE("grad: IEEE results where the derivative is infinite or undefined") {
     const Dag d = expand(p);
     CHECK(Interp(d).out("dsqrt") == INFINITY);
     CHECK(std::isnan(Interp(d, {{"a", -1.0}}).out("dpow")));
+}
+
+TEST_CASE("grad: hypot has derivative 0 at the origin") {
+    // hypot(a, b) is a cone at (0, 0): no derivative. The rule defines it as
+    // 0 there, like abs at 0 (hypot(a, 0) = |a|), by dividing by 1 instead
+    // of hypot(a, b) = 0: a/1 = 0.
+    Prog p;
+    const int a = p.input("a", 0.0f), b = p.input("b", -0.0f);
+    const int h = p.f("hypot", {a, b});
+    p.out("da", p.grad(h, a));
+    p.out("db", p.grad(h, b));
+    const Dag d = expand(p);
+    const Interp origin(d);
+    CHECK(origin.out("da") == 0.0);
+    CHECK(origin.out("db") == 0.0);
+    // On an axis, away from the origin, it is abs's: sign(a) and 0.
+    const Interp axis(d, {{"a", -2.0}, {"b", 0.0}});
+    CHECK(axis.out("da") == -1.0);
+    CHECK(axis.out("db") == 0.0);
 }
 
 TEST_CASE("grad: mixed int and float operands") {
