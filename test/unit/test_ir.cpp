@@ -157,7 +157,7 @@ TEST_CASE("level 2 applies exact identities only") {
     CHECK(out(o1, 1).op == Op::Neg);
 }
 
-TEST_CASE("floor, ceil, trunc and round fold exactly; tanh, hypot and other libm calls do not") {
+TEST_CASE("floor, ceil, trunc and round fold exactly, but tanh, hypot and other libm calls do not") {
     // Each rounding op over operands whose results tell the rules apart:
     // ties (round: to even), signed zeros, the last values with a fraction,
     // and an int operand (promoted to float). Expected bits, per op.
