@@ -33,9 +33,13 @@ float asinf(float);
 float acosf(float);
 float atanf(float);
 float atan2f(float, float);
+float tanhf(float);
+float hypotf(float, float);
 float powf(float, float);
 float fmodf(float, float);
 float floorf(float);
+float ceilf(float);
+float truncf(float);
 
 /* Python a // b on int32: rounds toward minus infinity. b == 0 gives 0 and
  * INT_MIN // -1 wraps to INT_MIN (C would trap on x86 for both). */
@@ -81,6 +85,22 @@ static inline float cp_floordiv_f(float a, float b) {
         return f;
     }
     return __builtin_copysignf(0.0f, a / b);
+}
+
+/* Round to nearest, ties to even (Python's round(x, 0), numpy.round), in
+ * plain binary32 arithmetic rather than rintf/roundevenf: musl 1.2.3 and
+ * picolibc lack roundevenf, and rintf follows the dynamic rounding mode, so
+ * this is the one definition that is the same on every target and in the
+ * constant folder. For |x| < 2^23, |x| + 2^23 lies in [2^23, 2^24), where
+ * binary32 spacing is 1, so the addition itself rounds to an integer with
+ * ties to even (2^23 is even) and the subtraction is exact. |x| >= 2^23 is
+ * already an integer; NaN and inf fail the comparison and pass through. The
+ * sign is restored last, so round(-0.4) is -0.0 like numpy's. */
+static inline float cp_round_f(float x) {
+    float ax = __builtin_fabsf(x);
+    if (!(ax < 8388608.0f)) return x;
+    float r = (ax + 8388608.0f) - 8388608.0f;
+    return __builtin_copysignf(r, x);
 }
 
 /* int ** non-negative int, wrapping (exponentiation by squaring). The compiler

@@ -8,13 +8,26 @@
 // over their users of adjoint(user) * d user / d node, computed in reverse
 // topological order. The adjoint of each x is its grad node's value.
 //
+// Higher orders: grad nodes are expanded in topological order, so by the
+// time a sweep reaches a y that depends on another grad's result (grad(grad(
+// y, x1), x2), a Newton step's Hessian), that grad is already ordinary nodes
+// and the sweep differentiates through them like through anything else. This
+// works because the rules below make only ops that have rules themselves
+// (add sub mul div neg pow log sin cos sqrt cast select, and floordiv sign
+// and comparisons, through which no gradient flows), so any derivative can be
+// differentiated again, to any order.
+//
 // Ranks keep the window small when grads are nested (an optimization loop
 // whose every step differentiates the previous step's result): a node's rank
 // is its position in the file's topological order, and the nodes a sweep
 // makes take the rank of the sweep's first grad node, which is larger than
-// the rank of anything they depend on. So "rank below the earliest x" stays a
-// safe cut-off after expansion, and a sweep never walks into the earlier
-// steps of the loop.
+// the rank of anything they depend on (sweeps run in rank order, so that
+// includes nodes made by earlier sweeps). So a node ranked below x cannot
+// depend on x even after expansion; "rank below the earliest x" stays a safe
+// cut-off, and a sweep never walks into the earlier steps of the loop. A
+// sweep through a derivative does walk into the nodes its inner sweep made
+// (they rank at or above any x they depend on), which is the second-order
+// work itself.
 #include "grad.hpp"
 
 #include <fmt/format.h>
@@ -24,8 +37,6 @@
 #include <initializer_list>
 #include <stdexcept>
 
-#include "support/error.hpp"
-
 namespace copapy {
 
 namespace {
@@ -33,11 +44,13 @@ namespace {
 constexpr uint32_t kNoNode = UINT32_MAX;
 
 // The operands of a float-valued `op` that a gradient flows into, as a bit
-// mask (bit k: args[k]). Piecewise constant operations (floordiv, sign) pass
-// none, a select passes it to the chosen value and never to the condition.
+// mask (bit k: args[k]). Piecewise constant operations (floordiv, sign, the
+// roundings) pass none, a select passes it to the chosen value and never to
+// the condition.
 // Operations that never yield a float (comparisons, bit operations) are never
 // in a window, and grad nodes are replaced by their derivatives before any
-// sweep can see them. Must agree with Expander::propagate.
+// sweep can see them. Must agree with Expander::propagate, which has a rule
+// for every op with a non-zero mask.
 unsigned gradient_operands(Op op) {
     switch (op) {
         case Op::Add:
@@ -48,7 +61,8 @@ unsigned gradient_operands(Op op) {
         case Op::Pow:
         case Op::Min:
         case Op::Max:
-        case Op::Atan2: return 0b011;
+        case Op::Atan2:
+        case Op::Hypot: return 0b011;
         case Op::Neg:
         case Op::Abs:
         case Op::Sqrt:
@@ -60,8 +74,15 @@ unsigned gradient_operands(Op op) {
         case Op::Asin:
         case Op::Acos:
         case Op::Atan:
+        case Op::Tanh:
         case Op::Cast: return 0b001;
         case Op::Select: return 0b110;
+        case Op::Floordiv:
+        case Op::Sign:
+        case Op::Floor:
+        case Op::Ceil:
+        case Op::Trunc:
+        case Op::Round: return 0;  // derivative 0 wherever it exists
         default: return 0;
     }
 }
@@ -83,7 +104,6 @@ public:
 
         rank_.resize(n);
         for (uint32_t i = 0; i < n; ++i) rank_[dag_.order[i]] = i;
-        origin_.assign(n, kNoNode);
         derivative_.assign(n, kNoNode);
         adjoint_.assign(n, kNoNode);
         mark_.assign(n, Marks{});
@@ -133,9 +153,7 @@ private:
         const uint32_t first = group.front();
         const uint32_t y = resolve(dag_.nodes[first].args[0]);
         ++sweep_;
-        group_ = &group;
         sweep_rank_ = rank_[first];
-        sweep_grad_ = first;
         one_ = zero_ = kNoNode;
         window_.clear();
 
@@ -204,7 +222,6 @@ private:
         bool d[3] = {};
         for (unsigned k = 0; k < n.nargs; ++k) d[k] = (mask >> k & 1) && live(n.args[k]);
         if (!d[0] && !d[1] && !d[2]) return;
-        if (origin_[v] != kNoNode) report_second_order(v);
         const uint32_t g = adjoint_[v];
         const uint32_t a = n.args[0], b = n.args[1];
         switch (n.op) {
@@ -258,6 +275,18 @@ private:
                 if (d[1]) accumulate(b, make(Op::Neg, make(Op::Mul, q, fa)));
                 break;
             }
+            case Op::Hypot: {
+                // d/da = a / r, d/db = b / r. At (0, 0), where hypot has no
+                // derivative (a cone), r = 0 and both are defined as 0, like
+                // abs at 0 (hypot(a, 0) = |a|): dividing by 1 there instead of
+                // r gives a/1 = 0 and, unlike a select of 0 on the quotient,
+                // keeps every higher derivative finite too.
+                const uint32_t safe = make(Op::Select, make(Op::Eq, v, zero()), one(), v);
+                const uint32_t q = make(Op::Div, g, safe);
+                if (d[0]) accumulate(a, make(Op::Mul, q, a));
+                if (d[1]) accumulate(b, make(Op::Mul, q, b));
+                break;
+            }
             case Op::Select:
                 if (d[1]) accumulate(n.args[1], make(Op::Select, a, g, zero()));
                 if (d[2]) accumulate(n.args[2], make(Op::Select, a, zero(), g));
@@ -280,30 +309,10 @@ private:
                 break;
             }
             case Op::Atan: accumulate(a, make(Op::Div, g, make(Op::Add, one(), make(Op::Mul, a, a)))); break;
+            case Op::Tanh: accumulate(a, make(Op::Mul, g, make(Op::Sub, one(), make(Op::Mul, v, v)))); break;
             default:
                 throw std::logic_error(fmt::format("grad: no derivative rule for '{}'", op_name(n.op)));
         }
-    }
-
-    // v, made by an earlier sweep, depends on an x of this sweep: names the
-    // grad node of that x and the grad node whose result v is part of.
-    [[noreturn]] void report_second_order(uint32_t v) const {
-        // Live nodes that are not x's have a live operand: follow one down to an x.
-        uint32_t w = v;
-        do {
-            const DagNode& n = dag_.nodes[w];
-            for (unsigned k = 0; k < n.nargs; ++k)
-                if ((gradient_operands(n.op) >> k & 1) && live(n.args[k])) {
-                    w = n.args[k];
-                    break;
-                }
-        } while (mark_[w].x != sweep_);
-        const std::vector<uint32_t>& group = *group_;
-        const DagNode& g = dag_.nodes[group[std::find(xs_.begin(), xs_.end(), w) - xs_.begin()]];
-        fail(ErrorKind::Input,
-             "node {} ('grad'): x (node {}) influences y (node {}) through the result of node {} ('grad'); "
-             "differentiating a derivative (second order) is not supported",
-             g.id, dag_.nodes[g.args[1]].id, dag_.nodes[g.args[0]].id, dag_.nodes[origin_[v]].id);
     }
 
     void accumulate(uint32_t w, uint32_t contribution) {
@@ -317,7 +326,6 @@ private:
         node.id = next_id_++;
         dag_.nodes.push_back(node);
         rank_.push_back(sweep_rank_);
-        origin_.push_back(sweep_grad_);
         derivative_.push_back(kNoNode);
         adjoint_.push_back(kNoNode);
         mark_.push_back(Marks{});
@@ -363,16 +371,14 @@ private:
 
     // Per node (including the ones made here).
     std::vector<uint32_t> rank_;        // see the top of this file
-    std::vector<uint32_t> origin_;      // the grad node whose sweep made it, or kNoNode
     std::vector<uint32_t> derivative_;  // grad node: the node that computes it
     std::vector<uint32_t> adjoint_;     // during a sweep: d y / d node, or kNoNode
     std::vector<Marks> mark_;
 
     // The current sweep.
     uint32_t sweep_ = 0;
-    const std::vector<uint32_t>* group_ = nullptr;  // its grad nodes
-    std::vector<uint32_t> xs_;                      // their x's, kNoNode where y cannot depend on it
-    uint32_t sweep_rank_ = 0, sweep_grad_ = kNoNode;  // rank and origin of the nodes made
+    std::vector<uint32_t> xs_;  // the x's of its grad nodes, kNoNode where y cannot depend on it
+    uint32_t sweep_rank_ = 0;   // rank of the nodes made
     uint32_t one_ = kNoNode, zero_ = kNoNode;
     std::vector<uint32_t> window_;
     std::vector<std::pair<uint32_t, uint8_t>> stack_;

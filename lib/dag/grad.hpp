@@ -15,9 +15,9 @@ namespace copapy {
 //
 // Grad nodes with the same y share one reverse sweep over the nodes between y
 // and their x's. Grads are expanded in topological order, so a grad whose
-// y depends on an earlier grad's result sees that result as ordinary nodes;
-// differentiating through such a result (a second-order derivative) is an
-// Error(Input) naming both grad nodes.
+// y depends on an earlier grad's result sees that result as ordinary nodes
+// and differentiates through them: grad(grad(y, x1), x2) is the second
+// derivative, and so on to any order.
 void expand_gradients(Dag& dag);
 
 }  // namespace copapy

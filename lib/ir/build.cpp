@@ -104,11 +104,13 @@ private:
     uint32_t constant(Kind k, uint32_t bits, int64_t dag_id) { return intern(Op::Const, k, {}, 0, bits, dag_id); }
 
     // All operands constant: evaluate now, exactly as the stencil would.
-    // Not for ops backed by libm (sin, powf, ...): the host's libm may differ
-    // from the target's by an ulp, and images must not depend on the host.
+    // Not for ops backed by libm (sin, powf, ...; the Libm flag of ops.def):
+    // the host's libm may differ from the target's by an ulp, and images must
+    // not depend on the host. Exact ones (sqrt, floor, round, fmodf in mod)
+    // give the same bits everywhere, so they fold.
     std::optional<uint32_t> fold(Op op, const std::array<uint32_t, 3>& args, uint8_t nargs, int64_t dag_id) {
-        if (op_info(op).typing == Typing::Math && op != Op::Sqrt) return std::nullopt;  // sqrtf is exact everywhere
-        if (op == Op::Pow && ir_.nodes[args[0]].kind == Kind::F) return std::nullopt;
+        // Only the float variant calls libm (int pow is exact).
+        if ((op_info(op).flags & Libm) && ir_.nodes[args[0]].kind == Kind::F) return std::nullopt;
         for (unsigned i = 0; i < nargs; ++i)
             if (!is_const(args[i])) return std::nullopt;
         const Kind operand = ir_.nodes[args[op == Op::Select ? 1 : 0]].kind;

@@ -27,7 +27,7 @@ constexpr char kind_char(Kind k) { return k == Kind::F ? 'f' : 'i'; }
 // How an op's result type follows from its operand types (see docs/dag-format.md).
 enum class Typing : uint8_t { Num2, Fdiv, Pow, MinMax, Num1, Cmp, Bits, Shift, Math, Select, Cast, Conv, Grad };
 
-enum OpFlag : uint8_t { Comm = 1, Internal = 2, Lowered = 4 };
+enum OpFlag : uint8_t { Comm = 1, Internal = 2, Lowered = 4, Libm = 8 };  // see ops.def
 
 enum class Op : uint8_t {
 #define OP(id, name, arity, typing, flags, ibody, fbody) id,

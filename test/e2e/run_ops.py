@@ -17,8 +17,13 @@ write_value() to test coparun --set.
 
 Comparison: ints and bools exactly; floats bit for bit (NaN equals NaN, +0
 differs from -0), except the libm functions exp log sin cos tan asin acos
-atan atan2 pow, which may differ by 2 ulp (and must get non-finite results
-and the sign of zero results exactly right).
+atan atan2 pow tanh hypot, which may differ by 2 ulp (and must get non-finite
+results and the sign of zero results exactly right). floor ceil trunc round
+are exact, so they are compared bit for bit too, signed zeros included
+(floor(-0.0) = -0.0, ceil(-0.5) = -0.0, round(-0.4) = -0.0).
+
+tanh, hypot, floor, ceil, trunc and round are recorded with
+copapy._value.make (the tracer has no cp.tanh etc. yet).
 
     python3 test/e2e/run_ops.py [--target NAME]
 
@@ -66,8 +71,26 @@ MIXED_FLOATS = [0.0, -0.0, 1.5, NAN, INF, -INF]
 MATH_FLOATS = [0.5, -0.5, 0.25, 1.0, -1.0, 2.0, 10.0, -10.0, 88.0, 89.0, -87.0, -104.0, 1e-5, 3.1415927,
                1.5707964, 1e4, -8.0, 0.33333334, 201.0, 2.5, 0.999, -0.999, 100.5, 7.0]
 POW_EXPONENTS = [0, 1, 2, 3, 7, 31, 32]
+# For floor ceil trunc round, in addition to MATH_FLOATS: ties (half to even
+# for round), values just below and above them, the last binary32 values with
+# a fraction (spacing 0.5 below 2^23, 1 above), large values and subnormals.
+ROUNDING_FLOATS = [1.5, -1.5, 3.5, -3.5, -2.5, 0.4, -0.4, 0.49999997, -0.49999997, 0.50000006, 0.99999994,
+                   -0.99999994, 1.0000001, -1.0000001, 2.4999998, 2.5000002, 4194302.5, 4194303.5, -4194303.5,
+                   4194304.5, 8388606.5, 8388607.5, -8388607.5, 8388607.0, 8388608.0, -8388608.0, 8388609.0,
+                   16777215.0, 16777216.0, 16777218.0, 2147483520.0, -2147483904.0, -1e30, 3.4028235e38,
+                   -3.4028235e38, -1e-40, 1.4e-45, -1.4e-45, 1.1754942e-38, 1.1754944e-38]
+# For tanh, in addition to MATH_FLOATS: where it saturates to +-1 in binary32
+# (about 9.01) and beyond, tiny arguments where tanh(x) rounds to x.
+TANH_FLOATS = [9.0, 9.1, -9.1, 20.0, -20.0, 0.55, -0.55, 1e-4, -1e-5, 0.0078125, 3e-4, -1.4e-45]
+# (a, b) for hypot besides the generic tables: exact results, scaling at
+# both ends of the range (no overflow or underflow in the intermediate
+# squares), overflow of the result itself, and inf beating NaN (C's rule).
+HYPOT_PAIRS = [(3.0, 4.0), (-5.0, 12.0), (1e30, 1e30), (3e38, 3e38), (-3e38, 1.0), (1e-40, 1e-40), (1e-45, 1e-45),
+               (1e-20, 1e-20), (1e20, 1e-20), (INF, NAN), (NAN, -INF), (NAN, 0.0), (-0.0, -0.0), (1.0, 1e-8),
+               (0.70710677, 0.70710677), (8388607.0, 1.0)]
 
-LIBM = {"exp", "log", "sin", "cos", "tan", "asin", "acos", "atan", "atan2", "pow"}
+LIBM = {"exp", "log", "sin", "cos", "tan", "asin", "acos", "atan", "atan2", "pow", "tanh", "hypot"}
+ROUNDING = {"floor": math.floor, "ceil": math.ceil, "trunc": math.trunc, "round": round}  # Python's round: half to even
 ULP_TOLERANCE = 2
 
 
@@ -158,6 +181,21 @@ def powf(x: float, y: float) -> float:
         return -INF if x < 0 and odd_integer(y) else INF
 
 
+def rounding(name: str, x: float) -> float:
+    """floor, ceil, trunc or round (half to even) of a binary32 value, exactly.
+
+    Python computes them exactly on the (double) value and returns an int; an
+    integer that comes from a binary32 value is itself a binary32 value. A
+    zero result keeps the operand's sign, as C's floorf etc. and numpy do:
+    floor(-0.0) = -0.0, ceil(-0.5) = -0.0, round(-0.4) = -0.0. inf and NaN
+    pass through (Python would raise)."""
+    if not math.isfinite(x):
+        return x
+    r = float(ROUNDING[name](x))
+    assert f32(r) == r
+    return math.copysign(0.0, x) if r == 0 else r
+
+
 def libm(name: str, *args: float) -> float:
     """The C function in double precision, rounded to binary32; C's results where Python raises."""
     try:
@@ -201,11 +239,12 @@ BITWISE = {"and": operator.and_, "or": operator.or_, "xor": operator.xor}
 BINARY_FUNCTIONS: Dict[str, Callable[[Any, Any], Any]] = {
     **ARITH, **COMPARE, **BITWISE, "div": operator.truediv, "floordiv": operator.floordiv, "mod": operator.mod,
     "pow": raw("pow"), "min": cp.minimum, "max": cp.maximum, "atan2": cp.atan2, "lshift": operator.lshift,
-    "rshift": operator.rshift}
+    "rshift": operator.rshift, "hypot": cp.hypot}
 UNARY_FUNCTIONS: Dict[str, Callable[[Any], Any]] = {
     "neg": operator.neg, "abs": abs,
     "sign": raw("sign"),
-    **{name: getattr(cp, name) for name in ("sqrt", "exp", "log", "sin", "cos", "tan", "asin", "acos", "atan")}}
+    **{name: getattr(cp, name) for name in ("sqrt", "exp", "log", "sin", "cos", "tan", "asin", "acos", "atan",
+                                            "tanh", *ROUNDING)}}
 
 
 def ref_binary(op: str, x: Operand, y: Operand) -> Tuple[str, Any]:
@@ -231,8 +270,8 @@ def ref_binary(op: str, x: Operand, y: Operand) -> Tuple[str, Any]:
         if ints and y.v._node.op == "const" and int(b) >= 0:
             return "int", wrap(pow(int(a), int(b), 1 << 32))
         return "float", powf(to_float(a), to_float(b))
-    if op == "atan2":
-        return "float", libm("atan2", to_float(a), to_float(b))
+    if op in ("atan2", "hypot"):
+        return "float", libm(op, to_float(a), to_float(b))
     if op in ("min", "max"):
         t = same_kind(x, y)
         a, b = coerce(t, a), coerce(t, b)
@@ -271,6 +310,8 @@ def ref_unary(op: str, x: Operand) -> Tuple[str, Any]:
     if op == "sqrt":
         a = to_float(a)
         return "float", NAN if a < 0 or math.isnan(a) else f32(math.sqrt(a))
+    if op in ROUNDING:
+        return "float", rounding(op, to_float(a))
     return "float", libm(op, to_float(a))
 
 
@@ -356,7 +397,7 @@ CHAIN_STEPS = 300
 # ints, and too many of them would leave few floats in the chains.
 CHAIN_BINARY = 3 * ["add", "sub", "mul", "div", "floordiv", "mod", "min", "max"] + \
     [*COMPARE, *BITWISE, "lshift", "rshift"]
-CHAIN_UNARY = ["neg", "abs", "sign", "sqrt"]
+CHAIN_UNARY = ["neg", "abs", "sign", "sqrt", *ROUNDING]
 
 
 def chains(s: Suite, rng: random.Random) -> None:
@@ -429,12 +470,12 @@ def build(s: Suite) -> None:
         for x in ints:
             for y in ints:
                 s.binary(op, x, y)
-    for op in numeric + ["pow", "atan2"]:
+    for op in numeric + ["pow", "atan2", "hypot"]:
         for x in floats:
             for y in floats:
                 s.binary(op, x, y)
     # Mixed int/float: the int is promoted to float (binary32).
-    for op in numeric + ["pow", "atan2"]:
+    for op in numeric + ["pow", "atan2", "hypot"]:
         for i in mixed_ints:
             for f in floats:
                 s.binary(op, i, f)
@@ -492,6 +533,17 @@ def build(s: Suite) -> None:
     for y in math_floats[::3]:
         for x in math_floats[1::4]:
             s.binary("atan2", y, x)
+            s.binary("hypot", y, x)
+    for x in math_floats + [s.input("float", f32(f)) for f in TANH_FLOATS]:
+        s.unary("tanh", x)
+    for x in mixed_ints + bools:
+        s.unary("tanh", x)
+    for a, b in HYPOT_PAIRS:
+        s.binary("hypot", s.input("float", f32(a)), s.input("float", f32(b)))
+    # The roundings of ints and bools are their float values (int operands promote).
+    for op in ROUNDING:
+        for x in math_floats + [s.input("float", f32(f)) for f in ROUNDING_FLOATS] + ints + bools:
+            s.unary(op, x)
 
     # select: any condition type (non-zero is true; NaN is true), result typed like min.
     conditions = bools + [s.input("int", i) for i in (0, 1, -7, INT_MIN)] + \

@@ -169,6 +169,16 @@ TEST_CASE("type rules follow the DAG format") {
     CHECK(t(Op::Xor, {D::Bool, D::Int}) == D::Int);
     CHECK(t(Op::Neg, {D::Bool}) == D::Int);
     CHECK(t(Op::Sin, {D::Int}) == D::Float);
+    // The roundings yield float even for int operands (they promote, like every math op).
+    for (Op op : {Op::Tanh, Op::Floor, Op::Ceil, Op::Trunc, Op::Round}) {
+        CHECK(t(op, {D::Int}) == D::Float);
+        CHECK(t(op, {D::Bool}) == D::Float);
+        CHECK(t(op, {D::Float}) == D::Float);
+    }
+    CHECK(t(Op::Hypot, {D::Int, D::Int}) == D::Float);
+    CHECK(t(Op::Hypot, {D::Float, D::Bool}) == D::Float);
+    CHECK(op_from_name("round") == Op::Round);
+    CHECK(op_from_name("hypot") == Op::Hypot);
     CHECK(t(Op::Select, {D::Bool, D::Int, D::Float}) == D::Float);
     CHECK_FALSE(infer_type(Op::Lshift, std::vector<D>{D::Float, D::Int}, D::Int, false).ok);
 }

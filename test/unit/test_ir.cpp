@@ -2,8 +2,11 @@
 #include <catch2/catch.hpp>
 
 #include <bit>
+#include <cmath>
 #include <fmt/format.h>
 #include <string>
+#include <utility>
+#include <vector>
 
 #include "dag/dag.hpp"
 #include "ir/ir.hpp"
@@ -152,4 +155,54 @@ TEST_CASE("level 2 applies exact identities only") {
     Ir o1 = ir_at(1, nodes, R"([{"name":"a","node":10},{"name":"f","node":16}])");
     CHECK(out(o1, 0).op == Op::Mul);
     CHECK(out(o1, 1).op == Op::Neg);
+}
+
+TEST_CASE("floor, ceil, trunc and round fold exactly, but tanh, hypot and other libm calls do not") {
+    // Each rounding op over operands whose results tell the rules apart:
+    // ties (round: to even), signed zeros, the last values with a fraction,
+    // and an int operand (promoted to float). Expected bits, per op.
+    const std::vector<std::pair<const char*, float>> operands = {
+        {"2.5", 2.5f},    {"-2.5", -2.5f},   {"0.5", 0.5f},          {"-0.5", -0.5f},         {"-0.4", -0.4f},
+        {"1.5", 1.5f},    {"-0.0", -0.0f},   {"8388607.5", 8388607.5f}, {"-8388607.5", -8388607.5f},
+        {"1e-40", 1e-40f}, {"\"-inf\"", -INFINITY}};
+    struct Want {
+        const char* op;
+        std::vector<float> results;  // one per operand, then for the int operand 7
+    };
+    const std::vector<Want> wants = {
+        {"floor", {2, -3, 0, -1, -1, 1, -0.0f, 8388607, -8388608, 0, -INFINITY, 7}},
+        {"ceil", {3, -2, 1, -0.0f, -0.0f, 2, -0.0f, 8388608, -8388607, 1, -INFINITY, 7}},
+        {"trunc", {2, -2, 0, -0.0f, -0.0f, 1, -0.0f, 8388607, -8388607, 0, -INFINITY, 7}},
+        {"round", {2, -2, 0, -0.0f, -0.0f, 2, -0.0f, 8388608, -8388608, 0, -INFINITY, 7}},
+    };
+    std::string nodes = kX + c(2, "int", "7");
+    int id = 3;
+    std::vector<int> consts;
+    for (const auto& [text, value] : operands) {
+        nodes += c(id, "float", text);
+        consts.push_back(id++);
+    }
+    consts.push_back(2);
+    std::string outs;
+    for (const Want& w : wants)
+        for (size_t i = 0; i < consts.size(); ++i) {
+            nodes += op(id, w.op, "float", {consts[i]});
+            outs += fmt::format(R"({}{{"name":"{}{}","node":{}}})", outs.empty() ? "" : ",", w.op, i, id++);
+        }
+    // Not folded: libm-backed, whatever the operands.
+    for (auto [name, args] : {std::pair{"tanh", std::vector{3}}, {"hypot", {3, 4}}, {"sin", {3}}, {"pow", {3, 4}}}) {
+        nodes += args.size() == 1 ? op(id, name, "float", {args[0]}) : op(id, name, "float", {args[0], args[1]});
+        outs += fmt::format(R"(,{{"name":"libm{}","node":{}}})", id, id);
+        ++id;
+    }
+    const Ir ir = ir_at(1, nodes, "[" + outs + "]");
+    size_t i = 0;
+    for (const Want& w : wants)
+        for (float want : w.results) {
+            INFO(w.op << " of operand " << i % consts.size());
+            REQUIRE(out(ir, i).op == Op::Const);
+            CHECK(out(ir, i).bits == std::bit_cast<uint32_t>(want));
+            ++i;
+        }
+    for (Op libm : {Op::Tanh, Op::Hypot, Op::Sin, Op::Pow}) CHECK(out(ir, i++).op == libm);
 }

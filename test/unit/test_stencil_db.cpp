@@ -1,5 +1,10 @@
-// The stencil database over the real x86_64 stencil object built by CMake.
+// The stencil database over the real stencil objects built by CMake (x86_64's
+// unless a test says every target).
 #include <catch2/catch.hpp>
+
+#include <string>
+#include <utility>
+#include <vector>
 
 #include "stencil/stencil_db.hpp"
 #include "support/error.hpp"
@@ -64,6 +69,33 @@ TEST_CASE("sin calls musl's sinf, which the object defines") {
         }
     }
     CHECK(calls_sinf);
+}
+
+TEST_CASE("tanh, hypot and the roundings call only what each target's object defines") {
+    // Whatever library function a stencil calls must have been merged from
+    // libm (musl, picolibc on the Cortex-M4); gcc inlines floorf & co. on some
+    // targets (SSE2 sequences, frintm) and calls them on others. round is
+    // plain arithmetic in the prelude and calls nothing anywhere.
+    const std::vector<std::pair<std::string, const char*>> calls = {
+        {"tanh_ff", "tanhf"}, {"hypot_ff", "hypotf"}, {"floor_ff", nullptr}, {"ceil_ff", nullptr},
+        {"trunc_ff", nullptr}, {"round_ff", nullptr}};
+    for (const TargetInfo* t : all_targets()) {
+        auto tdb = StencilDb::load(std::string(COPAPY_STENCIL_DIR) + "/" + std::string(t->name) + ".o", *t);
+        for (const auto& [name, must_call] : calls) {
+            INFO(t->name << " " << name);
+            const Stencil& s = tdb->stencil(name);
+            bool called = false;
+            for (uint32_t i : s.relocs) {
+                const ObjSymbol& sym = tdb->symbols()[tdb->relocs()[i].symbol];
+                CHECK(sym.role != SymbolRole::Undefined);
+                if (sym.role == SymbolRole::Defined && sym.function) {
+                    CHECK(name != "round_ff");
+                    called = called || (must_call && sym.name == must_call);
+                }
+            }
+            if (must_call) CHECK(called);
+        }
+    }
 }
 
 TEST_CASE("the exit stencil is a bare return") {
