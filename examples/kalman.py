@@ -69,10 +69,10 @@ def main():
     for (zp, zv), truth in measurements(200):
         tg.write_value(z, [zp, zv])
         tg.run()
-        pos, vel = tg.read_value(estimate)
+        pos, vel = tg.read_value(estimate).values
         worst = max(worst, abs(pos - truth)) if truth > 2.0 else worst
     print(f"final estimate: position {pos:.4f} m, velocity {vel:.4f} m/s")
-    print(f"position variance {tg.read_value(cov)[0, 0]:.6f} m^2")
+    print(f"position variance {tg.read_value(cov).get_scalar(0, 0):.6f} m^2")
     print(f"largest position error after the first 2 m: {worst:.4f} m")
 
 

@@ -410,6 +410,12 @@ class ArrayBase(Generic[T]):
             return float(self.values[0])
         raise TypeError(f"only a {type(self).__name__} of one Python number converts to float")
 
+    def __format__(self, spec: str) -> str:
+        # A single Python number formats as that number (f"{t[0]:.3f}" of a read tensor).
+        if spec and len(self.values) == 1 and not isinstance(self.values[0], value):
+            return format(self.values[0], spec)
+        return format(str(self), spec)
+
     def __int__(self) -> int:
         if len(self.values) == 1 and not isinstance(self.values[0], value):
             return int(self.values[0])
