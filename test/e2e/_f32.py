@@ -22,8 +22,7 @@ import numbers
 import struct
 from typing import Any, List, Sequence
 
-__all__ = ["F32", "f32", "bits", "ulp_distance", "same", "within_ulps", "ref_solve", "ref_inv", "ref_det",
-           "plain"]
+__all__ = ["F32", "f32", "bits", "ulp_distance", "same", "within_ulps", "ref_solve", "ref_inv", "ref_det"]
 
 
 def f32(x: float) -> float:
@@ -50,11 +49,14 @@ def ulp_distance(a: float, b: float) -> int:
 
 
 def same(a: Any, b: Any) -> bool:
-    """Bit-exact equality of two binary32 results (NaN equals NaN; +0 differs from -0)."""
+    """Bit-exact equality of two binary32 results (NaN equals NaN; +0 differs from -0).
+
+    Nothing is rounded first: a reference that is not a binary32 value (a
+    double left unrounded) differs from every result the program can give."""
     a, b = float(a), float(b)
     if math.isnan(a) or math.isnan(b):
         return math.isnan(a) and math.isnan(b)
-    return bits(a) == bits(b)
+    return a == b and math.copysign(1.0, a) == math.copysign(1.0, b)
 
 
 def within_ulps(got: Any, want: Any, ulps: int) -> bool:
@@ -175,13 +177,6 @@ class F32:
 
 
 numbers.Real.register(F32)
-
-
-def plain(x: Any) -> Any:
-    """Nested lists/tuples of F32 as the same nesting of Python floats."""
-    if isinstance(x, (list, tuple)):
-        return [plain(e) for e in x]
-    return float(x)
 
 
 # ---- Linear algebra: the documented algorithms (the original copapy's unrolled
