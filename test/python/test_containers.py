@@ -1221,8 +1221,6 @@ class Reductions(unittest.TestCase):
         self.assertEqual(expr(mixed.sum(axis=1).values[0]), ("add", n[0][0]._node, const(2.0)))
         self.assertEqual(mixed.sum(axis=0).values[1], 5.0)
 
-    # BUG: see tracer_bugs.md #1
-    @unittest.expectedFailure
     def test_sum_over_all_axes_is_mixed_sum(self) -> None:
         """orig_api.md 10.6: summing all axes returns mixed_sum(values) (numbers first)."""
         a, b = cp.value(1.0), cp.value(2.0)
@@ -1282,8 +1280,6 @@ class Reductions(unittest.TestCase):
         i, j = cp.value(1), cp.value(2)
         self.assertEqual(cp.max(cp.vector([i, j])).dtype, "int")
 
-    # BUG: see tracer_bugs.md #2
-    @unittest.expectedFailure
     def test_min_max_constants_first(self) -> None:
         """orig_api.md 5.6: the smallest Python number first, then the values:
         min(min(c_min, v0), v1)."""
@@ -1331,6 +1327,23 @@ class Products(unittest.TestCase):
                 self.assertEqual(expr(C.get_scalar(i, j)), want, (i, j))
         self.assertEqual([expr(e) for e in A.matmul(B).values], [expr(e) for e in C.values])
         self.assertEqual([expr(e) for e in A.dot(B).values], [expr(e) for e in C.values])
+
+    def test_numbers_interleaved_between_values(self) -> None:
+        """Where the two summation orders differ: a product of numbers before value products."""
+        a, b, c, d, e = (cp.value(float(i)) for i in range(1, 6))
+        A = cp.tensor([[2.0, a, 3.0], [b, 4.0, 5.0]])
+        B = cp.tensor([[6.0, c], [7.0, d], [e, 8.0]])
+        C = A @ B
+        # Python's sum(): 0 + 12.0, then + a*7 (12 + value records add(12, a*7)), then + 3*e.
+        self.assertEqual(expr(C.get_scalar(0, 0)),
+                         ("add", ("add", const(12.0), ("mul", a._node, const(7.0))), ("mul", const(3.0), e._node)))
+        x = cp.vector([2.0, a, 3.0])
+        y = x @ B
+        self.assertEqual(expr(y.values[0]), expr(C.get_scalar(0, 0)))
+        # matrix @ vector: mixed_sum, the numbers last.
+        z = A @ cp.vector([6.0, 7.0, e])
+        self.assertEqual(expr(z.values[0]),
+                         ("add", ("add", ("mul", a._node, const(7.0)), ("mul", const(3.0), e._node)), const(12.0)))
 
     def test_matrix_vector_mixed_sum_order(self) -> None:
         A, ea = self.elements((2, 3), 1)

@@ -230,8 +230,6 @@ class Arithmetic(QuaternionCase):
         with self.assertRaises(TypeError):
             Q() * "a"  # type: ignore[operator]
 
-    # BUG: see tracer_bugs.md #4
-    @unittest.expectedFailure
     def test_operators_a_quaternion_does_not_have(self) -> None:
         """orig_api.md 11: `q / s` is for scalars only and there is no __rtruediv__;
         docs/tracer.md: `* /` by scalars only. Componentwise 2 / w, q ** 2 ... are not
@@ -249,8 +247,6 @@ class Arithmetic(QuaternionCase):
         self.assertIs(t.values[2], True)
         self.assertEqual(list((Q(1, 2, 3, 4) != Q(1, 0, 3, 0)).values), [False, True, False, True])
 
-    # BUG: see tracer_bugs.md #3
-    @unittest.expectedFailure
     def test_equality_gives_a_vector(self) -> None:
         """orig_api.md 11: `q == it` is a vector of the element comparisons (a
         quaternion of bools is not a quaternion)."""

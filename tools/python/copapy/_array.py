@@ -485,6 +485,10 @@ class ArrayBase(Generic[T]):
         # Any: a scalar without axis, a container with one.
         """The sum of all elements (Python numbers first, then the values left to
         right: see mixed_sum) or, with `axis`, along that axis (or axes)."""
+        if axis is not None and self.shape:
+            axes = axis if isinstance(axis, (tuple, list)) else (axis,)
+            if {normalize_axis(a, len(self.shape)) for a in axes} == set(range(len(self.shape))):
+                axis = None  # every axis: the same as no axis (mixed_sum), as the original
         if axis is None:
             total = mixed_sum(self.values)
             if keepdims:

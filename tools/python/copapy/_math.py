@@ -382,11 +382,20 @@ def _is_float(x: Any) -> bool:
 
 
 def _reduce_elements(x: Any, func: Callable[[Any, Any], Any], name: str) -> Any:
+    """min/max of a container as the original: the extreme Python number first
+    (found while tracing), then the values from the left."""
     if not isinstance(x, ArrayBase):
         raise TypeError(f"cp.{name}() takes a vector, tensor or quaternion, not {type(x).__name__}")
     if not x.values:
         raise ValueError(f"cp.{name}() of an empty {type(x).__name__}")
-    return x._reduce(func, None, None)
+    numbers = [e for e in x.values if not isinstance(e, value)]
+    values = [e for e in x.values if isinstance(e, value)]
+    start = [builtins.min(numbers) if name == "min" else builtins.max(numbers)] if numbers else []
+    items = start + values
+    result = items[0]
+    for e in items[1:]:
+        result = func(result, e)
+    return result
 
 
 def min(x: Any) -> Any:
@@ -430,7 +439,9 @@ def cast(x: Any, dtype: Any) -> Any:
         from ._arrays import array
         if not isinstance(x, array):
             raise TypeError("cast(x, 'byte') is for cp.array only")
-        return array([cast(minimum(maximum(e, 0), 255), int) for e in x.values], "int").reshape(x.shape)
+        out = array._make([cast(minimum(maximum(e, 0), 255), int) for e in x.values], x.shape)
+        out._dtype_name = "byte"
+        return out
     target = dtype_of_type(dtype)
     if isinstance(x, value):
         node = cast_node(x._node, target)

@@ -140,6 +140,25 @@ class quaternion(ArrayBase[T]):
             return NotImplemented
         return self._binary("div", other, False)
 
+    def __eq__(self, other: object) -> Any:
+        """Elementwise comparison with a quaternion or a sequence of 4: a vector of bools (as the original)."""
+        r = self._binary("eq", other, False)
+        return vector._make(r.values, (4,)) if isinstance(r, quaternion) else r
+
+    def __ne__(self, other: object) -> Any:
+        r = self._binary("ne", other, False)
+        return vector._make(r.values, (4,)) if isinstance(r, quaternion) else r
+
+    __hash__ = ArrayBase.__hash__
+
+    # Not quaternion operations (the original has none of them): Python raises
+    # TypeError when both operands answer NotImplemented.
+    def _undefined(self, other: Any) -> Any:
+        return NotImplemented
+
+    __rtruediv__ = __floordiv__ = __rfloordiv__ = __mod__ = __rmod__ = _undefined
+    __pow__ = __rpow__ = __lt__ = __le__ = __gt__ = __ge__ = _undefined
+
     def __matmul__(self, other: Any) -> "quaternion[Any]":
         """The Hamilton product self * other."""
         if not isinstance(other, quaternion):

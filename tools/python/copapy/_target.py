@@ -11,7 +11,7 @@ import subprocess
 import tempfile
 import weakref
 from pathlib import Path
-from typing import Any, Dict, List, Optional, Tuple, TypeVar, Union, overload
+from typing import TYPE_CHECKING, Any, Dict, List, Optional, Tuple, TypeVar, Union, overload
 
 from ._array import ArrayBase, nested_to_flat
 from ._dag import Dag, flatten
@@ -20,6 +20,9 @@ from ._value import INT_MAX, INT_MIN, Node, alive_values, f32, value
 __all__ = ["Target", "find_tool", "known_targets", "resolve_target"]
 
 A = TypeVar("A", bound=ArrayBase[Any])
+
+if TYPE_CHECKING:
+    from ._arrays import array
 
 _PACKAGE_DIR = Path(__file__).resolve().parent
 # tools/python/copapy/../../../build/bin: the tools of the checkout this package lives in.
@@ -108,14 +111,14 @@ def known_targets() -> List[Dict[str, Any]]:
 def resolve_target(arch: Optional[str]) -> str:
     """The canonical name of target `arch` (a name or alias, any case; None or
     "native" for the host), checked against the compiler's table."""
+    if arch is not None and not isinstance(arch, str):
+        raise TypeError(f"the target must be a name (str), not {type(arch).__name__}")
     table = known_targets()
     if arch is None or arch.lower() == "native":
         for t in table:
             if t.get("host"):
                 return str(t["name"])
         raise RuntimeError("copapy-cc reports no host target")
-    if not isinstance(arch, str):
-        raise TypeError(f"the target must be a name (str), not {type(arch).__name__}")
     wanted = arch.lower()
     for t in table:
         if wanted == str(t["name"]).lower() or wanted in (str(a).lower() for a in t.get("aliases", [])):
@@ -189,7 +192,9 @@ def _optimization_flag(level: Any) -> Optional[str]:
     """-O level for copapy-cc from 0..3, "O0".."O3" or "-O2" (None: the compiler's default)."""
     if level is None:
         return None
-    text = str(level).lstrip("-")
+    text = str(level)
+    if text[:2] in ("-O", "-o"):
+        text = text[1:]  # the "-O2" spelling; a negative number stays negative
     if text[:1] in ("O", "o"):
         text = text[1:]
     if text.isdigit() and int(text) in _OPT_LEVELS:
@@ -339,6 +344,8 @@ class Target:
     @overload
     def read_value(self, v: value[float]) -> float: ...
     @overload
+    def read_value(self, v: "array") -> List[Any]: ...  # type: ignore[misc]
+    @overload
     def read_value(self, v: A) -> A: ...
     @overload
     def read_value(self, v: Union[List[Any], Tuple[Any, ...]]) -> List[Any]: ...
@@ -350,6 +357,9 @@ class Target:
         for a value; for a vector, tensor or quaternion the same kind of
         container holding Python numbers; a list for a list or tuple. Python
         numbers are returned as they are."""
+        from ._arrays import array
+        if isinstance(v, array):
+            return v.map(self._read_scalar).tolist()  # nested lists, as the original
         if isinstance(v, ArrayBase):
             return v.map(self._read_scalar)
         if isinstance(v, (list, tuple)):

@@ -224,7 +224,8 @@ def dtype_of_type(t: Any) -> str:
     try:
         return _DTYPES[t]
     except (KeyError, TypeError):
-        raise TypeError(f"expected int, float or bool as the type to convert to, not {t!r}") from None
+        # ValueError, as the original: a bad dtype is a bad value of that argument.
+        raise ValueError(f"unsupported type {t!r}: expected int, float or bool (or 'int', 'float', 'bool')") from None
 
 
 def cast_node(node: Node, dtype: str) -> Node:

@@ -21,8 +21,10 @@ def _container(v: Any, func: str) -> ArrayBase[Any]:
     if isinstance(v, ArrayBase):
         return v
     if isinstance(v, (list, tuple)):
+        from ._tensor import tensor
         from ._vector import vector
-        return vector(v)
+        t = tensor(v)  # nested rows are 2-d data, a flat list a signal
+        return vector._make(t.values, t.shape) if t.ndim == 1 else t
     raise TypeError(f"filters.{func}() takes a vector, tensor or sequence, not {type(v).__name__}")
 
 
@@ -140,7 +142,9 @@ def firwin(numtaps: int, cutoff: Union[float, Sequence[float]], pass_zero: Union
 def _estimate_numtaps(cutoff: Union[float, Sequence[float]], window: str, fs: float, width: Optional[float]) -> int:
     cutoffs = [float(cutoff)] if isinstance(cutoff, (int, float)) else [float(c) for c in cutoff]
     if width is None:
-        width = min(min(c, fs / 2 - c) for c in cutoffs) / 2
+        # Half the smallest distance between the edges: 0, the cutoffs and fs/2.
+        edges = [0.0] + sorted(cutoffs) + [fs / 2]
+        width = min(b - a for a, b in zip(edges, edges[1:])) / 2
     return math.ceil(_TRANSITION[window] * fs / width - 1e-9) | 1
 
 
