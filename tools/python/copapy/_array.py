@@ -38,6 +38,7 @@ __all__ = ["ArrayBase", "Shape", "broadcast_shapes", "apply", "nested_to_flat", 
            "normalize_axis", "mixed_sum", "promote", "Size", "element_dtype"]
 
 Shape = Tuple[int, ...]
+_new_object = object.__new__
 T = TypeVar("T", covariant=True)
 A = TypeVar("A", bound="ArrayBase[Any]")
 
@@ -350,15 +351,23 @@ class ArrayBase(Generic[T]):
         arithmetic for number elements."""
         pyop = _PYOPS[op]
         const: Optional[Node] = None
+        dtypes: Dict[str, str] = {}  # element dtype -> result dtype (the constant is the same for all)
         out: List[Any] = []
+        append = out.append
         for a in self.values:
             if isinstance(a, value):
+                node = a._node
                 if const is None:
                     const = operand_node(number)
-                out.append(_wrap(Node(op, result_dtype(op, (const, a._node)), (const, a._node))) if reflected
-                           else _wrap(Node(op, result_dtype(op, (a._node, const)), (a._node, const))))
+                args = (const, node) if reflected else (node, const)
+                dtype = dtypes.get(node.dtype)
+                if dtype is None:
+                    dtype = dtypes[node.dtype] = result_dtype(op, args)
+                v: value[Any] = _new_object(value)
+                v._node = Node(op, dtype, args)
+                append(v)
             else:
-                out.append(pyop(number, a) if reflected else pyop(a, number))
+                append(pyop(number, a) if reflected else pyop(a, number))
         return type(self)._make(out, self.shape)
 
     # The operators, defined once for every container. Subclasses that need

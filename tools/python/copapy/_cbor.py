@@ -7,9 +7,9 @@ binary32 value is exact in float64, and one fixed width keeps the encoder
 simple and its output deterministic.
 """
 import struct
-from typing import Any
+from typing import Any, List
 
-__all__ = ["encode", "encode_into", "array_head", "map_head"]
+__all__ = ["encode", "encode_into", "array_head", "map_head", "uint_table"]
 
 # Major types (the top three bits of the initial byte).
 _UINT, _NINT, _TEXT, _ARRAY, _MAP = 0, 1, 3, 4, 5
@@ -73,6 +73,18 @@ def encode(obj: Any) -> bytes:
     out = bytearray()
     encode_into(out, obj)
     return bytes(out)
+
+
+def uint_table(n: int) -> List[bytes]:
+    """The encodings of the unsigned integers 0 .. n-1, in order (ids and arguments of a DAG)."""
+    table = [bytes((i,)) for i in range(min(n, 24))]
+    if n > 24:
+        table += [bytes((24, i)) for i in range(24, min(n, 256))]
+    if n > 256:
+        table += [b"\x19" + i.to_bytes(2, "big") for i in range(256, min(n, 1 << 16))]
+    if n > 1 << 16:
+        table += [b"\x1a" + i.to_bytes(4, "big") for i in range(1 << 16, min(n, 1 << 32))]
+    return table
 
 
 def array_head(n: int) -> bytes:

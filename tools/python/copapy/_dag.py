@@ -7,6 +7,7 @@ addresses, hash order or time. The traversal is iterative and every step is
 linear, so graphs of millions of nodes export without hitting the recursion
 limit.
 """
+import itertools
 import json
 import math
 import os
@@ -24,36 +25,91 @@ FORMAT = "copapy-dag"
 VERSION_2_OPS = frozenset(("grad", "state"))
 META = {"generator": "copapy tracer"}
 NAMED_LEAVES = ("input", "state")  # leaves with a name the host writes and reads
+_SPECIAL = frozenset(NAMED_LEAVES) | VERSION_2_OPS  # what Dag() looks for in its one pass
 
 PathLike = Union[str, "os.PathLike[str]"]
 
 
-def topological_order(roots: Iterable[Node]) -> List[Node]:
-    """Every node reachable from `roots`, each after its operands.
+_epochs = itertools.count(1)
 
-    Depth-first post-order, visiting roots and operands in order, with an
-    explicit stack (a chain of a million additions must not recurse).
-    """
-    order: List[Node] = []
-    done: Dict[Node, None] = {}  # insertion-ordered set of finished nodes
-    for root in roots:
-        if root in done:
-            continue
-        stack = [root]
-        while stack:
-            node = stack[-1]
-            if node in done:  # reached twice through different parents
-                stack.pop()
+
+class _Numbering:
+    """The order of a DAG being built: nodes get their id (`idx`) and the
+    numbering's `epoch` as marks, so that "already numbered?" and "what is its
+    id?" are attribute reads instead of dictionary lookups."""
+
+    def __init__(self) -> None:
+        self.epoch = next(_epochs)
+        self.order: List[Node] = []
+
+    def extend(self, roots: Iterable[Node]) -> None:
+        """Numbers every node reachable from `roots` that is not numbered yet,
+        each after its operands: a depth-first post-order visiting roots and
+        operands in order, with an explicit stack (a chain of a million
+        additions must not recurse)."""
+        epoch = self.epoch
+        order = self.order
+        for root in roots:
+            if root.epoch == epoch:
                 continue
-            pending = [a for a in node.args if a not in done]
-            if pending:
-                # Reversed, so that the first operand is finished (numbered) first.
-                stack.extend(reversed(pending))
-            else:
-                stack.pop()
-                done[node] = None
+            stack = [root]
+            pop = stack.pop
+            push = stack.append
+            while stack:
+                node = stack[-1]
+                if node.epoch == epoch:  # reached twice through different parents
+                    pop()
+                    continue
+                args = node.args
+                # Operands not numbered yet are pushed in reverse, so that the
+                # first operand is finished (numbered) first. Two operands are
+                # the common case and get their own branch.
+                if len(args) == 2:
+                    a0, a1 = args
+                    p1 = a1.epoch != epoch
+                    p0 = a0.epoch != epoch
+                    if p1:
+                        push(a1)
+                    if p0:
+                        push(a0)
+                    if p0 or p1:
+                        continue
+                elif args:
+                    pending = False
+                    for k in range(len(args) - 1, -1, -1):
+                        a = args[k]
+                        if a.epoch != epoch:
+                            push(a)
+                            pending = True
+                    if pending:
+                        continue
+                pop()
+                node.epoch = epoch
+                node.idx = len(order)
                 order.append(node)
-    return order
+
+
+def topological_order(roots: Iterable[Node]) -> List[Node]:
+    """Every node reachable from `roots`, each after its operands (see _Numbering)."""
+    numbering = _Numbering()
+    numbering.extend(roots)
+    return numbering.order
+
+
+class _Ids:
+    """node -> id of one Dag, read from the nodes' marks (see _Numbering)."""
+    __slots__ = ("_dag",)
+
+    def __init__(self, dag: "Dag") -> None:
+        self._dag = dag
+
+    def __contains__(self, node: object) -> bool:
+        return isinstance(node, Node) and node.epoch == self._dag.epoch
+
+    def __getitem__(self, node: Node) -> int:
+        if node.epoch != self._dag.epoch:
+            raise KeyError(node)
+        return node.idx
 
 
 def _fresh(base: str, taken: Set[str]) -> str:
@@ -81,18 +137,34 @@ class Dag:
         """`outputs` lists (name, node); a None name means: the input's name
         for an input, else an automatic "out_<id>"."""
         # The new values of states are roots too, and may reach further states.
-        roots = [node for _, node in outputs]
-        self.nodes = topological_order(roots)
-        while True:
-            pending = [n.update for n in self.nodes if n.op == "state" and n.update is not None]
-            missing = [u for u in pending if u not in set(self.nodes)]
-            if not missing:
-                break
-            roots += missing
-            self.nodes = topological_order(roots)
-        self.updates = [(n, n.update) for n in self.nodes if n.op == "state" and n.update is not None]
-        self.ids: Dict[Node, int] = {n: i for i, n in enumerate(self.nodes)}
-        self.version = 2 if any(n.op in VERSION_2_OPS for n in self.nodes) else 1
+        numbering = _Numbering()
+        numbering.extend(node for _, node in outputs)
+        # One pass over the nodes (extended while state updates add nodes):
+        # named leaves, updated states and whether version 2 is needed.
+        leaves: List[Node] = []
+        self.updates: List[Tuple[Node, Node]] = []
+        version2 = False
+        checked = 0
+        nodes = numbering.order
+        while checked < len(nodes):
+            missing: List[Node] = []
+            for k in range(checked, len(nodes)):
+                n = nodes[k]
+                op = n.op
+                if op in _SPECIAL:
+                    if op in NAMED_LEAVES:
+                        leaves.append(n)
+                    if op in VERSION_2_OPS:
+                        version2 = True
+                    if op == "state" and n.update is not None:
+                        self.updates.append((n, n.update))
+                        missing.append(n.update)
+            checked = len(nodes)
+            numbering.extend(missing)
+        self.nodes = nodes
+        self.epoch = numbering.epoch
+        self.ids = _Ids(self)
+        self.version = 2 if version2 else 1
         self.outputs: List[Tuple[str, int]] = []
         self.output_names: Dict[Node, str] = {}
         self._seen_outputs: Dict[str, int] = {}
@@ -101,17 +173,17 @@ class Dag:
         self._taken = set(explicit)
         self.names: Dict[Node, str] = {}
         user_inputs: Dict[str, int] = {}
-        for i, n in enumerate(self.nodes):
-            if n.op in NAMED_LEAVES and n.name is not None:
+        for n in leaves:
+            if n.name is not None:
                 if n.name in user_inputs:
                     raise ValueError(f"two different inputs are named {n.name!r} (DAG nodes {user_inputs[n.name]} "
-                                     f"and {i}); input names must be unique")
-                user_inputs[n.name] = i
+                                     f"and {n.idx}); input names must be unique")
+                user_inputs[n.name] = n.idx
                 self.names[n] = n.name
         self._taken.update(user_inputs)
-        for i, n in enumerate(self.nodes):
-            if n.op in NAMED_LEAVES and n.name is None:
-                self.names[n] = _fresh(f"{'in' if n.op == 'input' else 'state'}_{i}", self._taken)
+        for n in leaves:
+            if n.name is None:
+                self.names[n] = _fresh(f"{'in' if n.op == 'input' else 'state'}_{n.idx}", self._taken)
         self._inputs_by_name = {name: n for n, name in self.names.items()}
 
         for name, node in outputs:
@@ -141,23 +213,52 @@ class Dag:
 
     # ---- JSON ----------------------------------------------------------------
 
+    def _renumber(self) -> None:
+        """Makes the nodes' marks this Dag's again if another Dag sharing nodes
+        was built since (the marks are only valid for the newest one)."""
+        epoch = self.epoch
+        for i, n in enumerate(self.nodes):
+            if n.epoch != epoch or n.idx != i:
+                for k, m in enumerate(self.nodes):
+                    m.epoch = epoch
+                    m.idx = k
+                return
+
     def json_lines(self) -> Iterator[str]:
         """The JSON document, one node or output per line."""
+        self._renumber()
         yield f'{{"format": "{FORMAT}", "version": {self.version},\n'
         yield f' "meta": {json.dumps(META)},\n'
         yield ' "nodes": [\n'
-        last = len(self.nodes) - 1
-        ids = self.ids
+        names = self.names
+        lines: List[str] = []
+        add = lines.append
+        # The text of each node after its id, by (op, dtype): built once.
+        heads: Dict[str, Dict[str, str]] = {}
         for i, n in enumerate(self.nodes):
-            if n.op in NAMED_LEAVES:
-                line = (f'  {{"id": {i}, "op": "{n.op}", "dtype": "{n.dtype}", "name": "{self.names[n]}", '
-                        f'"value": {_json_value(n)}}}')
-            elif n.op == "const":
-                line = f'  {{"id": {i}, "op": "const", "dtype": "{n.dtype}", "value": {_json_value(n)}}}'
+            op = n.op
+            args = n.args
+            if args:
+                by_dtype = heads.get(op)
+                if by_dtype is None:
+                    by_dtype = heads[op] = {}
+                head = by_dtype.get(n.dtype)
+                if head is None:
+                    head = by_dtype[n.dtype] = f', "op": "{op}", "dtype": "{n.dtype}", "args": ['
+                if len(args) == 2:
+                    add(f'  {{"id": {i}{head}{args[0].idx}, {args[1].idx}]}},\n')
+                elif len(args) == 1:
+                    add(f'  {{"id": {i}{head}{args[0].idx}]}},\n')
+                else:
+                    add(f'  {{"id": {i}{head}{", ".join(str(a.idx) for a in args)}]}},\n')
+            elif op in NAMED_LEAVES:
+                add(f'  {{"id": {i}, "op": "{op}", "dtype": "{n.dtype}", "name": "{names[n]}", '
+                    f'"value": {_json_value(n)}}},\n')
             else:
-                args = ", ".join(str(ids[a]) for a in n.args)
-                line = f'  {{"id": {i}, "op": "{n.op}", "dtype": "{n.dtype}", "args": [{args}]}}'
-            yield line + (",\n" if i != last else "\n")
+                add(f'  {{"id": {i}, "op": "{op}", "dtype": "{n.dtype}", "value": {_json_value(n)}}},\n')
+        if lines:
+            lines[-1] = lines[-1][:-2] + "\n"  # no comma after the last node
+        yield "".join(lines)
         yield " ],\n"
         yield ' "outputs": [\n'
         last = len(self.outputs) - 1
@@ -170,13 +271,14 @@ class Dag:
         yield ' "updates": [\n'
         last = len(self.updates) - 1
         for k, (st, new) in enumerate(self.updates):
-            yield f'  {{"state": {ids[st]}, "node": {ids[new]}}}' + (",\n" if k != last else "\n")
+            yield f'  {{"state": {st.idx}, "node": {new.idx}}}' + (",\n" if k != last else "\n")
         yield " ]}\n"
 
     # ---- CBOR ----------------------------------------------------------------
 
     def cbor(self) -> bytes:
         """The same document as json_lines(), CBOR-encoded."""
+        self._renumber()
         enc = _cbor.encode
         text_cache: Dict[str, bytes] = {}
 
@@ -192,21 +294,42 @@ class Dag:
             _cbor.encode_into(out, item)
         out += text("nodes")
         out += _cbor.array_head(len(self.nodes))
-        ids = self.ids
+        uint = _cbor.uint_table(len(self.nodes))  # every id and argument is below len(nodes)
+        op_start = _cbor.map_head(4) + text("id")
+        leaf_start = _cbor.map_head(5) + text("id")
+        # The bytes of each node between its id and its arguments, by (op, dtype): built once.
+        heads: Dict[str, Dict[str, bytes]] = {}
+        names = self.names
         for i, n in enumerate(self.nodes):
-            leaf = n.op in ("input", "const", "state")
-            out += _cbor.map_head(5 if n.op in NAMED_LEAVES else 4)
-            out += text("id")
-            _cbor.encode_into(out, i)
-            out += text("op") + text(n.op) + text("dtype") + text(n.dtype)
-            if n.op in NAMED_LEAVES:
-                out += text("name") + text(self.names[n])
-            if leaf:
-                out += text("value")
-                _cbor.encode_into(out, _document_value(n))
-            else:
-                out += text("args")
-                _cbor.encode_into(out, [ids[a] for a in n.args])
+            op = n.op
+            args = n.args
+            if args:
+                # Keyed by the op and dtype strings (interned: cheap to hash);
+                # an op has one arity, so it need not be part of the key.
+                by_dtype = heads.get(op)
+                if by_dtype is None:
+                    by_dtype = heads[op] = {}
+                head = by_dtype.get(n.dtype)
+                if head is None:
+                    head = by_dtype[n.dtype] = (text("op") + text(op) + text("dtype") + text(n.dtype) +
+                                                text("args") + _cbor.array_head(len(args)))
+                if len(args) == 2:
+                    out += op_start + uint[i] + head + uint[args[0].idx] + uint[args[1].idx]
+                    continue
+                out += op_start
+                out += uint[i]
+                out += head
+                for a in args:
+                    out += uint[a.idx]
+                continue
+            named = op in NAMED_LEAVES
+            out += leaf_start if named else op_start
+            out += uint[i]
+            out += text("op") + text(op) + text("dtype") + text(n.dtype)
+            if named:
+                out += text("name") + text(names[n])
+            out += text("value")
+            _cbor.encode_into(out, _document_value(n))
         out += text("outputs")
         out += _cbor.array_head(len(self.outputs))
         for name, i in self.outputs:
@@ -216,9 +339,9 @@ class Dag:
             out += text("updates") + _cbor.array_head(len(self.updates))
             for st, new in self.updates:
                 out += _cbor.map_head(2) + text("state")
-                _cbor.encode_into(out, ids[st])
+                _cbor.encode_into(out, st.idx)
                 out += text("node")
-                _cbor.encode_into(out, ids[new])
+                _cbor.encode_into(out, new.idx)
         return bytes(out)
 
     def write(self, path: PathLike) -> None:
@@ -228,7 +351,7 @@ class Dag:
                 f.write(self.cbor())
         else:
             with open(path, "w", encoding="utf-8", newline="\n") as f:
-                f.writelines(self.json_lines())
+                f.write("".join(self.json_lines()))
 
 
 def _document_value(n: Node) -> Union[bool, int, float, str]:

@@ -17,12 +17,12 @@ overloads below give the result type of every operation.
 """
 from __future__ import annotations
 
+import gc
 import itertools
 import math
 import numbers
 import re
 import struct
-import weakref
 from typing import Any, Generic, List, Optional, Tuple, TypeVar, Union, overload
 
 __all__ = ["value", "Node", "f32", "INT_MIN", "INT_MAX", "is_scalar", "operand_node", "make", "alive_values",
@@ -67,7 +67,7 @@ class Node:
     value: the constant, or the input's initial value (None for operations)
     name:  the user's name of an input, None if it is to be named automatically
     """
-    __slots__ = ("op", "dtype", "args", "value", "name", "update")
+    __slots__ = ("op", "dtype", "args", "value", "name", "update", "idx", "epoch")
 
     def __init__(self, op: str, dtype: str, args: Tuple["Node", ...] = (), value: Optional[Number] = None,
                  name: Optional[str] = None) -> None:
@@ -77,6 +77,11 @@ class Node:
         self.value = value
         self.name = name
         self.update: Optional["Node"] = None  # a state's value for the next run (state.next())
+        # Written by the exporter (_dag.py): the node's id in the DAG being
+        # built, valid while `epoch` is that DAG's. Marks on the nodes instead
+        # of dicts keyed by node keep exporting cheap per node.
+        self.idx = 0
+        self.epoch = 0
 
     def __repr__(self) -> str:
         if self.op == "input":
@@ -183,28 +188,35 @@ def result_dtype(op: str, args: Tuple[Node, ...]) -> str:
     raise ValueError(f"unknown operation {op!r}")
 
 
-# Every value ever made, by serial number, as long as something else keeps it
-# alive. Target.compile turns the alive ones that the compiled program computes
-# into outputs, so that read_value works on intermediates too.
-_registry: "weakref.WeakValueDictionary[int, value[Any]]" = weakref.WeakValueDictionary()
-_serial = itertools.count()
-
-
 def alive_values() -> List["value[Any]"]:
-    """Every value that has not been garbage collected yet, in creation order."""
-    return list(_registry.values())
+    """Every value object that has not been garbage collected yet.
+
+    Found through the garbage collector's list of objects when a program is
+    compiled, so that tracing keeps no registry and costs nothing extra per
+    value. The order is not meaningful: callers order by DAG id.
+    """
+    return [o for o in gc.get_objects() if type(o) is value]
+
+
+_new = object.__new__
 
 
 def _wrap(node: Node) -> "value[Any]":
-    v: value[Any] = value.__new__(value)
+    v: value[Any] = _new(value)
     v._node = node
-    _registry[next(_serial)] = v
     return v
 
 
 def make(op: str, *args: Node) -> "value[Any]":
     """A new value computing `op` over the operand nodes."""
-    return _wrap(Node(op, result_dtype(op, args), args))
+    if op in _PROMOTING:  # the hot path of tracing: + - * with two operands
+        a, b = args
+        dtype = "float" if a.dtype == "float" or b.dtype == "float" else "int"
+    else:
+        dtype = result_dtype(op, args)
+    v: value[Any] = _new(value)
+    v._node = Node(op, dtype, args)
+    return v
 
 
 def _binary(op: str, a: Any, b: Any) -> "value[Any]":
@@ -271,7 +283,6 @@ class value(Generic[T]):
         number: Any = x if dtype is None else _convert_number(x, dtype_of_type(dtype))
         kind, v = _classify(number)
         self._node = Node("input", kind, (), v, None if name is None else check_name(name, "input"))
-        _registry[next(_serial)] = self
 
     @property
     def dtype(self) -> str:
