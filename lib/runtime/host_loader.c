@@ -1,0 +1,267 @@
+/*
+ * The POSIX host loader (include/copapy/host.h): owns the memory and the page
+ * protections around lib/runtime, which validates and patches. One
+ * implementation serves coparun (linked statically, also into the cross
+ * runners) and libcopapy-runtime.so (loaded by the Python tracer with ctypes
+ * to run host images in its own process).
+ *
+ * Not part of the copapy_runtime library proper: that one must stay free of
+ * libc and of memory management for firmware; this file uses malloc, mmap and
+ * mprotect.
+ */
+#define _POSIX_C_SOURCE 200809L
+#define _DEFAULT_SOURCE /* MAP_ANONYMOUS on glibc (not in POSIX 2008) */
+
+#include <copapy/host.h>
+#include <copapy/image.h>
+
+#include <errno.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <unistd.h>
+
+#ifndef MAP_ANONYMOUS
+#define MAP_ANONYMOUS MAP_ANON
+#endif
+
+struct cp_host_image {
+    cp_image image;  /* points into `bytes` (symbol names too) */
+    uint8_t *bytes;  /* our copy of the image file */
+    void *map;       /* the one mapping: [slack for alignment][code pages][data] */
+    size_t map_len;
+    uint8_t *code, *data;
+    size_t code_span, data_span;
+    void (*entry)(void);
+};
+
+int cp_host_api_version(void) { return CP_HOST_API_VERSION; }
+
+const char *cp_host_target_name(unsigned target) {
+    switch (target) {
+    case CP_TARGET_X86_64: return "x86_64";
+    case CP_TARGET_AARCH64: return "aarch64";
+    case CP_TARGET_ARMV7: return "armv7";
+    case CP_TARGET_THUMBV7: return "thumbv7";
+    case CP_TARGET_THUMBV7EM: return "thumbv7em";
+    default: return "unknown";
+    }
+}
+
+/* 32-bit Arm Linux runs ARM-state and Thumb-2 code alike; the Cortex-M4 code
+ * is Thumb-2 with single-precision VFP, which an ARMv7-A with VFP executes too. */
+int cp_host_runs(unsigned target) {
+#if defined(__x86_64__)
+    return target == CP_TARGET_X86_64;
+#elif defined(__aarch64__)
+    return target == CP_TARGET_AARCH64;
+#elif defined(__arm__)
+    return target == CP_TARGET_ARMV7 || target == CP_TARGET_THUMBV7 || target == CP_TARGET_THUMBV7EM;
+#else
+    (void)target;
+    return 0;
+#endif
+}
+
+const char *cp_host_name(void) {
+#if defined(__x86_64__)
+    return "x86_64";
+#elif defined(__aarch64__)
+    return "aarch64";
+#elif defined(__arm__)
+    return "32-bit arm";
+#else
+    return "this";
+#endif
+}
+
+#if defined(__GNUC__)
+static void set_error(char *error, size_t error_size, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
+#endif
+static void set_error(char *error, size_t error_size, const char *fmt, ...) {
+    va_list ap;
+    if (error == NULL || error_size == 0) {
+        return;
+    }
+    va_start(ap, fmt);
+    vsnprintf(error, error_size, fmt, ap);
+    va_end(ap);
+}
+
+/* An image for another machine is reported as such whenever it is intact as
+ * far as the format goes (magic, version, size, checksum): a failure of the
+ * deeper, target-specific checks then most likely means the target field was
+ * rewritten, and "wrong machine" is the actionable message either way. */
+static int check_image(cp_image *img, const uint8_t *bytes, size_t size, char *error, size_t error_size) {
+    const cp_status st = cp_image_open(img, bytes, size);
+    const int intact = size >= CP_HEADER_SIZE && st != CP_ERR_MAGIC && st != CP_ERR_TRUNCATED &&
+                       st != CP_ERR_VERSION && st != CP_ERR_CHECKSUM;
+    const unsigned target = intact ? cp_read_u16(bytes + CP_HDR_TARGET) : 0;
+    if (intact && target >= CP_TARGET_X86_64 && target <= CP_TARGET_THUMBV7EM && !cp_host_runs(target)) {
+        set_error(error, error_size, "image is for %s, but this runner executes %s code", cp_host_target_name(target),
+                  cp_host_name());
+        return 0;
+    }
+    if (st != CP_OK) {
+        set_error(error, error_size, "%s", cp_status_message(st));
+        return 0;
+    }
+    return 1;
+}
+
+static uint64_t round_up(uint64_t v, uint64_t a) { return (v + a - 1) / a * a; }
+
+static int map_memory(cp_host_image *h, char *error, size_t error_size) {
+    const cp_image *img = &h->image;
+    const long page_l = sysconf(_SC_PAGESIZE);
+    const uint64_t page = page_l > 0 ? (uint64_t)page_l : 4096u;
+    uint64_t align = page, code_span, data_span, len;
+    uintptr_t base;
+    if (img->code_align > align) align = img->code_align;
+    if (img->data_align > align) align = img->data_align;
+    /* Data starts right after the code pages, aligned for both; the code
+     * span is whole pages so that its protection changes alone. */
+    code_span = round_up(img->code_size ? img->code_size : 1u, img->data_align > page ? img->data_align : page);
+    data_span = round_up(img->data_size ? img->data_size : 1u, page);
+    len = (align - page) + code_span + data_span; /* mmap gives page alignment */
+    if (len > (uint64_t)SIZE_MAX / 2) {
+        set_error(error, error_size, "image too large for this host's address space");
+        return 0;
+    }
+    h->map_len = (size_t)len;
+    h->map = mmap(NULL, h->map_len, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+    if (h->map == MAP_FAILED) {
+        h->map = NULL;
+        set_error(error, error_size, "cannot map %zu bytes: %s", h->map_len, strerror(errno));
+        return 0;
+    }
+    base = (uintptr_t)round_up((uintptr_t)h->map, align);
+    h->code = (uint8_t *)h->map + (base - (uintptr_t)h->map);
+    h->code_span = (size_t)code_span;
+    h->data = h->code + h->code_span;
+    h->data_span = (size_t)data_span;
+    return 1;
+}
+
+cp_host_image *cp_host_load(const void *bytes, size_t size, char *error, size_t error_size) {
+    cp_host_image *h;
+    cp_status st;
+    uintptr_t address;
+    if (error != NULL && error_size > 0) {
+        error[0] = '\0';
+    }
+    if (bytes == NULL && size != 0) {
+        set_error(error, error_size, "no image bytes given");
+        return NULL;
+    }
+    h = calloc(1, sizeof *h);
+    /* One byte more than needed: never a zero-sized allocation. */
+    if (h == NULL || size == SIZE_MAX || (h->bytes = malloc(size + 1u)) == NULL) {
+        free(h);
+        set_error(error, error_size, "out of memory");
+        return NULL;
+    }
+    memcpy(h->bytes, size != 0 ? bytes : (const void *)"", size);
+    h->bytes[size] = 0;
+    if (!check_image(&h->image, h->bytes, size, error, error_size) || !map_memory(h, error, error_size)) {
+        cp_host_free(h);
+        return NULL;
+    }
+    st = cp_image_load(&h->image, h->code, h->code_span, h->data, h->data_span);
+    if (st != CP_OK) {
+        set_error(error, error_size, "cannot load: %s", cp_status_message(st));
+        cp_host_free(h);
+        return NULL;
+    }
+    /* W^X: the code stops being writable before it becomes executable. */
+    if (mprotect(h->code, h->code_span, PROT_READ | PROT_EXEC) != 0) {
+        set_error(error, error_size, "cannot make the code executable: %s", strerror(errno));
+        cp_host_free(h);
+        return NULL;
+    }
+    cp_flush_icache(h->code, h->code + h->image.code_size);
+    /* POSIX guarantees that data addresses convert to function pointers; the
+     * entry address carries the Thumb bit where needed. */
+    address = cp_image_entry_address(&h->image, h->code);
+    h->entry = (void (*)(void))address;
+    return h;
+}
+
+void cp_host_free(cp_host_image *h) {
+    if (h == NULL) {
+        return;
+    }
+    if (h->map != NULL) {
+        munmap(h->map, h->map_len);
+    }
+    free(h->bytes);
+    free(h);
+}
+
+uint8_t *cp_host_data(const cp_host_image *h) { return h->data; }
+uint32_t cp_host_data_size(const cp_host_image *h) { return h->image.data_size; }
+const uint8_t *cp_host_code(const cp_host_image *h) { return h->code; }
+uint32_t cp_host_code_size(const cp_host_image *h) { return h->image.code_size; }
+unsigned cp_host_target(const cp_host_image *h) { return h->image.target; }
+uint32_t cp_host_symbol_count(const cp_host_image *h) { return h->image.symbol_count; }
+
+int cp_host_symbol(const cp_host_image *h, uint32_t index, const char **name, uint32_t *offset, unsigned *dtype,
+                   unsigned *flags) {
+    cp_symbol sym;
+    if (cp_image_symbol(&h->image, index, &sym) != CP_OK) {
+        return -1;
+    }
+    if (name != NULL) *name = sym.name;
+    if (offset != NULL) *offset = sym.offset;
+    if (dtype != NULL) *dtype = sym.dtype;
+    if (flags != NULL) *flags = sym.flags;
+    return 0;
+}
+
+void cp_host_run(cp_host_image *h, uint64_t count) {
+    void (*const entry)(void) = h->entry;
+    uint64_t i;
+    for (i = 0; i < count; ++i) {
+        entry();
+    }
+}
+
+/* A whole, aligned 4-byte slot of the data region (as the symbols are). */
+static int valid_slot(const cp_host_image *h, uint32_t offset) {
+    return (offset & 3u) == 0 && (uint64_t)offset + 4u <= h->image.data_size;
+}
+
+int cp_host_run_batch(cp_host_image *h, uint64_t periods, const uint32_t *writes, const uint32_t *offsets,
+                      const uint32_t *bits, uint32_t out_count, const uint32_t *out_offsets, uint32_t *out_bits) {
+    uint64_t p, total = 0, k;
+    uint32_t i;
+    /* Everything is checked before the first period runs, so that a bad
+     * request leaves the data region as it was. */
+    for (p = 0; p < periods; ++p) {
+        total += writes[p];
+    }
+    for (k = 0; k < total; ++k) {
+        if (!valid_slot(h, offsets[k])) {
+            return -1;
+        }
+    }
+    for (i = 0; i < out_count; ++i) {
+        if (!valid_slot(h, out_offsets[i])) {
+            return -1;
+        }
+    }
+    k = 0;
+    for (p = 0; p < periods; ++p) {
+        const uint64_t end = k + writes[p];
+        for (; k < end; ++k) {
+            cp_write_u32(h->data + offsets[k], bits[k]); /* the image is little-endian */
+        }
+        h->entry();
+        for (i = 0; i < out_count; ++i) {
+            out_bits[p * out_count + i] = cp_read_u32(h->data + out_offsets[i]);
+        }
+    }
+    return 0;
+}

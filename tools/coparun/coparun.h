@@ -1,0 +1,37 @@
+/*
+ * Shared between coparun's one-shot mode (main.c) and its serving mode
+ * (serve.c): reading values as the command line and the serve protocol
+ * write them, and printing them as both print them.
+ */
+#ifndef COPARUN_H
+#define COPARUN_H
+
+#include <copapy/host.h>
+
+#include <stdint.h>
+#include <stdio.h>
+
+/* Parses `text` as a value of `dtype` (enum cp_dtype) into its 4-byte image
+ * representation: int in decimal, 0x hex or 0 octal within int32; float a
+ * decimal or hex float, inf or nan (an overflow to infinity is an error);
+ * bool true, false, 1 or 0 (also True and False). Returns 1 on success. */
+int coparun_parse_value(unsigned dtype, const char *text, uint32_t *bits);
+
+/* "int", "float", "bool", and what a valid one looks like: " (int32)" etc. */
+const char *coparun_dtype_name(unsigned dtype);
+const char *coparun_dtype_hint(unsigned dtype);
+
+/* Value printing: floats with 9 significant digits (they round-trip
+ * binary32). As JSON (json != 0): floats always with a '.' or an exponent,
+ * nan and the infinities as the strings "nan", "inf", "-inf". As a plain
+ * word (json == 0): the same numbers without the added ".0", nan/inf/-inf
+ * unquoted. Bools are true/false in both forms. */
+void coparun_print_value(FILE *out, unsigned dtype, uint32_t bits, int json);
+void coparun_print_json_string(FILE *out, const char *s);
+
+/* Serves requests on stdin/stdout for a loaded image until EOF or `quit`
+ * (the protocol is described in serve.c and in coparun --help). Returns the
+ * exit status. `file` names the image in messages. */
+int coparun_serve(const char *file, cp_host_image *image);
+
+#endif /* COPARUN_H */

@@ -1,0 +1,123 @@
+/* Parsing and printing values for coparun (see coparun.h). */
+#define _POSIX_C_SOURCE 200809L
+
+#include "coparun.h"
+
+#include <copapy/image.h>
+
+#include <errno.h>
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+static int starts_blank(const char *s) { return s[0] == '\0' || s[0] == ' ' || s[0] == '\t' || s[0] == '\n'; }
+
+static int parse_int(const char *s, uint32_t *bits) {
+    char *end;
+    long v;
+    if (starts_blank(s)) {
+        return 0; /* strtol would skip leading blanks */
+    }
+    errno = 0;
+    v = strtol(s, &end, 0);
+    if (errno != 0 || *end != '\0' || v < INT32_MIN || v > INT32_MAX) {
+        return 0;
+    }
+    *bits = (uint32_t)(int32_t)v; /* two's complement, as the code reads it */
+    return 1;
+}
+
+static int parse_float(const char *s, uint32_t *bits) {
+    char *end;
+    float f;
+    if (starts_blank(s)) {
+        return 0;
+    }
+    errno = 0;
+    f = strtof(s, &end);
+    /* ERANGE on underflow still gives the nearest float: accept it; on
+     * overflow the result is an infinity nobody asked for. */
+    if (*end != '\0' || (errno == ERANGE && isinf(f))) {
+        return 0;
+    }
+    memcpy(bits, &f, sizeof *bits);
+    return 1;
+}
+
+static int parse_bool(const char *s, uint32_t *bits) {
+    if (strcmp(s, "true") == 0 || strcmp(s, "True") == 0 || strcmp(s, "1") == 0) {
+        *bits = 1;
+    } else if (strcmp(s, "false") == 0 || strcmp(s, "False") == 0 || strcmp(s, "0") == 0) {
+        *bits = 0;
+    } else {
+        return 0;
+    }
+    return 1;
+}
+
+int coparun_parse_value(unsigned dtype, const char *text, uint32_t *bits) {
+    switch (dtype) {
+    case CP_DTYPE_INT: return parse_int(text, bits);
+    case CP_DTYPE_FLOAT: return parse_float(text, bits);
+    case CP_DTYPE_BOOL: return parse_bool(text, bits);
+    default: return 0;
+    }
+}
+
+const char *coparun_dtype_name(unsigned dtype) {
+    switch (dtype) {
+    case CP_DTYPE_INT: return "int";
+    case CP_DTYPE_FLOAT: return "float";
+    case CP_DTYPE_BOOL: return "bool";
+    default: return "?";
+    }
+}
+
+const char *coparun_dtype_hint(unsigned dtype) {
+    switch (dtype) {
+    case CP_DTYPE_INT: return " (int32)";
+    case CP_DTYPE_BOOL: return " (true, false, 1 or 0)";
+    default: return "";
+    }
+}
+
+void coparun_print_json_string(FILE *out, const char *s) {
+    putc('"', out);
+    for (; *s != '\0'; ++s) {
+        const unsigned char c = (unsigned char)*s;
+        if (c == '"' || c == '\\') {
+            putc('\\', out);
+            putc(c, out);
+        } else if (c < 0x20) {
+            fprintf(out, "\\u%04x", c);
+        } else {
+            putc(c, out);
+        }
+    }
+    putc('"', out);
+}
+
+void coparun_print_value(FILE *out, unsigned dtype, uint32_t bits, int json) {
+    if (dtype == CP_DTYPE_FLOAT) {
+        float f;
+        memcpy(&f, &bits, sizeof f);
+        if (isnan(f)) {
+            fputs(json ? "\"nan\"" : "nan", out);
+        } else if (isinf(f)) {
+            fputs(f > 0 ? (json ? "\"inf\"" : "inf") : (json ? "\"-inf\"" : "-inf"), out);
+        } else {
+            /* In JSON always with a '.' or an exponent, so that readers see a
+             * float (and keep the sign of -0.0) rather than an integer. */
+            char text[32];
+            snprintf(text, sizeof text, "%.9g", (double)f);
+            fputs(text, out);
+            if (json && !strpbrk(text, ".e")) fputs(".0", out);
+        }
+    } else if (dtype == CP_DTYPE_BOOL) {
+        fputs(bits != 0 ? "true" : "false", out);
+    } else {
+        /* two's complement int32, converted without implementation-defined casts */
+        const long v = bits <= 0x7fffffffu ? (long)bits : -(long)(~bits) - 1;
+        fprintf(out, "%ld", v);
+    }
+}
