@@ -56,6 +56,7 @@ class EnvCase(unittest.TestCase):
         t = FakeTools(self._tmp.name, printed)
         os.environ["COPAPY_CC"] = t.cc
         os.environ["COPAPY_RUN"] = t.run
+        os.environ["COPAPY_RUNNER"] = "process"  # the stand-in runner prints, it does not serve or load
         return t
 
     def target_table(self) -> List[Dict[str, Any]]:

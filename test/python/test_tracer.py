@@ -685,7 +685,7 @@ class TargetPlumbing(unittest.TestCase):
     def setUp(self) -> None:
         self._env = dict(os.environ)
         self._tmp = tempfile.TemporaryDirectory()
-        for var in ("COPAPY_TARGET", "COPAPY_CC", "COPAPY_RUN"):
+        for var in ("COPAPY_TARGET", "COPAPY_CC", "COPAPY_RUN", "COPAPY_RUNNER"):
             os.environ.pop(var, None)
 
     def tearDown(self) -> None:
@@ -697,6 +697,7 @@ class TargetPlumbing(unittest.TestCase):
         t = FakeTools(self._tmp.name, printed)
         os.environ["COPAPY_CC"] = t.cc
         os.environ["COPAPY_RUN"] = t.run
+        os.environ["COPAPY_RUNNER"] = "process"  # the stand-in runner prints, it does not serve or load
         return t
 
     def image_doc(self, tg: cp.Target) -> Dict[str, Any]:

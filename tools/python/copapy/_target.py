@@ -2,7 +2,6 @@
 from __future__ import annotations
 
 import json
-import math
 import numbers
 import os
 import platform
@@ -11,11 +10,14 @@ import subprocess
 import tempfile
 import weakref
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Dict, List, Optional, Tuple, TypeVar, Union, overload
+from typing import (TYPE_CHECKING, Any, Callable, Dict, Iterable, List, Mapping, Optional, Sequence, Tuple,
+                    TypeVar, Union, overload)
 
 from ._array import ArrayBase, nested_to_flat
 from ._dag import Dag, flatten
-from ._value import INT_MAX, INT_MIN, Node, alive_values, f32, value
+from ._runner import (RUNNER_KINDS, InProcessRunner, ProcessRunner, Runner, ServeRunner, check_input,
+                      format_input, load_runtime_library, parse_output, runtime_search_dirs)
+from ._value import Node, alive_values, value
 
 __all__ = ["Target", "find_tool", "known_targets", "resolve_target"]
 
@@ -148,44 +150,33 @@ def _runner_command(target: str) -> List[str]:
 
 def _format_input(node: Node, name: str, x: Any) -> str:
     """`x` as coparun's --set expects it for an input of node's type."""
-    dtype = node.dtype
-    if isinstance(x, value):
-        raise TypeError(f"input {name!r} takes a Python number, not a traced value ({x!r})")
-    if dtype == "float":
-        if not isinstance(x, numbers.Real):
-            raise TypeError(f"input {name!r} is a float; expected a Python number, not {type(x).__name__}")
-        v = f32(float(x))
-        if math.isfinite(v):
-            return repr(v)  # exact: v is a binary32 value, and repr round-trips it
-        return "nan" if math.isnan(v) else ("inf" if v > 0 else "-inf")
-    if dtype == "bool":
-        if x is True or x is False or (isinstance(x, int) and x in (0, 1)):
-            return "true" if x else "false"
-        raise TypeError(f"input {name!r} is a bool; expected True, False, 0 or 1, not {x!r}")
-    if not isinstance(x, numbers.Integral):
-        raise TypeError(f"input {name!r} is an int; expected a Python int, not {type(x).__name__}")
-    x = int(x)
-    if not INT_MIN <= x <= INT_MAX:
-        raise OverflowError(f"value {x} for input {name!r} does not fit in int32")
-    return str(x)
+    return format_input(node.dtype, name, x)
 
 
-def _parse_output(dtype: str, raw: Any, name: str) -> Any:
-    """One output as coparun prints it (numbers kept as their source text) -> Python value."""
-    try:
-        if dtype == "float":
-            # Numbers, or the strings "nan", "inf", "-inf"; the text keeps -0 negative.
-            return f32(float(raw))
-        if dtype == "bool":
-            if raw is True or raw is False:
-                return raw
-            if raw in ("0", "1"):
-                return raw == "1"
-        elif not isinstance(raw, bool):
-            return int(raw)
-    except (TypeError, ValueError):
-        pass
-    raise RuntimeError(f"coparun printed {raw!r} for output {name!r}, which is not a valid {dtype}")
+_parse_output = parse_output
+
+
+def _runtime_dirs() -> List[Path]:
+    """Where the in-process runner's library may be: next to the runner that
+    $COPAPY_RUN names (its ../lib), the checkout's build/lib, PREFIX/lib of
+    the installation this package belongs to."""
+    extra = []
+    host_runner = os.environ.get("COPAPY_RUN")
+    if host_runner:
+        extra.append(Path(host_runner).resolve().parent.parent / "lib")
+    extra.append(_CHECKOUT_BIN.parent / "lib")
+    return runtime_search_dirs([b.parent for b in _INSTALL_BINS], extra)
+
+
+def _runner_kind(requested: Optional[str]) -> str:
+    """The runner asked for by Target(runner=...), else by $COPAPY_RUNNER, else "auto"."""
+    source = "runner"
+    if requested is None:
+        requested = os.environ.get("COPAPY_RUNNER") or "auto"
+        source = "COPAPY_RUNNER"
+    if not isinstance(requested, str) or requested.lower() not in RUNNER_KINDS:
+        raise ValueError(f"{source} must be one of {', '.join(RUNNER_KINDS)}, not {requested!r}")
+    return requested.lower()
 
 
 def _optimization_flag(level: Any) -> Optional[str]:
@@ -215,28 +206,55 @@ class Target:
 
     With arch None the environment variable COPAPY_TARGET, if set, picks the
     target, so that unchanged scripts can be run for another architecture.
-    Images for a target the host cannot run natively run under qemu user mode
-    (qemu-aarch64 or qemu-arm with build/bin/coparun-aarch64 or coparun-armhf).
 
     `optimization` is copapy-cc's -O level (0, 1, 2; "O3", the original
     project's default, means 2); None uses the compiler's default (-O2).
+
+    `runner` says how compiled programs run (None: $COPAPY_RUNNER, else "auto"):
+      "auto"       host images in this process (libcopapy-runtime.so, found
+                   like the tools, or through $COPAPY_RUNTIME_LIB; without it
+                   as "serve"), other targets as "serve";
+      "inprocess"  the same, but a missing library is an error;
+      "serve"      one `coparun IMAGE --serve` per compile(), answering every
+                   run() over a pipe; for other targets under qemu user mode
+                   (qemu-aarch64 or qemu-arm with build/bin/coparun-aarch64 or
+                   coparun-armhf);
+      "process"    one coparun process per run(), inputs and states passed
+                   on its command line.
+    All give the same results. The loaded program (the mapping, or the
+    process) lives until the next compile(), close() or the Target's end.
+
+    Runs: run(n) runs n periods; run_batch(inputs, read) runs one period per
+    mapping of inputs and returns what read_value(read) gives after each.
     """
 
-    def __init__(self, arch: Optional[str] = None, optimization: Any = None) -> None:
+    def __init__(self, arch: Optional[str] = None, optimization: Any = None, runner: Optional[str] = None) -> None:
         requested = arch if arch is not None else (os.environ.get("COPAPY_TARGET") or None)
         self.arch: str = resolve_target(requested)
         self.optimization = _optimization_flag(optimization)
+        self.runner: str = _runner_kind(runner)
         self._dir: Optional[str] = None
+        self._compiles = 0
         self._dag_path: Optional[str] = None
         self._image: Optional[str] = None
         self._outputs: Dict[Node, Tuple[str, str]] = {}   # node -> (output name, dtype)
         self._inputs: Dict[Node, str] = {}                # input node -> input name
         self._states: Dict[Node, str] = {}
-        self._written: Dict[str, str] = {}                # input name -> --set text
-        self._results: Optional[Dict[str, Any]] = None
+        self._program: Optional[Tuple[str, Dict[str, str], List[str]]] = None  # image, outputs, states
+        self._runner: Optional[Runner] = None             # made by compile() on the host, else on first use
+        self._writers: Dict[Node, Callable[[Any], None]] = {}  # made on first use, per compile
+        self._readers: Dict[Node, Callable[[], Any]] = {}
+        self._bulk: Dict[int, Tuple[Any, Any]] = {}       # id(container) -> (container, bulk writer or None)
+        self._ran = False
 
     def __repr__(self) -> str:
         return f"Target({self.arch!r})"
+
+    def __enter__(self) -> "Target":
+        return self
+
+    def __exit__(self, *exc: Any) -> None:
+        self.close()
 
     def _workdir(self) -> str:
         if self._dir is None:
@@ -250,6 +268,22 @@ class Target:
             cmd += ["-O", self.optimization]
         return cmd
 
+    def _make_runner(self, image: str, outputs: Dict[str, str], states: List[str]) -> Runner:
+        kind = self.runner
+        if kind in ("auto", "inprocess") and self.arch == _host_target():
+            try:
+                lib, _ = load_runtime_library("COPAPY_RUNTIME_LIB", _runtime_dirs())
+            except FileNotFoundError:
+                # Without the library "auto" still works, one process per compile.
+                if kind == "inprocess" or os.environ.get("COPAPY_RUNTIME_LIB"):
+                    raise
+            else:
+                with open(image, "rb") as f:
+                    return InProcessRunner(lib, f.read(), image)
+        if kind == "process":
+            return ProcessRunner(_runner_command(self.arch), image, outputs, states)
+        return ServeRunner(_runner_command(self.arch), image, outputs)
+
     def compile(self, *values: Any) -> None:
         """Compiles the program computing `values`: values, vectors, tensors,
         quaternions, or any iterable of them (lists, tuples, generators; one
@@ -258,6 +292,9 @@ class Target:
         Besides the given values, every value that is still referenced from
         Python and that the program computes becomes an output too, so that
         read_value() works on intermediate results as well.
+
+        The program replaces the one compiled before (whose image is released),
+        with every input and state at its initial value.
         """
         items: List[Tuple[Optional[str], Any]] = []
         for v in values:
@@ -269,25 +306,56 @@ class Target:
             if av._node in dag.ids:
                 dag.add_output(None, av._node)
 
+        # New file names per compile: the program compiled before keeps its
+        # image until the new one has been built and loaded.
         workdir = self._workdir()
-        dag_path = os.path.join(workdir, "program.json")
-        image = os.path.join(workdir, "program.cpimg")
+        self._compiles += 1
+        stem = "program" if self._compiles == 1 else f"program-{self._compiles}"
+        dag_path = os.path.join(workdir, stem + ".json")
+        image = os.path.join(workdir, stem + ".cpimg")
         dag.write(dag_path)
         proc = subprocess.run(self._build_command(dag_path) + ["-o", image], capture_output=True, text=True)
         if proc.returncode != 0:
             raise RuntimeError(f"copapy-cc failed (exit status {proc.returncode}):\n{proc.stderr.strip()}")
 
+        outputs = {node: (name, node.dtype) for node, name in dag.output_names.items()}
+        states = {node: name for node, name in dag.names.items() if node.op == "state"}
+        for node, name in states.items():
+            outputs.setdefault(node, (name, node.dtype))  # states are always readable
+        program = (image, {name: dtype for name, dtype in outputs.values()}, list(states.values()))
+        # Host images are loaded now, so that compile() reports a bad one; a
+        # runner process starts with the first run (a Target that only saves
+        # images needs neither qemu nor the runners).
+        runner = self._make_runner(*program) if self._loads_now() else None
+
+        old = (self._runner, self._dag_path, self._image)
         self._dag_path = dag_path
         self._image = image
-        self._outputs = {node: (name, node.dtype) for node, name in dag.output_names.items()}
+        self._outputs = outputs
         self._inputs = {node: name for node, name in dag.names.items()}
-        # States are read back after every run and carried into the next one
-        # (each run is a new runner process).
-        self._states = {node: name for node, name in dag.names.items() if node.op == "state"}
-        for node, name in self._states.items():
-            self._outputs.setdefault(node, (name, node.dtype))
-        self._written = {}
-        self._results = None
+        self._states = states
+        self._program = program
+        self._runner = runner
+        self._writers, self._readers, self._bulk = {}, {}, {}
+        self._ran = False
+        if old[0] is not None:
+            old[0].close()
+        for path in old[1:]:
+            if path is not None:
+                try:
+                    os.remove(path)
+                except OSError:
+                    pass
+
+    def close(self) -> None:
+        """Releases the compiled program (its in-process image or its runner
+        process); compile() again to run. Also done by `with cp.Target() as tg:`."""
+        if self._runner is not None:
+            self._runner.close()
+        self._runner = None
+        self._program = None
+        self._writers, self._readers, self._bulk = {}, {}, {}
+        self._ran = False
 
     def save(self, path: Union[str, "os.PathLike[str]"], kind: str = "image") -> None:
         """Writes an artifact of the compiled program to `path`: "image" (the
@@ -309,33 +377,82 @@ class Target:
         if proc.returncode != 0:
             raise RuntimeError(f"copapy-cc failed (exit status {proc.returncode}):\n{proc.stderr.strip()}")
 
-    def run(self) -> None:
-        """Runs the compiled program once, with every input written by
-        write_value() since compile(), and keeps its outputs for read_value()."""
-        if self._image is None:
-            raise RuntimeError("nothing to run: call compile() first")
-        cmd = _runner_command(self.arch) + [self._image]
-        for name, text in self._written.items():
-            cmd += ["--set", f"{name}={text}"]
-        proc = subprocess.run(cmd, capture_output=True, text=True)
-        if proc.returncode != 0:
-            raise RuntimeError(f"{os.path.basename(cmd[0])} failed (exit status {proc.returncode}):\n"
-                               f"{proc.stderr.strip()}")
-        try:
-            # Numbers as their text: float("-0") keeps the sign that json's int parsing would drop.
-            printed = json.loads(proc.stdout, parse_int=str, parse_float=str)
-        except json.JSONDecodeError as e:
-            raise RuntimeError(f"cannot parse the runner's output as JSON ({e}): {proc.stdout[:200]!r}") from None
-        if not isinstance(printed, dict):
-            raise RuntimeError(f"the runner printed {type(printed).__name__}, expected a JSON object")
-        results: Dict[str, Any] = {}
-        for name, dtype in self._outputs.values():
-            if name not in printed:
-                raise RuntimeError(f"the runner's output lacks {name!r}")
-            results[name] = _parse_output(dtype, printed[name], name)
-        self._results = results
-        for name in self._states.values():
-            self._written[name] = printed[name]  # the next run starts from the new state
+    # ---- Running
+
+    def _loads_now(self) -> bool:
+        return self.runner in ("auto", "inprocess") and self.arch == _host_target()
+
+    def _active(self) -> Runner:
+        runner = self._runner
+        if runner is None:
+            if self._program is None:
+                raise RuntimeError("nothing to run: call compile() first")
+            runner = self._runner = self._make_runner(*self._program)
+        return runner
+
+    def run(self, n: int = 1) -> None:
+        """Runs the compiled program n times (default once), with every input
+        written by write_value() since compile() (inputs keep their values,
+        states advance from run to run), and keeps the outputs of the last
+        run for read_value()."""
+        runner = self._active()
+        if n.__class__ is not int or n < 1:
+            if isinstance(n, bool) or not isinstance(n, numbers.Integral):
+                raise TypeError(f"run(n): n must be an int, not {type(n).__name__}")
+            if n < 1:
+                raise ValueError(f"run(n): n must be at least 1, not {n}")
+            n = int(n)
+        runner.run(n)
+        self._ran = True
+
+    def run_batch(self, inputs: Iterable[Mapping[Any, Any]], read: Any) -> List[Any]:
+        """Runs one period per item of `inputs` and returns, for each, what
+        read_value(read) returns after it: a list with one entry per period.
+
+        Each item is a mapping {input: data} written as write_value(input,
+        data) before its period runs (inputs, states and containers of them);
+        what a period does not write keeps its value, and states advance from
+        period to period, exactly as with write_value() and run() in a loop.
+        Every item is checked before the first period runs; afterwards
+        read_value() sees the last period. On a served runner (other targets)
+        the whole batch is one round trip for up to about 1 MB of requests.
+
+            ys = tg.run_batch([{x: 0.5}, {x: 1.0}, {x: 1.5}], y)        # [y0, y1, y2]
+            rows = tg.run_batch(({u: u_k, w: w_k} for u_k, w_k in data), [y, z])
+        """
+        runner = self._active()
+        periods: List[List[Tuple[str, str, Any]]] = []
+        for k, period in enumerate(inputs):
+            if not isinstance(period, Mapping):
+                raise TypeError(f"run_batch(): period {k} must be a mapping {{input: data}} as write_value() "
+                                f"takes them, not {type(period).__name__}")
+            writes: List[Tuple[Node, str, Any]] = []
+            try:
+                for v, x in period.items():
+                    self._collect(v, x, writes)
+            except (TypeError, ValueError, OverflowError) as e:
+                raise type(e)(f"run_batch(): period {k}: {e}") from None
+            periods.append([(name, node.dtype, x) for node, name, x in writes])
+        nodes: Dict[Node, int] = {}
+
+        def record(v: Any) -> Any:
+            if isinstance(v, value):
+                self._output_entry(v)
+                nodes.setdefault(v._node, len(nodes))
+            return self._check_readable(v)
+        self._read_tree(read, record)
+        order = list(nodes)
+        rows = runner.batch(periods, [self._outputs[node] for node in order])
+        if periods:
+            self._ran = True
+        if isinstance(read, value):
+            return [row[0] for row in rows]
+        results = []
+        for row in rows:
+            results.append(self._read_tree(read, lambda v: row[nodes[v._node]] if isinstance(v, value) else v))
+        return results
+
+    # ---- Reading
 
     @overload
     def read_value(self, v: value[bool]) -> bool: ...
@@ -357,36 +474,96 @@ class Target:
         for a value; for a vector, tensor or quaternion the same kind of
         container holding Python numbers; a list for a list or tuple. Python
         numbers are returned as they are."""
+        node = getattr(v, "_node", None)
+        if node is not None and self._ran:
+            reader = self._readers.get(node)
+            if reader is not None:
+                return reader()
+        return self._read_tree(v, self._read_scalar)
+
+    def _read_tree(self, v: Any, scalar: Callable[[Any], Any]) -> Any:
         from ._arrays import array
         if isinstance(v, array):
-            return v.map(self._read_scalar).tolist()  # nested lists, as the original
+            return v.map(scalar).tolist()  # nested lists, as the original
         if isinstance(v, ArrayBase):
-            return v.map(self._read_scalar)
+            return v.map(scalar)
         if isinstance(v, (list, tuple)):
-            return [self.read_value(x) for x in v]
-        return self._read_scalar(v)
+            return [self._read_tree(x, scalar) for x in v]
+        return scalar(v)
 
-    def _read_scalar(self, v: Any) -> Any:
+    def _check_readable(self, v: Any) -> Any:
         if not isinstance(v, value):
             if isinstance(v, (bool, int, float)):
                 return v
             raise TypeError(f"read_value() takes copapy values, vectors, tensors, quaternions or lists, "
                             f"not {type(v).__name__}")
-        if self._image is None:
+        return None
+
+    def _output_entry(self, v: value[Any]) -> Tuple[str, str]:
+        if self._program is None:
             raise RuntimeError("nothing compiled: call compile() and run() first")
         entry = self._outputs.get(v._node)
         if entry is None:
             raise ValueError(f"{v!r} is not part of the compiled program: pass it to compile(), or keep a "
                              "reference to it (e.g. in a variable) until compile() is called")
-        if self._results is None:
+        return entry
+
+    def _read_scalar(self, v: Any) -> Any:
+        if not isinstance(v, value):
+            return self._check_readable(v)
+        name, dtype = self._output_entry(v)
+        if not self._ran:
             raise RuntimeError("no results yet: call run() first")
-        return self._results[entry[0]]
+        reader = self._readers.get(v._node)
+        if reader is None:
+            reader = self._readers[v._node] = self._active().reader(name, dtype)
+        return reader()
+
+    # ---- Writing
 
     def write_value(self, v: Any, x: Any) -> None:
         """Sets input `v` (made by cp.value or cp.state) to `x` for every
         following run(). A vector, tensor or quaternion of inputs takes a
         container or nested sequences of the same shape; a list or tuple of
-        inputs a sequence of the same length."""
+        inputs a sequence of the same length. Every value is checked before
+        any is written."""
+        node = getattr(v, "_node", None)
+        if node is not None:
+            writer = self._writers.get(node)
+            if writer is not None:
+                writer(x)
+                return
+        elif isinstance(v, ArrayBase) and self._program is not None:
+            entry = self._bulk.get(id(v))
+            if entry is None or entry[0] is not v:
+                entry = (v, self._bulk_writer(v))
+                if len(self._bulk) > 1024:
+                    self._bulk.clear()  # containers made anew for every write: do not hoard them
+                self._bulk[id(v)] = entry
+            if entry[1] is not None and x.__class__ in (list, tuple) and entry[1](x):
+                return
+        writes: List[Tuple[Node, str, Any]] = []
+        self._collect(v, x, writes)
+        for n, name, checked in writes:
+            writer = self._writers.get(n)
+            if writer is None:
+                writer = self._writers[n] = self._active().writer(name, n.dtype)
+            writer(checked)
+
+    def _bulk_writer(self, v: ArrayBase[Any]) -> Optional[Callable[[Sequence[Any]], bool]]:
+        """A runner's writer for all elements of a 1-D container of inputs at once, if it has one."""
+        if len(v.shape) != 1:
+            return None
+        names: List[str] = []
+        for e in v.values:
+            name = self._inputs.get(e._node) if isinstance(e, value) else None
+            if name is None:
+                return None
+            names.append(name)
+        return self._active().bulk_writer(names, [e._node.dtype for e in v.values])
+
+    def _collect(self, v: Any, x: Any, out: List[Tuple[Node, str, Any]]) -> None:
+        """Appends (input node, name, checked value) for write_value(v, x), or raises."""
         if isinstance(v, ArrayBase):
             try:
                 flat, shape = nested_to_flat(x, "write_value")
@@ -396,22 +573,21 @@ class Target:
                 raise ValueError(f"write_value() for a {type(v).__name__} of shape {v.shape} got data of shape "
                                  f"{shape}")
             for vi, xi in zip(v.values, flat):
-                self.write_value(vi, xi)
+                self._collect(vi, xi, out)
             return
         if isinstance(v, (list, tuple)):
             xs = list(x) if isinstance(x, (ArrayBase, list, tuple)) else None
             if xs is None or len(xs) != len(v):
                 raise ValueError(f"write_value() for {len(v)} inputs needs a sequence of {len(v)} items")
             for vi, xi in zip(v, xs):
-                self.write_value(vi, xi)
+                self._collect(vi, xi, out)
             return
         if not isinstance(v, value) or v._node.op not in ("input", "state"):
             raise ValueError("write_value() needs an input made by cp.value() or a state made by cp.state(), not "
                              f"{v!r} (only inputs and states can be written)")
-        if self._image is None:
+        if self._program is None:
             raise RuntimeError("nothing compiled: call compile() before write_value()")
         name = self._inputs.get(v._node)
         if name is None:
             raise ValueError(f"{v!r} is not an input of the compiled program (no compiled value depends on it)")
-        self._written[name] = _format_input(v._node, name, x)
-
+        out.append((v._node, name, check_input(v._node.dtype, name, x)))
