@@ -34,7 +34,7 @@ Independent of the tracer's quaternion code, every period also checks:
 
 Also: the example's export mode writes a DAG that copapy-cc compiles for the target.
 
-    python3 test/e2e/run_attitude.py [--target NAME] [--periods N]
+    python3 test/e2e/run_attitude.py [--target NAME] [--periods N] [--batch]
 
 Prints `e2e-attitude[<target>]: N passed, M failed` and the first failures; exits 1 on failure.
 """
@@ -55,6 +55,7 @@ sys.path.insert(0, str(HERE))
 import copapy as cp  # noqa: E402
 import attitude  # noqa: E402
 from _f32 import F32, f32, same, within_ulps  # noqa: E402
+from _periods import add_batch_option, periods  # noqa: E402
 
 LIBM_ULPS = 2
 NORM_TOLERANCE = 3e-7
@@ -114,6 +115,7 @@ def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--target", default=None, help="copapy-cc target name (default: $COPAPY_TARGET or the host)")
     ap.add_argument("--periods", type=int, default=150)
+    add_batch_option(ap)
     a = ap.parse_args()
     failures: List[str] = []
     passed = 0
@@ -127,11 +129,9 @@ def main() -> int:
 
     qr = cp.quaternion([F32(c) for c in attitude.Q0])
     qd = list(attitude.Q0)
-    for k in range(a.periods):
+    results = periods(tg, [{w: list(rates(k))} for k in range(a.periods)], [q_next, euler, matrix], a.batch)
+    for k, (got_q, got_e, got_m) in enumerate(results):
         rate = rates(k)
-        tg.write_value(w, list(rate))
-        tg.run()
-        got_q, got_e, got_m = tg.read_value(q_next), tg.read_value(euler), tg.read_value(matrix)
         if not (isinstance(got_q, cp.quaternion) and isinstance(got_e, cp.vector) and got_e.shape == (3,)
                 and isinstance(got_m, cp.tensor) and got_m.shape == (4, 4)):
             failures.append(f"period {k}: read_value gave {got_q!r}, {got_e!r}, {got_m!r}; expected a "

@@ -20,7 +20,7 @@ with the textbook filter written out in double precision (scalar formulas,
 (about 6e-8 per operation) stays far below that because the filter is
 stable, while a wrong formula (a transposed F, a missing Q) is far above.
 
-    python3 test/e2e/run_kalman.py [--target NAME] [--periods N]
+    python3 test/e2e/run_kalman.py [--target NAME] [--periods N] [--batch]
 
 Prints `e2e-kalman[<target>]: N passed, M failed` and the first failures; exits 1 on failure.
 """
@@ -39,6 +39,7 @@ sys.path.insert(0, str(HERE))
 import copapy as cp  # noqa: E402
 import kalman  # noqa: E402
 from _f32 import F32, ref_inv, same  # noqa: E402
+from _periods import add_batch_option, periods  # noqa: E402
 
 # The states' initial values as kalman.build() sets them (a change there shows up as a failure in period 0).
 X0 = [0.0, 0.0]
@@ -82,6 +83,7 @@ def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--target", default=None, help="copapy-cc target name (default: $COPAPY_TARGET or the host)")
     ap.add_argument("--periods", type=int, default=150)
+    add_batch_option(ap)
     a = ap.parse_args()
     label = a.target or os.environ.get("COPAPY_TARGET") or "host"
     failures: List[str] = []
@@ -94,10 +96,9 @@ def main() -> int:
     xr = cp.tensor([F32(v) for v in X0])
     Pr = cp.tensor([[F32(v) for v in row] for row in P0])
     xd, Pd = list(X0), [list(r) for r in P0]
-    for k, ((zp, zv), _truth) in enumerate(kalman.measurements(a.periods)):
-        tg.write_value(z, [zp, zv])
-        tg.run()
-        got_x, got_P = tg.read_value(x_new), tg.read_value(P_new)
+    zs = [zk for zk, _truth in kalman.measurements(a.periods)]
+    results = periods(tg, [{z: list(zk)} for zk in zs], [x_new, P_new], a.batch)
+    for k, ((zp, zv), (got_x, got_P)) in enumerate(zip(zs, results)):
         if not (isinstance(got_x, cp.tensor) and got_x.shape == (2,) and isinstance(got_P, cp.tensor)
                 and got_P.shape == (2, 2)):
             failures.append(f"period {k}: read_value gave {got_x!r} and {got_P!r}, expected tensors (2,) and (2, 2)")

@@ -3,7 +3,7 @@
 (one tg.run() per sample, as a control loop would) against a binary32
 reference of the same recurrences. Bit-exact: they use only + - * / min max.
 
-    python3 test/e2e/run_state.py [--target NAME] [--steps N]
+    python3 test/e2e/run_state.py [--target NAME] [--steps N] [--batch]
 """
 import argparse
 import os
@@ -17,6 +17,9 @@ sys.path.insert(0, str(ROOT / "examples"))
 import copapy as cp  # noqa: E402
 import lowpass  # noqa: E402
 import pid  # noqa: E402
+
+sys.path.insert(0, str(ROOT / "test/e2e"))
+from _periods import add_batch_option, periods  # noqa: E402
 
 
 def f32(x):
@@ -51,6 +54,7 @@ def main():
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--target", default=None)
     ap.add_argument("--steps", type=int, default=60)
+    add_batch_option(ap)
     a = ap.parse_args()
     label = a.target or os.environ.get("COPAPY_TARGET") or "host"
     failures, passed = [], 0
@@ -59,10 +63,7 @@ def main():
     tg = cp.Target(a.target)
     tg.compile(y)
     xs = [1.0 if k >= 2 else (0.0 if k % 7 else -0.5) for k in range(a.steps)]
-    for k, (xv, want) in enumerate(zip(xs, lowpass_reference(xs))):
-        tg.write_value(x, xv)
-        tg.run()
-        got = tg.read_value(y)
+    for k, (got, want) in enumerate(zip(periods(tg, [{x: xv} for xv in xs], y, a.batch), lowpass_reference(xs))):
         if got == want:
             passed += 1
         else:
@@ -72,9 +73,9 @@ def main():
     tg = cp.Target(a.target)
     tg.compile(speed, u)
     ref = pid_reference(a.steps)
-    for k, (want_speed, want_u) in enumerate(ref):
-        tg.run()
-        got = (tg.read_value(speed), tg.read_value(u))
+    # No inputs: every period only runs, the states carry the loop.
+    for k, (got_list, (want_speed, want_u)) in enumerate(zip(periods(tg, [{}] * a.steps, [speed, u], a.batch), ref)):
+        got = tuple(got_list)
         if got == (want_speed, want_u):
             passed += 1
         else:

@@ -18,6 +18,7 @@ Input values are checked the same way everywhere (check_input).
 """
 from __future__ import annotations
 
+import array
 import ctypes
 import json
 import math
@@ -114,6 +115,7 @@ def parse_output(dtype: str, raw: Any, name: str) -> Any:
 
 # struct codes of the 4-byte values, by dtype (bools are stored as int 0/1).
 _CODES = {"float": "f", "int": "i", "bool": "i"}
+_F32, _I32 = struct.Struct("<f"), struct.Struct("<i")
 
 
 # ---- The interface -------------------------------------------------------------
@@ -189,17 +191,32 @@ def load_runtime_library(env_var: str, search_dirs: Sequence[Path]) -> Tuple[Any
     lib = _libraries.get(path)
     if lib is None:
         try:
-            lib = ctypes.CDLL(path)
-            version = lib.cp_host_api_version
+            cdll = ctypes.CDLL(path)
+            version = cdll.cp_host_api_version
         except (OSError, AttributeError) as e:
             raise RuntimeError(f"cannot load the copapy runtime {path}: {e}") from None
         version.restype = ctypes.c_int
         if version() != _API_VERSION:
             raise RuntimeError(f"{path} implements version {version()} of the host API; this tracer needs "
                                f"version {_API_VERSION} (rebuild the checkout)")
-        _declare(lib)
-        _libraries[path] = lib
+        _declare(cdll)
+        lib = _libraries[path] = _Runtime(cdll, path)
     return lib, path
+
+
+class _Runtime:
+    """The loaded library: its functions as declared, plus cp_host_run once
+    more without ctypes' release of the GIL around the call (through
+    PyDLL), which halves the cost of a short run; long runs release it."""
+
+    def __init__(self, cdll: Any, path: str) -> None:
+        self.cdll = cdll
+        self.path = path
+        self.run_holding_gil = ctypes.PyDLL(path).cp_host_run
+        self.run_holding_gil.restype = None  # arguments: prebuilt c_void_p and c_uint64 objects
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self.cdll, name)
 
 
 def _declare(lib: Any) -> None:
@@ -248,6 +265,9 @@ class InProcessRunner(Runner):
         self._data = (ctypes.c_ubyte * max(size, 1)).from_address(lib.cp_host_data(handle))
         self._snapshot = b""
         self._run = lib.cp_host_run
+        self._run_short = lib.run_holding_gil
+        self._handle_arg = ctypes.c_void_p(handle)
+        self._one = ctypes.c_uint64(1)
         self.symbols: Dict[str, Tuple[int, str, int]] = {}  # name -> (offset, dtype, flags)
         name_p, off, dt, fl = ctypes.c_char_p(), ctypes.c_uint32(), ctypes.c_uint(), ctypes.c_uint()
         for i in range(lib.cp_host_symbol_count(handle)):
@@ -274,60 +294,94 @@ class InProcessRunner(Runner):
         return entry[0]
 
     def writer(self, name: str, dtype: str) -> Callable[[Any], None]:
-        off, buf, pack = self._slot(name, dtype, _SYM_INPUT), self._data, struct.pack_into
+        off, buf = self._slot(name, dtype, _SYM_INPUT), self._data
         if dtype == "float":
+            pack_f = _F32.pack_into
+
             def write_float(x: Any) -> None:
                 if type(x) is float:
                     try:
-                        pack("<f", buf, off, x)
+                        pack_f(buf, off, x)
                         return
                     except OverflowError:
                         pass  # outside binary32: check_input gives the infinity
-                pack("<f", buf, off, check_input("float", name, x))
+                pack_f(buf, off, check_input("float", name, x))
             return write_float
+        pack_i = _I32.pack_into
         if dtype == "int":
             def write_int(x: Any) -> None:
                 if type(x) is int and INT_MIN <= x <= INT_MAX:
-                    pack("<i", buf, off, x)
+                    pack_i(buf, off, x)
                 else:
-                    pack("<i", buf, off, check_input("int", name, x))
+                    pack_i(buf, off, check_input("int", name, x))
             return write_int
 
         def write_bool(x: Any) -> None:
-            pack("<i", buf, off, x if (x is True or x is False) else check_input("bool", name, x))
+            pack_i(buf, off, x if (x is True or x is False) else check_input("bool", name, x))
         return write_bool
 
     def bulk_writer(self, names: Sequence[str], dtypes: Sequence[str]) -> Optional[Callable[[Sequence[Any]], bool]]:
-        # Float inputs in consecutive slots (a vector of inputs usually is):
-        # one struct call writes them all.
-        if not names or any(d != "float" for d in dtypes):
+        # Containers of float or int inputs. The compiler lays inputs out by
+        # first use, so a vector's elements are often evenly spaced (two
+        # vectors used together interleave): then one strided memoryview
+        # assignment writes them all; otherwise the elements' own writers.
+        # Either way the guard admits only plain numbers that cannot fail
+        # halfway, so a container is written completely or not at all.
+        if not names or any(d != dtypes[0] for d in dtypes) or dtypes[0] not in ("float", "int"):
             return None
         offsets = [self._slot(n, d, _SYM_INPUT) for n, d in zip(names, dtypes)]
-        if any(b - a != 4 for a, b in zip(offsets, offsets[1:])):
-            return None
-        fmt, buf, off, count = struct.Struct(f"<{len(offsets)}f"), self._data, offsets[0], len(offsets)
-        plain = frozenset((float, int))
+        count, code = len(offsets), _CODES[dtypes[0]]
+        plain = frozenset((float, int)) if code == "f" else frozenset((int,))
+        stride = offsets[1] - offsets[0] if count > 1 else 4
+        if stride > 0 and all(b - a == stride for a, b in zip(offsets, offsets[1:])):
+            view = memoryview(self._data).cast("B").cast(code)  # the host is little-endian, as images are
+            where = slice(offsets[0] // 4, offsets[0] // 4 + count * stride // 4, stride // 4)
+            is_int = code == "i"
 
-        def write_all(xs: Sequence[Any]) -> bool:
+            def write_strided(xs: Sequence[Any]) -> bool:
+                if len(xs) != count or not plain.issuperset(map(type, xs)):
+                    return False
+                if is_int and not (INT_MIN <= min(xs) and max(xs) <= INT_MAX):
+                    return False
+                try:
+                    view[where] = array.array(code, xs)  # float: rounds to binary32, overflow gives inf
+                except OverflowError:
+                    return False  # an int too large for a double: the checked path reports it
+                return True
+            return write_strided
+        writers = [self.writer(n, d) for n, d in zip(names, dtypes)]
+
+        def write_each(xs: Sequence[Any]) -> bool:
             if len(xs) != count or not plain.issuperset(map(type, xs)):
                 return False
-            try:
-                fmt.pack_into(buf, off, *xs)
-            except (OverflowError, struct.error):
-                return False  # packing checks every value before it writes any
+            if code == "i" and not (INT_MIN <= min(xs) and max(xs) <= INT_MAX):
+                return False
+            if code == "f" and any(type(x) is int and not -(2 ** 128) < x < 2 ** 128 for x in xs):
+                return False
+            for w, x in zip(writers, xs):
+                w(x)
             return True
-        return write_all
+        return write_each
 
     def reader(self, name: str, dtype: str) -> Callable[[], Any]:
-        off, unpack = self._slot(name, dtype, _SYM_OUTPUT), struct.unpack_from
+        off = self._slot(name, dtype, _SYM_OUTPUT)
         if dtype == "float":
-            return lambda: unpack("<f", self._snapshot, off)[0]
+            unpack_f = _F32.unpack_from
+            return lambda: unpack_f(self._snapshot, off)[0]
+        unpack_i = _I32.unpack_from
         if dtype == "int":
-            return lambda: unpack("<i", self._snapshot, off)[0]
-        return lambda: unpack("<i", self._snapshot, off)[0] != 0
+            return lambda: unpack_i(self._snapshot, off)[0]
+        return lambda: unpack_i(self._snapshot, off)[0] != 0
 
     def run(self, n: int) -> None:
-        self._run(self._alive(), n)
+        if self._handle is None:
+            self._alive()
+        if n == 1:
+            self._run_short(self._handle_arg, self._one)
+        elif n < 4096:
+            self._run_short(self._handle_arg, ctypes.c_uint64(n))
+        else:
+            self._run(self._handle, n)  # let other threads go on meanwhile
         self._snapshot = bytes(self._data)
 
     def batch(self, periods: Sequence[Writes], reads: Reads) -> List[Tuple[Any, ...]]:
@@ -455,6 +509,7 @@ class ServeRunner(Runner):
         # request, so that qemu starts while the caller goes on.
         self._started = False
         self._send_first = b"get\n"
+        self._timeout = _timeout()
 
     # -- plumbing
 
@@ -488,7 +543,7 @@ class ServeRunner(Runner):
         first = not self._started
         if first:
             request, replies, self._started = self._send_first + request, replies + 2, True
-        timeout = _timeout()
+        timeout = self._timeout
         lines: List[bytes] = []
         out = memoryview(request)
         buffer = self._buffer
@@ -593,10 +648,38 @@ class ServeRunner(Runner):
 
     def writer(self, name: str, dtype: str) -> Callable[[Any], None]:
         pending = self._pending
+        if dtype == "float":
+            def write_float(x: Any) -> None:
+                if type(x) is float:
+                    try:
+                        pending[name] = _F32.unpack(_F32.pack(x))[0].hex()  # nan, inf, -inf as such
+                        return
+                    except OverflowError:
+                        pass
+                pending[name] = _wire_input("float", name, x)
+            return write_float
 
         def write(x: Any) -> None:
             pending[name] = _wire_input(dtype, name, x)
         return write
+
+    def bulk_writer(self, names: Sequence[str], dtypes: Sequence[str]) -> Optional[Callable[[Sequence[Any]], bool]]:
+        # Containers of float inputs: array('f') rounds them all to binary32
+        # (overflow gives inf) in one call; plain numbers only, so nothing fails.
+        if not names or any(d != "float" for d in dtypes):
+            return None
+        pending, count, plain, keys = self._pending, len(names), frozenset((float, int)), tuple(names)
+
+        def write_all(xs: Sequence[Any]) -> bool:
+            if len(xs) != count or not plain.issuperset(map(type, xs)):
+                return False
+            try:
+                rounded = array.array("f", xs)
+            except OverflowError:
+                return False
+            pending.update(zip(keys, map(float.hex, rounded)))
+            return True
+        return write_all
 
     def reader(self, name: str, dtype: str) -> Callable[[], Any]:
         # Positions are known after the greeting (checked there to cover
@@ -606,13 +689,17 @@ class ServeRunner(Runner):
         return lambda: self._values[self._index[name]]
 
     def run(self, n: int) -> None:
+        # One round trip: the writes, the runs, the outputs. Many runs go in
+        # chunks, one request each, so that the runner answers regularly
+        # (the timeout measures silence, not the length of a run).
         request = self._set_line()
-        kinds = ["set"] if request else []
-        while n > 0:
-            request += f"run {min(n, _RUN_CHUNK)}\n".encode()
-            kinds.append("run")
-            n -= _RUN_CHUNK
-        lines = self._exchange(request + b"bits\n", len(kinds) + 1)
+        while n > _RUN_CHUNK:
+            lines = self._exchange(request + f"run {_RUN_CHUNK}\n".encode(), 2 if request else 1)
+            for line, kind in zip(lines, ("set", "run") if request else ("run",)):
+                self._payload(line, kind)
+            request, n = b"", n - _RUN_CHUNK
+        kinds = ("set", "run") if request else ("run",)
+        lines = self._exchange(request + f"run {n}\nbits\n".encode(), len(kinds) + 1)
         for line, kind in zip(lines, kinds):
             self._payload(line, kind)
         self._values = self._bits(self._payload(lines[-1], "bits"), self._codes, "bits")
