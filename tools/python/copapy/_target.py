@@ -395,7 +395,7 @@ class Target:
         written by write_value() since compile() (inputs keep their values,
         states advance from run to run), and keeps the outputs of the last
         run for read_value()."""
-        runner = self._active()
+        runner = self._runner or self._active()
         if n.__class__ is not int or n < 1:
             if isinstance(n, bool) or not isinstance(n, numbers.Integral):
                 raise TypeError(f"run(n): n must be an int, not {type(n).__name__}")
