@@ -1,0 +1,129 @@
+// The POSIX host loader (include/copapy/host.h, lib/runtime/host_loader.c)
+// on images built with image_builder.hpp: errors, the symbol API, the page
+// protections and (on x86-64 hosts) running and batches.
+#include <catch2/catch.hpp>
+
+#include <copapy/host.h>
+#include <copapy/image.h>
+
+#include "image_builder.hpp"
+
+#include <cstdint>
+#include <cstring>
+#include <fstream>
+#include <sstream>
+#include <string>
+#include <vector>
+
+using copapy::test::ImageBuilder;
+
+namespace {
+
+// n += x (ints) each run; x is an input, n an input and output.
+ImageBuilder counter() {
+    ImageBuilder b;
+    // mov eax, [rip + x]; add [rip + n], eax; ret
+    b.code = {0x8b, 0x05, 0, 0, 0, 0, 0x01, 0x05, 0, 0, 0, 0, 0xc3};
+    b.data = {1, 0, 0, 0, 0, 0, 0, 0};
+    b.patches = {{2, CP_PATCH_REL32, CP_REGION_DATA, 0 - 4}, {8, CP_PATCH_REL32, CP_REGION_DATA, 4 - 4}};
+    b.symbols = {{"x", 0, CP_DTYPE_INT, CP_SYM_INPUT}, {"n", 4, CP_DTYPE_INT, CP_SYM_INPUT | CP_SYM_OUTPUT}};
+    return b;
+}
+
+// The permissions ("r-xp", ...) of the mapping that holds `address` in /proc/self/maps.
+std::string permissions(const void* address) {
+    std::ifstream maps("/proc/self/maps");
+    std::string line;
+    const auto a = reinterpret_cast<uintptr_t>(address);
+    while (std::getline(maps, line)) {
+        std::istringstream in(line);
+        std::string span, perms;
+        in >> span >> perms;
+        const size_t dash = span.find('-');
+        const uintptr_t lo = std::stoull(span.substr(0, dash), nullptr, 16);
+        const uintptr_t hi = std::stoull(span.substr(dash + 1), nullptr, 16);
+        if (lo <= a && a < hi) return perms;
+    }
+    return "unmapped";
+}
+
+std::string load_error(const std::vector<uint8_t>& bytes) {
+    char error[128] = "untouched";
+    cp_host_image* h = cp_host_load(bytes.data(), bytes.size(), error, sizeof error);
+    CHECK(h == nullptr);
+    cp_host_free(h);
+    return error;
+}
+
+}  // namespace
+
+TEST_CASE("cp_host_load reports bad images with the runtime's messages", "[host]") {
+    CHECK(load_error({}) == "image is truncated");
+    std::vector<uint8_t> bytes = counter().build();
+    bytes[CP_HEADER_SIZE] ^= 0x40;
+    CHECK(load_error(bytes) == "checksum mismatch: the image is corrupted");
+    ImageBuilder foreign = counter();
+    foreign.target = cp_host_runs(CP_TARGET_X86_64) ? CP_TARGET_AARCH64 : CP_TARGET_X86_64;
+    foreign.patches.clear();
+    CHECK(load_error(foreign.build()) == std::string("image is for ") + cp_host_target_name(foreign.target) +
+                                             ", but this runner executes " + cp_host_name() + " code");
+    // A short error buffer gets a truncated, terminated message; none at all is allowed.
+    char tiny[6];
+    CHECK(cp_host_load(nullptr, 0, tiny, sizeof tiny) == nullptr);
+    CHECK(std::string(tiny) == "image");
+    CHECK(cp_host_load(nullptr, 0, nullptr, 0) == nullptr);
+    CHECK(cp_host_api_version() == CP_HOST_API_VERSION);
+}
+
+#if defined(__x86_64__)
+TEST_CASE("cp_host_load maps code read+execute and data read+write, and cp_host_free unmaps them", "[host][exec]") {
+    const std::vector<uint8_t> bytes = counter().build();
+    char error[128];
+    cp_host_image* h = cp_host_load(bytes.data(), bytes.size(), error, sizeof error);
+    REQUIRE(h != nullptr);
+    CHECK(cp_host_target(h) == CP_TARGET_X86_64);
+    CHECK(cp_host_code_size(h) == 13);
+    CHECK(cp_host_data_size(h) == 8);
+    CHECK(permissions(cp_host_code(h)) == "r-xp");
+    CHECK(permissions(cp_host_data(h)) == "rw-p");
+    const void* code = cp_host_code(h);
+
+    REQUIRE(cp_host_symbol_count(h) == 2);
+    const char* name = nullptr;
+    uint32_t offset = 99;
+    unsigned dtype = 0, flags = 0;
+    CHECK(cp_host_symbol(h, 1, &name, &offset, &dtype, &flags) == 0);
+    CHECK((std::string(name) == "n" && offset == 4 && dtype == CP_DTYPE_INT &&
+           flags == (CP_SYM_INPUT | CP_SYM_OUTPUT)));
+    CHECK(cp_host_symbol(h, 2, &name, &offset, &dtype, &flags) == -1);
+
+    uint8_t* data = cp_host_data(h);
+    cp_host_run(h, 0);
+    CHECK(cp_read_u32(data + 4) == 0);
+    cp_host_run(h, 5);
+    CHECK(cp_read_u32(data + 4) == 5);
+    cp_write_u32(data, 10);
+    cp_host_run(h, 1);
+    CHECK(cp_read_u32(data + 4) == 15);
+
+    // Batches: period p writes x = p (and n = 100 in period 1), then reads n.
+    const uint32_t writes[] = {1, 2, 1};
+    const uint32_t offsets[] = {0, 0, 4, 0};
+    const uint32_t bits[] = {0, 1, 100, 2};
+    const uint32_t outs[] = {4, 0};
+    uint32_t got[6] = {};
+    REQUIRE(cp_host_run_batch(h, 3, writes, offsets, bits, 2, outs, got) == 0);
+    CHECK(std::vector<uint32_t>(got, got + 6) == std::vector<uint32_t>{15, 0, 101, 1, 103, 2});
+    // Offsets outside the data region or misaligned: refused before anything runs.
+    const uint32_t bad_offsets[] = {8};
+    const uint32_t one[] = {1};
+    CHECK(cp_host_run_batch(h, 1, one, bad_offsets, bits, 0, outs, got) == -1);
+    const uint32_t odd[] = {2};
+    CHECK(cp_host_run_batch(h, 1, writes, offsets, bits, 1, odd, got) == -1);
+    CHECK(cp_read_u32(data + 4) == 103);
+
+    cp_host_free(h);
+    CHECK(permissions(code) == "unmapped");
+    cp_host_free(nullptr);
+}
+#endif
