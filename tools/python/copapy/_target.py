@@ -17,7 +17,7 @@ from ._array import ArrayBase, nested_to_flat
 from ._dag import Dag, flatten
 from ._runner import (RUNNER_KINDS, InProcessRunner, ProcessRunner, Runner, ServeRunner, check_input,
                       format_input, load_runtime_library, parse_output, runtime_search_dirs)
-from ._value import Node, alive_values, value
+from ._value import INT_MAX, INT_MIN, Node, alive_values, value
 
 __all__ = ["Target", "find_tool", "known_targets", "resolve_target"]
 
@@ -193,6 +193,18 @@ def _optimization_flag(level: Any) -> Optional[str]:
     raise ValueError(f"optimization must be 0, 1, 2 (or 'O0'..'O3'; 'O3' means -O2), not {level!r}")
 
 
+_ONLY_FLOAT, _ONLY_INT = frozenset((float,)), frozenset((int,))
+_ARRAY: List[Any] = []
+
+
+def _array_class() -> Any:
+    """cp.array, imported on first use (the module imports this one)."""
+    if not _ARRAY:
+        from ._arrays import array
+        _ARRAY.append(array)
+    return _ARRAY[0]
+
+
 # Target.save() kinds -> copapy-cc --emit kind and default file suffix.
 _SAVE_KINDS = {"image": ".cpimg", "c-header": ".h", "listing": ".lst", "manifest": ".manifest.json",
                "dot": ".dot", "c": ".c", "dag": ".json"}
@@ -245,6 +257,7 @@ class Target:
         self._writers: Dict[Node, Callable[[Any], None]] = {}  # made on first use, per compile
         self._readers: Dict[Node, Callable[[], Any]] = {}
         self._bulk: Dict[int, Tuple[Any, Any]] = {}       # id(container) -> (container, bulk writer or None)
+        self._elements: Dict[int, Tuple[Any, Any]] = {}   # id(container) -> (container, _element_inputs())
         self._ran = False
 
     def __repr__(self) -> str:
@@ -336,7 +349,7 @@ class Target:
         self._states = states
         self._program = program
         self._runner = runner
-        self._writers, self._readers, self._bulk = {}, {}, {}
+        self._writers, self._readers, self._bulk, self._elements = {}, {}, {}, {}
         self._ran = False
         if old[0] is not None:
             old[0].close()
@@ -354,7 +367,7 @@ class Target:
             self._runner.close()
         self._runner = None
         self._program = None
-        self._writers, self._readers, self._bulk = {}, {}, {}
+        self._writers, self._readers, self._bulk, self._elements = {}, {}, {}, {}
         self._ran = False
 
     def save(self, path: Union[str, "os.PathLike[str]"], kind: str = "image") -> None:
@@ -422,17 +435,24 @@ class Target:
         """
         runner = self._active()
         periods: List[List[Tuple[str, str, Any]]] = []
+        names = self._inputs
         for k, period in enumerate(inputs):
-            if not isinstance(period, Mapping):
+            if period.__class__ is not dict and not isinstance(period, Mapping):
                 raise TypeError(f"run_batch(): period {k} must be a mapping {{input: data}} as write_value() "
                                 f"takes them, not {type(period).__name__}")
-            writes: List[Tuple[Node, str, Any]] = []
+            writes: List[Tuple[str, str, Any]] = []
             try:
                 for v, x in period.items():
-                    self._collect(v, x, writes)
+                    node = getattr(v, "_node", None)
+                    if x.__class__ is float and node is not None and node.dtype == "float" and node in names:
+                        writes.append((names[node], "float", x))  # the commonest case, inline
+                    elif not self._plain_writes(v, x, writes):
+                        checked: List[Tuple[Node, str, Any]] = []
+                        self._collect(v, x, checked)
+                        writes.extend((name, node.dtype, cx) for node, name, cx in checked)
             except (TypeError, ValueError, OverflowError) as e:
                 raise type(e)(f"run_batch(): period {k}: {e}") from None
-            periods.append([(name, node.dtype, x) for node, name, x in writes])
+            periods.append(writes)
         nodes: Dict[Node, int] = {}
 
         def record(v: Any) -> Any:
@@ -447,10 +467,64 @@ class Target:
             self._ran = True
         if isinstance(read, value):
             return [row[0] for row in rows]
+        if isinstance(read, (list, tuple)) and all(isinstance(v, value) for v in read):
+            where = [nodes[v._node] for v in read]
+            return [[row[i] for i in where] for row in rows]
         results = []
         for row in rows:
             results.append(self._read_tree(read, lambda v: row[nodes[v._node]] if isinstance(v, value) else v))
         return results
+
+    def _plain_writes(self, v: Any, x: Any, out: List[Tuple[str, str, Any]]) -> bool:
+        """The fast path of run_batch(): appends (name, dtype, x) for an input
+        or a 1-D container of inputs given numbers of exactly their type (a
+        float for a float, an int32 for an int, True or False), which need no
+        further checks. False (nothing appended) for anything else, which
+        then goes through the checks of write_value()."""
+        node = getattr(v, "_node", None)
+        if node is not None:
+            name = self._inputs.get(node)
+            if name is None:
+                return False
+            dtype = node.dtype
+            if (x.__class__ is float and dtype == "float") or (x is True or x is False) and dtype == "bool" or \
+                    (x.__class__ is int and dtype == "int" and INT_MIN <= x <= INT_MAX):
+                out.append((name, dtype, x))
+                return True
+            return False
+        if not isinstance(v, ArrayBase) or x.__class__ not in (list, tuple):
+            return False
+        entry = self._elements.get(id(v))
+        if entry is None or entry[0] is not v:
+            entry = (v, self._element_inputs(v))
+            if len(self._elements) > 1024:
+                self._elements.clear()
+            self._elements[id(v)] = entry
+        elements = entry[1]
+        if elements is None or len(x) != len(elements[0]):
+            return False
+        names, dtype = elements
+        if dtype == "float":
+            ok = _ONLY_FLOAT.issuperset(map(type, x))
+        elif dtype == "int":
+            ok = _ONLY_INT.issuperset(map(type, x)) and INT_MIN <= min(x) and max(x) <= INT_MAX
+        else:
+            ok = all(e is True or e is False for e in x)
+        if ok:
+            out.extend(zip(names, [dtype] * len(names), x))
+        return ok
+
+    def _element_inputs(self, v: ArrayBase[Any]) -> Optional[Tuple[List[str], str]]:
+        """Input names and their common dtype for a 1-D container of inputs of one dtype, else None."""
+        if len(v.shape) != 1 or not v.values:
+            return None
+        names = []
+        for e in v.values:
+            name = self._inputs.get(e._node) if isinstance(e, value) else None
+            if name is None or e._node.dtype != v.values[0]._node.dtype:
+                return None
+            names.append(name)
+        return names, v.values[0]._node.dtype
 
     # ---- Reading
 
@@ -482,10 +556,9 @@ class Target:
         return self._read_tree(v, self._read_scalar)
 
     def _read_tree(self, v: Any, scalar: Callable[[Any], Any]) -> Any:
-        from ._arrays import array
-        if isinstance(v, array):
-            return v.map(scalar).tolist()  # nested lists, as the original
         if isinstance(v, ArrayBase):
+            if isinstance(v, _array_class()):
+                return v.map(scalar).tolist()  # nested lists, as the original
             return v.map(scalar)
         if isinstance(v, (list, tuple)):
             return [self._read_tree(x, scalar) for x in v]

@@ -1,0 +1,155 @@
+#!/usr/bin/env python3
+"""The cost of a control period through cp.Target, against plain Python.
+
+A period writes the inputs, runs the program once and reads the outputs
+(write_value, run, read_value), as a control loop does. Two programs: the
+README's (two inputs, three outputs: c = a + b * 2, d = c ** 2 + sin(a),
+e = sqrt(b)) and the dot benchmark sum((v1 + i) @ v2 for i in range(10)) for
+vectors of n = 10 inputs (twenty inputs, one output). Each runs on the host
+(in process: libcopapy-runtime.so) and for thumbv7em under qemu-arm
+(coparun --serve), and on both through the process-per-run path (one coparun
+per run, as before the persistent runners) and as one run_batch() call. The
+reference is plain Python evaluating the same arithmetic on Python floats.
+All numbers come from one run of this script (best of 5 repetitions each):
+
+    PYTHONPATH=tools/python python3 tools/bench/python_runs.py [--quick]
+
+Prints a Markdown table; tools/bench/run_benchmarks.py puts it into
+docs/benchmarks.md.
+"""
+import argparse
+import math
+import sys
+import time
+from pathlib import Path
+from typing import Any, Callable, Dict, List, Tuple
+
+ROOT = Path(__file__).resolve().parents[2]
+sys.path.insert(0, str(ROOT / "tools/python"))
+import copapy as cp  # noqa: E402
+
+# Two sets of inputs, alternated from period to period (a loop writes new values every period).
+README_INPUTS = [(0.25, 0.87), (0.5, 0.125)]
+DOT_INPUTS = [([i * 0.25 for i in range(10)], [1.0 - i * 0.125 for i in range(10)]),
+              ([i * 0.5 for i in range(10)], [2.0 - i * 0.25 for i in range(10)])]
+
+
+def best_per_period(period: Callable[[int], Any], periods: int, repeats: int = 5) -> float:
+    """Seconds per period: the best of `repeats` timings of `periods` periods."""
+    period(0)  # warm up (the first run of a served runner also starts it)
+    best = math.inf
+    for _ in range(repeats):
+        t0 = time.perf_counter()
+        for k in range(periods):
+            period(k)
+        best = min(best, (time.perf_counter() - t0) / periods)
+    return best
+
+
+def plain_readme(k: int) -> Tuple[float, float, float]:
+    a, b = README_INPUTS[k & 1]
+    c = a + b * 2.0
+    d = c ** 2 + math.sin(a)
+    e = math.sqrt(b)
+    return c, d, e
+
+
+def plain_dot(k: int) -> float:
+    v1, v2 = DOT_INPUTS[k & 1]
+    return sum(sum(x * y for x, y in zip([a + i for a in v1], v2)) for i in range(10))
+
+
+def readme_target(arch: Any, runner: str) -> Tuple[cp.Target, Callable[[int], Any], Callable[[int], Any]]:
+    a, b = cp.value(0.25), cp.value(0.87)
+    c = a + b * 2.0
+    d = c ** 2 + cp.sin(a)
+    e = cp.sqrt(b)
+    tg = cp.Target(arch, runner=runner)
+    tg.compile(c, d, e)
+
+    def period(k: int) -> Any:
+        x, y = README_INPUTS[k & 1]
+        tg.write_value(a, x)
+        tg.write_value(b, y)
+        tg.run()
+        return tg.read_value(c), tg.read_value(d), tg.read_value(e)
+
+    def batch(n: int) -> Any:
+        return tg.run_batch([{a: README_INPUTS[k & 1][0], b: README_INPUTS[k & 1][1]} for k in range(n)], [c, d, e])
+    return tg, period, batch
+
+
+def dot_target(arch: Any, runner: str) -> Tuple[cp.Target, Callable[[int], Any], Callable[[int], Any]]:
+    v1 = cp.vector([cp.value(float(i)) for i in range(10)])
+    v2 = cp.vector([cp.value(float(i)) for i in range(10)])
+    r = sum((v1 + i) @ v2 for i in range(10))
+    tg = cp.Target(arch, runner=runner)
+    tg.compile(r)
+
+    def period(k: int) -> Any:
+        x1, x2 = DOT_INPUTS[k & 1]
+        tg.write_value(v1, x1)
+        tg.write_value(v2, x2)
+        tg.run()
+        return tg.read_value(r)
+
+    def batch(n: int) -> Any:
+        return tg.run_batch([{v1: DOT_INPUTS[k & 1][0], v2: DOT_INPUTS[k & 1][1]} for k in range(n)], r)
+    return tg, period, batch
+
+
+def measure(quick: bool) -> List[Dict[str, Any]]:
+    rows: List[Dict[str, Any]] = []
+    fast, slow, batch_len = (2000, 10, 1000) if quick else (20000, 40, 10000)
+    for name, plain, make in (("README", plain_readme, readme_target), ("dot n=10", plain_dot, dot_target)):
+        base = best_per_period(plain, fast * 10)
+        rows.append({"program": name, "target": "-", "path": "plain Python", "seconds": base, "plain": base})
+        for arch, label, default, periods in ((None, "host", "inprocess", fast), ("thumbv7em", "thumbv7em", "serve",
+                                                                                  fast // 10)):
+            tg, period, batch = make(arch, default)
+            new = best_per_period(period, periods)
+            check = period(0)
+            kind = tg._runner.kind if tg._runner is not None else "?"
+            bt = math.inf
+            for _ in range(3):
+                t0 = time.perf_counter()
+                results = batch(batch_len)
+                bt = min(bt, (time.perf_counter() - t0) / batch_len)
+            if results[0] != (list(check) if isinstance(check, tuple) else check):
+                raise AssertionError(f"{name} on {label}: run_batch gave {results[0]!r}, a period {check!r}")
+            old_tg, old_period, _ = make(arch, "process")
+            old = best_per_period(old_period, slow, repeats=3)
+            if old_period(0) != check:
+                raise AssertionError(f"{name} on {label}: the process path gave {old_period(0)!r}, not {check!r}")
+            rows.append({"program": name, "target": label, "path": f"Target ({kind})", "seconds": new,
+                         "plain": base, "process": old})
+            rows.append({"program": name, "target": label, "path": f"run_batch of {batch_len:,} ({kind})",
+                         "seconds": bt, "plain": base, "process": old})
+            rows.append({"program": name, "target": label, "path": "Target, one coparun per run", "seconds": old,
+                         "plain": base, "process": old})
+            tg.close()
+            old_tg.close()
+    return rows
+
+
+def markdown(rows: List[Dict[str, Any]]) -> List[str]:
+    lines = ["| program | target | path | µs per period | × plain Python | process-per-run / this |",
+             "|---|---|---|---:|---:|---:|"]
+    for r in rows:
+        ratio = r["seconds"] / r["plain"]
+        speedup = f"{r['process'] / r['seconds']:,.0f}" if "process" in r else ""
+        lines.append(f"| {r['program']} | {r['target']} | {r['path']} | {r['seconds'] * 1e6:,.2f} | "
+                     f"{ratio:,.2f} | {speedup} |")
+    return lines
+
+
+def main() -> int:
+    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    ap.add_argument("--quick", action="store_true", help="fewer periods (a smoke test of the script)")
+    a = ap.parse_args()
+    print("\n".join(markdown(measure(a.quick))))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
