@@ -7,7 +7,8 @@
    equals the version `copapy-cc --version` prints.
 2. The tracer that `cmake --install` put into PREFIX/share/copapy-cc/python
    finds PREFIX/bin/copapy-cc and coparun by itself (no COPAPY_CC, no
-   checkout build/bin, nothing on PATH) and compiles and runs a program.
+   checkout build/bin, nothing on PATH) and compiles and runs a program,
+   in process through PREFIX/lib/libcopapy-runtime.so.
 
     python3 test/tooling/check_packaging.py --cc build/bin/copapy-cc --prefix build/test-install --work DIR
 """
@@ -75,6 +76,7 @@ def check_installed_tracer(work: Path, prefix: Path) -> list:
         tg.run()
         print(_target.find_tool("copapy-cc", "COPAPY_CC"))
         print(tg.read_value(y))
+        print(tg._runner.kind, tg._runner._lib.path if tg._runner.kind == "inprocess" else "")
     """))
     env = clean_env()
     env["PYTHONPATH"] = str(prefix / "share" / "copapy-cc" / "python")
@@ -83,6 +85,11 @@ def check_installed_tracer(work: Path, prefix: Path) -> list:
         problems.append(f"the installed tracer found {out[0]}, not {prefix / 'bin' / 'copapy-cc'}")
     if out[1] != "3.0":
         problems.append(f"the installed tracer computed {out[1]!r}, expected 3.0")
+    # Host programs run in process, through the library installed with the tools.
+    kind, _, library = out[2].partition(" ")
+    if kind != "inprocess" or not library or prefix.resolve() not in Path(library).resolve().parents:
+        problems.append(f"the installed tracer ran {kind!r} with {library!r}, expected 'inprocess' with "
+                        f"{prefix}/lib*/libcopapy-runtime.so")
     return problems
 
 
@@ -94,7 +101,7 @@ def main() -> int:
     args = ap.parse_args()
     args.work.mkdir(parents=True, exist_ok=True)
     checks = {"pip install (offline)": lambda: check_pip(args.work, args.cc),
-              "installed tracer finds PREFIX/bin": lambda: check_installed_tracer(args.work, args.prefix)}
+              "installed tracer finds PREFIX/bin and PREFIX/lib": lambda: check_installed_tracer(args.work, args.prefix)}
     failed = 0
     for name, check in checks.items():
         problems = check()
