@@ -143,11 +143,24 @@ def markdown(rows: List[Dict[str, Any]]) -> List[str]:
     return lines
 
 
+def section(rows: List[Dict[str, Any]], quick: bool) -> List[str]:
+    """The docs/benchmarks.md section (tools/bench/run_benchmarks.py writes it too)."""
+    return ["## Control periods through Target", "",
+            "One control period from Python: write the inputs, run once, read the outputs (`write_value`, `run`, "
+            "`read_value`), for the README program (2 inputs, 3 outputs) and the `dot` benchmark with n = 10 "
+            "(20 inputs, 1 output), against plain Python evaluating the same arithmetic on floats. `Target` "
+            "runs host images in process (`libcopapy-runtime.so`) and thumbv7em images in one "
+            "`qemu-arm coparun-armhf --serve` per program; `run_batch` runs many periods in one call; "
+            "'one coparun per run' is the path before the persistent runners (one process per `run()`). "
+            f"`tools/bench/python_runs.py{' --quick' if quick else ''}`, best of 5 (of 3 for the process path), "
+            "all in one run.", ""] + markdown(rows)
+
+
 def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--quick", action="store_true", help="fewer periods (a smoke test of the script)")
     a = ap.parse_args()
-    print("\n".join(markdown(measure(a.quick))))
+    print("\n".join(section(measure(a.quick), a.quick)))
     return 0
 
 

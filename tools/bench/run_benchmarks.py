@@ -29,6 +29,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 import copapy as cp  # noqa: E402
 import compile_speed  # noqa: E402
 import code_size  # noqa: E402
+import python_runs  # noqa: E402
 
 BIN = ROOT / "build/bin"
 MUSL_LIBM = ROOT / "build/stencils/x86_64/libm.a"
@@ -194,12 +195,15 @@ def main():
         comp = compile_throughput(comp_sizes, tmp)
     print("code size:", flush=True)
     size_rows = code_size.table([10, 100, 500] if not a.quick else [10, 100])
+    print("control periods through Target:", flush=True)
+    periods = python_runs.section(python_runs.measure(a.quick), a.quick)
+    print("\n".join(periods[2:]), flush=True)
     pngs = plots(gen, comp, out_dir)
-    write_report(out_dir / "benchmarks.md", gen, comp, size_rows, pngs, a.quick)
+    write_report(out_dir / "benchmarks.md", gen, comp, size_rows, pngs, a.quick, periods)
     print(f"wrote {out_dir / 'benchmarks.md'} and {', '.join(p.name for p in pngs)}")
 
 
-def write_report(path, gen, comp, size_rows, pngs, quick):
+def write_report(path, gen, comp, size_rows, pngs, quick, periods):
     cpu = "unknown CPU"
     try:
         for line in Path("/proc/cpuinfo").read_text().splitlines():
@@ -246,6 +250,7 @@ def write_report(path, gen, comp, size_rows, pngs, quick):
     for r in size_rows:
         L.append(f"| {r['target']} | {r['n']} | {r['ops']} | {r['stencil_bytes']} | {r['bytes_per_op']:.1f} | "
                  f"{r['patches']} | {r['patches_per_op']:.2f} | {r['steps_per_op']:.2f} |")
+    L += [""] + periods
     path.write_text("\n".join(L) + "\n")
 
 

@@ -156,20 +156,48 @@ static void put_bits(uint32_t v) {
 
 /* ---- Requests ----------------------------------------------------------- */
 
-static void do_set(struct server *s, char *p, char *end) {
-    char *start = p, *name;
-    uint32_t bits;
-    /* Check everything first: a bad pair leaves every input as it was. */
+/* A request of `words` words writes fewer than `words` values: parsed once
+ * into these, then written, so that a bad pair leaves every input as it was. */
+struct writes {
+    uint32_t *offsets, *bits;
+};
+
+static int alloc_writes(struct writes *w, size_t words, const char *request) {
+    w->offsets = malloc((words + 1) * sizeof *w->offsets);
+    w->bits = malloc((words + 1) * sizeof *w->bits);
+    if (w->offsets == NULL || w->bits == NULL) {
+        free(w->offsets);
+        free(w->bits);
+        reply_error("%s: out of memory", request);
+        return 0;
+    }
+    return 1;
+}
+
+static void free_writes(struct writes *w) {
+    free(w->offsets);
+    free(w->bits);
+}
+
+static void do_set(struct server *s, char *p, char *end, size_t words) {
+    struct writes w;
+    size_t n = 0, i;
+    char *name;
+    if (!alloc_writes(&w, words, "set")) {
+        return;
+    }
     while ((name = next_word(&p, end)) != NULL) {
-        if (parse_write(s, "set", name, next_word(&p, end), &bits) == NULL) {
+        const struct sym *y = parse_write(s, "set", name, next_word(&p, end), &w.bits[n]);
+        if (y == NULL) {
+            free_writes(&w);
             return;
         }
+        w.offsets[n++] = y->offset;
     }
-    p = start;
-    while ((name = next_word(&p, end)) != NULL) {
-        const struct sym *y = parse_write(s, "set", name, next_word(&p, end), &bits);
-        cp_write_u32(s->data + y->offset, bits); /* the image is little-endian */
+    for (i = 0; i < n; ++i) {
+        cp_write_u32(s->data + w.offsets[i], w.bits[i]); /* the image is little-endian */
     }
+    free_writes(&w);
     puts("ok");
 }
 
@@ -324,7 +352,7 @@ static int handle(struct server *s, char *line, char *end) {
         return 0; /* a blank line is not a request: no reply */
     }
     if (strcmp(request, "set") == 0) {
-        do_set(s, p, end);
+        do_set(s, p, end, words);
     } else if (strcmp(request, "run") == 0) {
         do_run(s, p, end);
     } else if (strcmp(request, "get") == 0) {

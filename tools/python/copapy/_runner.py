@@ -511,10 +511,11 @@ class ServeRunner(Runner):
         self._finalizer = weakref.finalize(self, _stop, self._proc, self._stderr)
         self._buffer = b""
         self._broken: Optional[str] = None
-        self._pending: Dict[str, str] = {}    # input name -> wire text, sent with the next request
+        self._pending: Dict[str, str] = {}    # input name -> "NAME VALUE" for the next set request
         self._values: Tuple[Any, ...] = ()    # outputs of the last run, in the image's order
         self._index: Dict[str, int] = {}      # output name -> position in _values
         self._codes = ""                      # struct codes of _values
+        self._unpack_all: Callable[[bytes], Tuple[Any, ...]] = struct.Struct(">").unpack
         # The greeting and the output names ('get') are read with the first
         # request, so that qemu starts while the caller goes on.
         self._started = False
@@ -626,6 +627,7 @@ class ServeRunner(Runner):
         self._index = {n: i for i, n in enumerate(order)}
         # Outputs the program does not know are decoded as ints and never read.
         self._codes = "".join(_CODES[self._outputs.get(n, "int")] for n in order)
+        self._unpack_all = struct.Struct(">" + self._codes).unpack
 
     def _payload(self, line: bytes, request: str) -> str:
         """What follows 'ok' in a reply; an 'error: ' reply or anything else is an error."""
@@ -659,27 +661,27 @@ class ServeRunner(Runner):
     def _set_line(self) -> bytes:
         if not self._pending:
             return b""
-        line = "set " + " ".join(f"{k} {v}" for k, v in self._pending.items()) + "\n"
+        line = "set " + " ".join(self._pending.values()) + "\n"
         self._pending.clear()
         return line.encode()
 
     # -- Runner
 
     def writer(self, name: str, dtype: str) -> Callable[[Any], None]:
-        pending = self._pending
+        pending, prefix = self._pending, name + " "
         if dtype == "float":
             def write_float(x: Any) -> None:
                 if type(x) is float:
                     try:
-                        pending[name] = _F32.unpack(_F32.pack(x))[0].hex()  # nan, inf, -inf as such
+                        pending[name] = prefix + _F32.unpack(_F32.pack(x))[0].hex()  # nan, inf, -inf as such
                         return
                     except OverflowError:
                         pass
-                pending[name] = _wire_input("float", name, x)
+                pending[name] = prefix + _wire_input("float", name, x)
             return write_float
 
         def write(x: Any) -> None:
-            pending[name] = _wire_input(dtype, name, x)
+            pending[name] = prefix + _wire_input(dtype, name, x)
         return write
 
     def bulk_writer(self, names: Sequence[str], dtypes: Sequence[str]) -> Optional[Callable[[Sequence[Any]], bool]]:
@@ -688,6 +690,7 @@ class ServeRunner(Runner):
         if not names or any(d != "float" for d in dtypes):
             return None
         pending, count, plain, keys = self._pending, len(names), frozenset((float, int)), tuple(names)
+        prefixes = [n + " " for n in names]
 
         def write_all(xs: Sequence[Any]) -> bool:
             if len(xs) != count or not plain.issuperset(map(type, xs)):
@@ -696,7 +699,7 @@ class ServeRunner(Runner):
                 rounded = array.array("f", xs)
             except OverflowError:
                 return False
-            pending.update(zip(keys, map(float.hex, rounded)))
+            pending.update(zip(keys, [p + h for p, h in zip(prefixes, map(float.hex, rounded))]))
             return True
         return write_all
 
@@ -711,17 +714,32 @@ class ServeRunner(Runner):
         # One round trip: the writes, the runs, the outputs. Many runs go in
         # chunks, one request each, so that the runner answers regularly
         # (the timeout measures silence, not the length of a run).
-        request = self._set_line()
         while n > _RUN_CHUNK:
+            request = self._set_line()
             lines = self._exchange(request + f"run {_RUN_CHUNK}\n".encode(), 2 if request else 1)
             for line, kind in zip(lines, ("set", "run") if request else ("run",)):
                 self._payload(line, kind)
-            request, n = b"", n - _RUN_CHUNK
-        kinds = ("set", "run") if request else ("run",)
-        lines = self._exchange(request + f"run {n}\nbits\n".encode(), len(kinds) + 1)
-        for line, kind in zip(lines, kinds):
-            self._payload(line, kind)
-        self._values = self._bits(self._payload(lines[-1], "bits"), self._codes, "bits")
+            n -= _RUN_CHUNK
+        tail = b"run 1\nbits\n" if n == 1 else f"run {n}\nbits\n".encode()
+        pending = self._pending
+        if pending:
+            request = ("set " + " ".join(pending.values()) + "\n").encode() + tail
+            pending.clear()
+            lines = self._exchange(request, 3)
+            if lines[0] != b"ok":
+                self._payload(lines[0], "set")
+        else:
+            lines = self._exchange(tail, 2)
+        if lines[-2] != b"ok":
+            self._payload(lines[-2], "run")
+        last = lines[-1]
+        try:
+            if last[:3] != b"ok ":
+                raise ValueError("not ok")
+            self._values = self._unpack_all(bytes.fromhex(last[3:].decode()))
+        except (ValueError, struct.error):
+            # Outputs-free images reply a bare "ok"; anything else is an error.
+            self._values = self._bits(self._payload(last, "bits"), self._codes, "bits")
 
     def batch(self, periods: Sequence[Writes], reads: Reads) -> List[Tuple[Any, ...]]:
         # Every value is converted (and so checked) before anything is sent;
