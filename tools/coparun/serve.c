@@ -19,7 +19,8 @@
  * Robustness: every request is bounded (MAX_REQUEST bytes; a longer line is
  * answered with an error and skipped up to its newline); a request is checked
  * completely before it changes anything; end of input (the client went away)
- * exits with status 0; a client that stops reading gets SIGPIPE.
+ * exits with status 0; a reply to a client that closed its end of the pipe
+ * ends the runner with SIGPIPE.
  *
  * Replies are buffered and flushed only when no complete request is left in
  * the input buffer: a client that pipelines "set", "run" and "get" in one
