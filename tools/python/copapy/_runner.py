@@ -146,9 +146,11 @@ class Runner:
         raise NotImplementedError
 
     def batch(self, periods: Sequence[Writes], reads: Reads) -> List[Tuple[Any, ...]]:
-        """For each period: its writes, one run, the `reads`. Every value is
-        checked before the first period runs. Afterwards the readers see the
-        last period's values."""
+        """For each period: its writes, one run, the `reads`; returns one tuple
+        of read values per period. The written values are plain numbers of
+        the input's dtype or already checked (Target checks the rest); all are
+        converted before the first period runs. Afterwards the readers see
+        the last period's values."""
         raise NotImplementedError
 
     def close(self) -> None:
@@ -516,8 +518,8 @@ class ServeRunner(Runner):
         self._index: Dict[str, int] = {}      # output name -> position in _values
         self._codes = ""                      # struct codes of _values
         self._unpack_all: Callable[[bytes], Tuple[Any, ...]] = struct.Struct(">").unpack
-        # The greeting and the output names ('get') are read with the first
-        # request, so that qemu starts while the caller goes on.
+        # The greeting and the output names ('get') come with the replies to
+        # the first request: no round trip of their own.
         self._started = False
         self._send_first = b"get\n"
         self._timeout = _timeout()
