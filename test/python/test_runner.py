@@ -624,6 +624,13 @@ class Semantics(Case):
                 rows = tg.run_batch([{v: [1.0, 2.0, 3.0, 4.0]}, {w: cp.vector([0.5] * 4), k: (1, 2, 3)},
                                      {v: [1e39, -1e39, 0.1, 2]}, {v: (1e39, 1.0, 0.5, -1e39)}], [s, t, u])
                 self.assertEqual(rows[3][2].tolist(), [math.inf, 2.0, 1.0, -math.inf])
+
+                def refilled() -> Any:  # one list, refilled for every period (a generator of periods)
+                    buf = [0.0] * 4
+                    for j in range(3):
+                        buf[0] = float(j)
+                        yield {v: buf, k: [j, j, j]}
+                self.assertEqual(tg.run_batch(refilled(), [s, t]), [[0.0, 0], [0.5, 3], [1.0, 6]])  # w is 0.5
                 self.assertEqual(rows[0][:2], [10.0, 3])
                 self.assertEqual(rows[1][:2], [5.0, 6])
                 self.assertTrue(math.isnan(rows[2][0]))  # inf - inf

@@ -43,7 +43,10 @@ __all__ = ["RUNNER_KINDS", "Runner", "InProcessRunner", "ServeRunner", "ProcessR
 #: What COPAPY_RUNNER (and Target(runner=...)) accept; "auto" is the default.
 RUNNER_KINDS = ("auto", "inprocess", "serve", "process")
 
-Writes = Sequence[Tuple[str, str, Any]]  # (input name, dtype, Python value) of one period
+# The writes of one period: (input name, dtype, Python value), or for a
+# container of inputs of one dtype (a segment) (tuple of names, dtype,
+# sequence of values), which the runners write without a Python step per value.
+Writes = Sequence[Tuple[Any, str, Any]]
 Reads = Sequence[Tuple[str, str]]        # (output name, dtype)
 
 
@@ -95,6 +98,17 @@ def _wire_input(dtype: str, name: str, x: Any) -> str:
     return str(v)
 
 
+def _expand(writes: Writes) -> List[Tuple[str, str, Any]]:
+    """The writes of a period one value at a time (segments taken apart)."""
+    out: List[Tuple[str, str, Any]] = []
+    for names, dtype, x in writes:
+        if names.__class__ is tuple:
+            out.extend(zip(names, [dtype] * len(names), x))
+        else:
+            out.append((names, dtype, x))
+    return out
+
+
 def parse_output(dtype: str, raw: Any, name: str) -> Any:
     """One output as coparun prints it (numbers kept as their source text) -> Python value."""
     try:
@@ -116,6 +130,7 @@ def parse_output(dtype: str, raw: Any, name: str) -> Any:
 # struct codes of the 4-byte values, by dtype (bools are stored as int 0/1).
 _CODES = {"float": "f", "int": "i", "bool": "i"}
 _F32, _I32 = struct.Struct("<f"), struct.Struct("<i")
+_ONLY_FLOAT = frozenset((float,))
 
 
 # ---- The interface -------------------------------------------------------------
@@ -272,6 +287,7 @@ class InProcessRunner(Runner):
         self._one = ctypes.c_uint64(1)
         self.symbols: Dict[str, Tuple[int, str, int]] = {}  # name -> (offset, dtype, flags)
         self._input_slots: Dict[str, int] = {}
+        self._segments: Dict[Tuple[str, ...], List[int]] = {}
         name_p, off, dt, fl = ctypes.c_char_p(), ctypes.c_uint32(), ctypes.c_uint(), ctypes.c_uint()
         for i in range(lib.cp_host_symbol_count(handle)):
             lib.cp_host_symbol(handle, i, ctypes.byref(name_p), ctypes.byref(off), ctypes.byref(dt), ctypes.byref(fl))
@@ -389,22 +405,40 @@ class InProcessRunner(Runner):
 
     def batch(self, periods: Sequence[Writes], reads: Reads) -> List[Tuple[Any, ...]]:
         handle = self._alive()
-        slots = self._input_slots
-        counts = [len(writes) for writes in periods]
-        flat = [w for writes in periods for w in writes]
-        for name, dtype, _ in flat:
-            if name not in slots:
-                slots[name] = self._slot(name, dtype, _SYM_INPUT)
-        offsets = [slots[name] for name, _, _ in flat]
-        codes = [_CODES[dtype] for _, dtype, _ in flat]
+        slots, segments = self._input_slots, self._segments
+        counts: List[int] = []
+        offsets: List[int] = []
+        codes: List[str] = []
+        values: List[Any] = []
+        for writes in periods:
+            n = 0
+            for names, dtype, x in writes:
+                if names.__class__ is tuple:
+                    offs = segments.get(names)
+                    if offs is None:
+                        offs = segments[names] = [self._slot(e, dtype, _SYM_INPUT) for e in names]
+                    offsets.extend(offs)
+                    values.extend(x)
+                    codes.append(_CODES[dtype] * len(offs))
+                    n += len(offs)
+                else:
+                    off = slots.get(names)
+                    if off is None:
+                        off = slots[names] = self._slot(names, dtype, _SYM_INPUT)
+                    offsets.append(off)
+                    values.append(x)
+                    codes.append(_CODES[dtype])
+                    n += 1
+            counts.append(n)
         fmt = "<" + "".join(codes)
         try:
             # Plain numbers of the right type pack as they are; anything else
             # (and floats beyond binary32, which struct refuses) is checked
             # and converted first.
-            bits = struct.pack(fmt, *[x for _, _, x in flat])
+            bits = struct.pack(fmt, *values)
         except (OverflowError, TypeError, struct.error):
-            bits = struct.pack(fmt, *[check_input(dtype, name, x) for name, dtype, x in flat])
+            bits = struct.pack(fmt, *[check_input(dtype, name, x) for writes in periods
+                                      for name, dtype, x in _expand(writes)])
         out_offsets = [self._slot(name, dtype, _SYM_OUTPUT) for name, dtype in reads]
         row = "".join(_CODES[d] for _, d in reads)
         out = ctypes.create_string_buffer(max(4 * len(row) * len(periods), 1))
@@ -517,6 +551,7 @@ class ServeRunner(Runner):
         self._values: Tuple[Any, ...] = ()    # outputs of the last run, in the image's order
         self._index: Dict[str, int] = {}      # output name -> position in _values
         self._codes = ""                      # struct codes of _values
+        self._prefixes: Dict[Tuple[str, ...], List[str]] = {}  # segment names -> "NAME " each
         self._unpack_all: Callable[[bytes], Tuple[Any, ...]] = struct.Struct(">").unpack
         # The greeting and the output names ('get') come with the replies to
         # the first request: no round trip of their own.
@@ -745,22 +780,27 @@ class ServeRunner(Runner):
 
     def batch(self, periods: Sequence[Writes], reads: Reads) -> List[Tuple[Any, ...]]:
         # Every value is converted (and so checked) before anything is sent;
-        # plain floats all at once, rounded to binary32 by one array('f').
-        words: List[Any] = []
-        floats: List[int] = []
+        # the floats of a container at once, rounded to binary32 by array('f').
+        texts = []
         for writes in periods:
-            for name, dtype, x in writes:
-                if dtype == "float" and x.__class__ is float:
-                    floats.append(len(words))
-                    words.append(x)
+            parts = []
+            for names, dtype, x in writes:
+                if names.__class__ is tuple:
+                    prefixes = self._prefixes.get(names)
+                    if prefixes is None:
+                        prefixes = self._prefixes[names] = [n + " " for n in names]
+                    if dtype == "float" and _ONLY_FLOAT.issuperset(map(type, x)):
+                        parts.append(" ".join(map(str.__add__, prefixes, map(float.hex, array.array("f", x)))))
+                    else:
+                        parts.append(" ".join([p + _wire_input(dtype, n, v) for p, n, v in zip(prefixes, names, x)]))
+                elif dtype == "float" and x.__class__ is float:
+                    try:
+                        parts.append(names + " " + _F32.unpack(_F32.pack(x))[0].hex())
+                    except OverflowError:
+                        parts.append(names + " " + _wire_input(dtype, names, x))
                 else:
-                    words.append(_wire_input(dtype, name, x))
-        for i, text in zip(floats, map(float.hex, array.array("f", [words[i] for i in floats]))):
-            words[i] = text
-        texts, k = [], 0
-        for writes in periods:
-            texts.append(" ".join(f"{w[0]} {t}" for w, t in zip(writes, words[k:k + len(writes)])))
-            k += len(writes)
+                    parts.append(names + " " + _wire_input(dtype, names, x))
+            texts.append(" ".join(parts))
         head = "batch" + "".join(f" {name}" for name, _ in reads) + " |"
         if len(head) >= _LINE_BUDGET:
             raise ValueError("run_batch(): too many values to read per period for one request")
@@ -848,13 +888,12 @@ class ProcessRunner(Runner):
             self._written[name] = printed[name]  # the next run starts from the new state
 
     def batch(self, periods: Sequence[Writes], reads: Reads) -> List[Tuple[Any, ...]]:
-        for writes in periods:                   # check everything before the first run
-            for name, dtype, x in writes:
-                format_input(dtype, name, x)
+        texts = [[(name, format_input(dtype, name, x)) for name, dtype, x in _expand(writes)]
+                 for writes in periods]          # everything checked before the first run
         rows = []
-        for writes in periods:
-            for name, dtype, x in writes:
-                self._written[name] = format_input(dtype, name, x)
+        for writes in texts:
+            for name, text in writes:
+                self._written[name] = text
             self.run(1)
             rows.append(tuple(self._results[name] for name, _ in reads))
         return rows

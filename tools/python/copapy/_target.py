@@ -434,13 +434,13 @@ class Target:
             rows = tg.run_batch(({u: u_k, w: w_k} for u_k, w_k in data), [y, z])
         """
         runner = self._active()
-        periods: List[List[Tuple[str, str, Any]]] = []
+        periods: List[List[Tuple[Any, str, Any]]] = []
         names = self._inputs
         for k, period in enumerate(inputs):
             if period.__class__ is not dict and not isinstance(period, Mapping):
                 raise TypeError(f"run_batch(): period {k} must be a mapping {{input: data}} as write_value() "
                                 f"takes them, not {type(period).__name__}")
-            writes: List[Tuple[str, str, Any]] = []
+            writes: List[Tuple[Any, str, Any]] = []
             try:
                 for v, x in period.items():
                     node = getattr(v, "_node", None)
@@ -475,7 +475,7 @@ class Target:
             results.append(self._read_tree(read, lambda v: row[nodes[v._node]] if isinstance(v, value) else v))
         return results
 
-    def _plain_writes(self, v: Any, x: Any, out: List[Tuple[str, str, Any]]) -> bool:
+    def _plain_writes(self, v: Any, x: Any, out: List[Tuple[Any, str, Any]]) -> bool:
         """The fast path of run_batch(): appends (name, dtype, x) for an input
         or a 1-D container of inputs given numbers of exactly their type (a
         float for a float, an int32 for an int, True or False), which need no
@@ -511,10 +511,12 @@ class Target:
         else:
             ok = all(e is True or e is False for e in x)
         if ok:
-            out.extend(zip(names, [dtype] * len(names), x))
+            # A segment, which the runner writes without a step per value; a
+            # copy, since the caller may refill the same list for every period.
+            out.append((names, dtype, x if x.__class__ is tuple else tuple(x)))
         return ok
 
-    def _element_inputs(self, v: ArrayBase[Any]) -> Optional[Tuple[List[str], str]]:
+    def _element_inputs(self, v: ArrayBase[Any]) -> Optional[Tuple[Tuple[str, ...], str]]:
         """Input names and their common dtype for a 1-D container of inputs of one dtype, else None."""
         if len(v.shape) != 1 or not v.values:
             return None
@@ -524,7 +526,7 @@ class Target:
             if name is None or e._node.dtype != v.values[0]._node.dtype:
                 return None
             names.append(name)
-        return names, v.values[0]._node.dtype
+        return tuple(names), v.values[0]._node.dtype
 
     # ---- Reading
 
