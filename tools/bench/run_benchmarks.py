@@ -1,5 +1,6 @@
 #!/usr/bin/env python3
-"""copapy-cc benchmarks: generated code against gcc, compile throughput, code size.
+"""copapy-cc benchmarks: generated code against gcc, compile throughput, code size,
+and the cost of a control period through cp.Target (python_runs.py).
 
 Writes docs/benchmarks.md and docs/bench-*.png. Run through tools/bench/run.sh
 (which installs matplotlib and builds first), or directly after a build:
