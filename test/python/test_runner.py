@@ -154,6 +154,9 @@ class ServeProtocol(Case):
                 self.assertEqual(values, (-2.0, 7.25, -2.0, 8.25, 20.0, 10.25))
                 self.assertEqual(got[10], 'ok {"y": 20.0, "acc": 10.25}')
                 self.assertEqual(got[11:], ["ok"])  # quit: nothing after it is answered
+                # Values as 32-bit patterns (#HHHHHHHH, what the tracer sends for floats).
+                got = self.replies(image, "set x #40200000 n #FFFFFFFE flag #00000000\nrun\nget y m\n", target)
+                self.assertEqual(got, ["ok", "ok", 'ok {"y": 3.0, "m": 2}'])
 
     def test_malformed_requests_get_one_error_line_and_change_nothing(self) -> None:
         x, n, flag, y, m, acc = program()
@@ -167,6 +170,10 @@ class ServeProtocol(Case):
             "set x 1e39": "error: set: '1e39' is not a valid float for 'x'",
             "set n 2147483648": "error: set: '2147483648' is not a valid int (int32) for 'n'",
             "set flag yes": "error: set: 'yes' is not a valid bool (true, false, 1 or 0) for 'flag'",
+            "set flag #00000002": "error: set: '#00000002' is not a valid bool (true, false, 1 or 0) for 'flag'",
+            "set x #3f80000": "error: set: '#3f80000' is not a valid float for 'x'",
+            "set x #3f8000000": "error: set: '#3f8000000' is not a valid float for 'x'",
+            "set n #-1": "error: set: '#-1' is not a valid int (int32) for 'n'",
             "run 0": "error: run: expected a whole number of runs >= 1, got '0'",
             "run -1": "error: run: expected a whole number of runs >= 1, got '-1'",
             "run 1x": "error: run: expected a whole number of runs >= 1, got '1x'",

@@ -14,7 +14,9 @@
 /* Parses `text` as a value of `dtype` (enum cp_dtype) into its 4-byte image
  * representation: int in decimal, 0x hex or 0 octal within int32; float a
  * decimal or hex float, inf or nan (an overflow to infinity is an error);
- * bool true, false, 1 or 0 (also True and False). Returns 1 on success. */
+ * bool true, false, 1 or 0 (also True and False); any of them also as
+ * "#HHHHHHHH", the 32-bit pattern in 8 hex digits (a bool's is 0 or 1).
+ * Returns 1 on success. */
 int coparun_parse_value(unsigned dtype, const char *text, uint32_t *bits);
 
 /* "int", "float", "bool", and what a valid one looks like: " (int32)" etc. */

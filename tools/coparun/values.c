@@ -55,7 +55,33 @@ static int parse_bool(const char *s, uint32_t *bits) {
     return 1;
 }
 
+/* "#HHHHHHHH": the value's 32-bit pattern, 8 hex digits as `bits` replies
+ * print it. Exact for every value (NaN payloads included) and, unlike
+ * strtof, cheap: the serve client writes floats this way. */
+static int parse_pattern(unsigned dtype, const char *s, uint32_t *bits) {
+    uint32_t v = 0;
+    int i;
+    for (i = 1; i <= 8; ++i) {
+        const char c = s[i];
+        const unsigned d = c >= '0' && c <= '9' ? (unsigned)(c - '0')
+                           : c >= 'a' && c <= 'f' ? (unsigned)(c - 'a' + 10)
+                           : c >= 'A' && c <= 'F' ? (unsigned)(c - 'A' + 10) : 16u;
+        if (d == 16u) {
+            return 0;
+        }
+        v = v << 4 | d;
+    }
+    if (s[9] != '\0' || (dtype == CP_DTYPE_BOOL && v > 1u)) {
+        return 0;
+    }
+    *bits = v;
+    return 1;
+}
+
 int coparun_parse_value(unsigned dtype, const char *text, uint32_t *bits) {
+    if (text[0] == '#') {
+        return parse_pattern(dtype, text, bits);
+    }
     switch (dtype) {
     case CP_DTYPE_INT: return parse_int(text, bits);
     case CP_DTYPE_FLOAT: return parse_float(text, bits);
