@@ -199,6 +199,10 @@ TEST_CASE("coparun runs an image and prints its outputs as JSON", "[coparun][exe
     CHECK(out("--set f=-inf").find("\"f\": \"-inf\",") != std::string::npos);
     CHECK(out("--set flag=false").find("\"flag\": false,") != std::string::npos);
     CHECK(out("--set flag=0 --set flag=1").find("\"flag\": true,") != std::string::npos);
+    // #HHHHHHHH: the 32-bit pattern, for every type.
+    CHECK(out("--set 'f=#3fc00000'").find("\"f\": 1.5,") != std::string::npos);
+    CHECK(out("--set 'x=#fffffff0'").find("\"y\": -32,") != std::string::npos);
+    CHECK(out("--set 'flag=#00000000'").find("\"flag\": false,") != std::string::npos);
     CHECK(coparun("-- " + img).status == 0);  // '--' ends the options
 }
 
@@ -215,6 +219,9 @@ TEST_CASE("coparun rejects bad inputs with exit 1", "[coparun][exec]") {
         {"f=1e39", "'1e39' is not a valid float"},
         {"f=1.5x", "'1.5x' is not a valid float"},
         {"flag=yes", "'yes' is not a valid bool (true, false, 1 or 0)"},
+        {"'flag=#00000002'", "'#00000002' is not a valid bool"},
+        {"'f=#3fc0000'", "'#3fc0000' is not a valid float"},
+        {"'f=#3fc0000x'", "'#3fc0000x' is not a valid float"},
     };
     for (const auto& [arg, message] : cases) {
         const Result r = coparun(img + " --set " + arg);
