@@ -234,7 +234,9 @@ class Target:
       "process"    one coparun process per run(), inputs and states passed
                    on its command line.
     All give the same results. The loaded program (the mapping, or the
-    process) lives until the next compile(), close() or the Target's end.
+    process) lives until the next compile(), close() or the Target's end. A
+    runner process that dies, replies nonsense or stays silent for
+    $COPAPY_RUNNER_TIMEOUT seconds (default 120) raises RuntimeError.
 
     Runs: run(n) runs n periods; run_batch(inputs, read) runs one period per
     mapping of inputs and returns what read_value(read) gives after each.
