@@ -512,6 +512,29 @@ class ServeFailures(Case):
                 tg.run()
                 self.assertEqual(tg.read_value(acc), 0.5)
 
+    def test_an_interrupted_request_retires_the_runner(self) -> None:
+        """Ctrl-C during a run: the replies still coming must not be taken for the next request's."""
+        import _thread
+        x, n, flag, y, m, acc = program()
+        tg = cp.Target(FOREIGN)
+        tg.compile(y, acc)
+        tg.run()
+        proc = tg._runner._proc
+        interrupt = threading.Timer(0.5, _thread.interrupt_main)
+        interrupt.start()
+        try:
+            with self.assertRaises(KeyboardInterrupt):
+                tg.run(10 ** 10)
+        finally:
+            interrupt.cancel()
+        with self.assertRaisesRegex(RuntimeError, r"cannot be used any more: a request was interrupted "
+                                                  r"\(KeyboardInterrupt\); compile\(\) again"):
+            tg.run()
+        self.assertIsNotNone(proc.wait(timeout=10))
+        tg.compile(y, acc)
+        tg.run()
+        self.assertEqual(tg.read_value(acc), 0.5)
+
     def test_the_runner_exits_when_python_goes_away(self) -> None:
         script = textwrap.dedent(f"""
             import os, sys

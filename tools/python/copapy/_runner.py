@@ -598,6 +598,19 @@ class ServeRunner(Runner):
         (COPAPY_RUNNER_TIMEOUT) gives up on it."""
         if self._broken is not None:
             raise RuntimeError(f"the runner cannot be used any more: {self._broken}")
+        try:
+            return self._exchange_lines(request, replies)
+        except RuntimeError:
+            raise
+        except BaseException as e:
+            # Interrupted (Ctrl-C) halfway: replies may still be on their way,
+            # and the next request would read them as its own.
+            if self._broken is None:
+                self._broken = f"a request was interrupted ({type(e).__name__}); compile() again"
+                self._proc.kill()
+            raise
+
+    def _exchange_lines(self, request: bytes, replies: int) -> List[bytes]:
         first = not self._started
         if first:
             request, replies, self._started = self._send_first + request, replies + 2, True
