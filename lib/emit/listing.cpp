@@ -102,7 +102,8 @@ private:
                 marks_[s.section].push_back({s.value, s.name[1] == 'd'});
             else if (s.function && !s.name.empty()) {
                 std::string& label = labels_[s.section][s.value];  // aliases (sinf, _sinf) share one label
-                label += (label.empty() ? "" : ", ") + s.name;
+                if (!label.empty()) label += ", ";
+                label += s.name;
             }
         }
         for (auto& m : marks_)

@@ -39,8 +39,8 @@ struct Fixup {
 class Linker {
 public:
     Linker(const Program& p, StencilDb& db) : prog_(p), db_(db), target_(db.target()) {
-        placed_.assign(db.sections().size(), kNoSection);
-        in_data_.assign(db.sections().size(), false);
+        placed_.assign(db.section_count(), kNoSection);
+        in_data_.assign(db.section_count(), false);
     }
 
     LinkedImage run() {
@@ -106,7 +106,7 @@ private:
             const uint32_t end = static_cast<uint32_t>(img_.code.size());
             steps_.push_back(&st);
             for (uint32_t r : st.relocs) {
-                const ObjReloc& rel = db_.relocs()[r];
+                const ObjReloc& rel = db_.reloc(r);
                 fixups_.push_back({at + static_cast<uint32_t>(rel.offset - st.offset), r, i, at, st.offset, end, st.section});
             }
         }
@@ -135,13 +135,13 @@ private:
     // Places the section a fixup's symbol lives in, if not yet placed, and
     // queues that section's own relocations.
     void pull_target(Fixup f) {  // by value: fixups_ grows below
-        const ObjReloc& rel = db_.relocs()[f.reloc];
-        const ObjSymbol& sym = db_.symbols()[rel.symbol];
+        const ObjReloc& rel = db_.reloc(f.reloc);
+        const ObjSymbol& sym = db_.symbol(rel.symbol);
         if (sym.role != SymbolRole::Defined) return;
         if (f.step != kNone && sym.section == f.section) return;  // within the stencil itself
         const uint32_t s = sym.section;
         if (placed_[s] != kNoSection) return;
-        const ObjSection& sec = db_.sections()[s];
+        const ObjSection& sec = db_.section(s);
         if (!sec.alloc)
             fail(ErrorKind::Environment, "{}: '{}' refers to '{}' in non-allocated section '{}'", db_.path(),
                  origin(f), sym.name, sec.name);
@@ -158,14 +158,15 @@ private:
         reserve_room(img_.code, sec.size + 4096, "code");
         align_code(std::min<uint64_t>(sec.align, 4096));
         placed_[s] = static_cast<uint32_t>(img_.code.size());
-        img_.aux.push_back({sec.name, CP_REGION_CODE, placed_[s], static_cast<uint32_t>(sec.size), s});
+        img_.aux.push_back({std::string(sec.name), CP_REGION_CODE, placed_[s], static_cast<uint32_t>(sec.size), s});
         if (sec.nobits) img_.code.resize(img_.code.size() + sec.size, 0);
         else img_.code.insert(img_.code.end(), sec.bytes.begin(), sec.bytes.end());
+        db_.relocations(s);  // decoded now, if no stencil of this section was used
         for (uint32_t r = sec.reloc_begin; r < sec.reloc_end; ++r) {
-            const ObjReloc& rr = db_.relocs()[r];
+            const ObjReloc& rr = db_.reloc(r);
             if (!rr.kind)  // stencils are checked when prepared; library code here
                 fail(ErrorKind::Environment, "{}: section '{}': unsupported relocation {} against '{}' at offset {:#x}",
-                     db_.path(), sec.name, target_.relocation_name(rr.type), db_.symbols()[rr.symbol].name, rr.offset);
+                     db_.path(), sec.name, target_.relocation_name(rr.type), db_.symbol(rr.symbol).name, rr.offset);
             fixups_.push_back({placed_[s] + static_cast<uint32_t>(rr.offset), r, kNone, placed_[s], 0, 0, s});
         }
     }
@@ -187,11 +188,11 @@ private:
         img_.data.resize(prog_.data.size() * 4);
         for (size_t i = 0; i < prog_.data.size(); ++i) cp_write_u32(img_.data.data() + 4 * i, prog_.data[i]);
         for (uint32_t s : data_sections_) {
-            const ObjSection& sec = db_.sections()[s];
+            const ObjSection& sec = db_.section(s);
             reserve_room(img_.data, sec.size + 4096, "data");
             while (img_.data.size() % std::min<uint64_t>(sec.align, 4096)) img_.data.push_back(0);
             placed_[s] = static_cast<uint32_t>(img_.data.size());
-            img_.aux.push_back({sec.name, CP_REGION_DATA, placed_[s], static_cast<uint32_t>(sec.size), s});
+            img_.aux.push_back({std::string(sec.name), CP_REGION_DATA, placed_[s], static_cast<uint32_t>(sec.size), s});
             if (sec.nobits) img_.data.resize(img_.data.size() + sec.size, 0);
             else img_.data.insert(img_.data.end(), sec.bytes.begin(), sec.bytes.end());
         }
@@ -199,12 +200,12 @@ private:
 
     std::string origin(const Fixup& f) const {
         if (f.step != kNone) return fmt::format("stencil '{}'", steps_[f.step]->name);
-        return fmt::format("section '{}'", db_.sections()[f.section].name);
+        return fmt::format("section '{}'", db_.section(f.section).name);
     }
 
     void resolve(const Fixup& f) {
-        const ObjReloc& rel = db_.relocs()[f.reloc];
-        const ObjSymbol& sym = db_.symbols()[rel.symbol];
+        const ObjReloc& rel = db_.reloc(f.reloc);
+        const ObjSymbol& sym = db_.symbol(rel.symbol);
         const cp_patch_kind kind = *rel.kind;  // checked when the stencil was prepared
         uint8_t region = CP_REGION_CODE;
         int64_t value = 0;  // S + A, relative to the region's start
@@ -258,8 +259,8 @@ private:
     }
 
     [[noreturn]] void report(const Fixup& f, cp_status st, int64_t value) {
-        const ObjReloc& rel = db_.relocs()[f.reloc];
-        const ObjSymbol& sym = db_.symbols()[rel.symbol];
+        const ObjReloc& rel = db_.reloc(f.reloc);
+        const ObjSymbol& sym = db_.symbol(rel.symbol);
         const PatchRange r = patch_range(*rel.kind);
         if (st == CP_ERR_PATCH_RANGE)
             fail(ErrorKind::Environment,
