@@ -1,6 +1,7 @@
 #include "link.hpp"
 
 #include <fmt/format.h>
+#include <zlib.h>
 
 #include <algorithm>
 #include <cstring>
@@ -336,7 +337,9 @@ std::vector<uint8_t> write_image(const LinkedImage& img) {
         e[CP_SYM_FLAGS] = s.flags;
     }
     std::copy(strtab.begin(), strtab.end(), o + str_at);
-    cp_write_u32(o + crc_at, cp_crc32(o, crc_at));
+    // zlib's CRC-32, the one cp_crc32 (which the runner checks with) computes
+    // a nibble at a time to stay small: the same value, an order of magnitude faster.
+    cp_write_u32(o + crc_at, static_cast<uint32_t>(crc32_z(crc32_z(0, Z_NULL, 0), o, crc_at)));
     return out;
 }
 

@@ -55,6 +55,9 @@ TEST_CASE("images are byte-for-byte reproducible and pass the runtime's checks")
     auto a = write_image(link_of(kProgram, R"([{"name":"y","node":3}])"));
     auto b = write_image(link_of(kProgram, R"([{"name":"y","node":3}])"));
     CHECK(a == b);
+    // The compiler's checksum (zlib's CRC-32) is the runtime's cp_crc32.
+    REQUIRE(a.size() >= 4);
+    CHECK(cp_read_u32(a.data() + a.size() - 4) == cp_crc32(a.data(), a.size() - 4));
     cp_image img;
     REQUIRE(cp_image_open(&img, a.data(), a.size()) == CP_OK);
     CHECK(img.target == CP_TARGET_X86_64);
