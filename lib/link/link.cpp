@@ -5,7 +5,6 @@
 
 #include <algorithm>
 #include <cstring>
-#include <unordered_map>
 
 #include "support/bits.hpp"
 #include "support/error.hpp"
@@ -26,14 +25,12 @@ namespace {
 
 constexpr uint32_t kNoSection = UINT32_MAX;
 
-// A relocation waiting for its target's address.
+// A relocation waiting for its target's address. (Where its copy starts and
+// ends follows from the step, or for an aux section from its placement.)
 struct Fixup {
     uint32_t site;      // in the code
     uint32_t reloc;     // index into db.relocs()
     uint32_t step;      // the step it belongs to, or kNone for aux sections
-    uint32_t base;      // code offset of the copied function/section start
-    uint64_t src_offset;  // offset of that copy's start within its object section
-    uint32_t end;       // for stencils: where the next stencil starts
     uint32_t section;   // the object section the bytes came from
 };
 
@@ -70,9 +67,21 @@ private:
     // image, and a broken stencil object may claim any section size.
     static constexpr uint64_t kMaxRegion = uint64_t{1} << 30;
     void reserve_room(const std::vector<uint8_t>& region, uint64_t more, std::string_view what) const {
-        if (more > kMaxRegion || region.size() + more > kMaxRegion)
+        check_room(region.size(), more, what);
+    }
+    void check_room(uint64_t size, uint64_t more, std::string_view what) const {
+        if (more > kMaxRegion || size + more > kMaxRegion)
             fail(ErrorKind::Environment, "{}: the program's {} would exceed {} bytes (adding {} bytes)", db_.path(),
                  what, kMaxRegion, more);
+    }
+
+    // Where the code is padded to a multiple of `a` from `size`: the bytes
+    // align_code() adds.
+    uint64_t padding(uint64_t size, uint64_t a, bool executed) const {
+        const auto& nop = target_.nop;
+        uint64_t n = 0;
+        while ((size + n) % a) n += executed && !nop.empty() && (size + n) % nop.size() == 0 && a % nop.size() == 0 ? nop.size() : 1;
+        return n;
     }
 
     // Pads the code to a multiple of `a`: with the target's nop where
@@ -87,29 +96,45 @@ private:
         }
     }
 
+    // The stencil of each step, looked up, checked and measured first (in
+    // step order, so errors come as they would while copying), so that the
+    // code and the fixups are allocated once.
     void copy_stencils() {
-        steps_.reserve(prog_.steps.size());
-        img_.step_offsets.reserve(prog_.steps.size());
-        // Step names are interned (one string per distinct stencil), so the
-        // database is asked once per distinct name, not once per step.
-        std::unordered_map<const char*, const Stencil*> by_name;
-        for (uint32_t i = 0; i < prog_.steps.size(); ++i) {
+        const size_t n = prog_.steps.size();
+        steps_.reserve(n);
+        img_.step_offsets.reserve(n);
+        // Step names are interned (one string per distinct stencil): a cache
+        // keyed by the name's address asks the database once per distinct
+        // stencil (a miss just asks again).
+        struct Cached {
+            const char* name = nullptr;
+            size_t size = 0;
+            const Stencil* stencil = nullptr;
+        };
+        std::vector<Cached> cache(1024);
+        uint64_t size = 0, fixups = 0;
+        for (uint32_t i = 0; i < n; ++i) {
             const std::string_view name = prog_.steps[i].stencil;
-            const Stencil*& found = by_name[name.data()];
-            if (!found) found = &db_.stencil(name);
-            const Stencil& st = *found;
+            Cached& c = cache[(reinterpret_cast<uintptr_t>(name.data()) * 0x9e37'79b9'7f4a'7c15ull) >> 54];
+            if (c.name != name.data() || c.size != name.size()) c = {name.data(), name.size(), &db_.stencil(name)};
+            const Stencil& st = *c.stencil;
             check_continuation(i, st);
+            size += padding(size, st.align, /*executed=*/true);
+            check_room(size, st.code.size() + st.align, "code");
+            size += st.code.size();
+            fixups += st.relocs.size();
+            steps_.push_back(&st);
+        }
+        img_.code.reserve(size);
+        fixups_.reserve(fixups);
+        for (uint32_t i = 0; i < n; ++i) {
+            const Stencil& st = *steps_[i];
             align_code(st.align, /*executed=*/true);
-            reserve_room(img_.code, st.code.size() + st.align, "code");
             const uint32_t at = static_cast<uint32_t>(img_.code.size());
             img_.step_offsets.push_back(at);
             img_.code.insert(img_.code.end(), st.code.begin(), st.code.end());
-            const uint32_t end = static_cast<uint32_t>(img_.code.size());
-            steps_.push_back(&st);
-            for (uint32_t r : st.relocs) {
-                const ObjReloc& rel = db_.reloc(r);
-                fixups_.push_back({at + static_cast<uint32_t>(rel.offset - st.offset), r, i, at, st.offset, end, st.section});
-            }
+            for (uint32_t r : st.relocs)
+                fixups_.push_back({at + static_cast<uint32_t>(db_.reloc(r).offset - st.offset), r, i, st.section});
         }
     }
 
@@ -168,7 +193,7 @@ private:
             if (!rr.kind)  // stencils are checked when prepared; library code here
                 fail(ErrorKind::Environment, "{}: section '{}': unsupported relocation {} against '{}' at offset {:#x}",
                      db_.path(), sec.name, target_.relocation_name(rr.type), db_.symbol(rr.symbol).name, rr.offset);
-            fixups_.push_back({placed_[s] + static_cast<uint32_t>(rr.offset), r, kNone, placed_[s], 0, 0, s});
+            fixups_.push_back({placed_[s] + static_cast<uint32_t>(rr.offset), r, kNone, s});
         }
     }
 
@@ -215,7 +240,7 @@ private:
                 if (f.step == kNone)
                     fail(ErrorKind::Environment, "{}: {} jumps to continuation '{}' outside a stencil", db_.path(),
                          origin(f), sym.name);
-                value = f.end;
+                value = img_.step_offsets[f.step] + steps_[f.step]->code.size();  // the end of this copy
                 break;
             case SymbolRole::Hole: {
                 if (f.step == kNone)
@@ -235,7 +260,8 @@ private:
             }
             case SymbolRole::Defined:
                 if (f.step != kNone && sym.section == f.section) {
-                    value = f.base + static_cast<int64_t>(sym.value - f.src_offset);  // inside this very copy
+                    // inside this very copy
+                    value = img_.step_offsets[f.step] + static_cast<int64_t>(sym.value - steps_[f.step]->offset);
                 } else {
                     region = in_data_[sym.section] ? CP_REGION_DATA : CP_REGION_CODE;
                     value = placed_[sym.section] + static_cast<int64_t>(sym.value);
