@@ -48,11 +48,14 @@ public:
         img_.flags = target_.thumb ? CP_FLAG_THUMB_ENTRY : 0;
         copy_stencils();
         img_.stencil_bytes = static_cast<uint32_t>(img_.code.size());
-        // Pulling a section may reveal more references: a worklist.
-        for (size_t i = 0; i < fixups_.size(); ++i) pull_target(fixups_[i]);
+        // The stencils' relocations, then those of the sections they pull in
+        // (pulling a section may reveal more references: a worklist).
+        for_each_step_fixup([&](const Fixup& f) { pull_target(f); });
+        for (size_t i = 0; i < aux_fixups_.size(); ++i) pull_target(aux_fixups_[i]);
         place_constants();
         place_data();
-        for (const Fixup& f : fixups_) resolve(f);
+        for_each_step_fixup([&](const Fixup& f) { resolve(f); });
+        for (const Fixup& f : aux_fixups_) resolve(f);
         // Patches come out in site order (steps, then library sections, in
         // placement order); sort only if that ever changes.
         auto by_site = [](const ImagePatch& a, const ImagePatch& b) { return a.site < b.site; };
@@ -98,10 +101,10 @@ private:
 
     // The stencil of each step, looked up, checked and measured first (in
     // step order, so errors come as they would while copying), so that the
-    // code and the fixups are allocated once.
+    // code is allocated once.
     void copy_stencils() {
         const size_t n = prog_.steps.size();
-        steps_.reserve(n);
+        step_stencil_.reserve(n);
         img_.step_offsets.reserve(n);
         // Step names are interned (one string per distinct stencil): a cache
         // keyed by the name's address asks the database once per distinct
@@ -109,32 +112,44 @@ private:
         struct Cached {
             const char* name = nullptr;
             size_t size = 0;
-            const Stencil* stencil = nullptr;
+            uint32_t stencil = 0;  // index into stencils_
         };
         std::vector<Cached> cache(1024);
-        uint64_t size = 0, fixups = 0;
+        uint64_t size = 0;
         for (uint32_t i = 0; i < n; ++i) {
             const std::string_view name = prog_.steps[i].stencil;
             Cached& c = cache[(reinterpret_cast<uintptr_t>(name.data()) * 0x9e37'79b9'7f4a'7c15ull) >> 54];
-            if (c.name != name.data() || c.size != name.size()) c = {name.data(), name.size(), &db_.stencil(name)};
-            const Stencil& st = *c.stencil;
+            if (c.name != name.data() || c.size != name.size()) {
+                c = {name.data(), name.size(), static_cast<uint32_t>(stencils_.size())};
+                stencils_.push_back(&db_.stencil(name));
+            }
+            const Stencil& st = *stencils_[c.stencil];
             check_continuation(i, st);
             size += padding(size, st.align, /*executed=*/true);
             check_room(size, st.code.size() + st.align, "code");
             size += st.code.size();
-            fixups += st.relocs.size();
-            steps_.push_back(&st);
+            step_stencil_.push_back(c.stencil);
         }
         img_.code.reserve(size);
-        fixups_.reserve(fixups);
         for (uint32_t i = 0; i < n; ++i) {
-            const Stencil& st = *steps_[i];
+            const Stencil& st = stencil_of(i);
             align_code(st.align, /*executed=*/true);
-            const uint32_t at = static_cast<uint32_t>(img_.code.size());
-            img_.step_offsets.push_back(at);
+            img_.step_offsets.push_back(static_cast<uint32_t>(img_.code.size()));
             img_.code.insert(img_.code.end(), st.code.begin(), st.code.end());
+        }
+    }
+
+    const Stencil& stencil_of(uint32_t step) const { return *stencils_[step_stencil_[step]]; }
+
+    // The relocations of the copied stencils, in step order (made on the
+    // fly, not stored: there are about as many as nodes).
+    template <class F>
+    void for_each_step_fixup(F&& f) {
+        for (uint32_t i = 0; i < step_stencil_.size(); ++i) {
+            const Stencil& st = stencil_of(i);
+            const uint32_t at = img_.step_offsets[i];
             for (uint32_t r : st.relocs)
-                fixups_.push_back({at + static_cast<uint32_t>(db_.reloc(r).offset - st.offset), r, i, st.section});
+                f(Fixup{at + static_cast<uint32_t>(db_.reloc(r).offset - st.offset), r, i, st.section});
         }
     }
 
@@ -160,7 +175,7 @@ private:
 
     // Places the section a fixup's symbol lives in, if not yet placed, and
     // queues that section's own relocations.
-    void pull_target(Fixup f) {  // by value: fixups_ grows below
+    void pull_target(Fixup f) {  // by value: aux_fixups_ grows below
         const ObjReloc& rel = db_.reloc(f.reloc);
         const ObjSymbol& sym = db_.symbol(rel.symbol);
         if (sym.role != SymbolRole::Defined) return;
@@ -193,7 +208,7 @@ private:
             if (!rr.kind)  // stencils are checked when prepared; library code here
                 fail(ErrorKind::Environment, "{}: section '{}': unsupported relocation {} against '{}' at offset {:#x}",
                      db_.path(), sec.name, target_.relocation_name(rr.type), db_.symbol(rr.symbol).name, rr.offset);
-            fixups_.push_back({placed_[s] + static_cast<uint32_t>(rr.offset), r, kNone, s});
+            aux_fixups_.push_back({placed_[s] + static_cast<uint32_t>(rr.offset), r, kNone, s});
         }
     }
 
@@ -225,7 +240,7 @@ private:
     }
 
     std::string origin(const Fixup& f) const {
-        if (f.step != kNone) return fmt::format("stencil '{}'", steps_[f.step]->name);
+        if (f.step != kNone) return fmt::format("stencil '{}'", stencil_of(f.step).name);
         return fmt::format("section '{}'", db_.section(f.section).name);
     }
 
@@ -240,7 +255,7 @@ private:
                 if (f.step == kNone)
                     fail(ErrorKind::Environment, "{}: {} jumps to continuation '{}' outside a stencil", db_.path(),
                          origin(f), sym.name);
-                value = img_.step_offsets[f.step] + steps_[f.step]->code.size();  // the end of this copy
+                value = img_.step_offsets[f.step] + stencil_of(f.step).code.size();  // the end of this copy
                 break;
             case SymbolRole::Hole: {
                 if (f.step == kNone)
@@ -254,14 +269,14 @@ private:
                     value = const_base_ + 4 * step.hole_index;
                 } else {
                     fail(ErrorKind::Environment, "{}: stencil '{}' has a memory operand the program does not give it",
-                         db_.path(), steps_[f.step]->name);
+                         db_.path(), stencil_of(f.step).name);
                 }
                 break;
             }
             case SymbolRole::Defined:
                 if (f.step != kNone && sym.section == f.section) {
                     // inside this very copy
-                    value = img_.step_offsets[f.step] + static_cast<int64_t>(sym.value - steps_[f.step]->offset);
+                    value = img_.step_offsets[f.step] + static_cast<int64_t>(sym.value - stencil_of(f.step).offset);
                 } else {
                     region = in_data_[sym.section] ? CP_REGION_DATA : CP_REGION_CODE;
                     value = placed_[sym.section] + static_cast<int64_t>(sym.value);
@@ -302,8 +317,9 @@ private:
     StencilDb& db_;
     const TargetInfo& target_;
     LinkedImage img_;
-    std::vector<const Stencil*> steps_;
-    std::vector<Fixup> fixups_;
+    std::vector<const Stencil*> stencils_;  // the distinct stencils used
+    std::vector<uint32_t> step_stencil_;    // per step: index into stencils_
+    std::vector<Fixup> aux_fixups_;         // relocations of the library sections pulled in
     std::vector<uint32_t> placed_;  // section -> offset in its region
     std::vector<bool> in_data_;
     std::vector<uint32_t> data_sections_;
