@@ -106,29 +106,21 @@ private:
         const size_t n = prog_.steps.size();
         step_stencil_.reserve(n);
         img_.step_offsets.reserve(n);
-        // Step names are interned (one string per distinct stencil): a cache
-        // keyed by the name's address asks the database once per distinct
-        // stencil (a miss just asks again).
-        struct Cached {
-            const char* name = nullptr;
-            size_t size = 0;
-            uint32_t stencil = 0;  // index into stencils_
-        };
-        std::vector<Cached> cache(1024);
+        // The database is asked once per distinct stencil name.
+        std::vector<uint32_t> by_name(prog_.stencil_names.size(), kNone);  // name index -> index into stencils_
         uint64_t size = 0;
         for (uint32_t i = 0; i < n; ++i) {
-            const std::string_view name = prog_.steps[i].stencil;
-            Cached& c = cache[(reinterpret_cast<uintptr_t>(name.data()) * 0x9e37'79b9'7f4a'7c15ull) >> 54];
-            if (c.name != name.data() || c.size != name.size()) {
-                c = {name.data(), name.size(), static_cast<uint32_t>(stencils_.size())};
-                stencils_.push_back(&db_.stencil(name));
+            uint32_t& found = by_name[prog_.steps[i].stencil];
+            if (found == kNone) {
+                found = static_cast<uint32_t>(stencils_.size());
+                stencils_.push_back(&db_.stencil(prog_.stencil(prog_.steps[i])));
             }
-            const Stencil& st = *stencils_[c.stencil];
+            const Stencil& st = *stencils_[found];
             check_continuation(i, st);
             size += padding(size, st.align, /*executed=*/true);
             check_room(size, st.code.size() + st.align, "code");
             size += st.code.size();
-            step_stencil_.push_back(c.stencil);
+            step_stencil_.push_back(found);
         }
         img_.code.reserve(size);
         for (uint32_t i = 0; i < n; ++i) {

@@ -95,7 +95,7 @@ private:
                  (static_cast<uint32_t>(s.r0) * 2 + static_cast<uint32_t>(s.r1))) * 2 + static_cast<uint32_t>(k)) * 2 +
                static_cast<uint32_t>(reg);
     }
-    std::string_view name(Shape shape, Op op = Op::Input, Kind k = Kind::I, int reg = 0) {
+    uint32_t name(Shape shape, Op op = Op::Input, Kind k = Kind::I, int reg = 0) {
         const State s = state();
         const uint32_t code = key(shape, s, op, k, reg);
         if (code >= names_.size()) names_.resize(code + 1, kNoName);
@@ -116,13 +116,13 @@ private:
                 case Exit: made = std::string(kExitStencil); break;
             }
             cached = static_cast<uint32_t>(prog_.stencil_names.size());
-            prog_.stencil_names.emplace_back(std::move(made));
+            prog_.stencil_names.push_back(std::move(made));
         }
-        return prog_.stencil_names[cached];
+        return cached;
     }
 
-    void emit(std::string_view stencil, std::pair<HoleKind, uint32_t> hole = {HoleKind::None, 0}) {
-        prog_.steps.push_back(Step{stencil, hole.first, hole.second, current_, state()});
+    void emit(uint32_t stencil, std::pair<HoleKind, uint32_t> hole = {HoleKind::None, 0}) {
+        prog_.steps.push_back(Step{stencil, hole.first, state(), hole.second, current_});
     }
 
     void store(int r) {
@@ -235,7 +235,7 @@ private:
         const bool reads_r1 = form == Form::Reg && (n.nargs > 1);
         consume(n);
         spill_if_needed(0, reads_r1);
-        std::string_view stencil;
+        uint32_t stencil = 0;
         switch (form) {
             case Form::Reg: stencil = name(OpReg, n.op); break;
             case Form::Mem:

@@ -72,17 +72,16 @@ TEST_CASE("a stencil that does not continue in the planned register state is an 
     // cp_entry continues in state ii; a step planned for state ff after it
     // means the stencil object and the compiler disagree.
     Program p;
-    p.steps = {Step{"cp_entry", HoleKind::None, 0, kNone, {Kind::I, Kind::I}},
-               Step{"add_ff", HoleKind::None, 0, kNone, {Kind::F, Kind::F}},
-               Step{"cp_exit", HoleKind::None, 0, kNone, {Kind::F, Kind::F}}};
+    p.stencil_names = {"cp_entry", "add_ff", "cp_exit"};
+    p.steps = {Step{0, HoleKind::None, {Kind::I, Kind::I}}, Step{1, HoleKind::None, {Kind::F, Kind::F}},
+               Step{2, HoleKind::None, {Kind::F, Kind::F}}};
     CHECK_THROWS_WITH(link_program(p, db()),
                       Catch::Contains("stencil 'cp_entry' continues in register state ii, the program expects ff"));
     // The exit stencil returns: it cannot stand before another step.
-    p.steps = {Step{"cp_entry", HoleKind::None, 0, kNone, {Kind::I, Kind::I}},
-               Step{"cp_exit", HoleKind::None, 0, kNone, {Kind::I, Kind::I}},
-               Step{"cp_exit", HoleKind::None, 0, kNone, {Kind::I, Kind::I}}};
+    p.steps = {Step{0, HoleKind::None, {Kind::I, Kind::I}}, Step{2, HoleKind::None, {Kind::I, Kind::I}},
+               Step{2, HoleKind::None, {Kind::I, Kind::I}}};
     CHECK_THROWS_WITH(link_program(p, db()), Catch::Contains("stencil 'cp_exit' never continues to the next one"));
     // And a program must end in a stencil that returns.
-    p.steps = {Step{"cp_entry", HoleKind::None, 0, kNone, {Kind::I, Kind::I}}};
+    p.steps = {Step{0, HoleKind::None, {Kind::I, Kind::I}}};
     CHECK_THROWS_WITH(link_program(p, db()), Catch::Contains("the last stencil 'cp_entry' does not return"));
 }
