@@ -3,9 +3,11 @@
 #include <fcntl.h>
 #include <sys/mman.h>
 #include <sys/stat.h>
+#include <sys/uio.h>
 #include <unistd.h>
 
 #include <cerrno>
+#include <climits>
 #include <chrono>
 #include <cstdio>
 #include <cstdlib>
@@ -91,15 +93,25 @@ void FileBytes::release() {
 }
 
 void write_file_atomic(const std::string& path, std::span<const uint8_t> bytes) {
+    const std::span<const uint8_t> parts[] = {bytes};
+    write_file_atomic(path, parts);
+}
+
+void write_file_atomic(const std::string& path, std::span<const std::span<const uint8_t>> parts) {
     namespace fs = std::filesystem;
     const fs::path target(path);
     const fs::path dir = target.has_parent_path() ? target.parent_path() : fs::path(".");
     std::string tmpl = (dir / fmt::format(".{}.XXXXXX", target.filename().string())).string();
     const int fd = mkstemp(tmpl.data());
     if (fd < 0) fail(ErrorKind::Environment, "{}: cannot create output: {}", path, std::strerror(errno));
-    size_t done = 0;
-    while (done < bytes.size()) {
-        const ssize_t n = ::write(fd, bytes.data() + done, bytes.size() - done);
+    // One writev for all parts (short writes continue where they stopped).
+    std::vector<iovec> iov;
+    for (const auto& part : parts)
+        if (!part.empty()) iov.push_back({const_cast<uint8_t*>(part.data()), part.size()});
+    size_t next = 0;
+    while (next < iov.size()) {
+        const int count = static_cast<int>(std::min<size_t>(iov.size() - next, IOV_MAX));
+        const ssize_t n = ::writev(fd, iov.data() + next, count);
         if (n < 0) {
             if (errno == EINTR) continue;
             const int e = errno;
@@ -107,7 +119,13 @@ void write_file_atomic(const std::string& path, std::span<const uint8_t> bytes) 
             ::unlink(tmpl.c_str());
             fail(ErrorKind::Environment, "{}: write error: {}", path, std::strerror(e));
         }
-        done += static_cast<size_t>(n);
+        for (size_t done = static_cast<size_t>(n); done > 0 && next < iov.size();) {
+            const size_t step = std::min(done, iov[next].iov_len);
+            iov[next].iov_base = static_cast<uint8_t*>(iov[next].iov_base) + step;
+            iov[next].iov_len -= step;
+            done -= step;
+            if (iov[next].iov_len == 0) ++next;
+        }
     }
     // mkstemp creates 0600; images are ordinary files.
     const mode_t mask = ::umask(0);
@@ -235,17 +253,22 @@ void write_outputs(const CompileOptions& opt, const CompiledProgram& c, std::ost
         image = &fixed_image;
     }
     const EmitInput in{*opt.target, c.ir, c.order, c.program, *c.db, *image, c.image.patches, opt.fixed, opt.input};
-    const std::vector<uint8_t> image_bytes = write_image(*image);
+    // The image is written from its parts (no copy of the code into one
+    // buffer); joined only for the artifacts that hold its bytes.
+    const ImageParts image_parts(*image);
+    std::vector<uint8_t> image_bytes;
+    for (const EmitOutput& o : opt.outputs)
+        if ((o.kind == Emit::Manifest || o.kind == Emit::CHeader) && image_bytes.empty()) image_bytes = image_parts.join();
 
     // Render everything before writing anything: an error in one artifact
     // (say, clashing C identifiers) must not leave the others half done.
-    // The texts are kept as they are made and the image is not copied.
+    // The texts are kept as they are made (the reserve keeps them in place).
     std::vector<std::string> texts;
     texts.reserve(opt.outputs.size());
-    std::vector<std::span<const uint8_t>> rendered;
+    std::vector<std::vector<std::span<const uint8_t>>> rendered;  // per output, its bytes in parts
     for (const EmitOutput& o : opt.outputs) {
         if (o.kind == Emit::Image) {
-            rendered.push_back(image_bytes);
+            rendered.emplace_back(image_parts.parts().begin(), image_parts.parts().end());
             continue;
         }
         switch (o.kind) {
@@ -262,13 +285,14 @@ void write_outputs(const CompileOptions& opt, const CompiledProgram& c, std::ost
                 break;
             }
         }
-        rendered.push_back(as_bytes(texts.back()));
+        rendered.push_back({as_bytes(texts.back())});
     }
     std::vector<std::string> written;
     for (size_t i = 0; i < opt.outputs.size(); ++i) {
         const std::string& path = opt.outputs[i].path;
         if (path == "-") {
-            out.write(reinterpret_cast<const char*>(rendered[i].data()), static_cast<std::streamsize>(rendered[i].size()));
+            for (const auto& part : rendered[i])
+                out.write(reinterpret_cast<const char*>(part.data()), static_cast<std::streamsize>(part.size()));
             out.flush();
             continue;
         }

@@ -108,5 +108,7 @@ private:
 };
 // Writes via a temporary file in the same directory and renames it into place.
 void write_file_atomic(const std::string& path, std::span<const uint8_t> bytes);
+// The same for bytes in parts (one writev).
+void write_file_atomic(const std::string& path, std::span<const std::span<const uint8_t>> parts);
 
 }  // namespace copapy

@@ -322,7 +322,7 @@ private:
 
 LinkedImage link_program(const Program& program, StencilDb& db) { return Linker(program, db).run(); }
 
-std::vector<uint8_t> write_image(const LinkedImage& img) {
+ImageParts::ImageParts(const LinkedImage& img) {
     std::string strtab;
     std::vector<uint32_t> name_offsets;
     for (const ImageSymbol& s : img.symbols) {
@@ -337,9 +337,10 @@ std::vector<uint8_t> write_image(const LinkedImage& img) {
     const size_t sym_at = patch_at + CP_PATCH_SIZE * img.patches.size();
     const size_t str_at = sym_at + CP_SYMBOL_SIZE * img.symbols.size();
     const size_t crc_at = align_up(str_at + strtab.size(), 4);
-    std::vector<uint8_t> out(crc_at + 4, 0);
-    uint8_t* o = out.data();
+    size_ = crc_at + 4;
 
+    uint8_t* o = header_.data();
+    header_.fill(0);
     std::memcpy(o, CP_IMAGE_MAGIC, CP_IMAGE_MAGIC_SIZE);
     cp_write_u16(o + CP_HDR_VERSION, CP_IMAGE_VERSION);
     cp_write_u16(o + CP_HDR_TARGET, static_cast<uint16_t>(img.target));
@@ -352,11 +353,17 @@ std::vector<uint8_t> write_image(const LinkedImage& img) {
     cp_write_u32(o + CP_HDR_PATCH_COUNT, static_cast<uint32_t>(img.patches.size()));
     cp_write_u32(o + CP_HDR_SYMBOL_COUNT, static_cast<uint32_t>(img.symbols.size()));
     cp_write_u32(o + CP_HDR_STRTAB_SIZE, static_cast<uint32_t>(strtab.size()));
-    std::copy(img.code.begin(), img.code.end(), o + code_at);
-    std::copy(img.data.begin(), img.data.end(), o + data_at);
+
+    // The tables after the data: every byte written (padding as zeros), so
+    // the buffer needs no clearing first.
+    const size_t tail_at = patch_at;
+    tail_size_ = size_ - tail_at;
+    tail_.reset(new uint8_t[tail_size_]);
+    uint8_t* t = tail_.get() - tail_at;  // indexed by image offsets
     for (size_t i = 0; i < img.patches.size(); ++i) {
         const ImagePatch& p = img.patches[i];
-        uint8_t* e = o + patch_at + CP_PATCH_SIZE * i;
+        uint8_t* e = t + patch_at + CP_PATCH_SIZE * i;
+        std::memset(e, 0, CP_PATCH_SIZE);
         cp_write_u32(e + CP_PATCH_SITE, p.site);
         e[CP_PATCH_KIND] = p.kind;
         e[CP_PATCH_REGION] = p.region;
@@ -364,17 +371,37 @@ std::vector<uint8_t> write_image(const LinkedImage& img) {
     }
     for (size_t i = 0; i < img.symbols.size(); ++i) {
         const ImageSymbol& s = img.symbols[i];
-        uint8_t* e = o + sym_at + CP_SYMBOL_SIZE * i;
+        uint8_t* e = t + sym_at + CP_SYMBOL_SIZE * i;
+        std::memset(e, 0, CP_SYMBOL_SIZE);
         cp_write_u32(e + CP_SYM_NAME, name_offsets[i]);
         cp_write_u32(e + CP_SYM_OFFSET, s.offset);
         e[CP_SYM_DTYPE] = static_cast<uint8_t>(s.dtype);
         e[CP_SYM_FLAGS] = s.flags;
     }
-    std::copy(strtab.begin(), strtab.end(), o + str_at);
+    std::copy(strtab.begin(), strtab.end(), t + str_at);
+    std::fill(t + str_at + strtab.size(), t + crc_at, uint8_t{0});
+
+    parts_ = {{header_.data(), header_.size()},
+              {img.code.data(), img.code.size()},
+              {zeros_.data(), data_at - code_at - img.code.size()},
+              {img.data.data(), img.data.size()},
+              {zeros_.data(), patch_at - data_at - img.data.size()},
+              {tail_.get(), tail_size_ - 4}};
     // zlib's CRC-32, the one cp_crc32 (which the runner checks with) computes
     // a nibble at a time to stay small: the same value, an order of magnitude faster.
-    cp_write_u32(o + crc_at, static_cast<uint32_t>(crc32_z(crc32_z(0, Z_NULL, 0), o, crc_at)));
+    uLong crc = crc32_z(0, Z_NULL, 0);
+    for (const auto& part : parts_) crc = crc32_z(crc, part.data(), part.size());
+    cp_write_u32(t + crc_at, static_cast<uint32_t>(crc));
+    parts_.back() = {tail_.get(), tail_size_};
+}
+
+std::vector<uint8_t> ImageParts::join() const {
+    std::vector<uint8_t> out;
+    out.reserve(size_);
+    for (const auto& part : parts_) out.insert(out.end(), part.begin(), part.end());
     return out;
 }
+
+std::vector<uint8_t> write_image(const LinkedImage& img) { return ImageParts(img).join(); }
 
 }  // namespace copapy
