@@ -49,12 +49,19 @@ public:
         copy_stencils();
         img_.stencil_bytes = static_cast<uint32_t>(img_.code.size());
         // The stencils' relocations, then those of the sections they pull in
-        // (pulling a section may reveal more references: a worklist).
-        for_each_step_fixup([&](const Fixup& f) { pull_target(f); });
+        // (pulling a section may reveal more references: a worklist). Each
+        // distinct stencil once, in the order of first use: a section is
+        // first referenced at the first use of some stencil, so sections are
+        // placed (and problems found) in the order a walk over every step
+        // would give.
+        for (uint32_t k = 0; k < stencils_.size(); ++k) {
+            const Stencil& st = *stencils_[k];
+            for (uint32_t r : st.relocs) pull_target(Fixup{0, r, first_step_[k], st.section});
+        }
         for (size_t i = 0; i < aux_fixups_.size(); ++i) pull_target(aux_fixups_[i]);
         place_constants();
         place_data();
-        for_each_step_fixup([&](const Fixup& f) { resolve(f); });
+        resolve_steps();
         for (const Fixup& f : aux_fixups_) resolve(f);
         // Patches come out in site order (steps, then library sections, in
         // placement order); sort only if that ever changes.
@@ -114,6 +121,7 @@ private:
             if (found == kNone) {
                 found = static_cast<uint32_t>(stencils_.size());
                 stencils_.push_back(&db_.stencil(prog_.stencil(prog_.steps[i])));
+                first_step_.push_back(i);
             }
             const Stencil& st = *stencils_[found];
             check_continuation(i, st);
@@ -133,15 +141,88 @@ private:
 
     const Stencil& stencil_of(uint32_t step) const { return *stencils_[step_stencil_[step]]; }
 
-    // The relocations of the copied stencils, in step order (made on the
-    // fly, not stored: there are about as many as nodes).
-    template <class F>
-    void for_each_step_fixup(F&& f) {
+    // A stencil relocation with what does not depend on the step worked
+    // out: resolving a step is then arithmetic on its offset and its hole.
+    enum class Target : uint8_t { Next, Hole, Self, Placed, Undefined };
+    struct StencilReloc {
+        uint32_t at;      // of the field in the copy
+        uint32_t reloc;   // index into db.relocs(), for messages
+        Target target;
+        cp_patch_kind kind;
+        uint8_t region;   // of a Placed target
+        bool thumb;       // the target is Thumb code
+        bool pic;         // resolved at compile time when the target is code
+        int64_t value;    // Self: the symbol's offset from the stencil; Placed: in its region
+        int64_t addend;
+    };
+
+    std::vector<StencilReloc> plan_relocs(const Stencil& st) const {
+        std::vector<StencilReloc> out;
+        for (uint32_t r : st.relocs) {
+            const ObjReloc& rel = db_.reloc(r);
+            const ObjSymbol& sym = db_.symbol(rel.symbol);
+            StencilReloc p{static_cast<uint32_t>(rel.offset - st.offset), r, Target::Undefined, *rel.kind,
+                           CP_REGION_CODE, sym.thumb, target_.position_independent(*rel.kind), 0, rel.addend};
+            switch (sym.role) {
+                case SymbolRole::Continuation: p.target = Target::Next; break;
+                case SymbolRole::Hole: p.target = Target::Hole; break;
+                case SymbolRole::Defined:
+                    if (sym.section == st.section) {
+                        p.target = Target::Self;
+                        p.value = static_cast<int64_t>(sym.value - st.offset);
+                    } else {
+                        p.target = Target::Placed;
+                        p.region = in_data_[sym.section] ? CP_REGION_DATA : CP_REGION_CODE;
+                        p.value = placed_[sym.section] + static_cast<int64_t>(sym.value);
+                    }
+                    break;
+                case SymbolRole::Undefined: break;
+            }
+            out.push_back(p);
+        }
+        return out;
+    }
+
+    // resolve() for every relocation of every step, in step order, with the
+    // same results and errors.
+    void resolve_steps() {
+        std::vector<std::vector<StencilReloc>> plans(stencils_.size());
+        for (uint32_t k = 0; k < stencils_.size(); ++k) plans[k] = plan_relocs(*stencils_[k]);
         for (uint32_t i = 0; i < step_stencil_.size(); ++i) {
-            const Stencil& st = stencil_of(i);
             const uint32_t at = img_.step_offsets[i];
-            for (uint32_t r : st.relocs)
-                f(Fixup{at + static_cast<uint32_t>(db_.reloc(r).offset - st.offset), r, i, st.section});
+            const Stencil& st = *stencils_[step_stencil_[i]];
+            for (const StencilReloc& p : plans[step_stencil_[i]]) {
+                const Fixup f{at + p.at, p.reloc, i, st.section};
+                uint8_t region = CP_REGION_CODE;
+                int64_t value = 0;  // S + A, relative to the region's start
+                switch (p.target) {
+                    case Target::Next: value = at + st.code.size(); break;  // the end of this copy
+                    case Target::Hole: {
+                        const Step& step = prog_.steps[i];
+                        if (step.hole == HoleKind::Data) {
+                            region = CP_REGION_DATA;
+                            value = step.hole_index;
+                        } else if (step.hole == HoleKind::Const) {
+                            value = const_base_ + 4 * step.hole_index;
+                        } else {
+                            fail(ErrorKind::Environment,
+                                 "{}: stencil '{}' has a memory operand the program does not give it", db_.path(),
+                                 st.name);
+                        }
+                        break;
+                    }
+                    case Target::Self: value = at + p.value; break;  // inside this very copy
+                    case Target::Placed:
+                        region = p.region;
+                        value = p.value;
+                        break;
+                    case Target::Undefined:
+                        fail(ErrorKind::Environment, "{}: {} refers to undefined symbol '{}'", db_.path(), origin(f),
+                             db_.symbol(db_.reloc(p.reloc).symbol).name);
+                }
+                if (p.thumb && (p.target == Target::Self || p.target == Target::Placed)) value |= 1;
+                apply(f, p.kind, region, value + p.addend, p.pic);
+            }
         }
     }
 
@@ -278,9 +359,13 @@ private:
             case SymbolRole::Undefined:
                 fail(ErrorKind::Environment, "{}: {} refers to undefined symbol '{}'", db_.path(), origin(f), sym.name);
         }
-        value += rel.addend;
+        apply(f, kind, region, value + rel.addend, target_.position_independent(kind));
+    }
 
-        if (region == CP_REGION_CODE && target_.position_independent(kind)) {
+    // A resolved value (S + A in its region): written into the code now if
+    // that does not depend on load addresses, else a patch.
+    void apply(const Fixup& f, cp_patch_kind kind, uint8_t region, int64_t value, bool pic) {
+        if (region == CP_REGION_CODE && pic) {
             const cp_status st = cp_patch_apply(kind, img_.code.data() + f.site, static_cast<uint64_t>(value), f.site);
             if (st != CP_OK) report(f, st, value - f.site);
             ++img_.resolved;
@@ -288,7 +373,7 @@ private:
         }
         if (value < INT32_MIN || value > INT32_MAX)
             fail(ErrorKind::Environment, "{}: {}: target offset {} of relocation {} does not fit the image", db_.path(),
-                 origin(f), value, target_.relocation_name(rel.type));
+                 origin(f), value, target_.relocation_name(db_.reloc(f.reloc).type));
         img_.patches.push_back({f.site, static_cast<uint8_t>(kind), region, static_cast<int32_t>(value)});
     }
 
@@ -310,6 +395,7 @@ private:
     const TargetInfo& target_;
     LinkedImage img_;
     std::vector<const Stencil*> stencils_;  // the distinct stencils used
+    std::vector<uint32_t> first_step_;      // per distinct stencil: the first step using it
     std::vector<uint32_t> step_stencil_;    // per step: index into stencils_
     std::vector<Fixup> aux_fixups_;         // relocations of the library sections pulled in
     std::vector<uint32_t> placed_;  // section -> offset in its region
