@@ -9,6 +9,8 @@ PKGS=(
   # tracer tests: static types (mypy --strict) and pip install into a venv
   mypy python3-venv
   libcli11-dev libfmt-dev nlohmann-json3-dev catch2 llvm-14-dev
+  # static libtinfo.a and libz.a: LLVM's static libraries need them (see CMakeLists.txt)
+  libncurses-dev zlib1g-dev
   # math library: musl's source package is fetched by the stencil build
   dpkg-dev
   # cross targets (stencils + runners) and emulators for the tests

@@ -160,6 +160,25 @@ struct RawObject {
         else if (args_bad < 0) args_bad = static_cast<int64_t>(args_count);
         ++args_count;
     }
+    void add_arg_uint(uint64_t u) {  // add_arg() of an unsigned integer
+        if (u <= RawValue::kMaxId) args.push_back(static_cast<int64_t>(u));
+        else if (args_bad < 0) args_bad = static_cast<int64_t>(args_count);
+        ++args_count;
+    }
+    // The slot of field f, reset to a fresh value (as set() would store),
+    // and marked present: for decoders that fill values in place.
+    RawValue& fresh_slot(Field f) {
+        RawValue& v = slot[f];
+        v.kind = RawValue::Absent;
+        v.i = 0;
+        v.u = 0;
+        v.f = 0;
+        v.b = false;
+        v.s.clear();
+        v.other = "";
+        present |= static_cast<uint8_t>(1u << f);
+        return v;
+    }
     // Records a field (arrays and objects as values of kind Other). A key
     // given twice keeps its first value, like a search in file order would.
     void set(std::string& key, RawValue&& v) {
@@ -269,6 +288,16 @@ public:
         return false;
     }
     const std::string& error() const { return error_; }
+
+    // For a decoder that reads the objects of a top-level list itself (the
+    // CBOR reader's shortcut): the object to fill, if one is expected here,
+    // and the hand-over, both as start_object/end_object would do them.
+    RawObject* list_object() {
+        if (at_ != At::List) return nullptr;
+        obj_.clear();
+        return &obj_;
+    }
+    bool list_object_done();
 
 private:
     // Where in the document the parser is.
@@ -395,6 +424,132 @@ private:
         return true;
     }
 
+    static double half_to_double(unsigned h) {
+        const int e = (h >> 10) & 0x1f;
+        const double m = h & 0x3ff;
+        double d = e == 0 ? std::ldexp(m, -24) : e == 31 ? (m ? NAN : INFINITY) : std::ldexp(m + 1024, e - 25);
+        return (h & 0x8000) ? -d : d;
+    }
+
+    // The shortcut for the objects of the top-level lists (DAG files are
+    // millions of small maps): a definite-length map with known keys, each
+    // once, whose values are integers, floats, booleans, null or ASCII text,
+    // and "args" an array of unsigned integers, is decoded straight into the
+    // Sax's RawObject, as the events of the general path would build it.
+    // Anything else, or data that ends early, consumes nothing and returns
+    // false: the general path then decodes the map and reports what is wrong.
+    bool fast_object(uint64_t count, RawObject& obj) {
+        const uint8_t* const start = p_;
+        auto give_up = [&] {
+            p_ = start;
+            return false;
+        };
+        bool args_seen = false;
+        for (uint64_t i = 0; i < count; ++i) {
+            if (p_ == end_ || (*p_ >> 5) != 3 || (*p_ & 0x1f) >= 24) return give_up();
+            const size_t len = *p_ & 0x1f;
+            if (static_cast<size_t>(end_ - p_) < len + 2) return give_up();  // the key, and the value's first byte
+            const std::string_view key(reinterpret_cast<const char*>(p_ + 1), len);
+            p_ += 1 + len;
+            if (key == "args") {
+                if (args_seen || !fast_args(obj)) return give_up();
+                args_seen = true;
+                continue;
+            }
+            int f = 0;
+            while (f < kFieldCount && kFieldNames[f] != key) ++f;
+            if (f == kFieldCount || (obj.present & (1u << f))) return give_up();
+            if (!fast_scalar(obj.fresh_slot(static_cast<Field>(f)))) return give_up();
+        }
+        return true;
+    }
+
+    // An argument (of additional information `info`) read at q, which moves
+    // past it; false where argument() would fail or the data ends.
+    bool fast_argument(uint8_t info, const uint8_t*& q, uint64_t& v) const {
+        if (info < 24) {
+            v = info;
+            return true;
+        }
+        if (info > 27) return false;
+        const size_t n = size_t{1} << (info - 24);
+        if (static_cast<size_t>(end_ - q) < n) return false;
+        v = 0;
+        for (size_t k = 0; k < n; ++k) v = (v << 8) | *q++;
+        return true;
+    }
+
+    bool fast_scalar(RawValue& v) {
+        const uint8_t b = *p_;
+        const uint8_t major = b >> 5, info = b & 0x1f;
+        const uint8_t* q = p_ + 1;
+        uint64_t x = 0;
+        switch (major) {
+            case 0:
+            case 1:
+                if (!fast_argument(info, q, x) || (major == 1 && x > uint64_t(INT64_MAX))) return false;
+                if (major == 0) {
+                    v.kind = RawValue::Uint;
+                    v.u = x;
+                } else {
+                    v.kind = RawValue::Int;
+                    v.i = -1 - static_cast<int64_t>(x);
+                }
+                p_ = q;
+                return true;
+            case 3:
+                if (!fast_argument(info, q, x) || static_cast<uint64_t>(end_ - q) < x) return false;
+                for (uint64_t k = 0; k < x; ++k)
+                    if (q[k] >= 0x80) return false;  // not ASCII: the general path checks the UTF-8
+                v.kind = RawValue::Str;
+                v.s.assign(reinterpret_cast<const char*>(q), x);
+                p_ = q + x;
+                return true;
+            case 7:
+                switch (info) {
+                    case 20:
+                    case 21:
+                        v.kind = RawValue::Bool;
+                        v.b = info == 21;
+                        p_ = q;
+                        return true;
+                    case 22:
+                        v.kind = RawValue::Other;
+                        v.other = "null";
+                        p_ = q;
+                        return true;
+                    case 25:
+                    case 26:
+                    case 27:
+                        if (!fast_argument(info, q, x)) return false;
+                        v.kind = RawValue::Float;
+                        v.f = info == 25   ? half_to_double(static_cast<unsigned>(x))
+                              : info == 26 ? std::bit_cast<float>(static_cast<uint32_t>(x))
+                                           : std::bit_cast<double>(x);
+                        p_ = q;
+                        return true;
+                    default: return false;
+                }
+            default: return false;
+        }
+    }
+
+    bool fast_args(RawObject& obj) {
+        const uint8_t* q = p_ + 1;
+        uint64_t n = 0;
+        if ((*p_ >> 5) != 4 || !fast_argument(*p_ & 0x1f, q, n) || static_cast<uint64_t>(end_ - q) < n) return false;
+        obj.args_state = RawObject::Args::Array;
+        for (uint64_t k = 0; k < n; ++k) {
+            uint64_t x = 0;
+            if (q == end_ || (*q >> 5) != 0) return false;
+            const uint8_t info = *q++ & 0x1f;
+            if (!fast_argument(info, q, x)) return false;
+            obj.add_arg_uint(x);
+        }
+        p_ = q;
+        return true;
+    }
+
     bool at_break() {
         if (p_ < end_ && *p_ == 0xff) {
             ++p_;
@@ -450,6 +605,8 @@ private:
                 return sax_.end_array();
             }
             case 5: {
+                if (!indefinite)
+                    if (RawObject* obj = sax_.list_object(); obj && fast_object(v, *obj)) return sax_.list_object_done();
                 if (!sax_.start_object(indefinite ? std::size_t(-1) : v)) return false;
                 for (uint64_t i = 0; indefinite ? !at_break() : i < v; ++i) {
                     if (!need(1)) return false;
@@ -473,10 +630,7 @@ private:
                 if (!need(2)) return false;
                 const unsigned h = (p_[0] << 8) | p_[1];
                 p_ += 2;
-                const int e = (h >> 10) & 0x1f;
-                const double m = h & 0x3ff;
-                double d = e == 0 ? std::ldexp(m, -24) : e == 31 ? (m ? NAN : INFINITY) : std::ldexp(m + 1024, e - 25);
-                return sax_.number_float((h & 0x8000) ? -d : d, "");
+                return sax_.number_float(half_to_double(h), "");
             }
             case 26: {
                 uint64_t bits;
@@ -505,6 +659,10 @@ private:
 class Reader {
 public:
     Dag read(std::span<const uint8_t> bytes, bool cbor) {
+        // Room for as many nodes as the file can hold (a node takes at least
+        // ~25 bytes of CBOR, ~40 of JSON): address space only, as untouched
+        // capacity costs no memory, and the nodes are never copied to grow.
+        dag_.nodes.reserve(bytes.size() / (cbor ? 24 : 40) + 16);
         Sax sax(*this);
         if (cbor) {
             if (std::string e = CborReader(bytes, sax).parse(); !e.empty()) fail(ErrorKind::Input, "malformed CBOR: {}", e);
@@ -615,8 +773,6 @@ private:
             diag_.add("{}: args[{}] must be a node id (non-negative integer)", w(), j.args_bad);
             return;
         }
-        std::array<int64_t, 3> raw{};
-        for (size_t k = 0; k < arity; ++k) raw[k] = j.args[k];
         n.nargs = static_cast<uint8_t>(arity);
 
         if (leaf) {
@@ -650,22 +806,29 @@ private:
             dag_.names.push_back(name->s);
             dag_.inputs.push_back(static_cast<uint32_t>(dag_.nodes.size()));
         }
-        ids_.insert(n.id, static_cast<uint32_t>(dag_.nodes.size()));  // not yet present: checked above
+        // Operands that are already known (in a file written in order, all
+        // of them) are resolved now; the others once every node is read.
+        const uint32_t index = static_cast<uint32_t>(dag_.nodes.size());
+        for (unsigned k = 0; k < arity; ++k) {
+            n.args[k] = ids_.find(j.args[k]);
+            if (n.args[k] == kNoNode) {
+                n.args[k] = 0;
+                later_args_.push_back({index, k, j.args[k]});
+            }
+        }
+        ids_.insert(n.id, index);  // not yet present: checked above
         dag_.nodes.push_back(n);
-        raw_args_.push_back(raw);
     }
 
     void resolve_args() {
-        for (size_t i = 0; i < dag_.nodes.size(); ++i) {
-            DagNode& n = dag_.nodes[i];
-            for (unsigned k = 0; k < n.nargs; ++k) {
-                const uint32_t it = ids_.find(raw_args_[i][k]);
-                if (it == kNoNode) {
-                    diag_.add("{}: args[{}]: no node with id {}", where(n), k, raw_args_[i][k]);
-                    continue;
-                }
-                n.args[k] = it;
+        for (const LaterArg& a : later_args_) {
+            DagNode& n = dag_.nodes[a.node];
+            const uint32_t it = ids_.find(a.id);
+            if (it == kNoNode) {
+                diag_.add("{}: args[{}]: no node with id {}", where(n), a.k, a.id);
+                continue;
             }
+            n.args[a.k] = it;
         }
     }
 
@@ -674,6 +837,16 @@ private:
     void sort_and_find_cycles() {
         enum : uint8_t { White, Grey, Black };
         const size_t n = dag_.nodes.size();
+        // Usual case: every operand comes before its user in the file. The
+        // search below then yields the file order, found in one pass.
+        bool in_order = true;
+        for (uint32_t v = 0; v < n && in_order; ++v)
+            for (unsigned k = 0; k < dag_.nodes[v].nargs; ++k) in_order = in_order && dag_.nodes[v].args[k] < v;
+        if (in_order) {
+            dag_.order.resize(n);
+            for (uint32_t v = 0; v < n; ++v) dag_.order[v] = v;
+            return;
+        }
         std::vector<uint8_t> color(n, White);
         std::vector<std::pair<uint32_t, uint8_t>> stack;  // node, next operand to visit
         dag_.order.reserve(n);
@@ -816,7 +989,12 @@ private:
     Diagnostics diag_;
     IdIndex ids_;
     std::unordered_map<std::string, uint32_t> input_names_;
-    std::vector<std::array<int64_t, 3>> raw_args_;
+    struct LaterArg {
+        uint32_t node;
+        unsigned k;
+        int64_t id;
+    };
+    std::vector<LaterArg> later_args_;  // operands that referred to nodes not read yet, in file order
     std::vector<RawObject> raw_outputs_, raw_updates_;
     bool top_object_ = false, format_ok_ = false, seen_format_ = false, seen_version_ = false;
     bool seen_nodes_ = false, seen_outputs_ = false, seen_updates_ = false;
@@ -836,6 +1014,11 @@ bool Sax::scalar(RawValue v) {
         case At::Args: obj_.add_arg(&v); return true;
         case At::Skip: return true;
     }
+    return true;
+}
+
+bool Sax::list_object_done() {
+    r_.list_item(list_, index_++, &obj_);
     return true;
 }
 

@@ -1,9 +1,13 @@
 #include "compile.hpp"
 
+#include <fcntl.h>
+#include <sys/mman.h>
 #include <sys/stat.h>
+#include <sys/uio.h>
 #include <unistd.h>
 
 #include <cerrno>
+#include <climits>
 #include <chrono>
 #include <cstdio>
 #include <cstdlib>
@@ -24,35 +28,90 @@
 
 namespace copapy {
 
-std::vector<uint8_t> read_file(const std::string& path) {
-    // One read of the whole file (DAG files reach hundreds of megabytes).
-    std::FILE* f = std::fopen(path.c_str(), "rb");
-    if (!f) fail(ErrorKind::Input, "{}: cannot open: {}", path, std::strerror(errno));
-    std::vector<uint8_t> bytes;
-    if (std::fseek(f, 0, SEEK_END) == 0) {
-        const long size = std::ftell(f);
-        if (size > 0) bytes.reserve(static_cast<size_t>(size));
-        std::rewind(f);
+FileBytes FileBytes::read(const std::string& path) {
+    FileBytes f;
+    const int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
+    if (fd < 0) fail(ErrorKind::Input, "{}: cannot open: {}", path, std::strerror(errno));
+    struct stat st {};
+    if (::fstat(fd, &st) == 0 && S_ISREG(st.st_mode) && st.st_size > 0) {
+        // DAG files reach hundreds of megabytes: mapped and populated in one
+        // call, they cost neither a copy nor a page fault per 4 KiB.
+        void* p = ::mmap(nullptr, static_cast<size_t>(st.st_size), PROT_READ, MAP_PRIVATE | MAP_POPULATE, fd, 0);
+        if (p != MAP_FAILED) {
+            ::close(fd);
+            f.data_ = static_cast<const uint8_t*>(p);
+            f.size_ = static_cast<size_t>(st.st_size);
+            f.mapped_ = true;
+            return f;
+        }
     }
-    uint8_t chunk[1 << 16];
-    size_t n;
-    while ((n = std::fread(chunk, 1, sizeof chunk, f)) > 0) bytes.insert(bytes.end(), chunk, chunk + n);
-    const bool bad = std::ferror(f) != 0;
-    std::fclose(f);
-    if (bad) fail(ErrorKind::Input, "{}: read error", path);
-    return bytes;
+    // Not a regular file (a pipe, say), or it cannot be mapped: read it.
+    std::vector<uint8_t>& bytes = f.read_;
+    size_t done = 0;
+    while (true) {
+        if (done == bytes.size()) bytes.resize(std::max<size_t>(bytes.size() * 2, 1 << 16));
+        const ssize_t n = ::read(fd, bytes.data() + done, bytes.size() - done);
+        if (n < 0 && errno == EINTR) continue;
+        if (n < 0) {
+            ::close(fd);
+            fail(ErrorKind::Input, "{}: read error", path);
+        }
+        if (n == 0) break;
+        done += static_cast<size_t>(n);
+    }
+    ::close(fd);
+    bytes.resize(done);
+    f.data_ = bytes.data();
+    f.size_ = done;
+    return f;
+}
+
+FileBytes::FileBytes(FileBytes&& o) noexcept { *this = std::move(o); }
+
+FileBytes& FileBytes::operator=(FileBytes&& o) noexcept {
+    if (this != &o) {
+        release();
+        read_ = std::move(o.read_);
+        data_ = o.mapped_ ? o.data_ : read_.data();
+        size_ = o.size_;
+        mapped_ = o.mapped_;
+        o.data_ = nullptr;
+        o.size_ = 0;
+        o.mapped_ = false;
+    }
+    return *this;
+}
+
+FileBytes::~FileBytes() { release(); }
+
+void FileBytes::release() {
+    if (mapped_) ::munmap(const_cast<uint8_t*>(data_), size_);
+    read_ = {};
+    data_ = nullptr;
+    size_ = 0;
+    mapped_ = false;
 }
 
 void write_file_atomic(const std::string& path, std::span<const uint8_t> bytes) {
+    const std::span<const uint8_t> parts[] = {bytes};
+    write_file_atomic(path, parts);
+}
+
+void write_file_atomic(const std::string& path, std::span<const std::span<const uint8_t>> parts) {
     namespace fs = std::filesystem;
     const fs::path target(path);
     const fs::path dir = target.has_parent_path() ? target.parent_path() : fs::path(".");
     std::string tmpl = (dir / fmt::format(".{}.XXXXXX", target.filename().string())).string();
     const int fd = mkstemp(tmpl.data());
     if (fd < 0) fail(ErrorKind::Environment, "{}: cannot create output: {}", path, std::strerror(errno));
-    size_t done = 0;
-    while (done < bytes.size()) {
-        const ssize_t n = ::write(fd, bytes.data() + done, bytes.size() - done);
+    // One writev for all parts (short writes continue where they stopped).
+    std::vector<iovec> iov;
+    for (const auto& part : parts)
+        if (!part.empty()) iov.push_back({const_cast<uint8_t*>(part.data()), part.size()});
+    size_t next = 0;
+    while (next < iov.size()) {
+        const int count = static_cast<int>(std::min<size_t>(iov.size() - next, IOV_MAX));
+        const ssize_t n = ::writev(fd, iov.data() + next, count);
         if (n < 0) {
             if (errno == EINTR) continue;
             const int e = errno;
@@ -60,7 +119,13 @@ void write_file_atomic(const std::string& path, std::span<const uint8_t> bytes) 
             ::unlink(tmpl.c_str());
             fail(ErrorKind::Environment, "{}: write error: {}", path, std::strerror(e));
         }
-        done += static_cast<size_t>(n);
+        for (size_t done = static_cast<size_t>(n); done > 0 && next < iov.size();) {
+            const size_t step = std::min(done, iov[next].iov_len);
+            iov[next].iov_base = static_cast<uint8_t*>(iov[next].iov_base) + step;
+            iov[next].iov_len -= step;
+            done -= step;
+            if (iov[next].iov_len == 0) ++next;
+        }
     }
     // mkstemp creates 0600; images are ordinary files.
     const mode_t mask = ::umask(0);
@@ -95,10 +160,11 @@ CompiledProgram compile_program(const CompileOptions& opt) {
     CompiledProgram c;
     CompileStats& stats = c.stats;
     auto clock = std::chrono::steady_clock::now();
-    const std::vector<uint8_t> bytes = read_file(opt.input);
+    FileBytes file = FileBytes::read(opt.input);
     Dag dag;
     try {
-        dag = read_dag(bytes);
+        dag = read_dag(file.bytes());
+        file.release();  // the DAG holds everything now
         expand_gradients(dag);
     } catch (const Error& e) {
         // Each problem on its own line, each naming the file.
@@ -153,7 +219,9 @@ constexpr struct {
     {Emit::C, "c", ".c"},  // straight-line C of the program, for benchmarks (lib/cgen)
 };
 
-std::vector<uint8_t> as_bytes(const std::string& text) { return {text.begin(), text.end()}; }
+std::span<const uint8_t> as_bytes(const std::string& text) {
+    return {reinterpret_cast<const uint8_t*>(text.data()), text.size()};
+}
 
 }  // namespace
 
@@ -185,32 +253,46 @@ void write_outputs(const CompileOptions& opt, const CompiledProgram& c, std::ost
         image = &fixed_image;
     }
     const EmitInput in{*opt.target, c.ir, c.order, c.program, *c.db, *image, c.image.patches, opt.fixed, opt.input};
-    const std::vector<uint8_t> image_bytes = write_image(*image);
+    // The image is written from its parts (no copy of the code into one
+    // buffer); joined only for the artifacts that hold its bytes.
+    const ImageParts image_parts(*image);
+    std::vector<uint8_t> image_bytes;
+    for (const EmitOutput& o : opt.outputs)
+        if ((o.kind == Emit::Manifest || o.kind == Emit::CHeader) && image_bytes.empty()) image_bytes = image_parts.join();
 
     // Render everything before writing anything: an error in one artifact
     // (say, clashing C identifiers) must not leave the others half done.
-    std::vector<std::vector<uint8_t>> rendered;
+    // The texts are kept as they are made (the reserve keeps them in place).
+    std::vector<std::string> texts;
+    texts.reserve(opt.outputs.size());
+    std::vector<std::vector<std::span<const uint8_t>>> rendered;  // per output, its bytes in parts
     for (const EmitOutput& o : opt.outputs) {
+        if (o.kind == Emit::Image) {
+            rendered.emplace_back(image_parts.parts().begin(), image_parts.parts().end());
+            continue;
+        }
         switch (o.kind) {
-            case Emit::Image: rendered.push_back(image_bytes); break;
-            case Emit::Listing: rendered.push_back(as_bytes(format_listing(in))); break;
-            case Emit::Dot: rendered.push_back(as_bytes(format_dot(in))); break;
-            case Emit::Manifest: rendered.push_back(as_bytes(format_manifest(in, image_bytes))); break;
-            case Emit::C: rendered.push_back(as_bytes(emit_c_source(c.ir, c.order, c.program))); break;
+            case Emit::Image: break;
+            case Emit::Listing: texts.push_back(format_listing(in)); break;
+            case Emit::Dot: texts.push_back(format_dot(in)); break;
+            case Emit::Manifest: texts.push_back(format_manifest(in, image_bytes)); break;
+            case Emit::C: texts.push_back(emit_c_source(c.ir, c.order, c.program)); break;
             case Emit::CHeader: {
                 const std::string& named = o.path == "-" ? opt.input : o.path;
                 const std::string prefix =
                     opt.c_name.empty() ? std::filesystem::path(named).stem().string() : opt.c_name;
-                rendered.push_back(as_bytes(format_c_header(in, image_bytes, prefix)));
+                texts.push_back(format_c_header(in, image_bytes, prefix));
                 break;
             }
         }
+        rendered.push_back({as_bytes(texts.back())});
     }
     std::vector<std::string> written;
     for (size_t i = 0; i < opt.outputs.size(); ++i) {
         const std::string& path = opt.outputs[i].path;
         if (path == "-") {
-            out.write(reinterpret_cast<const char*>(rendered[i].data()), static_cast<std::streamsize>(rendered[i].size()));
+            for (const auto& part : rendered[i])
+                out.write(reinterpret_cast<const char*>(part.data()), static_cast<std::streamsize>(part.size()));
             out.flush();
             continue;
         }

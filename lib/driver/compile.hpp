@@ -85,8 +85,30 @@ inline CompileStats compile(const CompileOptions& options, std::ostream& out) {
 // <directory of the executable>/../share/copapy-cc/stencils.
 std::string default_stencil_dir();
 
-std::vector<uint8_t> read_file(const std::string& path);
+// A file's bytes, read-only: a regular file is mapped (no copy; its pages
+// come from the page cache), anything else is read. Throws Error (Input)
+// "<path>: cannot open: <reason>" or "<path>: read error".
+class FileBytes {
+public:
+    static FileBytes read(const std::string& path);
+    FileBytes(FileBytes&& other) noexcept;
+    FileBytes& operator=(FileBytes&& other) noexcept;
+    FileBytes(const FileBytes&) = delete;
+    FileBytes& operator=(const FileBytes&) = delete;
+    ~FileBytes();
+    std::span<const uint8_t> bytes() const { return {data_, size_}; }
+    void release();  // frees the bytes early
+
+private:
+    FileBytes() = default;
+    const uint8_t* data_ = nullptr;
+    size_t size_ = 0;
+    bool mapped_ = false;
+    std::vector<uint8_t> read_;  // the bytes, when not mapped
+};
 // Writes via a temporary file in the same directory and renames it into place.
 void write_file_atomic(const std::string& path, std::span<const uint8_t> bytes);
+// The same for bytes in parts (one writev).
+void write_file_atomic(const std::string& path, std::span<const std::span<const uint8_t>> parts);
 
 }  // namespace copapy

@@ -102,7 +102,8 @@ private:
                 marks_[s.section].push_back({s.value, s.name[1] == 'd'});
             else if (s.function && !s.name.empty()) {
                 std::string& label = labels_[s.section][s.value];  // aliases (sinf, _sinf) share one label
-                label += (label.empty() ? "" : ", ") + s.name;
+                if (!label.empty()) label += ", ";
+                label += s.name;
             }
         }
         for (auto& m : marks_)
@@ -123,7 +124,7 @@ private:
         };
         for (size_t i = 0; i < in_.program.steps.size(); ++i) {
             const Step& step = in_.program.steps[i];
-            const Stencil& st = in_.db.stencil(step.stencil);
+            const Stencil& st = in_.db.stencil(in_.program.stencil(step));
             for (uint32_t r : st.relocs) {
                 const ObjReloc& rel = in_.db.relocs()[r];
                 const ObjSymbol& sym = in_.db.symbols()[rel.symbol];
@@ -144,10 +145,10 @@ private:
 
     void step(size_t i) {
         const Step& step = in_.program.steps[i];
-        const Stencil& st = in_.db.stencil(step.stencil);
+        const Stencil& st = in_.db.stencil(in_.program.stencil(step));
         const uint32_t at = img_.step_offsets[i];
         const uint32_t end = i + 1 < in_.program.steps.size() ? img_.step_offsets[i + 1] : img_.stencil_bytes;
-        std::string line = fmt::format(";\n; step {}: {}", i, step.stencil);
+        std::string line = fmt::format(";\n; step {}: {}", i, in_.program.stencil(step));
         if (step.node != kNone && step.node < in_.ir.nodes.size() && in_.ir.nodes[step.node].dag_id >= 0)
             line += fmt::format("  node {}", in_.ir.nodes[step.node].dag_id);
         if (step.hole == HoleKind::Data) line += fmt::format("  data+{:#x}", step.hole_index);

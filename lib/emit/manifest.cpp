@@ -46,7 +46,7 @@ std::string format_manifest(const EmitInput& in, std::span<const uint8_t> image_
         if (s.flags & CP_SYM_OUTPUT) outputs.push_back(entry);
     }
     std::map<std::string_view, size_t> usage;  // sorted: stable output
-    for (const Step& st : in.program.steps) ++usage[st.stencil];
+    for (const Step& st : in.program.steps) ++usage[in.program.stencil(st)];
     Json stencils = Json::object();
     for (const auto& [name, count] : usage) stencils[std::string(name)] = count;
     Json library = Json::array();

@@ -48,8 +48,13 @@ public:
         ir_.nodes.reserve(dag_.nodes.size());
         size_t cap = 1024;
         while (cap < 2 * dag_.nodes.size()) cap *= 2;
-        table_.assign(cap, kNone);
-        for (uint32_t v : dag_.order) map_[v] = lower(dag_.nodes[v]);
+        table_.assign(cap, kEmpty);
+        constexpr size_t kAhead = 8;  // nodes: about a memory latency of lowering
+        const std::vector<uint32_t>& order = dag_.order;
+        for (size_t i = 0; i < order.size(); ++i) {
+            if (i + kAhead < order.size()) prefetch(dag_.nodes[order[i + kAhead]]);
+            map_[order[i]] = lower(dag_.nodes[order[i]]);
+        }
         for (const DagOutput& o : dag_.outputs) ir_.outputs.push_back({o.name, map_[o.node], dag_.nodes[o.node].dtype});
         for (const DagUpdate& u : dag_.updates) ir_.updates.push_back({ir_.nodes[map_[u.state]].input, map_[u.node]});
         return std::move(ir_);
@@ -68,35 +73,68 @@ private:
             return static_cast<uint32_t>(ir_.nodes.size() - 1);
         }
         const Key key{op, kind, nargs, args, bits};
-        uint32_t* slot = probe(key);
-        if (*slot == kNone) {
-            *slot = static_cast<uint32_t>(ir_.nodes.size());
+        const uint64_t hash = KeyHash{}(key);
+        uint64_t* slot = probe(key, hash);
+        if (*slot == kEmpty) {
+            const uint32_t index = static_cast<uint32_t>(ir_.nodes.size());
+            *slot = entry(hash, index);
             ir_.nodes.push_back(IrNode{op, kind, nargs, args, bits, kNone, dag_id});
             if (++table_used_ * 2 > table_.size()) grow();
-            return static_cast<uint32_t>(ir_.nodes.size() - 1);
+            return index;
         }
-        return *slot;
+        return static_cast<uint32_t>(*slot);
     }
 
-    // Hash-consing table: open addressing over node indices; a key is
-    // compared with the node it names, so entries are 4 bytes.
+    // Brings the table slot that lowering `n` will most likely probe into
+    // the cache ahead of time: a large program's table is far bigger than
+    // the cache, and the probe would otherwise wait for memory once per
+    // node. The key is guessed from the common path of lower() (operands
+    // that need no conversion); a wrong guess costs only the prefetch.
+    void prefetch(const DagNode& n) const {
+        Key k{n.op, kind_of(n.dtype), n.nargs, {}, 0};
+        if (n.op == Op::Const) {
+            k.bits = n.bits;
+        } else {
+            if (is_leaf(n.op) || n.op == Op::Cast || n.op == Op::Lt || n.op == Op::Le || n.nargs == 0) return;
+            for (unsigned i = 0; i < n.nargs; ++i) {
+                k.args[i] = map_[n.args[i]];
+                if (k.args[i] == kNone) return;  // an operand not lowered yet
+            }
+            k.kind = result_kind(n.op, ir_.nodes[k.args[n.op == Op::Select ? 1 : 0]].kind);
+            if (is_commutative(n.op) && n.nargs == 2 && k.args[1] < k.args[0]) std::swap(k.args[0], k.args[1]);
+        }
+        __builtin_prefetch(&table_[KeyHash{}(k) & (table_.size() - 1)]);
+    }
+
+    // Hash-consing table: open addressing; an entry is a node index with the
+    // upper half of its key's hash, so that a probe reads a node (a cache
+    // miss in a large program) only when the hashes agree.
+    static constexpr uint64_t kEmpty = UINT64_MAX;
+    static uint64_t entry(uint64_t hash, uint32_t index) { return (hash & 0xffff'ffff'0000'0000ull) | index; }
     static bool same(const IrNode& n, const Key& k) {
         return n.op == k.op && n.kind == k.kind && n.nargs == k.nargs && n.args == k.args && n.bits == k.bits &&
                n.input == kNone;
     }
     static Key key_of(const IrNode& n) { return Key{n.op, n.kind, n.nargs, n.args, n.bits}; }
-    uint32_t* probe(const Key& k) {
+    uint64_t* probe(const Key& k, uint64_t hash) {
         const size_t mask = table_.size() - 1;
-        for (size_t i = KeyHash{}(k) & mask;; i = (i + 1) & mask) {
-            const uint32_t v = table_[i];
-            if (v == kNone || same(ir_.nodes[v], k)) return &table_[i];
+        const uint64_t tag = hash & 0xffff'ffff'0000'0000ull;
+        for (size_t i = hash & mask;; i = (i + 1) & mask) {
+            const uint64_t e = table_[i];
+            if (e == kEmpty || ((e & 0xffff'ffff'0000'0000ull) == tag && same(ir_.nodes[static_cast<uint32_t>(e)], k)))
+                return &table_[i];
         }
     }
     void grow() {
-        std::vector<uint32_t> old = std::move(table_);
-        table_.assign(old.size() * 2, kNone);
-        for (uint32_t v : old)
-            if (v != kNone) *probe(key_of(ir_.nodes[v])) = v;
+        std::vector<uint64_t> old = std::move(table_);
+        table_.assign(old.size() * 2, kEmpty);
+        const size_t mask = table_.size() - 1;
+        for (uint64_t e : old) {
+            if (e == kEmpty) continue;
+            size_t i = KeyHash{}(key_of(ir_.nodes[static_cast<uint32_t>(e)])) & mask;
+            while (table_[i] != kEmpty) i = (i + 1) & mask;  // every entry is distinct
+            table_[i] = e;
+        }
     }
 
     bool is_const(uint32_t x) const { return ir_.nodes[x].op == Op::Const; }
@@ -252,7 +290,7 @@ private:
     const int opt_;
     Ir ir_;
     std::vector<uint32_t> map_;  // DAG node index -> IR node index
-    std::vector<uint32_t> table_;  // see probe()
+    std::vector<uint64_t> table_;  // see probe()
     size_t table_used_ = 0;
 };
 

@@ -50,7 +50,7 @@ std::string site_origin(const LinkedImage& image, const Program& program, uint32
     if (site < image.stencil_bytes && !image.step_offsets.empty()) {
         const auto it = std::upper_bound(image.step_offsets.begin(), image.step_offsets.end(), site);
         const size_t step = static_cast<size_t>(it - image.step_offsets.begin()) - 1;
-        return fmt::format("stencil '{}' (step {})", program.steps[step].stencil, step);
+        return fmt::format("stencil '{}' (step {})", program.stencil(program.steps[step]), step);
     }
     for (const LinkedImage::Placement& p : image.aux)
         if (p.region == CP_REGION_CODE && site >= p.offset && site < p.offset + p.size)

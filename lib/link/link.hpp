@@ -4,7 +4,10 @@
 // compile time, load-address dependent ones into the image's patch table.
 #pragma once
 
+#include <array>
 #include <cstdint>
+#include <memory>
+#include <span>
 #include <string>
 #include <vector>
 
@@ -47,6 +50,26 @@ LinkedImage link_program(const Program& program, StencilDb& db);
 
 // Serializes an image in the format of include/copapy/image.h.
 std::vector<uint8_t> write_image(const LinkedImage& image);
+
+// The same bytes as a few ranges, the code and data being the LinkedImage's
+// own (which must outlive this): for writing a large image without first
+// copying it into one buffer.
+class ImageParts {
+public:
+    explicit ImageParts(const LinkedImage& image);
+    ImageParts(const ImageParts&) = delete;
+    ImageParts& operator=(const ImageParts&) = delete;
+    std::span<const std::span<const uint8_t>> parts() const { return parts_; }
+    size_t size() const { return size_; }
+    std::vector<uint8_t> join() const;  // what write_image() returns
+
+private:
+    std::array<uint8_t, CP_HEADER_SIZE> header_;
+    std::array<uint8_t, 4> zeros_{};        // padding after the code and the data
+    std::unique_ptr<uint8_t[]> tail_;       // patches, symbols, strings, padding, checksum
+    size_t tail_size_ = 0, size_ = 0;
+    std::vector<std::span<const uint8_t>> parts_;
+};
 
 // The range of the quantity a patch kind encodes (the check/lo/hi columns of
 // CP_PATCH_KINDS): check 0 none, 1 signed [lo, hi], 2 unsigned [0, hi].

@@ -1,7 +1,6 @@
 #include "ops.hpp"
 
 #include <array>
-#include <unordered_map>
 
 namespace copapy {
 
@@ -35,15 +34,34 @@ std::optional<DType> dtype_from_name(std::string_view s) {
 const OpInfo& op_info(Op op) { return kInfo[static_cast<size_t>(op)]; }
 
 std::optional<Op> op_from_name(std::string_view name) {
-    // Called for every node of every DAG file: a hash map, built once.
-    static const std::unordered_map<std::string_view, Op> by_name = [] {
-        std::unordered_map<std::string_view, Op> m{{"input", Op::Input}, {"const", Op::Const}, {"state", Op::State}};
+    // Called for every node of every DAG file: open addressing over a small
+    // table of op numbers (0: empty), built once; FNV-1a of the name.
+    constexpr size_t kSlots = 256;
+    static_assert(static_cast<size_t>(Op::State) + 1 < kSlots / 2, "the op table is at most half full");
+    auto hash = [](std::string_view s) {
+        uint32_t h = 2166136261u;
+        for (char c : s) h = (h ^ static_cast<uint8_t>(c)) * 16777619u;
+        return h;
+    };
+    static const std::array<uint8_t, kSlots> table = [&] {
+        std::array<uint8_t, kSlots> t{};
+        auto add = [&](Op op) {
+            size_t i = hash(op_info(op).name) % kSlots;
+            while (t[i]) i = (i + 1) % kSlots;
+            t[i] = static_cast<uint8_t>(static_cast<size_t>(op) + 1);
+        };
         for (Op op : kTableOps)
-            if (!(op_info(op).flags & Internal)) m.emplace(op_info(op).name, op);
-        return m;
+            if (!(op_info(op).flags & Internal)) add(op);
+        add(Op::Input);
+        add(Op::Const);
+        add(Op::State);
+        return t;
     }();
-    auto it = by_name.find(name);
-    return it == by_name.end() ? std::nullopt : std::optional<Op>(it->second);
+    for (size_t i = hash(name) % kSlots; table[i]; i = (i + 1) % kSlots) {
+        const Op op = static_cast<Op>(table[i] - 1);
+        if (op_info(op).name == name) return op;
+    }
+    return std::nullopt;
 }
 
 Kind result_kind(Op op, Kind operand) {

@@ -21,6 +21,9 @@ public:
             slot_[in.node] = new_slot(ir_.nodes[in.node].bits);
         }
         index_uses(order);
+        // About 2-3 steps per computed node (loads, spills, moves): room for
+        // more, as address space, so the steps are not copied as they grow.
+        prog_.steps.reserve(3 * order.size() + 2 * ir_.outputs.size() + 4 * ir_.updates.size() + 2);
 
         emit(name(Entry));
         for (uint32_t v : order) compute(v);
@@ -92,12 +95,12 @@ private:
                  (static_cast<uint32_t>(s.r0) * 2 + static_cast<uint32_t>(s.r1))) * 2 + static_cast<uint32_t>(k)) * 2 +
                static_cast<uint32_t>(reg);
     }
-    std::string_view name(Shape shape, Op op = Op::Input, Kind k = Kind::I, int reg = 0) {
+    uint32_t name(Shape shape, Op op = Op::Input, Kind k = Kind::I, int reg = 0) {
         const State s = state();
         const uint32_t code = key(shape, s, op, k, reg);
-        if (code >= names_.size()) names_.resize(code + 1);
-        std::string_view& cached = names_[code];
-        if (cached.empty()) {
+        if (code >= names_.size()) names_.resize(code + 1, kNoName);
+        uint32_t& cached = names_[code];
+        if (cached == kNoName) {
             std::string made;
             switch (shape) {
                 case OpReg: made = op_stencil(op, s); break;
@@ -112,13 +115,14 @@ private:
                 case Entry: made = std::string(kEntryStencil); break;
                 case Exit: made = std::string(kExitStencil); break;
             }
-            cached = prog_.stencil_names.emplace_back(std::move(made));
+            cached = static_cast<uint32_t>(prog_.stencil_names.size());
+            prog_.stencil_names.push_back(std::move(made));
         }
         return cached;
     }
 
-    void emit(std::string_view stencil, std::pair<HoleKind, uint32_t> hole = {HoleKind::None, 0}) {
-        prog_.steps.push_back(Step{stencil, hole.first, hole.second, current_, state()});
+    void emit(uint32_t stencil, std::pair<HoleKind, uint32_t> hole = {HoleKind::None, 0}) {
+        prog_.steps.push_back(Step{stencil, hole.first, state(), hole.second, current_});
     }
 
     void store(int r) {
@@ -231,7 +235,7 @@ private:
         const bool reads_r1 = form == Form::Reg && (n.nargs > 1);
         consume(n);
         spill_if_needed(0, reads_r1);
-        std::string_view stencil;
+        uint32_t stencil = 0;
         switch (form) {
             case Form::Reg: stencil = name(OpReg, n.op); break;
             case Form::Mem:
@@ -403,7 +407,8 @@ private:
     std::vector<uint32_t> uses_;  // remaining uses (outputs count once, forever)
     std::vector<uint32_t> use_begin_, use_pos_;
     std::vector<uint8_t> output_;
-    std::vector<std::string_view> names_;  // key() -> interned stencil name
+    static constexpr uint32_t kNoName = UINT32_MAX;
+    std::vector<uint32_t> names_;  // key() -> index of the interned stencil name in stencil_names
     std::vector<uint32_t> output_slot_;    // data offset of each output
     std::vector<uint8_t> input_updated_;   // per input: a state whose value changes at the end of a run
     std::vector<uint32_t> slot_;  // data offset of a value in memory, or kNone

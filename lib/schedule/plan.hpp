@@ -9,7 +9,6 @@
 #pragma once
 
 #include <cstdint>
-#include <deque>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -21,12 +20,13 @@ namespace copapy {
 // Where a stencil's memory operand (its hole) points.
 enum class HoleKind : uint8_t { None, Data, Const };
 
+// 16 bytes: a large program has millions.
 struct Step {
-    std::string_view stencil;  // into Program::stencil_names
+    uint32_t stencil = 0;  // index into Program::stencil_names (Program::stencil() gives the name)
     HoleKind hole = HoleKind::None;
+    State in{Kind::I, Kind::I};  // register state the step starts in (the linker checks the stencils agree)
     uint32_t hole_index = 0;  // Data: byte offset in the data region; Const: index into Program::consts
     uint32_t node = kNone;    // IR node this step belongs to (for listings)
-    State in{Kind::I, Kind::I};  // register state the step starts in (the linker checks the stencils agree)
 };
 
 struct ImageSymbol {
@@ -38,11 +38,13 @@ struct ImageSymbol {
 
 struct Program {
     std::vector<Step> steps;             // starts with the entry stencil, ends with the exit stencil
-    std::deque<std::string> stencil_names;  // each distinct stencil once (a deque: views stay valid)
+    std::vector<std::string> stencil_names;  // each distinct stencil once
     std::vector<uint32_t> consts;        // constant pool (32-bit words)
     std::vector<uint32_t> data;          // initial data region (32-bit words)
     std::vector<ImageSymbol> symbols;    // named inputs and outputs
     size_t loads = 0, stores = 0, moves = 0;  // statistics
+
+    std::string_view stencil(const Step& s) const { return stencil_names[s.stencil]; }
 };
 
 Program plan(const Ir& ir, const std::vector<uint32_t>& order);

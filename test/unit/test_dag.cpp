@@ -1,6 +1,7 @@
 // DAG reader: accepted files, and one rejected file per kind of error, each
 // with the message a user would see.
 #include <catch2/catch.hpp>
+#include <fmt/format.h>
 #include <nlohmann/json.hpp>
 
 #include <bit>
@@ -269,4 +270,106 @@ TEST_CASE("review findings: ids, duplicates across the id index, key order, CBOR
     // CBOR: text must be UTF-8; additional information 31 only where allowed.
     CHECK_THAT(cbor_error({0xa1, 0x62, 0xc0, 0x80, 0x00}), Catch::Contains("not UTF-8"));
     CHECK_THAT(cbor_error({0xa1, 0x61, 'x', 0x1f}), Catch::Contains("indefinite length not allowed here"));
+}
+
+namespace {
+// CBOR with every map of indefinite length: the reader's general path (its
+// shortcut takes definite-length maps only).
+void indefinite_cbor(const nlohmann::json& j, std::vector<uint8_t>& out) {
+    auto head = [&](uint8_t major, uint64_t v) {
+        if (v < 24) return out.push_back(static_cast<uint8_t>(major << 5 | v));
+        out.push_back(static_cast<uint8_t>(major << 5 | 27));
+        for (int s = 56; s >= 0; s -= 8) out.push_back(static_cast<uint8_t>(v >> s));
+    };
+    switch (j.type()) {
+        case nlohmann::json::value_t::object:
+            out.push_back(0xbf);
+            for (const auto& [k, v] : j.items()) {
+                head(3, k.size());
+                out.insert(out.end(), k.begin(), k.end());
+                indefinite_cbor(v, out);
+            }
+            out.push_back(0xff);
+            return;
+        case nlohmann::json::value_t::array:
+            head(4, j.size());
+            for (const auto& v : j) indefinite_cbor(v, out);
+            return;
+        case nlohmann::json::value_t::string: {
+            const auto& s = j.get_ref<const std::string&>();
+            head(3, s.size());
+            out.insert(out.end(), s.begin(), s.end());
+            return;
+        }
+        case nlohmann::json::value_t::number_unsigned: return head(0, j.get<uint64_t>());
+        case nlohmann::json::value_t::number_integer: {
+            const int64_t i = j.get<int64_t>();
+            return i >= 0 ? head(0, static_cast<uint64_t>(i)) : head(1, static_cast<uint64_t>(-1 - i));
+        }
+        case nlohmann::json::value_t::number_float: {
+            const uint64_t bits = std::bit_cast<uint64_t>(j.get<double>());
+            out.push_back(0xfb);
+            for (int s = 56; s >= 0; s -= 8) out.push_back(static_cast<uint8_t>(bits >> s));
+            return;
+        }
+        case nlohmann::json::value_t::boolean: return out.push_back(j.get<bool>() ? 0xf5 : 0xf4);
+        default: return out.push_back(0xf6);
+    }
+}
+
+// What reading gives: the error, or the nodes, names and outputs.
+std::string outcome(std::span<const uint8_t> bytes) {
+    try {
+        const Dag d = read_dag(bytes);
+        std::string s;
+        for (const DagNode& n : d.nodes)
+            s += fmt::format("{} {} {} {} {} {} {} {} {};", n.id, static_cast<int>(n.op), static_cast<int>(n.dtype),
+                             n.nargs, n.args[0], n.args[1], n.args[2], n.bits, n.name);
+        for (const std::string& name : d.names) s += name + ";";
+        for (const DagOutput& o : d.outputs) s += fmt::format("{}={};", o.name, o.node);
+        for (uint32_t v : d.order) s += fmt::format("{},", v);
+        return s;
+    } catch (const Error& e) {
+        return e.what();
+    }
+}
+}  // namespace
+
+TEST_CASE("CBOR's shortcut for small maps reads what the general path and JSON read") {
+    const std::string cases[] = {
+        doc(kAB + R"(,{"id":2,"op":"mul","dtype":"float","args":[0,1]})"),
+        doc(kAB + R"(,{"args":[1,0],"dtype":"float","op":"sub","id":2})"),                  // any key order
+        doc(kAB + R"(,{"id":2,"op":"mul","dtype":"float","args":[0,9]})"),                  // no node 9
+        doc(R"({"id":2,"op":"neg","dtype":"float","args":[0]},)" + kAB),                    // operand after its user
+        doc(R"({"id":0,"op":"neg","dtype":"float","args":[0]})", "[]"),                     // a cycle
+        doc(kAB + R"(,{"id":2,"op":"mul","dtype":"float","args":[0,-1]})"),                 // not an id
+        doc(kAB + R"(,{"id":2,"op":"mul","dtype":"float","args":[0,1.0]})"),
+        doc(kAB + R"(,{"id":2,"op":"mul","dtype":"float","args":[0,[1]]})"),                // nested: general path
+        doc(kAB + R"(,{"id":2,"op":"mul","dtype":"float","args":0})"),
+        doc(kAB + R"(,{"id":2,"op":"mul","dtype":"float","args":[0,1],"extra":null})"),     // unknown key
+        doc(kAB + R"(,{"id":2,"op":"mul","dtype":"float","args":[0,1],"node":3})"),         // a field of outputs
+        doc(kAB + R"(,{"id":2,"op":"mul","dtype":"float"})"),
+        doc(kAB + R"(,{"id":-2,"op":"mul","dtype":"float","args":[0,1]})"),
+        doc(kAB + R"(,{"id":9007199254740993,"op":"mul","dtype":"float","args":[0,1]})"),
+        doc(kAB + R"(,{"id":2,"op":"mul","dtype":"int","args":[0,1]})"),                   // wrong dtype
+        doc(kAB + R"(,{"id":2,"op":"mul","dtype":5,"args":[0,1]})"),
+        doc(kAB + R"(,{"id":2,"op":{"x":1},"dtype":"float","args":[0,1]})"),
+        doc(kAB + R"(,{"id":2,"op":"m\u00fcl","dtype":"float","args":[0,1]})"),             // not ASCII: general path
+        doc(R"({"id":0,"op":"const","dtype":"int","value":-7},{"id":1,"op":"const","dtype":"bool","value":true},
+               {"id":2,"op":"const","dtype":"float","value":"-inf"},{"id":3,"op":"const","dtype":"float","value":1e300},
+               {"id":4,"op":"const","dtype":"int","value":4294967296},{"id":5,"op":"const","dtype":"float","value":null})",
+            "[]"),
+        doc(R"({"id":0,"op":"input","dtype":"float","name":"a b","value":0})", "[]"),
+        doc(kAB + R"(,{"id":2,"op":"add","dtype":"float","args":[0,1]})", R"([{"name":"y","node":2,"x":0}])"),
+    };
+    for (const std::string& text : cases) {
+        INFO(text);
+        const nlohmann::json j = nlohmann::json::parse(text);
+        const std::vector<uint8_t> definite = nlohmann::json::to_cbor(j);
+        std::vector<uint8_t> indefinite;
+        indefinite_cbor(j, indefinite);
+        const std::string expected = outcome(bytes_of(text));
+        CHECK(outcome(definite) == expected);
+        CHECK(outcome(indefinite) == expected);
+    }
 }

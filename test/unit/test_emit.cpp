@@ -55,7 +55,8 @@ LinkedImage thumb_branch_image(Program& program) {
     img.patches = {{0, CP_PATCH_THM_BRANCH24, CP_REGION_DATA, -4}};
     img.stencil_bytes = 4;
     img.step_offsets = {0};
-    program.steps = {Step{"far_call_f", HoleKind::None, 0, kNone}};
+    program.stencil_names = {"far_call_f"};
+    program.steps = {Step{0, HoleKind::None}};
     return img;
 }
 

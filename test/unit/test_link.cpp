@@ -55,6 +55,9 @@ TEST_CASE("images are byte-for-byte reproducible and pass the runtime's checks")
     auto a = write_image(link_of(kProgram, R"([{"name":"y","node":3}])"));
     auto b = write_image(link_of(kProgram, R"([{"name":"y","node":3}])"));
     CHECK(a == b);
+    // The compiler's checksum (zlib's CRC-32) is the runtime's cp_crc32.
+    REQUIRE(a.size() >= 4);
+    CHECK(cp_read_u32(a.data() + a.size() - 4) == cp_crc32(a.data(), a.size() - 4));
     cp_image img;
     REQUIRE(cp_image_open(&img, a.data(), a.size()) == CP_OK);
     CHECK(img.target == CP_TARGET_X86_64);
@@ -69,17 +72,16 @@ TEST_CASE("a stencil that does not continue in the planned register state is an 
     // cp_entry continues in state ii; a step planned for state ff after it
     // means the stencil object and the compiler disagree.
     Program p;
-    p.steps = {Step{"cp_entry", HoleKind::None, 0, kNone, {Kind::I, Kind::I}},
-               Step{"add_ff", HoleKind::None, 0, kNone, {Kind::F, Kind::F}},
-               Step{"cp_exit", HoleKind::None, 0, kNone, {Kind::F, Kind::F}}};
+    p.stencil_names = {"cp_entry", "add_ff", "cp_exit"};
+    p.steps = {Step{0, HoleKind::None, {Kind::I, Kind::I}}, Step{1, HoleKind::None, {Kind::F, Kind::F}},
+               Step{2, HoleKind::None, {Kind::F, Kind::F}}};
     CHECK_THROWS_WITH(link_program(p, db()),
                       Catch::Contains("stencil 'cp_entry' continues in register state ii, the program expects ff"));
     // The exit stencil returns: it cannot stand before another step.
-    p.steps = {Step{"cp_entry", HoleKind::None, 0, kNone, {Kind::I, Kind::I}},
-               Step{"cp_exit", HoleKind::None, 0, kNone, {Kind::I, Kind::I}},
-               Step{"cp_exit", HoleKind::None, 0, kNone, {Kind::I, Kind::I}}};
+    p.steps = {Step{0, HoleKind::None, {Kind::I, Kind::I}}, Step{2, HoleKind::None, {Kind::I, Kind::I}},
+               Step{2, HoleKind::None, {Kind::I, Kind::I}}};
     CHECK_THROWS_WITH(link_program(p, db()), Catch::Contains("stencil 'cp_exit' never continues to the next one"));
     // And a program must end in a stencil that returns.
-    p.steps = {Step{"cp_entry", HoleKind::None, 0, kNone, {Kind::I, Kind::I}}};
+    p.steps = {Step{0, HoleKind::None, {Kind::I, Kind::I}}};
     CHECK_THROWS_WITH(link_program(p, db()), Catch::Contains("the last stencil 'cp_entry' does not return"));
 }

@@ -19,7 +19,7 @@ Program plan_of(const std::string& nodes, const std::string& outputs) {
 }
 std::vector<std::string> names(const Program& p) {
     std::vector<std::string> v;
-    for (auto& s : p.steps) v.emplace_back(s.stencil);
+    for (auto& s : p.steps) v.emplace_back(p.stencil(s));
     return v;
 }
 const std::string kAB = R"({"id":0,"op":"input","dtype":"float","name":"a","value":1},
@@ -112,7 +112,7 @@ TEST_CASE("an output that is a state under another name keeps this run's value")
     CHECK(y != st);
     size_t store_y = 0, store_s = 0;
     for (size_t i = 0; i < p.steps.size(); ++i)
-        if (p.steps[i].hole == HoleKind::Data && p.steps[i].stencil.rfind("st", 0) == 0)
+        if (p.steps[i].hole == HoleKind::Data && p.stencil(p.steps[i]).rfind("st", 0) == 0)
             (p.steps[i].hole_index == y ? store_y : store_s) = i;
     CHECK(store_y < store_s);  // the copy happens before the state changes
 }
