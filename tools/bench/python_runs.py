@@ -10,7 +10,8 @@ vectors of n = 10 inputs (twenty inputs, one output). Each runs on the host
 (coparun --serve), and on both through the process-per-run path (one coparun
 per run, as before the persistent runners) and as one run_batch() call. The
 reference is plain Python evaluating the same arithmetic on Python floats.
-All numbers come from one run of this script (best of 5 repetitions each):
+All numbers come from one run of this script (best of 5 repetitions, 3 for
+the batches):
 
     PYTHONPATH=tools/python python3 tools/bench/python_runs.py [--quick]
 
@@ -144,7 +145,7 @@ def measure(quick: bool) -> List[Dict[str, Any]]:
             if results[0] != (list(check) if isinstance(check, tuple) else check):
                 raise AssertionError(f"{name} on {label}: run_batch gave {results[0]!r}, a period {check!r}")
             old_tg, old_period, _, _ = make(arch, "process")
-            old = best_per_period(old_period, slow, repeats=3)
+            old = best_per_period(old_period, slow)
             if old_period(0) != check:
                 raise AssertionError(f"{name} on {label}: the process path gave {old_period(0)!r}, not {check!r}")
             rows.append({"program": name, "target": label, "path": f"Target ({kind})", "seconds": new,
@@ -179,8 +180,7 @@ def section(rows: List[Dict[str, Any]], quick: bool) -> List[str]:
             "`qemu-arm coparun-armhf --serve` per program; `run_batch` runs many periods in one call; "
             "'one coparun per run' is the path before the persistent runners (one process per `run()`). "
             "`run_batch` is timed without making its list of inputs. "
-            f"`tools/bench/python_runs.py{' --quick' if quick else ''}`, best of 5 (of 3 for the process path and "
-            "the batches), garbage collection off while timing (as timeit does), all in one run.", ""] + markdown(rows)
+            f"`tools/bench/python_runs.py{' --quick' if quick else ''}`, best of 5 (of 3 for the batches), garbage collection off while timing (as timeit does), all in one run.", ""] + markdown(rows)
 
 
 def main() -> int:
