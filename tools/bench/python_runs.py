@@ -180,7 +180,8 @@ def section(rows: List[Dict[str, Any]], quick: bool) -> List[str]:
             "`qemu-arm coparun-armhf --serve` per program; `run_batch` runs many periods in one call; "
             "'one coparun per run' is the path before the persistent runners (one process per `run()`). "
             "`run_batch` is timed without making its list of inputs. "
-            f"`tools/bench/python_runs.py{' --quick' if quick else ''}`, best of 5 (of 3 for the batches), garbage collection off while timing (as timeit does), all in one run.", ""] + markdown(rows)
+            f"`tools/bench/python_runs.py{' --quick' if quick else ''}`, best of 5 (of 3 for the batches), "
+            "garbage collection off while timing (as timeit does), all in one run.", ""] + markdown(rows)
 
 
 def main() -> int:
