@@ -145,8 +145,8 @@ class ServeProtocol(Case):
                 self.assertEqual(got[4:6], ["ok", 'ok {"acc": 6.0}'])
                 self.assertEqual(got[6:8], ["ok", "ok"])
                 everything = got[8]
-                self.assertTrue(everything.startswith("ok {") and '"m": 4' in everything and '"acc": 6.25' in everything,
-                                everything)
+                self.assertTrue(everything.startswith("ok {") and '"m": 4' in everything
+                                and '"acc": 6.25' in everything, everything)
                 # Three periods (one per '|'): x = 1, then unchanged, then x = 2 and n = 16.
                 words = got[9].split()
                 self.assertEqual(words[0], "ok")
@@ -229,7 +229,8 @@ class ServeProtocol(Case):
         proc = self.serve(corrupt, "get\n")
         self.assertEqual(proc.returncode, 1)
         self.assertEqual(proc.stdout, b"")
-        self.assertEqual(proc.stderr.decode(), f"coparun: error: {corrupt}: checksum mismatch: the image is corrupted\n")
+        self.assertEqual(proc.stderr.decode(),
+                         f"coparun: error: {corrupt}: checksum mismatch: the image is corrupted\n")
 
 
 # ---- Which runner, and where its library is ------------------------------------------
@@ -276,8 +277,8 @@ class Selection(Case):
         with self.assertRaisesRegex(RuntimeError, "cannot load the copapy runtime .*libcopapy-runtime.so"):
             _runner.load_runtime_library("COPAPY_RUNTIME_LIB", [])
         del os.environ["COPAPY_RUNTIME_LIB"]
-        with self.assertRaisesRegex(FileNotFoundError, r"cannot find libcopapy-runtime.so; tried: "
-                                                       r"\$COPAPY_RUNTIME_LIB \(not set\), .*/empty/libcopapy-runtime.so"):
+        with self.assertRaisesRegex(FileNotFoundError, r"cannot find libcopapy-runtime.so; tried: \$COPAPY_RUNTIME_LIB "
+                                                       r"\(not set\), .*/empty/libcopapy-runtime.so"):
             _runner.load_runtime_library("COPAPY_RUNTIME_LIB", [self.tmp / "empty"])
 
     def test_without_the_library(self) -> None:
