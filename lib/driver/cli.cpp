@@ -254,6 +254,10 @@ int run_cli(int argc, const char* const* argv, std::ostream& out, std::ostream& 
             opt.fixed = FixedAddresses{parse_address("--code-addr", code_addr), parse_address("--data-addr", data_addr)};
         opt.outputs = plan_outputs(emits, output, opt.input);
         opt.depfile = depfile;
+        // Images alone (no listing, C, ...) and no fixed addresses: the
+        // compiler may drop the IR and the steps as soon as they are used.
+        opt.release_stages = !opt.fixed && std::all_of(opt.outputs.begin(), opt.outputs.end(),
+                                                       [](const EmitOutput& o) { return o.kind == Emit::Image; });
         if (!depfile.empty() &&
             std::none_of(opt.outputs.begin(), opt.outputs.end(), [](const EmitOutput& o) { return o.path != "-"; }))
             fail(ErrorKind::Usage, "--depfile needs an artifact written to a file");

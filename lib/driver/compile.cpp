@@ -189,6 +189,10 @@ CompiledProgram compile_program(const CompileOptions& opt) {
     stats.computed = c.order.size();
     stats.t_order = lap(clock);
     c.program = plan(c.ir, c.order);
+    if (opt.release_stages) {
+        c.ir = Ir();
+        c.order = {};
+    }
     stats.t_plan = lap(clock);
     stats.steps = c.program.steps.size();
     stats.loads = c.program.loads;
@@ -203,6 +207,7 @@ CompiledProgram compile_program(const CompileOptions& opt) {
     stats.data_bytes = c.image.data.size();
     stats.patches = c.image.patches.size();
     stats.resolved = c.image.resolved;
+    if (opt.release_stages) c.program.steps = {};
     stats.t_link = lap(clock);
     return c;
 }

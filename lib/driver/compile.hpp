@@ -45,6 +45,10 @@ struct CompileOptions {
     std::string depfile;                   // if set: a Make rule "<outputs>: <DAG> <stencil object>"
     std::optional<FixedAddresses> fixed;   // resolve every patch for these load addresses (bare metal)
     std::string c_name;                    // identifier prefix in a C header (default: the header's file name)
+    // Release the IR and the linear order once planned, and the program's
+    // steps once linked: writing images needs neither (the command line
+    // sets it when it writes only images, for large programs' memory).
+    bool release_stages = false;
 };
 
 struct CompileStats {

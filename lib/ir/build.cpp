@@ -46,13 +46,24 @@ public:
     Ir build() {
         ir_.names = dag_.names;
         ir_.nodes.reserve(dag_.nodes.size());
+        // At most 3/4 full (tagged entries make long probes cheap): room for
+        // about as many nodes as the DAG has without growing.
         size_t cap = 1024;
-        while (cap < 2 * dag_.nodes.size()) cap *= 2;
+        while (cap * 3 < 4 * dag_.nodes.size()) cap *= 2;
         table_.assign(cap, kEmpty);
+        // Each node's probe is prefetched kAhead nodes early, or, if one of
+        // its operands is not lowered by then (often: operands are recent),
+        // as soon as they all are.
         constexpr size_t kAhead = 8;  // nodes: about a memory latency of lowering
         const std::vector<uint32_t>& order = dag_.order;
+        std::array<size_t, kAhead> waiting{};  // positions in `order`
+        size_t waiting_count = 0;
         for (size_t i = 0; i < order.size(); ++i) {
-            if (i + kAhead < order.size()) prefetch(dag_.nodes[order[i + kAhead]]);
+            for (size_t w = 0; w < waiting_count;)
+                if (waiting[w] <= i || prefetch(dag_.nodes[order[waiting[w]]])) waiting[w] = waiting[--waiting_count];
+                else ++w;
+            if (i + kAhead < order.size() && !prefetch(dag_.nodes[order[i + kAhead]]))
+                waiting[waiting_count++] = i + kAhead;
             map_[order[i]] = lower(dag_.nodes[order[i]]);
         }
         for (const DagOutput& o : dag_.outputs) ir_.outputs.push_back({o.name, map_[o.node], dag_.nodes[o.node].dtype});
@@ -79,7 +90,7 @@ private:
             const uint32_t index = static_cast<uint32_t>(ir_.nodes.size());
             *slot = entry(hash, index);
             ir_.nodes.push_back(IrNode{op, kind, nargs, args, bits, kNone, dag_id});
-            if (++table_used_ * 2 > table_.size()) grow();
+            if (++table_used_ * 4 > table_.size() * 3) grow();
             return index;
         }
         return static_cast<uint32_t>(*slot);
@@ -90,20 +101,22 @@ private:
     // the cache, and the probe would otherwise wait for memory once per
     // node. The key is guessed from the common path of lower() (operands
     // that need no conversion); a wrong guess costs only the prefetch.
-    void prefetch(const DagNode& n) const {
+    // False if an operand is not lowered yet (nothing was fetched).
+    bool prefetch(const DagNode& n) const {
         Key k{n.op, kind_of(n.dtype), n.nargs, {}, 0};
         if (n.op == Op::Const) {
             k.bits = n.bits;
         } else {
-            if (is_leaf(n.op) || n.op == Op::Cast || n.op == Op::Lt || n.op == Op::Le || n.nargs == 0) return;
+            if (is_leaf(n.op) || n.op == Op::Cast || n.op == Op::Lt || n.op == Op::Le || n.nargs == 0) return true;
             for (unsigned i = 0; i < n.nargs; ++i) {
                 k.args[i] = map_[n.args[i]];
-                if (k.args[i] == kNone) return;  // an operand not lowered yet
+                if (k.args[i] == kNone) return false;
             }
             k.kind = result_kind(n.op, ir_.nodes[k.args[n.op == Op::Select ? 1 : 0]].kind);
             if (is_commutative(n.op) && n.nargs == 2 && k.args[1] < k.args[0]) std::swap(k.args[0], k.args[1]);
         }
         __builtin_prefetch(&table_[KeyHash{}(k) & (table_.size() - 1)]);
+        return true;
     }
 
     // Hash-consing table: open addressing; an entry is a node index with the
