@@ -6,6 +6,7 @@
 
 #include <bit>
 #include <cmath>
+#include <cstring>
 #include <limits>
 #include <nlohmann/json.hpp>
 #include <string>
@@ -46,7 +47,7 @@ private:
 
 std::string where(const DagNode& n) { return fmt::format("node {} ('{}')", n.id, op_name(n.op)); }
 
-bool valid_name(const std::string& s) {
+bool valid_name(std::string_view s) {
     if (s.empty() || s.size() > 255) return false;
     auto head = [](char c) { return (c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') || c == '_'; };
     auto tail = [&](char c) { return head(c) || (c >= '0' && c <= '9') || c == '.' || c == '[' || c == ']'; };
@@ -63,7 +64,9 @@ struct RawValue {
     uint64_t u = 0;
     double f = 0;
     bool b = false;
-    std::string s;
+    std::string s;          // a text (str() gives it)
+    std::string_view view;  // or, when set, the text as it is in the file (the CBOR shortcut)
+    std::string_view str() const { return view.data() ? view : std::string_view(s); }
     const char* other = "";  // type name of an unexpected object/array/null
 
     // Node ids are 0 .. 2^53: exact in every JSON reader, and no arithmetic
@@ -111,10 +114,10 @@ std::string parse_value(const RawValue& v, DType t, uint32_t& bits) {
         case DType::Float: {
             float f;
             if (v.kind == RawValue::Str) {
-                if (v.s == "inf") f = std::numeric_limits<float>::infinity();
-                else if (v.s == "-inf") f = -std::numeric_limits<float>::infinity();
-                else if (v.s == "nan") f = std::numeric_limits<float>::quiet_NaN();
-                else return fmt::format("float value must be a number, \"inf\", \"-inf\" or \"nan\", not \"{}\"", v.s);
+                if (v.str() == "inf") f = std::numeric_limits<float>::infinity();
+                else if (v.str() == "-inf") f = -std::numeric_limits<float>::infinity();
+                else if (v.str() == "nan") f = std::numeric_limits<float>::quiet_NaN();
+                else return fmt::format("float value must be a number, \"inf\", \"-inf\" or \"nan\", not \"{}\"", v.str());
             } else if (v.kind == RawValue::Int || v.kind == RawValue::Uint || v.kind == RawValue::Float) {
                 const double d = v.kind == RawValue::Float ? v.f : v.kind == RawValue::Int ? double(v.i) : double(v.u);
                 // Converting a double beyond the float range is undefined in C++:
@@ -175,6 +178,7 @@ struct RawObject {
         v.f = 0;
         v.b = false;
         v.s.clear();
+        v.view = {};
         v.other = "";
         present |= static_cast<uint8_t>(1u << f);
         return v;
@@ -451,17 +455,37 @@ private:
             if (static_cast<size_t>(end_ - p_) < len + 2) return give_up();  // the key, and the value's first byte
             const std::string_view key(reinterpret_cast<const char*>(p_ + 1), len);
             p_ += 1 + len;
-            if (key == "args") {
+            if (key.size() == 4 && std::memcmp(key.data(), "args", 4) == 0) {
                 if (args_seen || !fast_args(obj)) return give_up();
                 args_seen = true;
                 continue;
             }
-            int f = 0;
-            while (f < kFieldCount && kFieldNames[f] != key) ++f;
-            if (f == kFieldCount || (obj.present & (1u << f))) return give_up();
+            const int f = field_of(key);
+            if (f < 0 || (obj.present & (1u << f))) return give_up();
             if (!fast_scalar(obj.fresh_slot(static_cast<Field>(f)))) return give_up();
         }
         return true;
+    }
+
+    // The Field a key names, or -1 (by length first: no call per comparison).
+    static int field_of(std::string_view key) {
+        auto is = [&](const char(&name)[sizeof("dtype")]) { return std::memcmp(key.data(), name, 5) == 0; };
+        switch (key.size()) {
+            case 2:
+                if (key[0] == 'i' && key[1] == 'd') return kId;
+                if (key[0] == 'o' && key[1] == 'p') return kOp;
+                return -1;
+            case 4:
+                if (std::memcmp(key.data(), "name", 4) == 0) return kName;
+                if (std::memcmp(key.data(), "node", 4) == 0) return kNode;
+                return -1;
+            case 5:
+                if (is("dtype")) return kDtype;
+                if (is("value")) return kValue;
+                if (is("state")) return kState;
+                return -1;
+            default: return -1;
+        }
     }
 
     // An argument (of additional information `info`) read at q, which moves
@@ -502,7 +526,7 @@ private:
                 for (uint64_t k = 0; k < x; ++k)
                     if (q[k] >= 0x80) return false;  // not ASCII: the general path checks the UTF-8
                 v.kind = RawValue::Str;
-                v.s.assign(reinterpret_cast<const char*>(q), x);
+                v.view = {reinterpret_cast<const char*>(q), static_cast<size_t>(x)};  // the file outlives the read
                 p_ = q + x;
                 return true;
             case 7:
@@ -693,7 +717,7 @@ public:
     void top_field(const std::string& key, const RawValue* v, bool is_list) {
         if (key == "format") {
             seen_format_ = true;
-            format_ok_ = v && v->kind == RawValue::Str && v->s == "copapy-dag";
+            format_ok_ = v && v->kind == RawValue::Str && v->str() == "copapy-dag";
         } else if (key == "version") {
             seen_version_ = v && (v->kind == RawValue::Int || v->kind == RawValue::Uint);
             if (seen_version_) version_ = v->as_int();
@@ -740,9 +764,9 @@ private:
             diag_.add("node {}: field 'op' must be a string", n.id);
             return;
         }
-        auto parsed_op = op_from_name(op->s);
+        auto parsed_op = op_from_name(op->str());
         if (!parsed_op) {
-            diag_.add("node {}: unknown op '{}'", n.id, op->s);
+            diag_.add("node {}: unknown op '{}'", n.id, op->str());
             return;
         }
         n.op = *parsed_op;
@@ -754,7 +778,7 @@ private:
                        [&](std::string_view key) { diag_.add("{}: unknown field '{}'", w(), key); });
         const RawValue* dt = j.get(kDtype);
         std::optional<DType> dtype;
-        if (!dt || dt->kind != RawValue::Str || !(dtype = dtype_from_name(dt->s))) {
+        if (!dt || dt->kind != RawValue::Str || !(dtype = dtype_from_name(dt->str()))) {
             diag_.add("{}: field 'dtype' must be \"int\", \"float\" or \"bool\"", w());
             return;
         }
@@ -792,18 +816,18 @@ private:
         }
         if (named) {
             const RawValue* name = j.get(kName);
-            if (!name || name->kind != RawValue::Str || !valid_name(name->s)) {
+            if (!name || name->kind != RawValue::Str || !valid_name(name->str())) {
                 diag_.add("{}: field 'name' must be a name matching [A-Za-z_][A-Za-z0-9_.[\\]]* (at most 255 bytes)",
                           w());
                 return;
             }
-            auto [it, fresh] = input_names_.emplace(name->s, static_cast<uint32_t>(dag_.nodes.size()));
+            auto [it, fresh] = input_names_.emplace(name->str(), static_cast<uint32_t>(dag_.nodes.size()));
             if (!fresh) {
-                diag_.add("{}: input name '{}' is already used by node {}", w(), name->s, dag_.nodes[it->second].id);
+                diag_.add("{}: input name '{}' is already used by node {}", w(), name->str(), dag_.nodes[it->second].id);
                 return;
             }
             n.name = static_cast<uint32_t>(dag_.names.size());
-            dag_.names.push_back(name->s);
+            dag_.names.emplace_back(name->str());
             dag_.inputs.push_back(static_cast<uint32_t>(dag_.nodes.size()));
         }
         // Operands that are already known (in a file written in order, all
@@ -919,11 +943,11 @@ private:
                            [&](std::string_view key) { diag_.add("outputs[{}]: unknown field '{}'", i, key); });
             const RawValue* name = o.get(kName);
             const RawValue* node = o.get(kNode);
-            if (!name || name->kind != RawValue::Str || !valid_name(name->s)) {
+            if (!name || name->kind != RawValue::Str || !valid_name(name->str())) {
                 diag_.add("outputs[{}]: field 'name' must be a valid name", i);
                 continue;
             }
-            const std::string& s = name->s;
+            const std::string s(name->str());
             if (!node || !(node->kind == RawValue::Int || node->kind == RawValue::Uint)) {
                 diag_.add("outputs[{}] ('{}'): field 'node' must be a node id", i, s);
                 continue;
