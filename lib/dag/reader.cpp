@@ -215,7 +215,8 @@ public:
     // Records id -> index; returns the index already recorded, or kNoNode.
     uint32_t insert(int64_t id, uint32_t index) {
         if (id >= 0 && id < static_cast<int64_t>(dense_limit(index))) {
-            if (static_cast<size_t>(id) >= dense_.size()) dense_.resize(std::max<size_t>(id + 1, dense_.size() * 2), kNoNode);
+            // A page of slots at a time (the vector's capacity grows geometrically).
+            if (static_cast<size_t>(id) >= dense_.size()) dense_.resize((static_cast<size_t>(id) + 1024) & ~size_t{1023}, kNoNode);
             uint32_t& slot = dense_[static_cast<size_t>(id)];
             if (slot != kNoNode) return slot;
             // The limit grows with the node count: an id seen earlier may sit in the sparse map.
@@ -226,6 +227,7 @@ public:
         auto [it, fresh] = sparse_.emplace(id, index);
         return fresh ? kNoNode : it->second;
     }
+    void reserve(size_t ids) { dense_.reserve(ids); }
     uint32_t find(int64_t id) const {
         if (id >= 0 && static_cast<size_t>(id) < dense_.size() && dense_[static_cast<size_t>(id)] != kNoNode)
             return dense_[static_cast<size_t>(id)];
@@ -686,7 +688,9 @@ public:
         // Room for as many nodes as the file can hold (a node takes at least
         // ~25 bytes of CBOR, ~40 of JSON): address space only, as untouched
         // capacity costs no memory, and the nodes are never copied to grow.
-        dag_.nodes.reserve(bytes.size() / (cbor ? 24 : 40) + 16);
+        const size_t most = bytes.size() / (cbor ? 24 : 40) + 16;
+        dag_.nodes.reserve(most);
+        ids_.reserve(most);  // ids are usually 0 .. n-1
         Sax sax(*this);
         if (cbor) {
             if (std::string e = CborReader(bytes, sax).parse(); !e.empty()) fail(ErrorKind::Input, "malformed CBOR: {}", e);
