@@ -489,7 +489,8 @@ ImageParts::ImageParts(const LinkedImage& img) {
     // zlib's CRC-32, the one cp_crc32 (which the runner checks with) computes
     // a nibble at a time to stay small: the same value, an order of magnitude faster.
     uLong crc = crc32_z(0, Z_NULL, 0);
-    for (const auto& part : parts_) crc = crc32_z(crc, part.data(), part.size());
+    for (const auto& part : parts_)  // (an empty vector's data() may be null, which would restart the CRC)
+        if (!part.empty()) crc = crc32_z(crc, part.data(), part.size());
     cp_write_u32(t + crc_at, static_cast<uint32_t>(crc));
     parts_.back() = {tail_.get(), tail_size_};
 }
