@@ -6,6 +6,8 @@ set -euo pipefail
 PKGS=(
   # host build
   build-essential cmake ninja-build pkg-config python3
+  # benchmarks: GNU time measures the compiler's peak memory (tools/bench)
+  time
   # tracer tests: static types (mypy --strict) and pip install into a venv
   mypy python3-venv
   libcli11-dev libfmt-dev nlohmann-json3-dev catch2 llvm-14-dev

@@ -2,12 +2,22 @@
 //
 // Validation collects every problem of a phase (structure, then references
 // and cycles, then types) before giving up, so a user fixes a file in one go.
+//
+// Parsing: CBOR with CborReader, JSON with JsonReader and, for the JSON it
+// declines (escapes, non-ASCII text, malformed files), nlohmann's parser,
+// all three driving one Sax that fills the Reader. Both readers of this file
+// decode the small objects of the nodes/outputs/updates lists straight into
+// a RawObject, which the general paths build from events.
 #include <fmt/format.h>
 
 #include <bit>
+#include <cerrno>
 #include <cmath>
+#include <cstdlib>
+#include <cstring>
 #include <limits>
 #include <nlohmann/json.hpp>
+#include <optional>
 #include <string>
 #include <unordered_map>
 #include <variant>
@@ -46,7 +56,7 @@ private:
 
 std::string where(const DagNode& n) { return fmt::format("node {} ('{}')", n.id, op_name(n.op)); }
 
-bool valid_name(const std::string& s) {
+bool valid_name(std::string_view s) {
     if (s.empty() || s.size() > 255) return false;
     auto head = [](char c) { return (c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') || c == '_'; };
     auto tail = [&](char c) { return head(c) || (c >= '0' && c <= '9') || c == '.' || c == '[' || c == ']'; };
@@ -63,7 +73,9 @@ struct RawValue {
     uint64_t u = 0;
     double f = 0;
     bool b = false;
-    std::string s;
+    std::string s;          // a text (str() gives it)
+    std::string_view view;  // or, when set, the text as it is in the file (the CBOR shortcut)
+    std::string_view str() const { return view.data() ? view : std::string_view(s); }
     const char* other = "";  // type name of an unexpected object/array/null
 
     // Node ids are 0 .. 2^53: exact in every JSON reader, and no arithmetic
@@ -111,10 +123,10 @@ std::string parse_value(const RawValue& v, DType t, uint32_t& bits) {
         case DType::Float: {
             float f;
             if (v.kind == RawValue::Str) {
-                if (v.s == "inf") f = std::numeric_limits<float>::infinity();
-                else if (v.s == "-inf") f = -std::numeric_limits<float>::infinity();
-                else if (v.s == "nan") f = std::numeric_limits<float>::quiet_NaN();
-                else return fmt::format("float value must be a number, \"inf\", \"-inf\" or \"nan\", not \"{}\"", v.s);
+                if (v.str() == "inf") f = std::numeric_limits<float>::infinity();
+                else if (v.str() == "-inf") f = -std::numeric_limits<float>::infinity();
+                else if (v.str() == "nan") f = std::numeric_limits<float>::quiet_NaN();
+                else return fmt::format("float value must be a number, \"inf\", \"-inf\" or \"nan\", not \"{}\"", v.str());
             } else if (v.kind == RawValue::Int || v.kind == RawValue::Uint || v.kind == RawValue::Float) {
                 const double d = v.kind == RawValue::Float ? v.f : v.kind == RawValue::Int ? double(v.i) : double(v.u);
                 // Converting a double beyond the float range is undefined in C++:
@@ -175,6 +187,7 @@ struct RawObject {
         v.f = 0;
         v.b = false;
         v.s.clear();
+        v.view = {};
         v.other = "";
         present |= static_cast<uint8_t>(1u << f);
         return v;
@@ -211,7 +224,8 @@ public:
     // Records id -> index; returns the index already recorded, or kNoNode.
     uint32_t insert(int64_t id, uint32_t index) {
         if (id >= 0 && id < static_cast<int64_t>(dense_limit(index))) {
-            if (static_cast<size_t>(id) >= dense_.size()) dense_.resize(std::max<size_t>(id + 1, dense_.size() * 2), kNoNode);
+            // A page of slots at a time (the vector's capacity grows geometrically).
+            if (static_cast<size_t>(id) >= dense_.size()) dense_.resize((static_cast<size_t>(id) + 1024) & ~size_t{1023}, kNoNode);
             uint32_t& slot = dense_[static_cast<size_t>(id)];
             if (slot != kNoNode) return slot;
             // The limit grows with the node count: an id seen earlier may sit in the sparse map.
@@ -222,6 +236,7 @@ public:
         auto [it, fresh] = sparse_.emplace(id, index);
         return fresh ? kNoNode : it->second;
     }
+    void reserve(size_t ids) { dense_.reserve(ids); }
     uint32_t find(int64_t id) const {
         if (id >= 0 && static_cast<size_t>(id) < dense_.size() && dense_[static_cast<size_t>(id)] != kNoNode)
             return dense_[static_cast<size_t>(id)];
@@ -235,6 +250,27 @@ private:
     std::vector<uint32_t> dense_;
     std::unordered_map<int64_t, uint32_t> sparse_;
 };
+
+// The Field a key names, or -1 (by length first: no call per comparison).
+int field_of(std::string_view key) {
+    auto is = [&](const char(&name)[sizeof("dtype")]) { return std::memcmp(key.data(), name, 5) == 0; };
+    switch (key.size()) {
+        case 2:
+            if (key[0] == 'i' && key[1] == 'd') return kId;
+            if (key[0] == 'o' && key[1] == 'p') return kOp;
+            return -1;
+        case 4:
+            if (std::memcmp(key.data(), "name", 4) == 0) return kName;
+            if (std::memcmp(key.data(), "node", 4) == 0) return kNode;
+            return -1;
+        case 5:
+            if (is("dtype")) return kDtype;
+            if (is("value")) return kValue;
+            if (is("state")) return kState;
+            return -1;
+        default: return -1;
+    }
+}
 
 class Reader;
 
@@ -451,14 +487,13 @@ private:
             if (static_cast<size_t>(end_ - p_) < len + 2) return give_up();  // the key, and the value's first byte
             const std::string_view key(reinterpret_cast<const char*>(p_ + 1), len);
             p_ += 1 + len;
-            if (key == "args") {
+            if (key.size() == 4 && std::memcmp(key.data(), "args", 4) == 0) {
                 if (args_seen || !fast_args(obj)) return give_up();
                 args_seen = true;
                 continue;
             }
-            int f = 0;
-            while (f < kFieldCount && kFieldNames[f] != key) ++f;
-            if (f == kFieldCount || (obj.present & (1u << f))) return give_up();
+            const int f = field_of(key);
+            if (f < 0 || (obj.present & (1u << f))) return give_up();
             if (!fast_scalar(obj.fresh_slot(static_cast<Field>(f)))) return give_up();
         }
         return true;
@@ -502,7 +537,7 @@ private:
                 for (uint64_t k = 0; k < x; ++k)
                     if (q[k] >= 0x80) return false;  // not ASCII: the general path checks the UTF-8
                 v.kind = RawValue::Str;
-                v.s.assign(reinterpret_cast<const char*>(q), x);
+                v.view = {reinterpret_cast<const char*>(q), static_cast<size_t>(x)};  // the file outlives the read
                 p_ = q + x;
                 return true;
             case 7:
@@ -656,13 +691,328 @@ private:
     std::string error_;
 };
 
+// A JSON parser for DAG files: nlohmann's SAX parser reads some 60 MB/s, and
+// DAG files are millions of small objects. It drives the Sax as nlohmann's
+// sax_parse() does for the JSON it accepts: text of printable ASCII without
+// escapes, numbers converted as nlohmann converts them (integers of up to 18
+// digits exactly, longer ones and floats with strtoull/strtoll/strtod as it
+// does). For anything else, and for malformed JSON, parse() returns false,
+// and the file is read again with nlohmann's parser, whose results and
+// messages are the reference. The objects of the top-level lists take a
+// shortcut like CBOR's (decoded straight into the RawObject); an object it
+// does not take is read again through the events.
+class JsonReader {
+public:
+    JsonReader(std::span<const uint8_t> bytes, Sax& sax)
+        : p_(reinterpret_cast<const char*>(bytes.data())), end_(p_ + bytes.size()), sax_(sax) {}
+
+    bool parse() {
+        std::vector<char> open;  // '{' or '[' for each container being read
+        skip_ws();
+        while (true) {
+            // A value.
+            if (p_ == end_) return false;
+            if (*p_ == '{') {
+                const char* start = p_;
+                if (RawObject* obj = sax_.list_object()) {
+                    if (fast_object(*obj)) {
+                        if (!sax_.list_object_done()) return false;
+                        if (!after_value(open)) return false;
+                        if (open.empty()) return at_end();
+                        continue;
+                    }
+                    p_ = start;
+                }
+                ++p_;
+                if (!sax_.start_object(std::size_t(-1))) return false;
+                skip_ws();
+                if (peek() == '}') {
+                    ++p_;
+                    if (!sax_.end_object()) return false;
+                } else {
+                    open.push_back('{');
+                    if (!key()) return false;
+                    continue;
+                }
+            } else if (*p_ == '[') {
+                ++p_;
+                if (!sax_.start_array(std::size_t(-1))) return false;
+                skip_ws();
+                if (peek() == ']') {
+                    ++p_;
+                    if (!sax_.end_array()) return false;
+                } else {
+                    open.push_back('[');
+                    continue;
+                }
+            } else if (!scalar()) {
+                return false;
+            }
+            if (!after_value(open)) return false;
+            if (open.empty()) return at_end();
+        }
+    }
+
+private:
+    int peek() const { return p_ < end_ ? static_cast<unsigned char>(*p_) : -1; }
+    static bool digit(int c) { return c >= '0' && c <= '9'; }
+    void skip_ws() {
+        while (p_ < end_ && (*p_ == ' ' || *p_ == '\n' || *p_ == '\r' || *p_ == '\t')) ++p_;
+    }
+    bool at_end() {
+        skip_ws();
+        return p_ == end_;
+    }
+
+    // After a value: closes the containers that end here; leaves p_ at the
+    // next value (after a comma, and after the key in an object), or false.
+    bool after_value(std::vector<char>& open) {
+        while (!open.empty()) {
+            skip_ws();
+            const int c = peek();
+            if (c == ',') {
+                ++p_;
+                skip_ws();
+                return open.back() == '[' || key();
+            }
+            if (c != (open.back() == '{' ? '}' : ']')) return false;
+            ++p_;
+            const bool ok = open.back() == '{' ? sax_.end_object() : sax_.end_array();
+            open.pop_back();
+            if (!ok) return false;
+        }
+        return true;
+    }
+
+    // A string of printable ASCII without escapes, as a view (p_ at its quote).
+    bool text(std::string_view& out) {
+        if (peek() != '"') return false;
+        const char* start = ++p_;
+        while (p_ < end_) {
+            const auto c = static_cast<unsigned char>(*p_);
+            if (c == '"') {
+                out = {start, static_cast<size_t>(p_ - start)};
+                ++p_;
+                return true;
+            }
+            if (c < 0x20 || c >= 0x80 || c == '\\') return false;
+            ++p_;
+        }
+        return false;
+    }
+
+    // "key" : (then the value follows)
+    bool key() {
+        std::string_view k;
+        if (!text(k)) return false;
+        skip_ws();
+        if (peek() != ':') return false;
+        ++p_;
+        skip_ws();
+        buf_.assign(k);
+        return sax_.key(buf_);
+    }
+
+    // A number as nlohmann reads it: its kind and value.
+    bool number(RawValue& v) {
+        const char* start = p_;
+        const bool negative = peek() == '-';
+        if (negative) ++p_;
+        if (peek() == '0') {
+            ++p_;
+        } else if (digit(peek()) ) {
+            while (digit(peek())) ++p_;
+        } else {
+            return false;
+        }
+        const size_t digits = static_cast<size_t>(p_ - start) - negative;
+        bool is_float = false;
+        if (peek() == '.') {
+            ++p_;
+            if (!digit(peek())) return false;
+            while (digit(peek())) ++p_;
+            is_float = true;
+        }
+        if (peek() == 'e' || peek() == 'E') {
+            ++p_;
+            if (peek() == '+' || peek() == '-') ++p_;
+            if (!digit(peek())) return false;
+            while (digit(peek())) ++p_;
+            is_float = true;
+        }
+        if (!is_float && digits <= 18) {  // exact in 64 bits
+            uint64_t x = 0;
+            for (const char* q = start + negative; q < p_; ++q) x = x * 10 + static_cast<uint64_t>(*q - '0');
+            if (negative) {
+                v.kind = RawValue::Int;
+                v.i = -static_cast<int64_t>(x);
+            } else {
+                v.kind = RawValue::Uint;
+                v.u = x;
+            }
+            return true;
+        }
+        token_.assign(start, p_);
+        char* stop = nullptr;
+        if (!is_float) {
+            errno = 0;
+            if (negative) {
+                const long long x = std::strtoll(token_.c_str(), &stop, 10);
+                if (errno == 0) {
+                    v.kind = RawValue::Int;
+                    v.i = x;
+                    return true;
+                }
+            } else {
+                const unsigned long long x = std::strtoull(token_.c_str(), &stop, 10);
+                if (errno == 0) {
+                    v.kind = RawValue::Uint;
+                    v.u = x;
+                    return true;
+                }
+            }
+        }
+        v.kind = RawValue::Float;
+        v.f = std::strtod(token_.c_str(), &stop);
+        return std::isfinite(v.f);  // nlohmann reports "number overflow"
+    }
+
+    // A string, number or literal: one event.
+    bool scalar() {
+        const int c = peek();
+        if (c == '"') {
+            std::string_view t;
+            if (!text(t)) return false;
+            buf_.assign(t);
+            return sax_.string(buf_);
+        }
+        if (c == '-' || digit(c)) {
+            RawValue v;
+            if (!number(v)) return false;
+            switch (v.kind) {
+                case RawValue::Int: return sax_.number_integer(v.i);
+                case RawValue::Uint: return sax_.number_unsigned(v.u);
+                default: return sax_.number_float(v.f, token_);
+            }
+        }
+        if (literal("true")) return sax_.boolean(true);
+        if (literal("false")) return sax_.boolean(false);
+        if (literal("null")) return sax_.null();
+        return false;
+    }
+
+    template <size_t N>
+    bool literal(const char (&word)[N]) {
+        if (static_cast<size_t>(end_ - p_) < N - 1 || std::memcmp(p_, word, N - 1) != 0) return false;
+        p_ += N - 1;
+        return true;
+    }
+
+    // The shortcut (see the class comment): known keys, each once, with
+    // text, numbers, booleans or null, and "args" an array of unsigned
+    // integers of up to 18 digits. False: nothing is decided, p_ is anywhere.
+    bool fast_object(RawObject& obj) {
+        ++p_;  // {
+        skip_ws();
+        if (peek() == '}') {
+            ++p_;
+            return true;
+        }
+        bool args_seen = false;
+        while (true) {
+            std::string_view k;
+            if (!text(k)) return false;
+            skip_ws();
+            if (peek() != ':') return false;
+            ++p_;
+            skip_ws();
+            if (k.size() == 4 && std::memcmp(k.data(), "args", 4) == 0) {
+                if (args_seen || !fast_args(obj)) return false;
+                args_seen = true;
+            } else {
+                const int f = field_of(k);
+                if (f < 0 || (obj.present & (1u << f))) return false;
+                RawValue& v = obj.fresh_slot(static_cast<Field>(f));
+                const int c = peek();
+                if (c == '"') {
+                    std::string_view t;
+                    if (!text(t)) return false;
+                    v.kind = RawValue::Str;
+                    v.view = t;  // the file outlives the read
+                } else if (c == '-' || digit(c)) {
+                    if (!number(v)) return false;
+                } else if (literal("true")) {
+                    v.kind = RawValue::Bool;
+                    v.b = true;
+                } else if (literal("false")) {
+                    v.kind = RawValue::Bool;
+                    v.b = false;
+                } else if (literal("null")) {
+                    v.kind = RawValue::Other;
+                    v.other = "null";
+                } else {
+                    return false;
+                }
+            }
+            skip_ws();
+            if (peek() == '}') {
+                ++p_;
+                return true;
+            }
+            if (peek() != ',') return false;
+            ++p_;
+            skip_ws();
+        }
+    }
+
+    bool fast_args(RawObject& obj) {
+        if (peek() != '[') return false;
+        ++p_;
+        obj.args_state = RawObject::Args::Array;
+        skip_ws();
+        if (peek() == ']') {
+            ++p_;
+            return true;
+        }
+        while (true) {
+            const char* start = p_;
+            if (!digit(peek())) return false;
+            uint64_t x = 0;
+            while (digit(peek())) x = x * 10 + static_cast<uint64_t>(*p_++ - '0');
+            const size_t digits = static_cast<size_t>(p_ - start);
+            if (digits > 18 || (digits > 1 && *start == '0') || peek() == '.' || peek() == 'e' || peek() == 'E')
+                return false;
+            obj.add_arg_uint(x);
+            skip_ws();
+            if (peek() == ']') {
+                ++p_;
+                return true;
+            }
+            if (peek() != ',') return false;
+            ++p_;
+            skip_ws();
+        }
+    }
+
+    const char* p_;
+    const char* end_;
+    Sax& sax_;
+    std::string buf_, token_;
+};
+
 class Reader {
 public:
+    // JSON through JsonReader; nullopt where it declines (the caller then
+    // reads the file with read(), nlohmann's parser, in a new Reader).
+    std::optional<Dag> read_json_fast(std::span<const uint8_t> bytes) {
+        reserve(bytes, false);
+        Sax sax(*this);
+        if (!JsonReader(bytes, sax).parse() || !sax.error().empty()) return std::nullopt;
+        return finish();
+    }
+
     Dag read(std::span<const uint8_t> bytes, bool cbor) {
-        // Room for as many nodes as the file can hold (a node takes at least
-        // ~25 bytes of CBOR, ~40 of JSON): address space only, as untouched
-        // capacity costs no memory, and the nodes are never copied to grow.
-        dag_.nodes.reserve(bytes.size() / (cbor ? 24 : 40) + 16);
+        reserve(bytes, cbor);
         Sax sax(*this);
         if (cbor) {
             if (std::string e = CborReader(bytes, sax).parse(); !e.empty()) fail(ErrorKind::Input, "malformed CBOR: {}", e);
@@ -673,6 +1023,20 @@ public:
                 what = what.substr(p + 2);
             fail(ErrorKind::Input, "malformed JSON: {}", what);
         }
+        return finish();
+    }
+
+    // Room for as many nodes as the file can hold (a node takes at least
+    // ~25 bytes of CBOR, ~40 of JSON): address space only, as untouched
+    // capacity costs no memory, and the nodes are never copied to grow.
+    void reserve(std::span<const uint8_t> bytes, bool cbor) {
+        const size_t most = bytes.size() / (cbor ? 24 : 40) + 16;
+        dag_.nodes.reserve(most);
+        ids_.reserve(most);  // ids are usually 0 .. n-1
+    }
+
+    // The checks after parsing.
+    Dag finish() {
         if (!top_object_) fail(ErrorKind::Input, "top level must be an object");
         check_header();
         diag_.check();
@@ -693,7 +1057,7 @@ public:
     void top_field(const std::string& key, const RawValue* v, bool is_list) {
         if (key == "format") {
             seen_format_ = true;
-            format_ok_ = v && v->kind == RawValue::Str && v->s == "copapy-dag";
+            format_ok_ = v && v->kind == RawValue::Str && v->str() == "copapy-dag";
         } else if (key == "version") {
             seen_version_ = v && (v->kind == RawValue::Int || v->kind == RawValue::Uint);
             if (seen_version_) version_ = v->as_int();
@@ -740,9 +1104,9 @@ private:
             diag_.add("node {}: field 'op' must be a string", n.id);
             return;
         }
-        auto parsed_op = op_from_name(op->s);
+        auto parsed_op = op_from_name(op->str());
         if (!parsed_op) {
-            diag_.add("node {}: unknown op '{}'", n.id, op->s);
+            diag_.add("node {}: unknown op '{}'", n.id, op->str());
             return;
         }
         n.op = *parsed_op;
@@ -754,7 +1118,7 @@ private:
                        [&](std::string_view key) { diag_.add("{}: unknown field '{}'", w(), key); });
         const RawValue* dt = j.get(kDtype);
         std::optional<DType> dtype;
-        if (!dt || dt->kind != RawValue::Str || !(dtype = dtype_from_name(dt->s))) {
+        if (!dt || dt->kind != RawValue::Str || !(dtype = dtype_from_name(dt->str()))) {
             diag_.add("{}: field 'dtype' must be \"int\", \"float\" or \"bool\"", w());
             return;
         }
@@ -792,18 +1156,18 @@ private:
         }
         if (named) {
             const RawValue* name = j.get(kName);
-            if (!name || name->kind != RawValue::Str || !valid_name(name->s)) {
+            if (!name || name->kind != RawValue::Str || !valid_name(name->str())) {
                 diag_.add("{}: field 'name' must be a name matching [A-Za-z_][A-Za-z0-9_.[\\]]* (at most 255 bytes)",
                           w());
                 return;
             }
-            auto [it, fresh] = input_names_.emplace(name->s, static_cast<uint32_t>(dag_.nodes.size()));
+            auto [it, fresh] = input_names_.emplace(name->str(), static_cast<uint32_t>(dag_.nodes.size()));
             if (!fresh) {
-                diag_.add("{}: input name '{}' is already used by node {}", w(), name->s, dag_.nodes[it->second].id);
+                diag_.add("{}: input name '{}' is already used by node {}", w(), name->str(), dag_.nodes[it->second].id);
                 return;
             }
             n.name = static_cast<uint32_t>(dag_.names.size());
-            dag_.names.push_back(name->s);
+            dag_.names.emplace_back(name->str());
             dag_.inputs.push_back(static_cast<uint32_t>(dag_.nodes.size()));
         }
         // Operands that are already known (in a file written in order, all
@@ -919,11 +1283,11 @@ private:
                            [&](std::string_view key) { diag_.add("outputs[{}]: unknown field '{}'", i, key); });
             const RawValue* name = o.get(kName);
             const RawValue* node = o.get(kNode);
-            if (!name || name->kind != RawValue::Str || !valid_name(name->s)) {
+            if (!name || name->kind != RawValue::Str || !valid_name(name->str())) {
                 diag_.add("outputs[{}]: field 'name' must be a valid name", i);
                 continue;
             }
-            const std::string& s = name->s;
+            const std::string s(name->str());
             if (!node || !(node->kind == RawValue::Int || node->kind == RawValue::Uint)) {
                 diag_.add("outputs[{}] ('{}'): field 'node' must be a node id", i, s);
                 continue;
@@ -1103,7 +1467,10 @@ Dag read_dag(std::span<const uint8_t> bytes) {
     size_t i = 0;
     while (i < bytes.size() && (bytes[i] == ' ' || bytes[i] == '\t' || bytes[i] == '\n' || bytes[i] == '\r')) ++i;
     if (i == bytes.size()) fail(ErrorKind::Input, "empty file");
-    if (bytes[i] == '{') return Reader().read(bytes, false);
+    if (bytes[i] == '{') {
+        if (std::optional<Dag> dag = Reader().read_json_fast(bytes)) return std::move(*dag);
+        return Reader().read(bytes, false);
+    }
     if (bytes[i] >= 0xa0 && bytes[i] <= 0xbf) return Reader().read(bytes, true);
     fail(ErrorKind::Input, "not a DAG file: expected a JSON object or a CBOR map");
 }

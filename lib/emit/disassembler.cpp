@@ -51,8 +51,8 @@ McTarget mc_target(cp_target target) {
     fail(ErrorKind::Environment, "no disassembler for target {}", static_cast<int>(target));
 }
 
-// Only the three LLVM targets we decode, not all of them (InitializeAll*
-// would register every backend of the shared library).
+// Only the three LLVM targets we decode (the only ones linked), on first use:
+// compiling without a listing never registers them.
 void initialize_llvm() {
     static std::once_flag once;
     std::call_once(once, [] {

@@ -1,5 +1,6 @@
-// Instruction decoding for listings, with LLVM's MC layer (the same LLVM
-// shared library the stencil reader uses, so no extra dependency).
+// Instruction decoding for listings, with LLVM's MC layer: the MC and
+// disassembler components of the three instruction sets, linked statically
+// (COPAPY_LLVM_DISASM_LIBS) and set up only when a listing is made.
 #pragma once
 
 #include <copapy/image.h>

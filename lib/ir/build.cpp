@@ -313,6 +313,7 @@ Ir build_ir(const Dag& dag, int opt_level) { return Builder(dag, opt_level).buil
 
 std::vector<uint32_t> linearize(const Ir& ir) {
     std::vector<uint32_t> order;
+    order.reserve(ir.nodes.size());  // address space: at most every node
     std::vector<uint8_t> seen(ir.nodes.size(), 0);
     std::vector<std::pair<uint32_t, uint8_t>> stack;
     std::vector<uint32_t> roots;
@@ -326,6 +327,8 @@ std::vector<uint32_t> linearize(const Ir& ir) {
         while (!stack.empty()) {
             auto& [v, k] = stack.back();
             const IrNode& n = ir.nodes[v];
+            if (k == 0)  // the operands are visited next: fetch them while the first is
+                for (unsigned i = 1; i < n.nargs; ++i) __builtin_prefetch(&ir.nodes[n.args[i]]);
             if (k < n.nargs) {
                 const uint32_t w = n.args[k++];
                 if (!seen[w]) {

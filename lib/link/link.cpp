@@ -4,6 +4,8 @@
 #include <zlib.h>
 
 #include <algorithm>
+#include <bit>
+#include <cstddef>
 #include <cstring>
 
 #include "support/bits.hpp"
@@ -408,6 +410,11 @@ private:
 
 LinkedImage link_program(const Program& program, StencilDb& db) { return Linker(program, db).run(); }
 
+static_assert(sizeof(ImagePatch) == CP_PATCH_SIZE && offsetof(ImagePatch, site) == CP_PATCH_SITE &&
+                  offsetof(ImagePatch, kind) == CP_PATCH_KIND && offsetof(ImagePatch, region) == CP_PATCH_REGION &&
+                  offsetof(ImagePatch, reserved) == CP_PATCH_RESERVED && offsetof(ImagePatch, addend) == CP_PATCH_ADDEND,
+              "ImagePatch is laid out as a patch table entry");
+
 ImageParts::ImageParts(const LinkedImage& img) {
     std::string strtab;
     std::vector<uint32_t> name_offsets;
@@ -441,19 +448,23 @@ ImageParts::ImageParts(const LinkedImage& img) {
     cp_write_u32(o + CP_HDR_STRTAB_SIZE, static_cast<uint32_t>(strtab.size()));
 
     // The tables after the data: every byte written (padding as zeros), so
-    // the buffer needs no clearing first.
-    const size_t tail_at = patch_at;
+    // the buffer needs no clearing first. The patch table is the patches'
+    // own memory where that is laid out as in the image.
+    const bool patches_as_stored = std::endian::native == std::endian::little;
+    const size_t tail_at = patches_as_stored ? sym_at : patch_at;
     tail_size_ = size_ - tail_at;
     tail_.reset(new uint8_t[tail_size_]);
     uint8_t* t = tail_.get() - tail_at;  // indexed by image offsets
-    for (size_t i = 0; i < img.patches.size(); ++i) {
-        const ImagePatch& p = img.patches[i];
-        uint8_t* e = t + patch_at + CP_PATCH_SIZE * i;
-        std::memset(e, 0, CP_PATCH_SIZE);
-        cp_write_u32(e + CP_PATCH_SITE, p.site);
-        e[CP_PATCH_KIND] = p.kind;
-        e[CP_PATCH_REGION] = p.region;
-        cp_write_u32(e + CP_PATCH_ADDEND, static_cast<uint32_t>(p.addend));
+    if (!patches_as_stored) {
+        for (size_t i = 0; i < img.patches.size(); ++i) {
+            const ImagePatch& p = img.patches[i];
+            uint8_t* e = t + patch_at + CP_PATCH_SIZE * i;
+            std::memset(e, 0, CP_PATCH_SIZE);
+            cp_write_u32(e + CP_PATCH_SITE, p.site);
+            e[CP_PATCH_KIND] = p.kind;
+            e[CP_PATCH_REGION] = p.region;
+            cp_write_u32(e + CP_PATCH_ADDEND, static_cast<uint32_t>(p.addend));
+        }
     }
     for (size_t i = 0; i < img.symbols.size(); ++i) {
         const ImageSymbol& s = img.symbols[i];
@@ -471,12 +482,15 @@ ImageParts::ImageParts(const LinkedImage& img) {
               {img.code.data(), img.code.size()},
               {zeros_.data(), data_at - code_at - img.code.size()},
               {img.data.data(), img.data.size()},
-              {zeros_.data(), patch_at - data_at - img.data.size()},
-              {tail_.get(), tail_size_ - 4}};
+              {zeros_.data(), patch_at - data_at - img.data.size()}};
+    if (patches_as_stored)
+        parts_.push_back({reinterpret_cast<const uint8_t*>(img.patches.data()), CP_PATCH_SIZE * img.patches.size()});
+    parts_.push_back({tail_.get(), tail_size_ - 4});
     // zlib's CRC-32, the one cp_crc32 (which the runner checks with) computes
     // a nibble at a time to stay small: the same value, an order of magnitude faster.
     uLong crc = crc32_z(0, Z_NULL, 0);
-    for (const auto& part : parts_) crc = crc32_z(crc, part.data(), part.size());
+    for (const auto& part : parts_)  // (an empty vector's data() may be null, which would restart the CRC)
+        if (!part.empty()) crc = crc32_z(crc, part.data(), part.size());
     cp_write_u32(t + crc_at, static_cast<uint32_t>(crc));
     parts_.back() = {tail_.get(), tail_size_};
 }

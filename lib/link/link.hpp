@@ -16,11 +16,18 @@
 
 namespace copapy {
 
+// Laid out as a patch table entry of the image (CP_PATCH_*), so that on a
+// little-endian host the table is written straight from memory.
 struct ImagePatch {
-    uint32_t site;    // offset in the code
-    uint8_t kind;     // cp_patch_kind
-    uint8_t region;   // cp_region of the target
-    int32_t addend;   // target offset in its region, addend included
+    uint32_t site = 0;      // offset in the code
+    uint8_t kind = 0;       // cp_patch_kind
+    uint8_t region = 0;     // cp_region of the target
+    uint16_t reserved = 0;  // zero, as in the image
+    int32_t addend = 0;     // target offset in its region, addend included
+
+    ImagePatch() = default;
+    ImagePatch(uint32_t site_, uint8_t kind_, uint8_t region_, int32_t addend_)
+        : site(site_), kind(kind_), region(region_), addend(addend_) {}
 };
 
 struct LinkedImage {

@@ -335,7 +335,10 @@ std::string outcome(std::span<const uint8_t> bytes) {
 }
 }  // namespace
 
-TEST_CASE("CBOR's shortcut for small maps reads what the general path and JSON read") {
+TEST_CASE("the readers' shortcuts read what the general paths read") {
+    // CBOR: definite-length maps take the shortcut, indefinite ones do not.
+    // JSON: the file's own parser (pretty-printed or not), and nlohmann's,
+    // which reads a file with an escape in it (here in the ignored "meta").
     const std::string cases[] = {
         doc(kAB + R"(,{"id":2,"op":"mul","dtype":"float","args":[0,1]})"),
         doc(kAB + R"(,{"args":[1,0],"dtype":"float","op":"sub","id":2})"),                  // any key order
@@ -361,14 +364,27 @@ TEST_CASE("CBOR's shortcut for small maps reads what the general path and JSON r
             "[]"),
         doc(R"({"id":0,"op":"input","dtype":"float","name":"a b","value":0})", "[]"),
         doc(kAB + R"(,{"id":2,"op":"add","dtype":"float","args":[0,1]})", R"([{"name":"y","node":2,"x":0}])"),
+        doc(R"({"id":0,"op":"const","dtype":"float","value":1e38},{"id":1,"op":"const","dtype":"float","value":-0.0},
+               {"id":2,"op":"const","dtype":"float","value":0.1000000000000000055511151231257827},
+               {"id":3,"op":"const","dtype":"int","value":-9223372036854775808},
+               {"id":4,"op":"const","dtype":"int","value":18446744073709551616},
+               {"id":5,"op":"const","dtype":"float","value":2.5E-3})", "[]"),
     };
+    // Malformed JSON: nlohmann's messages.
+    CHECK_THAT(outcome(bytes_of(doc(R"({"id":0,"op":"const","dtype":"float","value":1e400})", "[]"))),
+               Catch::Contains("malformed JSON: number overflow parsing '1e400'"));
+    CHECK_THAT(outcome(bytes_of(doc(R"({"id":0,"op":"const","dtype":"float","value":1.5})", "[]") + " x")),
+               Catch::Contains("malformed JSON: parse error at line 1, column 110: syntax error while parsing value"));
     for (const std::string& text : cases) {
         INFO(text);
         const nlohmann::json j = nlohmann::json::parse(text);
         const std::vector<uint8_t> definite = nlohmann::json::to_cbor(j);
         std::vector<uint8_t> indefinite;
         indefinite_cbor(j, indefinite);
-        const std::string expected = outcome(bytes_of(text));
+        const std::string by_nlohmann = "{\"meta\":\"\\u00e9\"," + text.substr(1);
+        const std::string expected = outcome(bytes_of(by_nlohmann));
+        CHECK(outcome(bytes_of(text)) == expected);
+        CHECK(outcome(bytes_of(j.dump(2))) == expected);
         CHECK(outcome(definite) == expected);
         CHECK(outcome(indefinite) == expected);
     }

@@ -1,6 +1,8 @@
 #!/usr/bin/env bash
 # Runs every benchmark and writes docs/benchmarks.md and its plots:
-#   tools/bench/run.sh [--quick]
+#   tools/bench/run.sh [--quick] [--out DIR]
+# --quick is a smoke test with smaller sizes: it writes build/bench/benchmarks.md
+# (not docs/) unless --out says otherwise.
 # Installs what it needs (the build's dependencies, matplotlib for the plots).
 set -euo pipefail
 cd "$(dirname "$0")/../.."

@@ -5,7 +5,10 @@ and the cost of a control period through cp.Target (python_runs.py).
 Writes docs/benchmarks.md and docs/bench-*.png. Run through tools/bench/run.sh
 (which installs matplotlib and builds first), or directly after a build:
 
-    python3 tools/bench/run_benchmarks.py [--quick]
+    python3 tools/bench/run_benchmarks.py [--quick] [--out DIR]
+
+--quick (smaller sizes, a smoke test of the scripts) writes to build/bench/
+unless --out is given, so that it never replaces the published numbers.
 
 Generated code: the program is compiled by copapy-cc and timed with
 `coparun --repeat N --time`; the same program emitted as straight-line C
@@ -31,6 +34,7 @@ import copapy as cp  # noqa: E402
 import compile_speed  # noqa: E402
 import code_size  # noqa: E402
 import python_runs  # noqa: E402
+import startup  # noqa: E402
 
 BIN = ROOT / "build/bin"
 MUSL_LIBM = ROOT / "build/stencils/x86_64/libm.a"
@@ -131,7 +135,7 @@ def compile_throughput(sizes, tmp):
             path = tmp / f"dag{n}.{fmt}"
             compile_speed.write_dag(path, n)
             cmd = [str(BIN / "copapy-cc"), "build", str(path), "-o", str(tmp / "out.cpimg"), "--stats"]
-            runs = [compile_speed.run_measured(cmd) for _ in range(3 if n <= 1_000_000 else 1)]
+            runs = [compile_speed.run_measured(cmd) for _ in range(3 if n <= 1_000_000 else 2)]
             best = min(r[0] for r in runs)
             peak = min(r[1] for r in runs)
             rows.append({"nodes": n, "format": fmt, "file_bytes": path.stat().st_size, "seconds": best,
@@ -182,9 +186,10 @@ def plots(gen, comp, out_dir):
 def main():
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--quick", action="store_true", help="smaller sizes (a smoke test of the script)")
-    ap.add_argument("--out", default=str(ROOT / "docs"))
+    ap.add_argument("--out", help="where benchmarks.md and the plots go (default: docs/, or build/bench/ with --quick)")
     a = ap.parse_args()
-    out_dir = Path(a.out)
+    out_dir = Path(a.out) if a.out else ROOT / ("build/bench" if a.quick else "docs")
+    out_dir.mkdir(parents=True, exist_ok=True)
     dot_sizes = [10, 50, 100] if a.quick else [10, 20, 50, 100, 200, 500]
     mix_sizes = [10, 50] if a.quick else [10, 50, 100, 200]
     comp_sizes = [1000, 10000, 100000] if a.quick else [1000, 10000, 100000, 1000000, 10000000]
@@ -192,6 +197,8 @@ def main():
         tmp = Path(d)
         print("generated code (x86_64):", flush=True)
         gen = codegen("dot", dot_program, dot_sizes, tmp) + codegen("mixed", mixed_program, mix_sizes, tmp)
+        print("whole-process compile time:", flush=True)
+        start = startup.table([10, 1000, 10000], runs=50 if a.quick else 200)
         print("compile throughput:", flush=True)
         comp = compile_throughput(comp_sizes, tmp)
     print("code size:", flush=True)
@@ -200,11 +207,11 @@ def main():
     periods = python_runs.section(python_runs.measure(a.quick), a.quick)
     print("\n".join(periods[2:]), flush=True)
     pngs = plots(gen, comp, out_dir)
-    write_report(out_dir / "benchmarks.md", gen, comp, size_rows, pngs, a.quick, periods)
+    write_report(out_dir / "benchmarks.md", gen, start, comp, size_rows, pngs, a.quick, periods)
     print(f"wrote {out_dir / 'benchmarks.md'} and {', '.join(p.name for p in pngs)}")
 
 
-def write_report(path, gen, comp, size_rows, pngs, quick, periods):
+def write_report(path, gen, start, comp, size_rows, pngs, quick, periods):
     cpu = "unknown CPU"
     try:
         for line in Path("/proc/cpuinfo").read_text().splitlines():
@@ -234,7 +241,21 @@ def write_report(path, gen, comp, size_rows, pngs, quick, periods):
         L.append(f"| {r['program']} | {r['n']} | {r['ops']} | {r['copapy_ns']:.1f} | {r['gcc_O0_ns']:.1f} | "
                  f"{r['gcc_O2_ns']:.1f} | {r['vs_O2']:.2f} | {r['vs_O0']:.2f} |")
     L += [""] + [f"![{p.stem}]({p.name})" for p in pngs if "code" in p.name] + ["",
-          "## Compile throughput", "",
+          "## Whole-process compile time", "",
+          "`copapy-cc build` of the synthetic DAGs below (JSON and CBOR) as a whole process each: start-up, reading "
+          "the stencil object, compiling, writing the image and exit, against `copapy-cc --version` (the start-up "
+          "alone) and against `gcc -O2 -c` on the program's `--emit c` output. Median wall time of "
+          f"{start[0]['json']['runs']} runs per command (gcc: fewer), minimum in parentheses; ratios of the medians. "
+          "`python3 tools/bench/startup.py` measures this table alone.", "",
+          "| nodes | copapy-cc build, JSON (ms) | copapy-cc build, CBOR (ms) | copapy-cc --version (ms) | "
+          "build / --version | gcc -O2 -c (ms) | gcc -O2 / copapy-cc |",
+          "|---:|---:|---:|---:|---:|---:|---:|"]
+    for r in start:
+        L.append(f"| {r['nodes']:,} | {r['json']['median_ms']:.2f} ({r['json']['min_ms']:.2f}) | "
+                 f"{r['cbor']['median_ms']:.2f} ({r['cbor']['min_ms']:.2f}) | "
+                 f"{r['version']['median_ms']:.2f} ({r['version']['min_ms']:.2f}) | {r['vs_version']:.1f} | "
+                 f"{r['gcc_O2']['median_ms']:.1f} ({r['gcc_O2']['min_ms']:.1f}) | {r['gcc_vs_copapy']:.0f} |")
+    L += ["", "## Compile throughput", "",
           "Synthetic DAGs (arithmetic, comparisons, selects and libm calls over a sliding window of recent values, "
           "`tools/bench/compile_speed.py`), compiled for x86_64. Wall time of the whole `copapy-cc build` process "
           "(reading, optimizing, planning, linking, writing the image) and its peak resident memory.", "",
