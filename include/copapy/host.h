@@ -30,9 +30,10 @@ extern "C" {
 #define CP_HOST_API
 #endif
 
-/* Version of this API (cp_host_api_version): bumped on any incompatible
- * change, so that a caller can refuse a library it does not understand. */
-#define CP_HOST_API_VERSION 1
+/* Version of this API (cp_host_api_version): bumped on any change a caller
+ * may depend on, so that it can refuse a library it does not understand.
+ * 2: cp_host_run_columns. */
+#define CP_HOST_API_VERSION 2
 
 /* An image loaded for execution: validated, copied, patched, code read+execute. */
 typedef struct cp_host_image cp_host_image;
@@ -84,6 +85,18 @@ CP_HOST_API void cp_host_run(cp_host_image *image, uint64_t count);
 CP_HOST_API int cp_host_run_batch(cp_host_image *image, uint64_t periods, const uint32_t *writes,
                                   const uint32_t *offsets, const uint32_t *bits, uint32_t out_count,
                                   const uint32_t *out_offsets, uint32_t *out_bits);
+
+/* Runs `periods` periods over columns of values: before period p it writes
+ * in_bits[i * periods + p] at in_offsets[i] for each of the `in_count`
+ * inputs; after it, it reads the value at out_offsets[o] into
+ * out_bits[o * periods + p]. Column-major, so that a caller holding one
+ * sequence per signal (a simulation's inputs and outputs over time) passes
+ * and gets them without interleaving. Every offset is checked against the
+ * data region first: returns 0 on success, -1 (and runs nothing) if one is
+ * out of bounds or misaligned. */
+CP_HOST_API int cp_host_run_columns(cp_host_image *image, uint64_t periods, uint32_t in_count,
+                                    const uint32_t *in_offsets, const uint32_t *in_bits, uint32_t out_count,
+                                    const uint32_t *out_offsets, uint32_t *out_bits);
 
 /* Can this host execute code of `target` (enum cp_target)? */
 CP_HOST_API int cp_host_runs(unsigned target);

@@ -265,3 +265,32 @@ int cp_host_run_batch(cp_host_image *h, uint64_t periods, const uint32_t *writes
     }
     return 0;
 }
+
+int cp_host_run_columns(cp_host_image *h, uint64_t periods, uint32_t in_count, const uint32_t *in_offsets,
+                        const uint32_t *in_bits, uint32_t out_count, const uint32_t *out_offsets,
+                        uint32_t *out_bits) {
+    void (*const entry)(void) = h->entry;
+    uint8_t *const data = h->data;
+    uint64_t p;
+    uint32_t i;
+    for (i = 0; i < in_count; ++i) {
+        if (!valid_slot(h, in_offsets[i])) {
+            return -1;
+        }
+    }
+    for (i = 0; i < out_count; ++i) {
+        if (!valid_slot(h, out_offsets[i])) {
+            return -1;
+        }
+    }
+    for (p = 0; p < periods; ++p) {
+        for (i = 0; i < in_count; ++i) {
+            cp_write_u32(data + in_offsets[i], in_bits[i * periods + p]); /* the image is little-endian */
+        }
+        entry();
+        for (i = 0; i < out_count; ++i) {
+            out_bits[i * periods + p] = cp_read_u32(data + out_offsets[i]);
+        }
+    }
+    return 0;
+}

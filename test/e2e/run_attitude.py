@@ -129,7 +129,7 @@ def main() -> int:
 
     qr = cp.quaternion([F32(c) for c in attitude.Q0])
     qd = list(attitude.Q0)
-    results = periods(tg, [{w: list(rates(k))} for k in range(a.periods)], [q_next, euler, matrix], a.batch)
+    results = periods(tg, [{w: list(rates(k))} for k in range(a.periods)], [q_next, euler, matrix], a)
     for k, (got_q, got_e, got_m) in enumerate(results):
         rate = rates(k)
         if not (isinstance(got_q, cp.quaternion) and isinstance(got_e, cp.vector) and got_e.shape == (3,)

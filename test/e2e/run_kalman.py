@@ -97,7 +97,7 @@ def main() -> int:
     Pr = cp.tensor([[F32(v) for v in row] for row in P0])
     xd, Pd = list(X0), [list(r) for r in P0]
     zs = [zk for zk, _truth in kalman.measurements(a.periods)]
-    results = periods(tg, [{z: list(zk)} for zk in zs], [x_new, P_new], a.batch)
+    results = periods(tg, [{z: list(zk)} for zk in zs], [x_new, P_new], a)
     for k, ((zp, zv), (got_x, got_P)) in enumerate(zip(zs, results)):
         if not (isinstance(got_x, cp.tensor) and got_x.shape == (2,) and isinstance(got_P, cp.tensor)
                 and got_P.shape == (2, 2)):

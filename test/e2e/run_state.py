@@ -63,7 +63,7 @@ def main():
     tg = cp.Target(a.target)
     tg.compile(y)
     xs = [1.0 if k >= 2 else (0.0 if k % 7 else -0.5) for k in range(a.steps)]
-    for k, (got, want) in enumerate(zip(periods(tg, [{x: xv} for xv in xs], y, a.batch), lowpass_reference(xs))):
+    for k, (got, want) in enumerate(zip(periods(tg, [{x: xv} for xv in xs], y, a), lowpass_reference(xs))):
         if got == want:
             passed += 1
         else:
@@ -74,7 +74,7 @@ def main():
     tg.compile(speed, u)
     ref = pid_reference(a.steps)
     # No inputs: every period only runs, the states carry the loop.
-    for k, (got_list, (want_speed, want_u)) in enumerate(zip(periods(tg, [{}] * a.steps, [speed, u], a.batch), ref)):
+    for k, (got_list, (want_speed, want_u)) in enumerate(zip(periods(tg, [{}] * a.steps, [speed, u], a), ref)):
         got = tuple(got_list)
         if got == (want_speed, want_u):
             passed += 1

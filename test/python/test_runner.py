@@ -128,7 +128,7 @@ class ServeProtocol(Case):
         proc = self.serve(image, requests, target)
         self.assertEqual(proc.returncode, 0, proc.stderr)
         lines = proc.stdout.decode().splitlines()
-        self.assertEqual(lines[0], "ready 1")
+        self.assertEqual(lines[0], "ready 2")
         return lines[1:]
 
     def test_requests_and_replies(self) -> None:
@@ -158,11 +158,28 @@ class ServeProtocol(Case):
                 got = self.replies(image, "set x #40200000 n #FFFFFFFE flag #00000000\nrun\nget y m\n", target)
                 self.assertEqual(got, ["ok", "ok", 'ok {"y": 3.0, "m": 2}'])
 
+    def test_columns(self) -> None:
+        x, n, flag, y, m, acc = program()
+        for target in (HOST, FOREIGN):
+            with self.subTest(target=target):
+                image = self.build(target, y=y, m=m, acc=acc)
+                # Three periods: x = 1, 2, 4 (column 1) and n = 0, -1, 16 (column 2); the reply holds
+                # y's three values, then m's, then acc's. Then two periods with no input column.
+                got = self.replies(image, "columns 3 y m acc | x n | 3f8000004000000040800000"
+                                          "00000000ffffffff00000010\nget x n\ncolumns 2 acc | |\n"
+                                          "columns 1 | x | 3F000000\nget acc\n", target)
+                self.assertTrue(got[0].startswith("ok ") and " " not in got[0][3:], got[0])
+                raw = bytes.fromhex(got[0][3:])
+                self.assertEqual(struct.unpack(">3f3i3f", raw), (2.0, 3.0, 24.0, 0, -1, 16, 1.0, 3.0, 7.0))
+                self.assertEqual(got[1], 'ok {"x": 4.0, "n": 16}')  # the last period's inputs stay
+                self.assertEqual(struct.unpack(">2f", bytes.fromhex(got[2][3:])), (11.0, 15.0))
+                self.assertEqual(got[3:], ["ok", 'ok {"acc": 15.5}'])  # no outputs: a bare ok
+
     def test_malformed_requests_get_one_error_line_and_change_nothing(self) -> None:
         x, n, flag, y, m, acc = program()
         image = self.build(HOST, y=y, m=m, acc=acc)
         bad = {
-            "frobnicate": "error: unknown request 'frobnicate' (known: set, run, get, bits, batch, quit)",
+            "frobnicate": "error: unknown request 'frobnicate' (known: set, run, get, bits, batch, columns, quit)",
             "set x": "error: set: 'x' has no value (expected NAME VALUE pairs)",
             "set x 2 q 1": "error: set: no input named 'q'",
             "set y 1": "error: set: 'y' is not an input (it is an output)",
@@ -186,6 +203,21 @@ class ServeProtocol(Case):
             "batch nope |": "error: batch: no value named 'nope'",
             "batch y | x 1 | x zz": "error: batch: 'zz' is not a valid float for 'x'",
             "batch y | x": "error: batch: 'x' has no value (expected NAME VALUE pairs)",
+            "columns": "error: columns: expected a number of periods from 1 to 1048576, got ''",
+            "columns 0 y | x | ": "error: columns: expected a number of periods from 1 to 1048576, got '0'",
+            "columns 1048577 y | |": "error: columns: expected a number of periods from 1 to 1048576, got '1048577'",
+            "columns 2 y": "error: columns: expected 'columns PERIODS OUT ... | IN ... | HEX' (a '|' is missing)",
+            "columns 2 y | x": "error: columns: expected 'columns PERIODS OUT ... | IN ... | HEX' (a '|' is missing)",
+            "columns 1 nope | |": "error: columns: no value named 'nope'",
+            "columns 1 y | nope | 00000000": "error: columns: no input named 'nope'",
+            "columns 1 y | y | 00000000": "error: columns: 'y' is not an input",
+            "columns 2 y | x | 3f800000": "error: columns: expected 16 hex digits (2 periods x 1 inputs x 8), got 8",
+            "columns 1 y | | 3f800000": "error: columns: expected 0 hex digits (1 periods x 0 inputs x 8), got 8",
+            "columns 1 y | x | 3f80000g": "error: columns: 'g' is not a hex digit (period 0 of 'x')",
+            "columns 2 y | x flag | 3f80000040000000 0000000100000002":
+                "error: columns: expected one word of hex digits after the second '|'",
+            "columns 2 y | x flag | 3f800000400000000000000100000002":
+                "error: columns: 00000002 is not a bool (0 or 1) for 'flag' in period 1",
             "quit now": "error: quit: expected no arguments",
             "set " + "é" * 100: "error: set: no input named '" + "é" * 32 + "'",  # cut to 64 bytes
         }
@@ -216,7 +248,7 @@ class ServeProtocol(Case):
         x, n, flag, y, m, acc = program()
         image = self.build(HOST, y=y)
         proc = self.serve(image, "set x 1\nrun")  # the unfinished last line is dropped
-        self.assertEqual((proc.returncode, proc.stdout, proc.stderr), (0, b"ready 1\nok\n", b""))
+        self.assertEqual((proc.returncode, proc.stdout, proc.stderr), (0, b"ready 2\nok\n", b""))
         proc = self.serve(image, "", extra=("--repeat", "2"))
         self.assertEqual(proc.returncode, 2)
         self.assertIn(b"--serve runs only on request: it cannot be combined with --repeat", proc.stderr)
@@ -408,7 +440,7 @@ if mode == "exit":
 listing = subprocess.run([{real!r}, image], capture_output=True, text=True, check=True).stdout.strip()
 count = len(json.loads(listing))
 out = sys.stdout
-out.write("hello\\n" if mode == "greeting" else "ready 1\\n")
+out.write("hello\\n" if mode == "greeting" else "ready 2\\n")
 out.flush()
 for line in sys.stdin:
     words = line.split()
@@ -456,7 +488,7 @@ class ServeFailures(Case):
         cases = {
             "garbage": r"fake-coparun-garbage \(.*\) replied b'%\$#@ garbage' to 'run', which is not 'ok ...' or "
                        r"'error: ...' \(killed by signal SIGKILL\)",
-            "greeting": r"is not a coparun --serve speaking protocol 1: it printed b'hello' instead of 'ready 1'",
+            "greeting": r"is not a coparun --serve speaking protocol 2: it printed b'hello' instead of 'ready 2'",
             "short": r"replied '3f800000' to 'bits', expected [2-9] hex values of 8 digits",
             "error": r"fake-coparun-error .* rejected 'run': fake refusal",
             "exit": r"fake-coparun-exit \(.*\) exited unexpectedly \(exit status 3\); "
@@ -728,6 +760,86 @@ class Semantics(Case):
         self.assertEqual(host.read_value(acc), sum(range(12)))
         self.assertEqual(foreign.read_value(acc), -sum(range(12)) / 4)
         self.assertEqual((host._runner.kind, foreign._runner.kind), ("inprocess", "serve"))
+
+    def test_columns_equal_rows(self) -> None:
+        x, n, flag, y, m, acc = program()
+        v = cp.vector([cp.value(float(i), name=f"v{i}") for i in range(3)])
+        dot = v @ cp.vector([1.0, 2.0, 4.0])
+        xs = [1.0, -2.5, 1e30, 3, -0.0, 2.0, 1e-45, 7]           # floats and ints for a float input
+        ns = [0, 7, -(2 ** 31), 2 ** 31 - 1, 5, -1, 2, True]      # a bool is an int (as in write_value)
+        flags = [True, False, False, True, True, False, True, False]
+        vs = [[1.0, 2.0, 3.0], (0.5, 0.25, 0.125), cp.vector([1, 2, 3]), [0.0] * 3, [1e39, 0.0, 0.0],
+              [2.0, 2.0, 2.0], [3.0, 1.0, 0.0], [-1.0, -2.0, -3.0]]
+        rows = [{x: a, n: b, flag: c, v: d} for a, b, c, d in zip(xs, ns, flags, vs)]
+        want = self.reference([{"x": a, "n": b, "flag": c} for a, b, c in zip(xs, ns, flags)])
+        for arch, kind in RUNNERS:
+            with self.subTest(arch=arch, runner=kind):
+                by_rows = cp.Target(arch, runner=kind)
+                by_rows.compile(y, m, acc, dot)
+                expected = by_rows.run_batch(rows, [y, m, acc, dot])
+                self.assertEqual([tuple(r[:3]) for r in expected], want)
+                tg = cp.Target(arch, runner=kind)
+                tg.compile(y, m, acc, dot)
+                got = tg.run_batch({x: xs, n: ns, flag: flags, v: vs}, [y, m, acc, dot])
+                self.assertEqual(got, expected)
+                self.assertEqual([type(r[1]) for r in got], [int] * len(xs))
+                self.assertEqual(tg.read_value(acc), want[-1][2])    # reads see the last period
+                self.assertEqual(tg.read_value(n), 1)
+                # One output: a flat list; a tree: one tree per period; no columns: periods=.
+                self.assertEqual(tg.run_batch({x: (1.0, 2.0)}, y), [f32(2.0 + 1), f32(4.0 + 1)])
+                self.assertEqual(tg.run_batch({flag: [False]}, [m, (y, 7)]), [[-1, [5.0, 7]]])
+                self.assertEqual(tg.run_batch({}, acc, periods=3),
+                                 [f32(want[-1][2] + 3.0 + 2.0 * k) for k in (1, 2, 3)])
+                self.assertEqual(tg.run_batch({x: []}, [y, acc]), [])
+                self.assertEqual(tg.run_batch({}, [y, acc], periods=0), [])
+
+    def test_bad_columns_run_nothing(self) -> None:
+        x, n, flag, y, m, acc = program()
+        v = cp.vector([cp.value(float(i)) for i in range(2)])
+        s = v.sum()
+        for arch, kind in RUNNERS:
+            with self.subTest(arch=arch, runner=kind):
+                tg = cp.Target(arch, runner=kind)
+                tg.compile(y, m, acc, s)
+                with self.assertRaisesRegex(TypeError, "run_batch\\(\\): period 2: input 'n' is an int; expected "
+                                                       "a Python int, not float"):
+                    tg.run_batch({n: [1, 2, 1.5], x: [1.0, 2.0, 3.0]}, acc)
+                with self.assertRaisesRegex(OverflowError, "period 1: value 2147483648 for input 'n' does not fit"):
+                    tg.run_batch({n: [0, 2 ** 31]}, acc)
+                with self.assertRaisesRegex(TypeError, "period 0: input 'flag' is a bool; expected True, False"):
+                    tg.run_batch({flag: [2]}, acc)
+                with self.assertRaisesRegex(ValueError, "the column of .* has 1 items for 2 periods"):
+                    tg.run_batch({x: [1.0, 2.0], n: [1]}, acc)
+                with self.assertRaisesRegex(ValueError, "period 0: write_value\\(\\) for a vector of shape \\(2,\\)"):
+                    tg.run_batch({v: [[1.0, 2.0, 3.0]]}, acc)
+                with self.assertRaisesRegex(TypeError, "the column of .* must be a sequence"):
+                    tg.run_batch({x: 1.0}, acc)
+                with self.assertRaisesRegex(ValueError, "period 0: write_value\\(\\) needs an input"):
+                    tg.run_batch({y: [1.0]}, acc)
+                with self.assertRaisesRegex(ValueError, "no columns: say how many periods"):
+                    tg.run_batch({}, acc)
+                with self.assertRaisesRegex(ValueError, "periods must be a whole number"):
+                    tg.run_batch({}, acc, periods=-1)
+                with self.assertRaisesRegex(TypeError, "periods= goes with a mapping of columns"):
+                    tg.run_batch([{x: 1.0}], acc, periods=1)
+                with self.assertRaisesRegex(ValueError, "not part of the compiled program"):
+                    tg.run_batch({x: [1.0]}, cp.value(1.0) * 3.0)
+                with self.assertRaisesRegex(RuntimeError, "no results yet"):
+                    tg.read_value(acc)  # nothing ran
+                self.assertEqual(tg.run_batch({v: [[1.0, 2.0]]}, s), [3.0])
+
+    def test_long_columns_are_split_into_requests(self) -> None:
+        x, n, flag, y, m, acc = program()
+        tg = cp.Target(FOREIGN)
+        tg.compile(y, acc)
+        tg.write_value(n, 4)  # sent with the first request
+        with mock.patch.object(_runner, "_LINE_BUDGET", 2000):  # about 240 periods per request
+            got = tg.run_batch({x: [float(k) for k in range(1000)]}, [y, acc])
+        self.assertEqual(len(got), 1000)
+        self.assertEqual(got[999], [f32(999.0 * 2 + 4), f32(sum(range(1000)))])
+        self.assertEqual(tg.read_value(acc), f32(sum(range(1000))))
+        big = tg.run_batch({x: [1.0] * 300_000}, acc)  # 2.4 MB of hex: three requests
+        self.assertEqual(big[-1], f32(sum(range(1000)) + 300_000.0))
 
     def test_long_batches_are_split_into_requests(self) -> None:
         x, n, flag, y, m, acc = program()

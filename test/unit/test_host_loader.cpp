@@ -122,6 +122,21 @@ TEST_CASE("cp_host_load maps code read+execute and data read+write, and cp_host_
     CHECK(cp_host_run_batch(h, 1, writes, offsets, bits, 1, odd, got) == -1);
     CHECK(cp_read_u32(data + 4) == 103);
 
+    // Columns: x takes 1, 2, 3 over three periods (n written to 0 first);
+    // the outputs come back column by column: n's three values, then x's.
+    const uint32_t in_offsets[] = {4, 0};
+    const uint32_t in_bits[] = {0, 0, 0, 1, 2, 3};  // n's column (0 each period), then x's
+    const uint32_t col_outs[] = {4, 0};
+    uint32_t cols[6] = {};
+    REQUIRE(cp_host_run_columns(h, 3, 2, in_offsets, in_bits, 2, col_outs, cols) == 0);
+    CHECK(std::vector<uint32_t>(cols, cols + 6) == std::vector<uint32_t>{1, 2, 3, 1, 2, 3});
+    // Only x as a column: n accumulates across periods.
+    REQUIRE(cp_host_run_columns(h, 3, 1, in_offsets + 1, in_bits + 3, 1, col_outs, cols) == 0);
+    CHECK(std::vector<uint32_t>(cols, cols + 3) == std::vector<uint32_t>{4, 6, 9});
+    CHECK(cp_host_run_columns(h, 1, 1, bad_offsets, in_bits, 0, col_outs, cols) == -1);
+    CHECK(cp_host_run_columns(h, 1, 0, in_offsets, in_bits, 1, odd, cols) == -1);
+    CHECK(cp_read_u32(data + 4) == 9);
+
     cp_host_free(h);
     CHECK(permissions(code) == "unmapped");
     cp_host_free(nullptr);

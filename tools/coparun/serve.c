@@ -5,7 +5,7 @@
  * costs about 1 ms on the host and 25 ms under qemu; a request costs a pipe
  * round trip. The protocol is documented in docs/cli.md and coparun --help.
  *
- *   startup:  "ready 1"  (the protocol version; on a bad image coparun
+ *   startup:  "ready 2"  (the protocol version; on a bad image coparun
  *             prints its usual error on stderr and exits 1 instead)
  *   set NAME VALUE [NAME VALUE ...]   -> ok
  *   run [N]                           -> ok
@@ -13,6 +13,8 @@
  *   bits [NAME ...]                   -> ok HHHHHHHH ...  (32-bit patterns)
  *   batch OUT ... | [NAME VALUE ...] | [NAME VALUE ...] ...
  *                                     -> ok HHHHHHHH ...  (periods x OUTs)
+ *   columns PERIODS [OUT ...] | [IN ...] | HHHH...
+ *                                     -> ok HHHH...  (column-major patterns)
  *   quit                              -> ok, then exit 0
  *   anything malformed                -> error: REQUEST: MESSAGE
  *
@@ -41,7 +43,7 @@
 #include <string.h>
 #include <unistd.h>
 
-#define PROTOCOL_VERSION 1
+#define PROTOCOL_VERSION 2
 /* Longest request, newline included: a batch of 10,000 periods of 4 inputs
  * in hex floats fits; the client splits longer batches. */
 #define MAX_REQUEST (1u << 20)
@@ -344,6 +346,149 @@ static void do_batch(struct server *s, char *p, char *end, size_t words) {
     free((void *)b.outs);
 }
 
+/* The value of hex digit c, or -1. */
+static int hex_digit(char c) {
+    if (c >= '0' && c <= '9') return c - '0';
+    if (c >= 'a' && c <= 'f') return c - 'a' + 10;
+    if (c >= 'A' && c <= 'F') return c - 'A' + 10;
+    return -1;
+}
+
+/* Most periods one columns request may ask for: bounds the reply buffer
+ * when a request has no input column to bound it. */
+#define MAX_COLUMN_PERIODS (1u << 20)
+
+/* Scratch for one columns request (all sized from the request's words). */
+struct columns {
+    const struct sym **outs, **ins;
+    uint32_t *bits;     /* ins x periods input patterns, column-major */
+    uint32_t *results;  /* outs x periods output patterns, column-major */
+    char *text;         /* the reply's hex digits */
+};
+
+/* columns PERIODS OUT ... | IN ... | HEX: the inputs' values of every period
+ * as one word of 8-digit patterns, column by column (the first input's
+ * values of all periods, then the next input's); the reply is the outputs'
+ * patterns the same way. One word per request instead of a word per value:
+ * under qemu, splitting and parsing words is what a batch request costs. */
+static void run_columns(struct server *s, struct columns *c, char *p, char *end) {
+    const char *count = next_word(&p, end), *hex;
+    size_t out_count = 0, in_count = 0, periods, i, k, o;
+    char *w, *stop;
+    errno = 0;
+    periods = count != NULL && count[0] >= '0' && count[0] <= '9' ? strtoul(count, &stop, 10) : 0;
+    if (count == NULL || periods == 0 || periods > MAX_COLUMN_PERIODS || errno != 0 || *stop != '\0') {
+        const char *shown = count != NULL ? count : "";
+        reply_error("columns: expected a number of periods from 1 to %u, got '%.*s'", MAX_COLUMN_PERIODS,
+                    SHOWN(shown));
+        return;
+    }
+    while ((w = next_word(&p, end)) != NULL && strcmp(w, "|") != 0) {
+        if ((c->outs[out_count] = lookup(s, w)) == NULL) {
+            reply_error("columns: no value named '%.*s'", SHOWN(w));
+            return;
+        }
+        ++out_count;
+    }
+    while (w != NULL && (w = next_word(&p, end)) != NULL && strcmp(w, "|") != 0) {
+        const struct sym *y = lookup(s, w);
+        if (y == NULL || !(y->flags & CP_SYM_INPUT)) {
+            reply_error(y == NULL ? "columns: no input named '%.*s'" : "columns: '%.*s' is not an input",
+                        SHOWN(w));
+            return;
+        }
+        c->ins[in_count++] = y;
+    }
+    if (w == NULL) {
+        reply_error("columns: expected 'columns PERIODS OUT ... | IN ... | HEX' (a '|' is missing)");
+        return;
+    }
+    hex = next_word(&p, end);
+    if (next_word(&p, end) != NULL) {
+        reply_error("columns: expected one word of hex digits after the second '|'");
+        return;
+    }
+    {
+        const size_t digits = hex != NULL ? strlen(hex) : 0;
+        /* periods <= 2^20 and in_count < 2^20 words: the product cannot overflow. */
+        if (digits != 8 * periods * in_count) {
+            reply_error("columns: expected %zu hex digits (%zu periods x %zu inputs x 8), got %zu",
+                        8 * periods * in_count, periods, in_count, digits);
+            return;
+        }
+    }
+    if (in_count > 0) {
+        c->bits = malloc(periods * in_count * sizeof *c->bits);
+    }
+    if (out_count > 0) {
+        c->results = malloc(periods * out_count * sizeof *c->results);
+        c->text = malloc(periods * out_count * 8 + 1);
+    }
+    if ((in_count > 0 && c->bits == NULL) || (out_count > 0 && (c->results == NULL || c->text == NULL))) {
+        reply_error("columns: out of memory");
+        return;
+    }
+    for (i = 0; i < in_count; ++i) {
+        for (k = 0; k < periods; ++k) {
+            const char *h = hex + 8 * (i * periods + k);
+            uint32_t v = 0;
+            int d, j;
+            for (j = 0; j < 8; ++j) {
+                if ((d = hex_digit(h[j])) < 0) {
+                    reply_error("columns: '%c' is not a hex digit (period %zu of '%.*s')", h[j], k,
+                                SHOWN(c->ins[i]->name));
+                    return;
+                }
+                v = v << 4 | (uint32_t)d;
+            }
+            if (c->ins[i]->dtype == CP_DTYPE_BOOL && v > 1) {
+                reply_error("columns: %08x is not a bool (0 or 1) for '%.*s' in period %zu", (unsigned)v,
+                            SHOWN(c->ins[i]->name), k);
+                return;
+            }
+            c->bits[i * periods + k] = v;
+        }
+    }
+    for (k = 0; k < periods; ++k) {
+        for (i = 0; i < in_count; ++i) {
+            cp_write_u32(s->data + c->ins[i]->offset, c->bits[i * periods + k]); /* the image is little-endian */
+        }
+        cp_host_run(s->image, 1);
+        for (o = 0; o < out_count; ++o) {
+            c->results[o * periods + k] = cp_read_u32(s->data + c->outs[o]->offset);
+        }
+    }
+    fputs(out_count > 0 ? "ok " : "ok", stdout);
+    for (k = 0; k < periods * out_count; ++k) {
+        static const char digits[] = "0123456789abcdef";
+        uint32_t v = c->results[k];
+        int j;
+        for (j = 7; j >= 0; --j) {
+            c->text[8 * k + (size_t)j] = digits[v & 15u];
+            v >>= 4;
+        }
+    }
+    fwrite(c->text, 1, periods * out_count * 8, stdout);
+    putchar('\n');
+}
+
+static void do_columns(struct server *s, char *p, char *end, size_t words) {
+    struct columns c;
+    memset(&c, 0, sizeof c);
+    c.outs = malloc((words + 1) * sizeof *c.outs);
+    c.ins = malloc((words + 1) * sizeof *c.ins);
+    if (c.outs == NULL || c.ins == NULL) {
+        reply_error("columns: out of memory");
+    } else {
+        run_columns(s, &c, p, end);
+    }
+    free((void *)c.outs);
+    free((void *)c.ins);
+    free(c.bits);
+    free(c.results);
+    free(c.text);
+}
+
 /* Handles one request line [line, end) (no newline); returns 0 to go on, 1 on quit. */
 static int handle(struct server *s, char *line, char *end) {
     const size_t words = split_words(line, end);
@@ -362,6 +507,8 @@ static int handle(struct server *s, char *line, char *end) {
         do_get(s, request, p, end, 0);
     } else if (strcmp(request, "batch") == 0) {
         do_batch(s, p, end, words);
+    } else if (strcmp(request, "columns") == 0) {
+        do_columns(s, p, end, words);
     } else if (strcmp(request, "quit") == 0) {
         if (next_word(&p, end) != NULL) {
             reply_error("quit: expected no arguments");
@@ -370,7 +517,7 @@ static int handle(struct server *s, char *line, char *end) {
         puts("ok");
         return 1;
     } else {
-        reply_error("unknown request '%.*s' (known: set, run, get, bits, batch, quit)", SHOWN(request));
+        reply_error("unknown request '%.*s' (known: set, run, get, bits, batch, columns, quit)", SHOWN(request));
     }
     return 0;
 }

@@ -178,6 +178,22 @@ class Runner:
         the last period's values."""
         raise NotImplementedError
 
+    def columns(self, writes: Sequence[Tuple[str, str]], bits: bytes, periods: int,
+                reads: Reads) -> List[Tuple[Any, ...]]:
+        """Runs `periods` periods over columns: `bits` holds, for each input
+        (name, dtype) of `writes` in turn, its 4-byte little-endian values of
+        all periods (checked and converted by Target). Returns, for each of
+        `reads`, the tuple of its values after each period (bools as bools).
+        Afterwards the readers see the last period's values. This default
+        goes through batch(); runners that can take the columns as they are
+        override it."""
+        view = memoryview(bits)
+        cols = [struct.unpack_from(f"<{periods}{_CODES[dtype]}", view, 4 * periods * i)
+                for i, (_, dtype) in enumerate(writes)]
+        rows = [[(name, dtype, cols[i][p]) for i, (name, dtype) in enumerate(writes)] for p in range(periods)]
+        table = self.batch(rows, reads)
+        return [tuple(row[i] for row in table) for i in range(len(reads))]
+
     def close(self) -> None:
         """Releases the image (memory, or the runner process). Idempotent."""
 
@@ -186,7 +202,7 @@ class Runner:
 
 _DTYPES = {1: "int", 2: "float", 3: "bool"}
 _SYM_INPUT, _SYM_OUTPUT = 1, 2
-_API_VERSION = 1
+_API_VERSION = 2
 _libraries: Dict[str, Any] = {}
 
 
@@ -262,6 +278,7 @@ def _declare(lib: Any) -> None:
                                           ctypes.POINTER(ctypes.c_uint), ctypes.POINTER(ctypes.c_uint)]),
         "cp_host_run": (None, [p, u64]),
         "cp_host_run_batch": (ctypes.c_int, [p, u64, cp, cp, cp, u32, cp, p]),
+        "cp_host_run_columns": (ctypes.c_int, [p, u64, u32, cp, cp, u32, cp, p]),
     }
     for name, (restype, argtypes) in sig.items():
         f = getattr(lib, name)
@@ -462,9 +479,36 @@ class InProcessRunner(Runner):
             self._snapshot = bytes(self._data)
         return _rows(struct.unpack_from("<" + row * len(periods), out), reads, len(periods))
 
+    def columns(self, writes: Sequence[Tuple[str, str]], bits: bytes, periods: int,
+                reads: Reads) -> List[Tuple[Any, ...]]:
+        handle = self._alive()
+        ins = [self._slot(name, dtype, _SYM_INPUT) for name, dtype in writes]
+        outs = [self._slot(name, dtype, _SYM_OUTPUT) for name, dtype in reads]
+        if len(bits) != 4 * periods * len(ins):
+            raise ValueError(f"columns(): {len(bits)} bytes for {periods} periods of {len(ins)} inputs")
+        if periods == 0:
+            return [() for _ in reads]
+        out = ctypes.create_string_buffer(max(4 * periods * len(outs), 1))
+        rc = self._lib.cp_host_run_columns(handle, periods, len(ins), struct.pack(f"<{len(ins)}I", *ins), bits,
+                                           len(outs), struct.pack(f"<{len(outs)}I", *outs), out)
+        if rc != 0:
+            raise RuntimeError("the runtime rejected a batch (a data offset out of bounds)")
+        self._snapshot = bytes(self._data)
+        return _columns_of(out, reads, periods, "<")
+
     def close(self) -> None:
         self._handle = None
         self._finalizer()
+
+
+def _columns_of(raw: Any, reads: Reads, periods: int, order: str) -> List[Tuple[Any, ...]]:
+    """4-byte values of `reads`, column after column (byte order "<" or ">")
+    -> one tuple per read, bools as bools."""
+    cols: List[Tuple[Any, ...]] = []
+    for i, (_, dtype) in enumerate(reads):
+        col = struct.unpack_from(f"{order}{periods}{_CODES[dtype]}", raw, 4 * periods * i)
+        cols.append(tuple(map(bool, col)) if dtype == "bool" else col)
+    return cols
 
 
 def _rows(flat: Tuple[Any, ...], reads: Reads, periods: int) -> List[Tuple[Any, ...]]:
@@ -485,9 +529,10 @@ def _rows(flat: Tuple[Any, ...], reads: Reads, periods: int) -> List[Tuple[Any, 
 
 # ---- Serving process -----------------------------------------------------------
 
-_PROTOCOL = b"ready 1"
+_PROTOCOL = b"ready 2"
 _MAX_LINE = 1 << 20          # coparun's limit, newline included
 _LINE_BUDGET = 900_000       # what the client puts in one request
+_MAX_COLUMN_PERIODS = 1 << 20  # coparun's limit of periods per columns request
 _RUN_CHUNK = 1 << 16         # runs per request, so that a long run(n) keeps answering
 _DEFAULT_TIMEOUT = 120.0     # seconds without a reply before the runner is given up
 
@@ -669,8 +714,8 @@ class ServeRunner(Runner):
 
     def _handshake(self, ready: bytes, listing: bytes) -> None:
         if ready != _PROTOCOL:
-            raise self._fail(f"is not a coparun --serve speaking protocol 1: it printed {ready[:100]!r} "
-                             "instead of 'ready 1'", wait=False)
+            raise self._fail(f"is not a coparun --serve speaking protocol 2: it printed {ready[:100]!r} "
+                             "instead of 'ready 2'", wait=False)
         printed = self._payload(listing, "get")
         try:
             names = json.loads(printed)
@@ -853,6 +898,50 @@ class ServeRunner(Runner):
                 flat.extend(self._bits(payload, codes * next(chunk_sizes), "batch"))
         self._values = self._bits(self._payload(lines[-1], "bits"), self._codes, "bits")
         return _rows(tuple(flat), reads, len(periods))
+
+    def columns(self, writes: Sequence[Tuple[str, str]], bits: bytes, periods: int,
+                reads: Reads) -> List[Tuple[Any, ...]]:
+        # One 'columns' request per chunk of periods, each one word of hex
+        # patterns (most significant digit first, hence the byte swap of
+        # the little-endian columns), all pipelined in one exchange.
+        if len(bits) != 4 * periods * len(writes):
+            raise ValueError(f"columns(): {len(bits)} bytes for {periods} periods of {len(writes)} inputs")
+        if periods == 0:
+            return [() for _ in reads]
+        words = array.array("I")
+        words.frombytes(bits)
+        if sys.byteorder == "little":
+            words.byteswap()
+        head = f" {' '.join(name for name, _ in reads)} | {' '.join(name for name, _ in writes)} | "
+        per = max(1, min(_MAX_COLUMN_PERIODS, (_LINE_BUDGET - len(head) - 16) // (8 * max(len(writes), 1))))
+        if len(head) + 16 + 8 * len(writes) >= _LINE_BUDGET:
+            raise ValueError("run_batch(): too many inputs and outputs for one request")
+        pending = self._set_line()
+        request = pending
+        chunks = []
+        for start in range(0, periods, per):
+            stop = min(periods, start + per)
+            hexed = "".join(words[i * periods + start:i * periods + stop].tobytes().hex()
+                            for i in range(len(writes)))
+            request += f"columns {stop - start}{head}{hexed}\n".encode()
+            chunks.append(stop - start)
+        lines = self._exchange(request + b"bits\n", (1 if pending else 0) + len(chunks) + 1)
+        if pending:
+            self._payload(lines[0], "set")
+        replies = lines[1 if pending else 0:-1]
+        parts: List[List[Tuple[Any, ...]]] = []
+        for line, count in zip(replies, chunks):
+            text = self._payload(line, "columns")
+            try:
+                raw = bytes.fromhex(text)
+            except ValueError:
+                raw = b""
+            if len(raw) != 4 * count * len(reads):
+                raise self._fail(f"replied {text[:100]!r} to 'columns', expected {count * len(reads)} hex values "
+                                 "of 8 digits", wait=False)
+            parts.append(_columns_of(raw, reads, count, ">"))
+        self._values = self._bits(self._payload(lines[-1], "bits"), self._codes, "bits")
+        return [tuple(x for part in parts for x in part[i]) for i in range(len(reads))]
 
     def close(self) -> None:
         self._broken = self._broken or "it was closed"

@@ -6,6 +6,7 @@ import numbers
 import os
 import platform
 import shutil
+import struct
 import subprocess
 import tempfile
 import weakref
@@ -154,6 +155,24 @@ def _format_input(node: Node, name: str, x: Any) -> str:
 
 
 _parse_output = parse_output
+
+
+# Column packing for run_batch(): the Python types packed as they are per
+# input dtype, and the struct codes of the 4-byte values (bools as int 0/1).
+_COLUMN_TYPES = {"float": frozenset((float, int)), "int": frozenset((int,)), "bool": frozenset((bool,))}
+_CODES = {"float": "f", "int": "i", "bool": "i"}
+
+
+def _pack_column(dtype: str, col: Sequence[Any]) -> Optional[bytes]:
+    """A column of plain numbers of an input's dtype as 4-byte little-endian
+    values, converted in one struct call; None when the column needs
+    write_value()'s checks instead (other types, values beyond the type)."""
+    if not _COLUMN_TYPES[dtype].issuperset(map(type, col)):
+        return None
+    try:
+        return struct.pack(f"<{len(col)}{_CODES[dtype]}", *col)
+    except (OverflowError, struct.error):
+        return None
 
 
 def _runtime_dirs() -> List[Path]:
@@ -420,9 +439,18 @@ class Target:
         runner.run(n)
         self._ran = True
 
-    def run_batch(self, inputs: Iterable[Mapping[Any, Any]], read: Any) -> List[Any]:
+    def run_batch(self, inputs: Union[Iterable[Mapping[Any, Any]], Mapping[Any, Sequence[Any]]],
+                  read: Any, periods: Optional[int] = None) -> List[Any]:
         """Runs one period per item of `inputs` and returns, for each, what
         read_value(read) returns after it: a list with one entry per period.
+
+        `inputs` is either a sequence of periods, each a mapping {input:
+        data}, or a mapping of columns {input: [data of period 0, data of
+        period 1, ...]} (every column as long as the others; the number of
+        periods is their length, or `periods`, which an empty mapping needs).
+        Columns are the fast form: a column of plain numbers is converted at
+        once and the runner gets every period in one call
+        (tools/bench/python_runs.py).
 
         Each item is a mapping {input: data} written as write_value(input,
         data) before its period runs (inputs, states and containers of them);
@@ -434,7 +462,13 @@ class Target:
 
             ys = tg.run_batch([{x: 0.5}, {x: 1.0}, {x: 1.5}], y)        # [y0, y1, y2]
             rows = tg.run_batch(({u: u_k, w: w_k} for u_k, w_k in data), [y, z])
+            ys = tg.run_batch({x: [0.5, 1.0, 1.5]}, y)                # the same as columns
         """
+        if isinstance(inputs, Mapping):
+            return self._run_columns(inputs, read, periods)
+        if periods is not None:
+            raise TypeError("run_batch(): periods= goes with a mapping of columns; a sequence of periods has "
+                            "its own length")
         runner = self._active()
         periods: List[List[Tuple[Any, str, Any]]] = []
         names = self._inputs
@@ -476,6 +510,68 @@ class Target:
         for row in rows:
             results.append(self._read_tree(read, lambda v: row[nodes[v._node]] if isinstance(v, value) else v))
         return results
+
+    def _run_columns(self, columns: Mapping[Any, Sequence[Any]], read: Any, periods: Optional[int]) -> List[Any]:
+        """run_batch() over a mapping of columns."""
+        runner = self._active()
+        if periods is not None and (periods.__class__ is not int or periods < 0):
+            raise ValueError(f"run_batch(): periods must be a whole number >= 0, not {periods!r}")
+        if periods is None and not columns:
+            raise ValueError("run_batch(): no columns: say how many periods to run with periods=N")
+        writes: List[Tuple[str, str]] = []
+        parts: List[bytes] = []
+        for v, col in columns.items():
+            try:
+                n = len(col)
+            except TypeError:
+                raise TypeError(f"run_batch(): the column of {v!r} must be a sequence with one item per period, "
+                                f"not {type(col).__name__}") from None
+            if periods is None:
+                periods = n
+            elif n != periods:
+                raise ValueError(f"run_batch(): the column of {v!r} has {n} items for {periods} periods")
+            node = getattr(v, "_node", None)
+            name = self._inputs.get(node) if node is not None else None
+            bits = _pack_column(node.dtype, col) if name is not None else None
+            if bits is not None:
+                writes.append((name, node.dtype))
+                parts.append(bits)
+                continue
+            # Anything else (containers, numbers that need a conversion or
+            # have a wrong type): checked period by period as write_value()
+            # checks them, then transposed.
+            rows: List[List[Tuple[Node, str, Any]]] = []
+            for k, x in enumerate(col):
+                checked: List[Tuple[Node, str, Any]] = []
+                try:
+                    self._collect(v, x, checked)
+                except (TypeError, ValueError, OverflowError) as e:
+                    raise type(e)(f"run_batch(): period {k}: {e}") from None
+                rows.append(checked)
+            if rows:
+                for j, (element, element_name, _) in enumerate(rows[0]):
+                    writes.append((element_name, element.dtype))
+                    parts.append(struct.pack(f"<{n}{_CODES[element.dtype]}", *[r[j][2] for r in rows]))
+        nodes: Dict[Node, int] = {}
+
+        def record(v: Any) -> Any:
+            if isinstance(v, value):
+                self._output_entry(v)
+                nodes.setdefault(v._node, len(nodes))
+            return self._check_readable(v)
+        self._read_tree(read, record)
+        order = list(nodes)
+        count = periods or 0
+        cols = runner.columns(writes, b"".join(parts), count, [self._outputs[node] for node in order])
+        if count:
+            self._ran = True
+        if isinstance(read, value):
+            return list(cols[0])
+        if isinstance(read, (list, tuple)) and all(isinstance(v, value) for v in read):
+            where = [cols[nodes[v._node]] for v in read]
+            return [list(row) for row in zip(*where)] if where else [[] for _ in range(count)]
+        return [self._read_tree(read, lambda v: cols[nodes[v._node]][k] if isinstance(v, value) else v)
+                for k in range(count)]
 
     def _plain_writes(self, v: Any, x: Any, out: List[Tuple[Any, str, Any]]) -> bool:
         """The fast path of run_batch(): appends (name, dtype, x) for an input
