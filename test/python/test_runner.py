@@ -792,6 +792,17 @@ class Semantics(Case):
                                  [f32(want[-1][2] + 3.0 + 2.0 * k) for k in (1, 2, 3)])
                 self.assertEqual(tg.run_batch({x: []}, [y, acc]), [])
                 self.assertEqual(tg.run_batch({}, [y, acc], periods=0), [])
+                # run_columns: the same periods, the outputs as one list per value.
+                again = cp.Target(arch, runner=kind)
+                again.compile(y, m, acc, dot)
+                cols = again.run_columns({x: xs, n: ns, flag: flags, v: vs}, (y, m, acc, dot))
+                self.assertEqual(cols, [list(c) for c in zip(*expected)])
+                self.assertEqual(again.run_columns({x: [1.0, 2.0]}, y), [f32(2.0 + 1), f32(4.0 + 1)])
+                self.assertEqual(again.run_columns({}, cp.vector([y, acc]), periods=1), [[5.0], [f32(want[-1][2] + 3.0)]])
+                with self.assertRaisesRegex(TypeError, "run_columns\\(\\) reads a copapy value, a list"):
+                    again.run_columns({x: [1.0]}, [y, [acc]])
+                with self.assertRaisesRegex(ValueError, "run_columns\\(\\): the column of .* has 2 items"):
+                    again.run_columns({x: [1.0], n: [1, 2]}, y)
 
     def test_bad_columns_run_nothing(self) -> None:
         x, n, flag, y, m, acc = program()

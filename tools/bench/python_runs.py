@@ -8,7 +8,8 @@ e = sqrt(b)) and the dot benchmark sum((v1 + i) @ v2 for i in range(10)) for
 vectors of n = 10 inputs (twenty inputs, one output). Each runs on the host
 (in process: libcopapy-runtime.so) and for thumbv7em under qemu-arm
 (coparun --serve), and on both through the process-per-run path (one coparun
-per run, as before the persistent runners) and as one run_batch() call. The
+per run, as before the persistent runners) and as one run_batch() call, given
+a list of periods and given one column per input. The
 reference is plain Python evaluating the same arithmetic on Python floats.
 All numbers come from one run of this script (best of 5 repetitions, 3 for
 the batches):
@@ -54,9 +55,10 @@ def best_per_period(period: Callable[[int], Any], periods: int, repeats: int = 5
     return best
 
 
-def best_batch(batch: Callable[[List[Dict[Any, Any]]], List[Any]], inputs: List[Dict[Any, Any]],
+def best_batch(batch: Callable[[Any], List[Any]], inputs: Any, periods: int,
                repeats: int = 3) -> Tuple[float, List[Any]]:
-    """Seconds per period of one run_batch() call over prepared `inputs`, best of `repeats`."""
+    """Seconds per period of one run_batch() call over prepared `inputs`
+    (`periods` periods), best of `repeats`."""
     best, results = math.inf, []
     for _ in range(repeats):
         gc.collect()
@@ -64,7 +66,7 @@ def best_batch(batch: Callable[[List[Dict[Any, Any]]], List[Any]], inputs: List[
         try:
             t0 = time.perf_counter()
             results = batch(inputs)
-            best = min(best, (time.perf_counter() - t0) / len(inputs))
+            best = min(best, (time.perf_counter() - t0) / periods)
         finally:
             gc.enable()
     return best, results
@@ -83,8 +85,8 @@ def plain_dot(k: int) -> float:
     return sum(sum(x * y for x, y in zip([a + i for a in v1], v2)) for i in range(10))
 
 
-Made = Tuple[cp.Target, Callable[[int], Any], Callable[[List[Dict[Any, Any]]], List[Any]],
-             Callable[[int], List[Dict[Any, Any]]]]
+Made = Tuple[cp.Target, Callable[[int], Any], Callable[[Any], List[Any]], Callable[[int], List[Dict[Any, Any]]],
+             Callable[[int], Dict[Any, List[Any]]], Callable[[Any], Any]]
 
 
 def readme_target(arch: Any, runner: str) -> Made:
@@ -106,7 +108,10 @@ def readme_target(arch: Any, runner: str) -> Made:
     def inputs(n: int) -> List[Dict[Any, Any]]:
         return [{a: README_INPUTS[k & 1][0], b: README_INPUTS[k & 1][1]} for k in range(n)]
 
-    return tg, period, lambda ins: tg.run_batch(ins, [c, d, e]), inputs
+    def columns(n: int) -> Dict[Any, List[Any]]:
+        return {a: [README_INPUTS[k & 1][0] for k in range(n)], b: [README_INPUTS[k & 1][1] for k in range(n)]}
+
+    return tg, period, lambda ins: tg.run_batch(ins, [c, d, e]), inputs, columns, lambda cs: tg.run_columns(cs, [c, d, e])
 
 
 def dot_target(arch: Any, runner: str) -> Made:
@@ -126,7 +131,10 @@ def dot_target(arch: Any, runner: str) -> Made:
     def inputs(n: int) -> List[Dict[Any, Any]]:
         return [{v1: DOT_INPUTS[k & 1][0], v2: DOT_INPUTS[k & 1][1]} for k in range(n)]
 
-    return tg, period, lambda ins: tg.run_batch(ins, r), inputs
+    def columns(n: int) -> Dict[Any, List[Any]]:
+        return {v1: [DOT_INPUTS[k & 1][0] for k in range(n)], v2: [DOT_INPUTS[k & 1][1] for k in range(n)]}
+
+    return tg, period, lambda ins: tg.run_batch(ins, r), inputs, columns, lambda cs: tg.run_columns(cs, r)
 
 
 def measure(quick: bool) -> List[Dict[str, Any]]:
@@ -137,14 +145,21 @@ def measure(quick: bool) -> List[Dict[str, Any]]:
         rows.append({"program": name, "target": "-", "path": "plain Python", "seconds": base, "plain": base})
         for arch, label, default, periods in ((None, "host", "inprocess", fast), ("thumbv7em", "thumbv7em", "serve",
                                                                                   fast // 10)):
-            tg, period, batch, inputs = make(arch, default)
+            tg, period, batch, inputs, columns, run_columns = make(arch, default)
             new = best_per_period(period, periods)
             check = period(0)
             kind = tg._runner.kind if tg._runner is not None else "?"
-            bt, results = best_batch(batch, inputs(batch_len))
-            if results[0] != (list(check) if isinstance(check, tuple) else check):
-                raise AssertionError(f"{name} on {label}: run_batch gave {results[0]!r}, a period {check!r}")
-            old_tg, old_period, _, _ = make(arch, "process")
+            bt, results = best_batch(batch, inputs(batch_len), batch_len)
+            cols = columns(batch_len)
+            ct, by_columns = best_batch(batch, cols, batch_len)
+            rt, out_columns = best_batch(run_columns, cols, batch_len)
+            want = list(check) if isinstance(check, tuple) else check
+            if isinstance(out_columns[0], list):
+                out_columns = [list(row) for row in zip(*out_columns)]
+            if results[0] != want or by_columns != results or out_columns != results:
+                raise AssertionError(f"{name} on {label}: run_batch gave {results[0]!r} and {by_columns[0]!r}, "
+                                     f"a period {check!r}")
+            old_tg, old_period, _, _, _, _ = make(arch, "process")
             old = best_per_period(old_period, slow)
             if old_period(0) != check:
                 raise AssertionError(f"{name} on {label}: the process path gave {old_period(0)!r}, not {check!r}")
@@ -152,6 +167,10 @@ def measure(quick: bool) -> List[Dict[str, Any]]:
                          "plain": base, "process": old})
             rows.append({"program": name, "target": label, "path": f"run_batch of {batch_len:,} ({kind})",
                          "seconds": bt, "plain": base, "process": old})
+            rows.append({"program": name, "target": label, "path": f"run_batch of {batch_len:,}, columns ({kind})",
+                         "seconds": ct, "plain": base, "process": old})
+            rows.append({"program": name, "target": label, "path": f"run_columns of {batch_len:,} ({kind})",
+                         "seconds": rt, "plain": base, "process": old})
             rows.append({"program": name, "target": label, "path": "Target, one coparun per run", "seconds": old,
                          "plain": base, "process": old})
             tg.close()
@@ -178,8 +197,10 @@ def section(rows: List[Dict[str, Any]], quick: bool) -> List[str]:
             "(20 inputs, 1 output), against plain Python evaluating the same arithmetic on floats. `Target` "
             "runs host images in process (`libcopapy-runtime.so`) and thumbv7em images in one "
             "`qemu-arm coparun-armhf --serve` per program; `run_batch` runs many periods in one call; "
+            "'columns' is `run_batch({input: [value of each period]}, outputs)` (a result per period), `run_columns` "
+            "the same returning one list per output; "
             "'one coparun per run' is the path before the persistent runners (one process per `run()`). "
-            "`run_batch` is timed without making its list of inputs. "
+            "`run_batch` is timed without making its list of inputs or columns. "
             f"`tools/bench/python_runs.py{' --quick' if quick else ''}`, best of 5 (of 3 for the batches), "
             "garbage collection off while timing (as timeit does), all in one run.", ""] + markdown(rows)
 
