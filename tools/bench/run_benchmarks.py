@@ -32,6 +32,7 @@ sys.path.insert(0, str(ROOT / "tools/python"))
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 import copapy as cp  # noqa: E402
 import compile_speed  # noqa: E402
+import code_quality  # noqa: E402
 import code_size  # noqa: E402
 import python_runs  # noqa: E402
 import startup  # noqa: E402
@@ -203,11 +204,13 @@ def main():
         comp = compile_throughput(comp_sizes, tmp)
     print("code size:", flush=True)
     size_rows = code_size.table([10, 100, 500] if not a.quick else [10, 100])
+    print("code quality against gcc:", flush=True)
+    quality = code_quality.section(code_quality.measure(code_quality.TARGETS, True))
     print("control periods through Target:", flush=True)
     periods = python_runs.section(python_runs.measure(a.quick), a.quick)
     print("\n".join(periods[2:]), flush=True)
     pngs = plots(gen, comp, out_dir)
-    write_report(out_dir / "benchmarks.md", gen, start, comp, size_rows, pngs, a.quick, periods)
+    write_report(out_dir / "benchmarks.md", gen, start, comp, size_rows, pngs, a.quick, quality + [""] + periods)
     print(f"wrote {out_dir / 'benchmarks.md'} and {', '.join(p.name for p in pngs)}")
 
 
