@@ -1,0 +1,84 @@
+// Value ranges: what each node of the compiler's graph may evaluate to in
+// any run, given the ranges of its inputs (issue 12: prove a program free of
+// domain errors before it flies).
+//
+// A Range over-approximates a node's values: an int range is a closed
+// interval of int32 values; a float range a closed interval of binary32
+// values (the bounds may be infinite) plus whether NaN is possible. Signed
+// zeros are not told apart: an interval containing 0 contains both. Every
+// transfer function is sound: if the operands' values lie in their ranges,
+// the stencil's result lies in the result's range (the randomized test
+// test/unit/test_range.cpp checks that against the stencils' own C bodies).
+//
+// The analysis runs forward over the IR in its topological order. States
+// (inputs that keep their value across runs) start from their initial value
+// or declared range and are iterated to a fixed point: after a few rounds
+// without convergence a state is widened to its declared range or its type's
+// whole range.
+#pragma once
+
+#include <cstdint>
+#include <optional>
+#include <span>
+#include <string>
+#include <vector>
+
+#include "ir/ir.hpp"
+
+namespace copapy {
+
+struct Range {
+    Kind kind = Kind::F;
+    // Kind::I: [ilo, ihi] within int32.
+    int64_t ilo = 0, ihi = 0;
+    // Kind::F: [flo, fhi] (binary32 values held exactly in doubles, maybe
+    // infinite), `empty` if no non-NaN value is possible; `nan` if NaN is.
+    double flo = 0, fhi = 0;
+    bool nan = false;
+    bool empty = false;  // floats only: NaN or nothing
+
+    static Range ints(int64_t lo, int64_t hi);
+    static Range floats(double lo, double hi, bool nan = false);
+    static Range only_nan();
+    static Range whole(Kind k);          // every value of the class (floats: with NaN)
+    static Range of_bits(Kind k, uint32_t bits);  // one constant
+
+    bool contains_bits(uint32_t bits) const;  // is this 32-bit pattern a member?
+    bool may_be_zero() const;
+    bool may_be_inf() const;
+    bool operator==(const Range&) const = default;
+    std::string str() const;  // "[-2, 3]", "[0, inf] or NaN", "NaN"
+};
+
+Range join(const Range& a, const Range& b);
+
+// The range of `op` applied to operands in `args` (1 to 3 of them, for
+// select the condition first), producing class `kind`.
+Range transfer(Op op, Kind kind, std::span<const Range> args);
+
+// One thing the analysis cannot rule out.
+enum class RangeIssue : uint8_t {
+    DivByZero,     // integer // or % by a divisor that may be 0 (the result is then 0)
+    Domain,        // sqrt/log/asin/acos/pow argument that may be outside the domain
+    FloatToInt,    // float -> int conversion that may overflow int32 or see NaN
+    IntWrap,       // int + - * neg abs ** that may wrap around
+    FloatSpecial,  // a float result that may be inf or NaN while its operands cannot
+    ShiftCount,    // a shift count that may lie outside [0, 31]
+};
+
+struct RangeFinding {
+    uint32_t node;     // IR node
+    RangeIssue issue;
+    std::string what;  // short, with the derived range: "divisor in [-2, 3] includes 0"
+};
+
+struct RangeAnalysis {
+    std::vector<Range> ranges;           // per IR node
+    std::vector<RangeFinding> findings;  // in node order, at most one per node
+};
+
+// `declared[i]`, if set, is the range the host promises for Ir::inputs[i]
+// (an input's values, or a state's values at the start of every run).
+RangeAnalysis analyze_ranges(const Ir& ir, std::span<const std::optional<Range>> declared = {});
+
+}  // namespace copapy
