@@ -461,8 +461,8 @@ std::string number(double x) {
 std::string Range::str() const {
     if (kind == Kind::I) return ilo == ihi ? fmt::format("[{}]", ilo) : fmt::format("[{}, {}]", ilo, ihi);
     if (empty) return "NaN";
-    std::string s = flo == fhi ? "[" + number(flo) + "]" : "[" + number(flo) + ", " + number(fhi) + "]";
-    return nan ? s + " or NaN" : s;
+    const std::string s = flo == fhi ? fmt::format("[{}]", number(flo)) : fmt::format("[{}, {}]", number(flo), number(fhi));
+    return nan ? fmt::format("{} or NaN", s) : s;
 }
 
 Range join(const Range& a, const Range& b) {
@@ -652,6 +652,26 @@ std::optional<RangeFinding> check(uint32_t id, const IrNode& n, std::span<const 
     return std::nullopt;
 }
 
+// x * x: never negative, which interval multiplication of two independent
+// operands cannot see.
+Range square(Kind kind, const Range& a) {
+    const Range r = transfer(Op::Mul, kind, std::array<Range, 2>{a, a});
+    if (kind == Kind::I) {
+        if (r == Range::whole(Kind::I)) return r;  // wrapped
+        const int64_t lo = a.may_be_zero() ? 0 : std::min(a.ilo * a.ilo, a.ihi * a.ihi);
+        return Range::ints(lo, r.ihi);
+    }
+    if (r.empty) return r;
+    const double lo = a.may_be_zero() ? 0.0 : lo_of(std::min(a.flo * a.flo, a.fhi * a.fhi));
+    return Range::floats(std::max(r.flo, lo), r.fhi, r.nan);
+}
+
+// The range of node n from its operands' ranges.
+Range node_range(const IrNode& n, std::span<const Range> args) {
+    if (n.op == Op::Mul && n.args[0] == n.args[1]) return square(n.kind, args[0]);
+    return transfer(n.op, n.kind, args);
+}
+
 std::array<Range, 3> operands(const IrNode& n, const std::vector<Range>& ranges) {
     std::array<Range, 3> args{};
     for (size_t k = 0; k < args.size() && k < n.nargs; ++k) args[k] = ranges[n.args[k]];
@@ -664,7 +684,7 @@ void propagate(const Ir& ir, std::vector<Range>& ranges) {
         const IrNode& n = ir.nodes[i];
         if (n.op == Op::Input || n.op == Op::Const) continue;
         const std::array<Range, 3> args = operands(n, ranges);
-        ranges[i] = transfer(n.op, n.kind, std::span<const Range>(args.data(), n.nargs));
+        ranges[i] = node_range(n, std::span<const Range>(args.data(), n.nargs));
     }
 }
 
