@@ -42,15 +42,18 @@ struct Reporter {
     bool json = false;
     std::vector<std::string> files;  // paths the command works with
 
-    void error(const std::string& text) const {
+    void error(const std::string& text) const { print("error", text); }
+    void warning(const std::string& text) const { print("warning", text); }
+
+    void print(std::string_view severity, const std::string& text) const {
         if (json) {
-            err << diagnostics_json("error", text, files);
+            err << diagnostics_json(severity, text, files);
             return;
         }
         size_t start = 0;
         while (true) {
             const size_t nl = text.find('\n', start);
-            err << "copapy-cc: error: " << text.substr(start, nl - start) << '\n';
+            err << "copapy-cc: " << severity << ": " << text.substr(start, nl - start) << '\n';
             if (nl == std::string::npos) break;
             start = nl + 1;
         }
@@ -139,7 +142,7 @@ void print_stats(std::ostream& err, const TargetInfo& target, const CompileStats
         {"stores", s.stores},     {"moves", s.moves},             {"code_bytes", s.code_bytes},
         {"stencil_bytes", s.stencil_bytes}, {"data_bytes", s.data_bytes}, {"patches", s.patches},
         {"resolved", s.resolved}, {"seconds", {{"read", s.t_read}, {"ir", s.t_ir}, {"order", s.t_order},
-                                                 {"plan", s.t_plan}, {"link", s.t_link}}}};
+                                                 {"ranges", s.t_ranges}, {"plan", s.t_plan}, {"link", s.t_link}}}};
     err << j.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace) << "\n";
 }
 
@@ -182,6 +185,11 @@ int run_cli(int argc, const char* const* argv, std::ostream& out, std::ostream& 
     build->add_option("--code-addr", code_addr, "Resolve every patch for code at this address (with --data-addr)");
     build->add_option("--data-addr", data_addr, "Resolve every patch for data at this address (with --code-addr)");
     build->add_option("--c-name", opt.c_name, "Identifier prefix in a C header (default: the header's file name)");
+    std::string ranges = "off";
+    build->add_option("--ranges", ranges,
+                      "Value-range analysis: off (default for now), warn about what it cannot rule out (a divisor that may be 0, "
+                      "sqrt of a value that may be negative, ...) or error (exit 1, no output)")
+        ->check(CLI::IsMember({"warn", "error", "off"}));
     add_diagnostics(build);
 
     CLI::App* targets = app.add_subcommand("targets", "List the supported targets");
@@ -266,8 +274,11 @@ int run_cli(int argc, const char* const* argv, std::ostream& out, std::ostream& 
         for (const EmitOutput& o : opt.outputs) report.files.push_back(o.path);
         if (!depfile.empty()) report.files.push_back(depfile);
 
-        const CompileStats s = compile(opt, out);
-        if (stats) print_stats(err, *opt.target, s);
+        opt.ranges = ranges == "off" ? RangeCheck::Off : ranges == "error" ? RangeCheck::Error : RangeCheck::Warn;
+        const CompiledProgram compiled = compile_program(opt);
+        for (const std::string& w : compiled.warnings) report.warning(w);
+        write_outputs(opt, compiled, out);
+        if (stats) print_stats(err, *opt.target, compiled.stats);
         return kExitOk;
     } catch (const Error& e) {
         report.error(e.what());

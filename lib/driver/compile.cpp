@@ -22,6 +22,7 @@
 #include "dag/grad.hpp"
 #include "ir/ir.hpp"
 #include "link/link.hpp"
+#include "range/range.hpp"
 #include "schedule/plan.hpp"
 #include "stencil/stencil_db.hpp"
 #include "support/error.hpp"
@@ -154,6 +155,18 @@ double lap(std::chrono::steady_clock::time_point& since) {
     since = now;
     return s;
 }
+
+// The analysis' findings as warnings naming the file and the DAG node.
+std::vector<std::string> range_findings(const std::string& file, const Ir& ir, const RangeAnalysis& analysis) {
+    std::vector<std::string> out;
+    out.reserve(analysis.findings.size());
+    for (const RangeFinding& f : analysis.findings) {
+        const IrNode& n = ir.nodes[f.node];
+        out.push_back(n.dag_id >= 0 ? fmt::format("{}: node {} ('{}'): {}", file, n.dag_id, op_name(n.op), f.what)
+                                    : fmt::format("{}: '{}': {}", file, op_name(n.op), f.what));
+    }
+    return out;
+}
 }  // namespace
 
 CompiledProgram compile_program(const CompileOptions& opt) {
@@ -188,6 +201,16 @@ CompiledProgram compile_program(const CompileOptions& opt) {
     c.order = linearize(c.ir);
     stats.computed = c.order.size();
     stats.t_order = lap(clock);
+    if (opt.ranges != RangeCheck::Off) {
+        c.warnings = range_findings(opt.input, c.ir, analyze_ranges(c.ir, c.order));
+        if (opt.ranges == RangeCheck::Error && !c.warnings.empty()) {
+            std::string msg;
+            for (const std::string& w : c.warnings) msg += w + "\n";
+            throw Error(ErrorKind::Input, msg + opt.input + ": the value-range analysis cannot rule these out "
+                                                            "(--ranges=error; --ranges=warn compiles anyway)");
+        }
+    }
+    stats.t_ranges = lap(clock);
     c.program = plan(c.ir, c.order);
     if (opt.release_stages) {
         c.ir = Ir();

@@ -36,6 +36,10 @@ struct EmitOutput {
     std::string path;  // "-": standard output (text artifacts only)
 };
 
+// --ranges: what to do with what the value-range analysis (lib/range) cannot
+// rule out (a divisor that may be 0, sqrt of a value that may be negative, ...).
+enum class RangeCheck : uint8_t { Off, Warn, Error };
+
 struct CompileOptions {
     std::string input;        // DAG file (JSON or CBOR)
     const TargetInfo* target = nullptr;
@@ -45,6 +49,7 @@ struct CompileOptions {
     std::string depfile;                   // if set: a Make rule "<outputs>: <DAG> <stencil object>"
     std::optional<FixedAddresses> fixed;   // resolve every patch for these load addresses (bare metal)
     std::string c_name;                    // identifier prefix in a C header (default: the header's file name)
+    RangeCheck ranges = RangeCheck::Off;  // warn by default once the tracer declares input ranges (issue 12)
     // Release the IR and the linear order once planned, and the program's
     // steps once linked: writing images needs neither (the command line
     // sets it when it writes only images, for large programs' memory).
@@ -56,7 +61,7 @@ struct CompileStats {
     size_t loads = 0, stores = 0, moves = 0;
     size_t code_bytes = 0, stencil_bytes = 0, data_bytes = 0, patches = 0, resolved = 0;
     // Wall time per phase, in seconds (--stats).
-    double t_read = 0, t_ir = 0, t_order = 0, t_plan = 0, t_link = 0;
+    double t_read = 0, t_ir = 0, t_order = 0, t_ranges = 0, t_plan = 0, t_link = 0;
 };
 
 // Everything the pipeline produced, for the output writers.
@@ -68,6 +73,7 @@ struct CompiledProgram {
     std::unique_ptr<StencilDb> db;
     LinkedImage image;
     std::string stencil_path;  // the stencil object used (for depfiles)
+    std::vector<std::string> warnings;  // "<file>: node 5 ('floordiv'): divisor in [-2, 3] includes 0"
 };
 
 // Runs the pipeline; throws Error with messages "<file>: <where>: <what>".

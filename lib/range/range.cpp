@@ -690,7 +690,8 @@ void propagate(const Ir& ir, std::vector<Range>& ranges) {
 
 }  // namespace
 
-RangeAnalysis analyze_ranges(const Ir& ir, std::span<const std::optional<Range>> declared) {
+RangeAnalysis analyze_ranges(const Ir& ir, std::span<const uint32_t> order,
+                             std::span<const std::optional<Range>> declared) {
     RangeAnalysis out;
     out.ranges.assign(ir.nodes.size(), Range{});
     auto declared_or = [&](uint32_t input, const Range& fallback) {
@@ -721,7 +722,7 @@ RangeAnalysis analyze_ranges(const Ir& ir, std::span<const std::optional<Range>>
         }
         if (!changed) break;
     }
-    for (uint32_t i : linearize(ir)) {
+    for (uint32_t i : order) {
         const IrNode& n = ir.nodes[i];
         const std::array<Range, 3> args = operands(n, out.ranges);
         if (auto f = check(i, n, std::span<const Range>(args.data(), n.nargs), out.ranges[i]))

@@ -77,8 +77,11 @@ struct RangeAnalysis {
     std::vector<RangeFinding> findings;  // in node order, at most one per node
 };
 
-// `declared[i]`, if set, is the range the host promises for Ir::inputs[i]
-// (an input's values, or a state's values at the start of every run).
-RangeAnalysis analyze_ranges(const Ir& ir, std::span<const std::optional<Range>> declared = {});
+// Ranges of every node; findings for the nodes of `order` (the computed
+// nodes the program runs: linearize(ir)). `declared[i]`, if set, is the
+// range the host promises for Ir::inputs[i] (an input's values, or a state's
+// values at the start of every run).
+RangeAnalysis analyze_ranges(const Ir& ir, std::span<const uint32_t> order,
+                             std::span<const std::optional<Range>> declared = {});
 
 }  // namespace copapy

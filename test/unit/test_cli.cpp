@@ -88,3 +88,34 @@ TEST_CASE("build writes an image and errors leave no output behind") {
     CHECK(leftovers == 0);  // no temporary files either
     fs::remove_all(d);
 }
+
+TEST_CASE("build with --ranges reports what the value-range analysis cannot rule out") {
+    fs::path d = temp_dir();
+    write(d / "good.json", kGood);  // sqrt of an input with no declared range
+    const std::string file = (d / "good.json").string();
+    auto build = [&](const std::string& mode, const std::string& out) {
+        return cli({"build", file, "-o", (d / out).string(), "--stencils", COPAPY_STENCIL_DIR, "--ranges=" + mode});
+    };
+    Run off = build("off", "off.cpimg");
+    CHECK((off.code == kExitOk && off.err.empty()));
+    Run warn = build("warn", "warn.cpimg");
+    CHECK(warn.code == kExitOk);
+    CHECK(warn.err == "copapy-cc: warning: " + file + ": node 1 ('sqrt'): sqrt argument in [-inf, inf] or NaN may be "
+                                                      "negative\n");
+    CHECK(fs::exists(d / "warn.cpimg"));
+    Run error = build("error", "error.cpimg");
+    CHECK(error.code == kExitInput);
+    CHECK_THAT(error.err, Catch::StartsWith("copapy-cc: error: " + file + ": node 1 ('sqrt'): sqrt argument") &&
+                              Catch::Contains("--ranges=error"));
+    CHECK_FALSE(fs::exists(d / "error.cpimg"));
+    // sqrt of a square is fine.
+    write(d / "square.json", R"({"format":"copapy-dag","version":1,"nodes":[
+      {"id":0,"op":"input","dtype":"float","name":"a","value":0.25},
+      {"id":1,"op":"mul","dtype":"float","args":[0,0]},
+      {"id":2,"op":"sqrt","dtype":"float","args":[1]}],"outputs":[{"name":"r","node":2}]})");
+    Run square = cli({"build", (d / "square.json").string(), "-o", (d / "sq.cpimg").string(), "--stencils",
+                      COPAPY_STENCIL_DIR, "--ranges=error"});
+    CHECK((square.code == kExitOk && square.err.empty()));
+    CHECK(build("maybe", "m.cpimg").code == kExitUsage);
+    fs::remove_all(d);
+}

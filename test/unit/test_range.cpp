@@ -207,7 +207,7 @@ RangeAnalysis analyze(const std::string& nodes, const std::string& outputs, cons
     std::string s = R"({"format":"copapy-dag","version":2,"nodes":[)" + nodes + R"(],"outputs":)" + outputs +
                     (updates.empty() ? "" : R"(,"updates":)" + updates) + "}";
     const Ir ir = build_ir(read_dag({reinterpret_cast<const uint8_t*>(s.data()), s.size()}));
-    return analyze_ranges(ir, declared);
+    return analyze_ranges(ir, linearize(ir), declared);
 }
 }  // namespace
 
