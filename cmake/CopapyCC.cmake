@@ -153,6 +153,9 @@ endfunction()
 
 function(copapy_add_runtime name)
   file(GLOB sources "${COPAPY_CC_RUNTIME_SOURCE_DIR}/*.c")
+  # In the build tree the directory is lib/runtime itself, which also holds the
+  # POSIX host loader (mmap); an install has only the firmware's sources.
+  list(FILTER sources EXCLUDE REGEX "/host_loader\\.c$")
   add_library(${name} STATIC ${sources})
   target_include_directories(${name} PUBLIC "${COPAPY_CC_INCLUDE_DIR}")
   set_target_properties(${name} PROPERTIES C_STANDARD 99 C_STANDARD_REQUIRED ON C_EXTENSIONS OFF)
