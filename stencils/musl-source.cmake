@@ -87,7 +87,10 @@ function(copapy_musl_source out)
       # A build tree configured before the cache existed: keep its copy, no download.
       message(STATUS "Moving this build tree's musl source into the cache ${dir}")
       file(MAKE_DIRECTORY ${COPAPY_CACHE_DIR})
-      file(RENAME ${CMAKE_BINARY_DIR}/_deps/musl ${dir})
+      file(RENAME ${CMAKE_BINARY_DIR}/_deps/musl ${dir} RESULT moved)
+      if(NOT moved EQUAL 0)  # another file system
+        file(COPY ${CMAKE_BINARY_DIR}/_deps/musl/ DESTINATION ${dir})
+      endif()
     endif()
     if(NOT EXISTS ${dir}/src/math/sinf.c)
       message(STATUS "Fetching musl's source package from the Debian mirror into ${dir}: the stencils' math "
