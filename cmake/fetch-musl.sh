@@ -29,6 +29,8 @@ if [ -z "$uri" ] || [ -z "$suite" ]; then
 fi
 keyring=${keyring:-/usr/share/keyrings/debian-archive-keyring.gpg}
 
+echo "fetch-musl: downloading Debian's musl source package from $uri into $dest" \
+     "(once per machine: the stencils' math library is built from it; needs the network)" >&2
 work=$(mktemp -d)
 trap 'rm -rf "$work"' EXIT
 mkdir -p "$work/lists/partial" "$work/cache/archives/partial" "$work/src"
