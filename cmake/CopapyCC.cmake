@@ -11,8 +11,9 @@
 #     <dir>/<name>.h       the same image as a C array, with <NAME>_OFFSET_<value>
 #                          and <NAME>_DTYPE_<value> constants (copapy-cc --emit c-header)
 #   <dir> is OUTPUT_DIRECTORY (relative to the current binary directory),
-#   default ${CMAKE_CURRENT_BINARY_DIR}/<name>. TARGET defaults to the build
-#   machine; CODE_ADDR/DATA_ADDR resolve every patch for fixed load addresses.
+#   default ${CMAKE_CURRENT_BINARY_DIR}/<name>. TARGET is any name or alias
+#   `copapy-cc targets` lists (native: the build machine, the default);
+#   CODE_ADDR/DATA_ADDR resolve every patch for fixed load addresses.
 #
 #   The script is run as `python3 <script.py> <dag-file>` from the current
 #   source directory, with the tracer on PYTHONPATH, and must write the DAG to
@@ -35,6 +36,50 @@
 #   (For the build machine, copapy::runtime is the prebuilt library.)
 include_guard(GLOBAL)
 
+# The target names and aliases copapy-cc accepts, asked from copapy-cc itself
+# (`copapy-cc targets --json`) once per configure: sets `out` to the canonical
+# name of `name` ("" if unknown) and `known` to a readable list.
+function(_copapy_resolve_target name out known)
+  get_property(table GLOBAL PROPERTY COPAPY_CC_TARGET_TABLE)
+  if(NOT table)
+    execute_process(COMMAND "${COPAPY_CC_BIN_DIR}/copapy-cc" targets --json
+                    OUTPUT_VARIABLE table RESULT_VARIABLE rc ERROR_VARIABLE err)
+    if(NOT rc EQUAL 0)
+      message(FATAL_ERROR "copapy_add_program: '${COPAPY_CC_BIN_DIR}/copapy-cc targets --json' failed: ${rc} ${err}")
+    endif()
+    set_property(GLOBAL PROPERTY COPAPY_CC_TARGET_TABLE "${table}")
+  endif()
+  set(result "")
+  set(listing "")
+  string(JSON n LENGTH "${table}")
+  math(EXPR last "${n} - 1")
+  foreach(i RANGE ${last})
+    string(JSON tname GET "${table}" ${i} name)
+    set(entry "${tname}")
+    if(tname STREQUAL name)
+      set(result ${tname})
+    endif()
+    string(JSON na LENGTH "${table}" ${i} aliases)
+    if(na GREATER 0)
+      math(EXPR alast "${na} - 1")
+      set(aliases "")
+      foreach(j RANGE ${alast})
+        string(JSON alias GET "${table}" ${i} aliases ${j})
+        list(APPEND aliases "${alias}")
+        if(alias STREQUAL name)
+          set(result ${tname})
+        endif()
+      endforeach()
+      string(REPLACE ";" ", " aliases "${aliases}")
+      set(entry "${tname} (${aliases})")
+    endif()
+    list(APPEND listing "${entry}")
+  endforeach()
+  string(REPLACE ";" ", " listing "${listing}")
+  set(${out} "${result}" PARENT_SCOPE)
+  set(${known} "${listing}" PARENT_SCOPE)
+endfunction()
+
 function(copapy_add_program name)
   cmake_parse_arguments(PARSE_ARGV 1 arg "" "SOURCE;TARGET;OPTIMIZE;CODE_ADDR;DATA_ADDR;OUTPUT_DIRECTORY" "")
   if(arg_UNPARSED_ARGUMENTS)
@@ -46,8 +91,16 @@ function(copapy_add_program name)
   if(DEFINED arg_CODE_ADDR AND NOT DEFINED arg_DATA_ADDR OR DEFINED arg_DATA_ADDR AND NOT DEFINED arg_CODE_ADDR)
     message(FATAL_ERROR "copapy_add_program(${name}): CODE_ADDR and DATA_ADDR go together")
   endif()
-  if(DEFINED arg_TARGET AND NOT arg_TARGET IN_LIST COPAPY_CC_TARGETS)
-    message(FATAL_ERROR "copapy_add_program(${name}): unknown TARGET '${arg_TARGET}' (known: ${COPAPY_CC_TARGETS})")
+  if(DEFINED arg_TARGET)
+    _copapy_resolve_target("${arg_TARGET}" canonical known)
+    if(NOT canonical)
+      message(FATAL_ERROR "copapy_add_program(${name}): unknown TARGET '${arg_TARGET}' (copapy-cc knows ${known})")
+    endif()
+    if(NOT canonical IN_LIST COPAPY_CC_TARGETS)
+      message(FATAL_ERROR "copapy_add_program(${name}): TARGET '${arg_TARGET}' (${canonical}) has no stencil object "
+                          "in ${COPAPY_CC_STENCIL_DIR}: this copapy-cc was built for ${COPAPY_CC_TARGETS} only "
+                          "(COPAPY_TARGETS)")
+    endif()
   endif()
 
   get_filename_component(source "${arg_SOURCE}" ABSOLUTE BASE_DIR "${CMAKE_CURRENT_SOURCE_DIR}")
@@ -62,7 +115,7 @@ function(copapy_add_program name)
 
   set(options "")
   if(DEFINED arg_TARGET)
-    list(APPEND options -t "${arg_TARGET}")
+    list(APPEND options -t "${canonical}")
   endif()
   if(DEFINED arg_OPTIMIZE)
     list(APPEND options -O "${arg_OPTIMIZE}")
@@ -100,6 +153,9 @@ endfunction()
 
 function(copapy_add_runtime name)
   file(GLOB sources "${COPAPY_CC_RUNTIME_SOURCE_DIR}/*.c")
+  # In the build tree the directory is lib/runtime itself, which also holds the
+  # POSIX host loader (mmap); an install has only the firmware's sources.
+  list(FILTER sources EXCLUDE REGEX "/host_loader\\.c$")
   add_library(${name} STATIC ${sources})
   target_include_directories(${name} PUBLIC "${COPAPY_CC_INCLUDE_DIR}")
   set_target_properties(${name} PROPERTIES C_STANDARD 99 C_STANDARD_REQUIRED ON C_EXTENSIONS OFF)

@@ -13,6 +13,8 @@ PKGS=(
   libcli11-dev libfmt-dev nlohmann-json3-dev catch2 llvm-14-dev
   # static libtinfo.a and libz.a: LLVM's static libraries need them (see CMakeLists.txt)
   libncurses-dev zlib1g-dev
+  # manual pages: the test renders them (man -l, nroff)
+  man-db groff-base
   # math library: musl's source package is fetched by the stencil build
   dpkg-dev
   # cross targets (stencils + runners) and emulators for the tests

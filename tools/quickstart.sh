@@ -3,14 +3,21 @@
 # installs what is missing, builds into build/ (binaries in build/bin), then
 # traces examples/readme.py, compiles it for the host with copapy-cc, runs
 # the image with coparun and prints the results.
+#
+#   tools/quickstart.sh [--run-only]   (--run-only: only the example, with the tools already built)
+#
+# The output from "== examples/readme.py" on is the README's quick-start
+# transcript, checked by ctest (readme-transcripts).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-tools/deps.sh
-cmake --preset default >/dev/null
-cmake --build --preset default
-
-echo
+if [ "${1:-}" != --run-only ]; then
+  tools/deps.sh
+  cmake --preset default >/dev/null
+  # Only what is run below (the unit tests are built by tools/check.sh).
+  cmake --build --preset default --target quickstart
+  echo
+fi
 echo "== examples/readme.py (traced in Python, compiled by copapy-cc, run by coparun)"
 PYTHONPATH="$PWD/tools/python" python3 examples/readme.py
 

@@ -26,7 +26,7 @@ namespace {
 class AArch64 final : public TargetInfo {
 public:
     AArch64() : TargetInfo(CP_TARGET_AARCH64, "aarch64", llvm::ELF::EM_AARCH64) {
-        aliases = {"arm64"};
+        aliases = table_aliases(name);
         code_align = 4096;  // ADRP/LO12 into the code region become position independent
         data_align = 16;
         max_stencil_align = 4;

@@ -56,10 +56,9 @@ int64_t thumb_branch_addend(const uint8_t* p) {
 
 class Arm32 final : public TargetInfo {
 public:
-    Arm32(cp_target id, std::string_view name, std::vector<std::string_view> alias, bool is_thumb,
-          std::string_view desc)
-        : TargetInfo(id, name, llvm::ELF::EM_ARM) {
-        aliases = std::move(alias);
+    Arm32(cp_target id, std::string_view name_, bool is_thumb, std::string_view desc)
+        : TargetInfo(id, name_, llvm::ELF::EM_ARM) {
+        aliases = table_aliases(name);
         thumb = is_thumb;
         code_align = 8;
         data_align = 8;
@@ -131,19 +130,19 @@ public:
 }  // namespace
 
 const TargetInfo& armv7_target() {
-    static const Arm32 target(CP_TARGET_ARMV7, "armv7", {"armv7a", "arm"}, false,
+    static const Arm32 target(CP_TARGET_ARMV7, "armv7", false,
                               "ARMv7-A, ARM state, VFPv3/NEON hard-float (runs under qemu-arm)");
     return target;
 }
 
 const TargetInfo& thumbv7_target() {
-    static const Arm32 target(CP_TARGET_THUMBV7, "thumbv7", {"armv7thumb"}, true,
+    static const Arm32 target(CP_TARGET_THUMBV7, "thumbv7", true,
                               "ARMv7-A, Thumb-2, VFPv3/NEON hard-float (runs under qemu-arm)");
     return target;
 }
 
 const TargetInfo& thumbv7em_target() {
-    static const Arm32 target(CP_TARGET_THUMBV7EM, "thumbv7em", {"armv7mthumb", "cortex-m4"}, true,
+    static const Arm32 target(CP_TARGET_THUMBV7EM, "thumbv7em", true,
                               "ARMv7E-M Cortex-M4F, Thumb-2, fpv4-sp-d16 (runs in the armhf runner under qemu-arm)");
     return target;
 }

@@ -24,7 +24,7 @@ public:
 
     cp_target id;
     std::string_view name;                   // "x86_64"
-    std::vector<std::string_view> aliases;   // the original project's names
+    std::vector<std::string_view> aliases;   // from targets.def (the original project's names), "native" for the host
     uint16_t elf_machine;                    // EM_*
     bool thumb = false;                      // entry point is Thumb code
     uint32_t code_align = 16;                // load alignment the image asks for
@@ -61,6 +61,10 @@ protected:
     TargetInfo(cp_target id_, std::string_view name_, uint16_t machine)
         : id(id_), name(name_), elf_machine(machine) {}
 };
+
+// The aliases of target `name` in the target table (lib/target/targets.def),
+// and "native" for the host; the per-family constructors fill `aliases` from it.
+std::vector<std::string_view> table_aliases(std::string_view name);
 
 // Looks a target up by name or alias; nullptr if unknown.
 const TargetInfo* find_target(std::string_view name);

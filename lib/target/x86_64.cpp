@@ -22,7 +22,7 @@ namespace {
 class X86_64 final : public TargetInfo {
 public:
     X86_64() : TargetInfo(CP_TARGET_X86_64, "x86_64", llvm::ELF::EM_X86_64) {
-        aliases = {"x86-64", "amd64"};
+        aliases = table_aliases(name);
         code_align = 16;
         data_align = 16;
         max_stencil_align = 1;  // no instruction alignment requirements

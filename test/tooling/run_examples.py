@@ -94,6 +94,41 @@ def make_project(a):
     must(make + ["all"])
     check("rebuilding brings it up to date", run(make + ["-q", "all"]).returncode == 0)
 
+    # Another TARGET or other COPAPY_CC_FLAGS rebuild the image; COPAPY_CC_FLAGS may name the target.
+    check("TARGET=aarch64 makes the image out of date", run(make + ["-q", "all", "TARGET=aarch64"]).returncode == 1)
+    must(make + ["all", "TARGET=aarch64"])
+    check("... and make TARGET=aarch64 compiles for aarch64", listing_target(work / "build/kinematics.lst") == "aarch64")
+    check("... after which it is up to date", run(make + ["-q", "all", "TARGET=aarch64"]).returncode == 0)
+    flags = [v for v in variables if not v.startswith("COPAPY_CC_FLAGS=")]
+    make_flags = ["make", "-C", EXAMPLES / "make-project"] + flags
+    p = run(make_flags + ["all", f"COPAPY_CC_FLAGS=-t armv7mthumb --stencils {stencils}"])
+    check("COPAPY_CC_FLAGS='-t armv7mthumb ...' compiles for thumbv7em (the flag wins over TARGET)",
+          p.returncode == 0 and listing_target(work / "build/kinematics.lst") == "thumbv7em")
+
+    # A change of the tracer traces the DAG again (a copy of the tracer, which the test may touch).
+    tracer = work / "tracer"
+    shutil.copytree(ROOT / "tools/python/copapy", tracer / "copapy", ignore=shutil.ignore_patterns("__pycache__"))
+    traced = [v if not v.startswith("COPAPY_PYTHONPATH=") else f"COPAPY_PYTHONPATH={tracer}" for v in variables]
+    make_traced = ["make", "-C", EXAMPLES / "make-project"] + traced
+    must(make_traced + ["all"])
+    check("up to date with the tracer copy", run(make_traced + ["-q", "all"]).returncode == 0)
+    os.utime(tracer / "copapy/_dag.py")
+    check("a newer tracer file makes the DAG and the image out of date",
+          run(make_traced + ["-q", "all"]).returncode == 1)
+
+    # Out of the source tree: the Makefile run from another directory builds there.
+    outside = fresh(work / "outside")
+    plain = [v for v in variables if not v.startswith("BUILD=")]
+    p = run(["make", "-f", EXAMPLES / "make-project/Makefile"] + plain + ["run"], cwd=outside)
+    check("make -f .../Makefile from another directory builds in ./build there",
+          p.returncode == 0 and (outside / "build/kinematics.cpimg").exists())
+
+
+def listing_target(path):
+    """The target a listing was made for (its first line)."""
+    m = re.match(r"; copapy-cc listing for (\S+):", path.read_text())
+    return m.group(1) if m else None
+
 
 def cmake_build(source, build, configure_args):
     must(["cmake", "-S", source, "-B", build, "-G", "Ninja"] + configure_args)
@@ -132,6 +167,40 @@ def cmake_project(a):
     check("a newer stencil object recompiles the program (DEPFILE)",
           "Compiling copapy program kinematics" in ninja_plans(build))
     must(["cmake", "--build", build, "-j1"])
+    cmake_aliases(package, work)
+
+
+def cmake_aliases(package, work):
+    """copapy_add_program(TARGET ...) takes every name and alias copapy-cc takes (asked from copapy-cc)."""
+    table = json.loads(must([package / "bin/copapy-cc", "targets", "--json"]).stdout)
+    built = {p.stem for p in (package / "share/copapy-cc/stencils").glob("*.o")}
+    names = [(n, t["name"]) for t in table if t["name"] in built for n in [t["name"]] + t["aliases"]]
+    project = fresh(work / "aliases")
+    lines = ["cmake_minimum_required(VERSION 3.20)", "project(aliases LANGUAGES C)",
+             "find_package(copapy-cc 0.2 REQUIRED)"]
+    for i, (n, _) in enumerate(names):
+        lines.append(f"copapy_add_program(p{i} SOURCE {EXAMPLES}/kinematics.py TARGET {n})")
+    lines.append("add_custom_target(everything ALL DEPENDS " + " ".join(f"p{i}" for i in range(len(names))) + ")")
+    (project / "CMakeLists.txt").write_text("\n".join(lines) + "\n")
+    p = run(["cmake", "-S", project, "-B", project / "build", "-G", "Ninja"] + package_args(package))
+    check(f"copapy_add_program accepts every name and alias of `copapy-cc targets --json` ({len(names)})",
+          p.returncode == 0)
+    if p.returncode == 0:
+        p = run(["cmake", "--build", project / "build", "-j1"])
+        ok = p.returncode == 0
+        for i, (n, canonical) in enumerate(names):
+            image = project / f"build/p{i}/p{i}.cpimg"
+            # The same bytes as compiling for the canonical name (output is reproducible).
+            again = project / f"p{i}-{canonical}.cpimg"
+            ok = ok and image.exists() and run([package / "bin/copapy-cc", "build", project / f"build/p{i}/p{i}.json",
+                                                "-t", canonical, "-o", again]).returncode == 0
+            ok = ok and image.read_bytes() == again.read_bytes()
+        check("... and compiles each for its target", ok)
+    (project / "CMakeLists.txt").write_text("\n".join(lines[:3] + [
+        f"copapy_add_program(bad SOURCE {EXAMPLES}/kinematics.py TARGET pdp11)"]) + "\n")
+    p = run(["cmake", "-S", project, "-B", project / "build-bad", "-G", "Ninja"] + package_args(package))
+    check("an unknown TARGET is a configure error listing what copapy-cc knows",
+          p.returncode != 0 and "unknown TARGET 'pdp11' (copapy-cc knows x86_64" in " ".join(p.stderr.split()))
 
 
 def bare_metal(a):

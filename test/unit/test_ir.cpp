@@ -95,7 +95,12 @@ std::string c(int id, const char* dtype, const char* value) {
 }
 std::string op(int id, const char* name, const char* dtype, std::initializer_list<int> args) {
     std::string a;
-    for (int x : args) a += (a.empty() ? "" : ",") + std::to_string(x);
+    for (int x : args) {
+        // Appended piecewise: `const char* + std::string&&` makes GCC 12 warn
+        // about an overlapping memcpy that cannot happen (-Wrestrict).
+        if (!a.empty()) a += ',';
+        a += std::to_string(x);
+    }
     return fmt::format(R"(,{{"id":{},"op":"{}","dtype":"{}","args":[{}]}})", id, name, dtype, a);
 }
 }  // namespace

@@ -232,8 +232,9 @@ _SAVE_KINDS = {"image": ".cpimg", "c-header": ".h", "listing": ".lst", "manifest
 class Target:
     """A machine to compile for and run on: the host (arch None or "native") or
     a target as copapy-cc names it (`copapy-cc targets`: x86_64, aarch64,
-    armv7, thumbv7, thumbv7em, and the aliases arm64, armv7thumb, armv7mthumb,
-    ...; names are case-insensitive and checked when the Target is made).
+    armv7, thumbv7, thumbv7em, or any alias it lists, such as arm64,
+    armv7thumb, armv7mthumb; names are case-insensitive and checked when the
+    Target is made).
 
     With arch None the environment variable COPAPY_TARGET, if set, picks the
     target, so that unchanged scripts can be run for another architecture.
