@@ -415,14 +415,29 @@ static_assert(sizeof(ImagePatch) == CP_PATCH_SIZE && offsetof(ImagePatch, site) 
                   offsetof(ImagePatch, reserved) == CP_PATCH_RESERVED && offsetof(ImagePatch, addend) == CP_PATCH_ADDEND,
               "ImagePatch is laid out as a patch table entry");
 
+uint32_t image_field_u32(uint64_t value, std::string_view what) {
+    if (value > UINT32_MAX)
+        fail(ErrorKind::Input, "the image would be too large: {} is {}, more than the image format's limit of {}", what,
+             value, UINT32_MAX);
+    return static_cast<uint32_t>(value);
+}
+
 ImageParts::ImageParts(const LinkedImage& img) {
+    // Every size, count and offset below is checked against its u32 field
+    // before anything is written (the string table last, as it is built).
+    const uint32_t code_size = image_field_u32(img.code.size(), "the code size");
+    const uint32_t data_size = image_field_u32(img.data.size(), "the data size");
+    const uint32_t patch_count = image_field_u32(img.patches.size(), "the number of patches");
+    const uint32_t symbol_count = image_field_u32(img.symbols.size(), "the number of named values");
     std::string strtab;
     std::vector<uint32_t> name_offsets;
+    name_offsets.reserve(img.symbols.size());
     for (const ImageSymbol& s : img.symbols) {
-        name_offsets.push_back(static_cast<uint32_t>(strtab.size()));
+        name_offsets.push_back(image_field_u32(strtab.size(), "a string table offset"));
         strtab += s.name;
         strtab.push_back('\0');
     }
+    const uint32_t strtab_size = image_field_u32(strtab.size(), "the string table size");
     // Section offsets, in the order of include/copapy/image.h.
     const size_t code_at = CP_HEADER_SIZE;
     const size_t data_at = align_up(code_at + img.code.size(), 4);
@@ -438,14 +453,18 @@ ImageParts::ImageParts(const LinkedImage& img) {
     cp_write_u16(o + CP_HDR_VERSION, CP_IMAGE_VERSION);
     cp_write_u16(o + CP_HDR_TARGET, static_cast<uint16_t>(img.target));
     cp_write_u32(o + CP_HDR_FLAGS, img.flags);
-    cp_write_u32(o + CP_HDR_CODE_SIZE, static_cast<uint32_t>(img.code.size()));
+    cp_write_u32(o + CP_HDR_CODE_SIZE, code_size);
     cp_write_u32(o + CP_HDR_CODE_ALIGN, img.code_align);
-    cp_write_u32(o + CP_HDR_DATA_SIZE, static_cast<uint32_t>(img.data.size()));
+    cp_write_u32(o + CP_HDR_DATA_SIZE, data_size);
     cp_write_u32(o + CP_HDR_DATA_ALIGN, img.data_align);
     cp_write_u32(o + CP_HDR_ENTRY, img.entry);
-    cp_write_u32(o + CP_HDR_PATCH_COUNT, static_cast<uint32_t>(img.patches.size()));
-    cp_write_u32(o + CP_HDR_SYMBOL_COUNT, static_cast<uint32_t>(img.symbols.size()));
-    cp_write_u32(o + CP_HDR_STRTAB_SIZE, static_cast<uint32_t>(strtab.size()));
+    cp_write_u32(o + CP_HDR_PATCH_COUNT, patch_count);
+    cp_write_u32(o + CP_HDR_SYMBOL_COUNT, symbol_count);
+    cp_write_u32(o + CP_HDR_STRTAB_SIZE, strtab_size);
+    if (img.flags & CP_FLAG_FIXED_ADDR) {
+        cp_write_u64(o + CP_HDR_CODE_ADDR, img.code_addr);
+        cp_write_u64(o + CP_HDR_DATA_ADDR, img.data_addr);
+    }
 
     // The tables after the data: every byte written (padding as zeros), so
     // the buffer needs no clearing first. The patch table is the patches'
