@@ -30,10 +30,17 @@ namespace copapy {
 
 FileBytes FileBytes::read(const std::string& path) {
     FileBytes f;
-    const int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
+    // "-" is standard input, as for gcc and every LLVM tool.
+    const bool from_stdin = path == "-";
+    const int fd = from_stdin ? ::dup(STDIN_FILENO) : ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
     if (fd < 0) fail(ErrorKind::Input, "{}: cannot open: {}", path, std::strerror(errno));
     struct stat st {};
-    if (::fstat(fd, &st) == 0 && S_ISREG(st.st_mode) && st.st_size > 0) {
+    const bool have_stat = ::fstat(fd, &st) == 0;
+    if (have_stat && S_ISDIR(st.st_mode)) {
+        ::close(fd);
+        fail(ErrorKind::Input, "{}: is a directory", from_stdin ? "<stdin>" : path);
+    }
+    if (have_stat && S_ISREG(st.st_mode) && st.st_size > 0) {
         // DAG files reach hundreds of megabytes: mapped and populated in one
         // call, they cost neither a copy nor a page fault per 4 KiB.
         void* p = ::mmap(nullptr, static_cast<size_t>(st.st_size), PROT_READ, MAP_PRIVATE | MAP_POPULATE, fd, 0);
@@ -53,8 +60,9 @@ FileBytes FileBytes::read(const std::string& path) {
         const ssize_t n = ::read(fd, bytes.data() + done, bytes.size() - done);
         if (n < 0 && errno == EINTR) continue;
         if (n < 0) {
+            const int e = errno;
             ::close(fd);
-            fail(ErrorKind::Input, "{}: read error", path);
+            fail(ErrorKind::Input, "{}: read error: {}", path, std::strerror(e));
         }
         if (n == 0) break;
         done += static_cast<size_t>(n);
@@ -180,6 +188,8 @@ CompiledProgram compile_program(const CompileOptions& opt) {
         throw Error(e.kind(), msg);
     }
     stats.dag_nodes = dag.nodes.size();
+    if (dag.outputs.empty() && dag.updates.empty())
+        stats.warnings.push_back(opt.input + ": the DAG has no outputs: the program computes nothing a runner can read");
     stats.t_read = lap(clock);
     c.ir = build_ir(dag, opt.opt_level);
     dag = Dag();  // free the file's representation early
@@ -260,7 +270,13 @@ void write_outputs(const CompileOptions& opt, const CompiledProgram& c, std::ost
     const EmitInput in{*opt.target, c.ir, c.order, c.program, *c.db, *image, c.image.patches, opt.fixed, opt.input};
     // The image is written from its parts (no copy of the code into one
     // buffer); joined only for the artifacts that hold its bytes.
-    const ImageParts image_parts(*image);
+    const ImageParts image_parts = [&] {
+        try {
+            return ImageParts(*image);
+        } catch (const Error& e) {
+            throw Error(e.kind(), opt.input + ": " + e.what());
+        }
+    }();
     std::vector<uint8_t> image_bytes;
     for (const EmitOutput& o : opt.outputs)
         if ((o.kind == Emit::Manifest || o.kind == Emit::CHeader) && image_bytes.empty()) image_bytes = image_parts.join();
@@ -305,7 +321,8 @@ void write_outputs(const CompileOptions& opt, const CompiledProgram& c, std::ost
         written.push_back(path);
     }
     if (!opt.depfile.empty()) {
-        const std::vector<std::string> deps = {opt.input, c.stencil_path};
+        std::vector<std::string> deps = {opt.input, c.stencil_path};
+        if (opt.input == "-") deps.erase(deps.begin());  // standard input is no file to depend on
         write_file_atomic(opt.depfile, as_bytes(format_depfile(written, deps)));
     }
 }

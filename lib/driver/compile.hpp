@@ -57,6 +57,8 @@ struct CompileStats {
     size_t code_bytes = 0, stencil_bytes = 0, data_bytes = 0, patches = 0, resolved = 0;
     // Wall time per phase, in seconds (--stats).
     double t_read = 0, t_ir = 0, t_order = 0, t_plan = 0, t_link = 0;
+    // "<file>: <what>" lines the caller prints as warnings (the program still compiles).
+    std::vector<std::string> warnings;
 };
 
 // Everything the pipeline produced, for the output writers.

@@ -13,6 +13,7 @@
 #include <algorithm>
 #include <array>
 #include <cerrno>
+#include <cstring>
 #include <functional>
 #include <ios>
 #include <system_error>
@@ -34,7 +35,12 @@ T unwrap(llvm::Expected<T> value, const std::string& path, std::string_view what
 // this one reported it, an internal error from libstdc++'s filebuf.
 std::vector<uint8_t> read_object(const std::string& path) {
     const int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
-    if (fd < 0) fail(ErrorKind::Environment, "{}: cannot open stencil object", path);
+    if (fd < 0) {
+        const int e = errno;
+        fail(ErrorKind::Environment, "{}: cannot open stencil object: {}{}", path, std::strerror(e),
+             e == ENOENT ? " (give the directory of the stencil objects with --stencils DIR or COPAPY_STENCIL_DIR)"
+                         : "");
+    }
     std::vector<uint8_t> bytes;
     struct stat st {};
     if (::fstat(fd, &st) == 0 && S_ISREG(st.st_mode) && st.st_size > 0) bytes.resize(static_cast<size_t>(st.st_size) + 1);
