@@ -328,7 +328,7 @@ int run_cli(int argc, const char* const* argv, std::ostream& out, std::ostream& 
             std::none_of(opt.outputs.begin(), opt.outputs.end(), [](const EmitOutput& o) { return o.path != "-"; }))
             fail(ErrorKind::Usage, "--depfile needs an artifact written to a file");
         if (opt.stencil_dir.empty()) opt.stencil_dir = default_stencil_dir();
-        report.files = {opt.input, opt.stencil_dir + "/" + std::string(opt.target->name) + ".o"};
+        report.files = {opt.input == "-" ? "<stdin>" : opt.input, opt.stencil_dir + "/" + std::string(opt.target->name) + ".o"};
         for (const EmitOutput& o : opt.outputs) report.files.push_back(o.path);
         if (!depfile.empty()) report.files.push_back(depfile);
 

@@ -155,6 +155,9 @@ std::string default_stencil_dir() {
 }
 
 namespace {
+// The input as messages name it: "<stdin>" for "-", as gcc does.
+std::string shown_input(const CompileOptions& opt) { return opt.input == "-" ? "<stdin>" : opt.input; }
+
 // Seconds since `since`, and restarts it.
 double lap(std::chrono::steady_clock::time_point& since) {
     const auto now = std::chrono::steady_clock::now();
@@ -181,7 +184,7 @@ CompiledProgram compile_program(const CompileOptions& opt) {
         size_t start = 0;
         while (true) {
             const size_t nl = text.find('\n', start);
-            msg += (msg.empty() ? "" : "\n") + opt.input + ": " + text.substr(start, nl - start);
+            msg += (msg.empty() ? "" : "\n") + shown_input(opt) + ": " + text.substr(start, nl - start);
             if (nl == std::string::npos) break;
             start = nl + 1;
         }
@@ -189,7 +192,7 @@ CompiledProgram compile_program(const CompileOptions& opt) {
     }
     stats.dag_nodes = dag.nodes.size();
     if (dag.outputs.empty() && dag.updates.empty())
-        stats.warnings.push_back(opt.input + ": the DAG has no outputs: the program computes nothing a runner can read");
+        stats.warnings.push_back(shown_input(opt) + ": the DAG has no outputs: the program computes nothing a runner can read");
     stats.t_read = lap(clock);
     c.ir = build_ir(dag, opt.opt_level);
     dag = Dag();  // free the file's representation early
@@ -263,7 +266,7 @@ void write_outputs(const CompileOptions& opt, const CompiledProgram& c, std::ost
         try {
             fixed_image = resolve_fixed(c.image, c.program, *opt.fixed);
         } catch (const Error& e) {
-            throw Error(e.kind(), opt.input + ": " + e.what());
+            throw Error(e.kind(), shown_input(opt) + ": " + e.what());
         }
         image = &fixed_image;
     }
@@ -274,7 +277,7 @@ void write_outputs(const CompileOptions& opt, const CompiledProgram& c, std::ost
         try {
             return ImageParts(*image);
         } catch (const Error& e) {
-            throw Error(e.kind(), opt.input + ": " + e.what());
+            throw Error(e.kind(), shown_input(opt) + ": " + e.what());
         }
     }();
     std::vector<uint8_t> image_bytes;

@@ -218,6 +218,8 @@ def conventions(cc, tmp):
     proc = run([cc, "build", "-"], stdin=VALID_DAG)
     expect_error("cli/stdin-needs-o", proc, 2, ["the DAG comes from standard input: name the image with -o"],
                  "copapy-cc: error: ")
+    proc = run([cc, "build", "-", "-o", str(tmp / "stdin-bad.cpimg")], stdin='{"format": 1}')
+    expect_error("cli/stdin-errors-name-stdin", proc, 1, ["field 'format' must be"], "copapy-cc: error: <stdin>: ")
     proc = run([cc, "build", "-", "--emit", "listing", "-o", "-"], stdin=VALID_DAG)
     check("cli/stdin-to-stdout", proc.returncode == 0 and "sin" in proc.stdout, proc.stderr)
 

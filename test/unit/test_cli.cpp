@@ -132,7 +132,7 @@ TEST_CASE("a repeated -t, -O or -o is no error: the last one wins, as in gcc") {
     CHECK(static_cast<unsigned char>(img[10]) == 1);  // target x86_64, the last -t
 }
 
-TEST_CASE("-O speaks plainly") {
+TEST_CASE("the -O option speaks plainly") {
     for (const char* level : {"3", "s", "-1", "fast"}) {
         Run r = cli({"build", "x.json", "-O", level});
         CHECK(r.code == kExitUsage);
