@@ -10,6 +10,7 @@
 
 #include "support/bits.hpp"
 #include "support/error.hpp"
+#include "support/text.hpp"
 
 namespace copapy {
 
@@ -219,8 +220,8 @@ private:
                         value = p.value;
                         break;
                     case Target::Undefined:
-                        fail(ErrorKind::Environment, "{}: {} refers to undefined symbol '{}'", db_.path(), origin(f),
-                             db_.symbol(db_.reloc(p.reloc).symbol).name);
+                        fail(ErrorKind::Environment, "{}: {} refers to undefined symbol {}", db_.path(), origin(f),
+                             quote(db_.symbol(db_.reloc(p.reloc).symbol).name));
                 }
                 if (p.thumb && (p.target == Target::Self || p.target == Target::Placed)) value |= 1;
                 apply(f, p.kind, region, value + p.addend, p.pic);
@@ -259,16 +260,16 @@ private:
         if (placed_[s] != kNoSection) return;
         const ObjSection& sec = db_.section(s);
         if (!sec.alloc)
-            fail(ErrorKind::Environment, "{}: '{}' refers to '{}' in non-allocated section '{}'", db_.path(),
-                 origin(f), sym.name, sec.name);
+            fail(ErrorKind::Environment, "{}: {} refers to {} in non-allocated section {}", db_.path(),
+                 origin(f), quote(sym.name), quote(sec.name));
         if (sec.write) {
             // Writable data goes to the data region (placed after the slots).
             in_data_[s] = true;
             data_sections_.push_back(s);
             placed_[s] = 0;
             if (sec.reloc_end != sec.reloc_begin)
-                fail(ErrorKind::Environment, "{}: writable section '{}' has relocations (not supported)", db_.path(),
-                     sec.name);
+                fail(ErrorKind::Environment, "{}: writable section {} has relocations (not supported)", db_.path(),
+                     quote(sec.name));
             return;
         }
         reserve_room(img_.code, sec.size + 4096, "code");
@@ -281,8 +282,8 @@ private:
         for (uint32_t r = sec.reloc_begin; r < sec.reloc_end; ++r) {
             const ObjReloc& rr = db_.reloc(r);
             if (!rr.kind)  // stencils are checked when prepared; library code here
-                fail(ErrorKind::Environment, "{}: section '{}': unsupported relocation {} against '{}' at offset {:#x}",
-                     db_.path(), sec.name, target_.relocation_name(rr.type), db_.symbol(rr.symbol).name, rr.offset);
+                fail(ErrorKind::Environment, "{}: section {}: unsupported relocation {} against {} at offset {:#x}",
+                     db_.path(), quote(sec.name), target_.relocation_name(rr.type), quote(db_.symbol(rr.symbol).name), rr.offset);
             aux_fixups_.push_back({placed_[s] + static_cast<uint32_t>(rr.offset), r, kNone, s});
         }
     }
@@ -316,7 +317,7 @@ private:
 
     std::string origin(const Fixup& f) const {
         if (f.step != kNone) return fmt::format("stencil '{}'", stencil_of(f.step).name);
-        return fmt::format("section '{}'", db_.section(f.section).name);
+        return fmt::format("section {}", quote(db_.section(f.section).name));
     }
 
     void resolve(const Fixup& f) {
@@ -328,14 +329,14 @@ private:
         switch (sym.role) {
             case SymbolRole::Continuation:
                 if (f.step == kNone)
-                    fail(ErrorKind::Environment, "{}: {} jumps to continuation '{}' outside a stencil", db_.path(),
-                         origin(f), sym.name);
+                    fail(ErrorKind::Environment, "{}: {} jumps to continuation {} outside a stencil", db_.path(),
+                         origin(f), quote(sym.name));
                 value = img_.step_offsets[f.step] + stencil_of(f.step).code.size();  // the end of this copy
                 break;
             case SymbolRole::Hole: {
                 if (f.step == kNone)
-                    fail(ErrorKind::Environment, "{}: {} uses hole '{}' outside a stencil", db_.path(), origin(f),
-                         sym.name);
+                    fail(ErrorKind::Environment, "{}: {} uses hole {} outside a stencil", db_.path(), origin(f),
+                         quote(sym.name));
                 const Step& step = prog_.steps[f.step];
                 if (step.hole == HoleKind::Data) {
                     region = CP_REGION_DATA;

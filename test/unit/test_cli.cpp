@@ -8,8 +8,10 @@
 
 #include "cli_runner.hpp"
 #include "driver/cli.hpp"
+#include "support/text.hpp"
 #include "target/target.hpp"
 
+#include <fmt/format.h>
 #include <nlohmann/json.hpp>
 
 using namespace copapy;
@@ -240,4 +242,24 @@ TEST_CASE("user strings in messages are cut short") {
     CHECK(target.code == kExitUsage);
     CHECK(target.err.size() < 1000);
     fs::remove_all(d);
+}
+
+TEST_CASE("quote and shorten cut user strings; one did-you-mean helper") {
+    CHECK(quote("mull") == "'mull'");
+    CHECK(quote(std::string(64, 'a')) == "'" + std::string(64, 'a') + "'");
+    CHECK(quote(std::string(65, 'a')) == "'" + std::string(64, 'a') + "...' (65 bytes)");
+    // Never inside a UTF-8 sequence: 63 ASCII bytes, then a 2-byte letter across the limit.
+    std::string accented(63, 'a');
+    accented.append({'\xc3', '\xa9', 'z'});
+    const std::string want = fmt::format("'{}...' (66 bytes)", std::string(63, 'a'));
+    CHECK(quote(accented) == want);
+    CHECK(shorten(std::string(100, 'b'), 10) == std::string(10, 'b') + "... (100 bytes)");
+    const std::vector<std::string_view> ops = {"add", "sub", "mul", "div", "min", "max", "sin"};
+    CHECK(did_you_mean("mull", ops) == "; did you mean 'mul'?");
+    CHECK(did_you_mean("mlu", ops) == "; did you mean 'mul'?");  // a transposition is one edit
+    CHECK(did_you_mean("frobnicate", ops).empty());
+    CHECK(did_you_mean("mul", ops).empty());  // the name itself is no suggestion
+    CHECK(did_you_mean(std::string(100'000, 'm'), ops).empty());  // long words are not compared
+    CHECK(edit_distance("kitten", "sitting", 10) == 3);
+    CHECK(edit_distance("abc", "abcdefgh", 2) == 3);  // more than the bound: bound + 1
 }
