@@ -23,7 +23,9 @@ extern "C" {
 /* "CPIMG" then CR LF SUB: detects text-mode mangling, like PNG's signature. */
 #define CP_IMAGE_MAGIC "CPIMG\r\n\x1a"
 #define CP_IMAGE_MAGIC_SIZE 8
-#define CP_IMAGE_VERSION 1
+/* Version 2 added the load addresses of fixed-address images to the header
+ * (48 -> 64 bytes). Version 1 images are refused: rebuild them. */
+#define CP_IMAGE_VERSION 2
 
 /* Byte offsets of the header fields (all u32 unless noted). */
 enum cp_header_field {
@@ -39,7 +41,9 @@ enum cp_header_field {
     CP_HDR_PATCH_COUNT = 36,
     CP_HDR_SYMBOL_COUNT = 40,
     CP_HDR_STRTAB_SIZE = 44,
-    CP_HEADER_SIZE = 48
+    CP_HDR_CODE_ADDR = 48,    /* u64: with CP_FLAG_FIXED_ADDR, where the code must be loaded; else 0 */
+    CP_HDR_DATA_ADDR = 56,    /* u64: with CP_FLAG_FIXED_ADDR, where the data must be loaded; else 0 */
+    CP_HEADER_SIZE = 64
 };
 /* After the header: code, zero padding to 4, data, padding to 4, patches,
  * symbols, string table, padding to 4, then the CRC-32 (IEEE 802.3, as zlib)
@@ -138,7 +142,8 @@ typedef enum cp_status {
     CP_ERR_PATCH_INSN,   /* the patched bytes are not the expected instruction */
     CP_ERR_SYMBOL,       /* malformed symbol table entry */
     CP_ERR_NOT_FOUND,    /* no symbol of that name */
-    CP_ERR_MEMORY        /* memory given to the loader is too small or misaligned */
+    CP_ERR_MEMORY,       /* memory given to the loader is too small or misaligned */
+    CP_ERR_ADDRESS       /* a fixed-address image given memory at other addresses */
 } cp_status;
 
 /* A short lower-case description of a status, e.g. "checksum mismatch". */
@@ -155,6 +160,7 @@ typedef struct cp_image {
     uint32_t data_size, data_align;
     uint32_t entry;
     uint32_t patch_count, symbol_count, strtab_size;
+    uint64_t code_addr, data_addr; /* CP_FLAG_FIXED_ADDR: the only valid load addresses */
     const uint8_t *code, *data, *patches, *symbols, *strtab;
 } cp_image;
 
@@ -165,7 +171,16 @@ typedef struct cp_symbol {
     uint8_t flags;   /* enum cp_symbol_flags */
 } cp_symbol;
 
-/* Checks every header field, table bound, patch, symbol and the checksum. */
+/* Checks every header field, table bound, patch, symbol and the checksum,
+ * in time linear in `size`.
+ *
+ * Contract: the view points into `bytes`, which must stay allocated and
+ * unchanged for as long as the view is used. The functions below do not
+ * trust that blindly: cp_image_symbol and cp_image_find re-check the entry
+ * they read (name and value slot inside their tables, the string table still
+ * NUL-terminated) and return CP_ERR_SYMBOL otherwise, and cp_image_load
+ * re-checks every patch before writing it, so a changed buffer can give wrong
+ * values but never an access outside the buffer or the load memory. */
 cp_status cp_image_open(cp_image *image, const void *bytes, size_t size);
 cp_status cp_image_symbol(const cp_image *image, uint32_t index, cp_symbol *out);
 cp_status cp_image_find(const cp_image *image, const char *name, cp_symbol *out);
@@ -174,7 +189,10 @@ cp_status cp_image_find(const cp_image *image, const char *name, cp_symbol *out)
  * for those addresses. `code` must hold code_size bytes aligned to code_align
  * and `data` data_size bytes aligned to data_align. Nothing is executed and no
  * protection is changed: make the code executable and flush the instruction
- * cache (cp_flush_icache) afterwards. */
+ * cache (cp_flush_icache) afterwards. A fixed-address image
+ * (CP_FLAG_FIXED_ADDR) is already patched for image->code_addr and
+ * image->data_addr: `code` and (if data_size != 0) `data` must be exactly
+ * those addresses, else CP_ERR_ADDRESS and nothing is written. */
 cp_status cp_image_load(const cp_image *image, uint8_t *code, size_t code_capacity,
                         uint8_t *data, size_t data_capacity);
 
@@ -200,8 +218,14 @@ static inline uint32_t cp_read_u32(const uint8_t *p) {
 static inline uint16_t cp_read_u16(const uint8_t *p) {
     return (uint16_t)(p[0] | (p[1] << 8));
 }
+static inline uint64_t cp_read_u64(const uint8_t *p) {
+    return (uint64_t)cp_read_u32(p) | ((uint64_t)cp_read_u32(p + 4) << 32);
+}
 static inline void cp_write_u32(uint8_t *p, uint32_t v) {
     p[0] = (uint8_t)v; p[1] = (uint8_t)(v >> 8); p[2] = (uint8_t)(v >> 16); p[3] = (uint8_t)(v >> 24);
+}
+static inline void cp_write_u64(uint8_t *p, uint64_t v) {
+    cp_write_u32(p, (uint32_t)v); cp_write_u32(p + 4, (uint32_t)(v >> 32));
 }
 static inline void cp_write_u16(uint8_t *p, uint16_t v) {
     p[0] = (uint8_t)v; p[1] = (uint8_t)(v >> 8);

@@ -24,6 +24,7 @@
 
 #include "dag.hpp"
 #include "support/error.hpp"
+#include "support/text.hpp"
 
 namespace copapy {
 
@@ -55,6 +56,20 @@ private:
 };
 
 std::string where(const DagNode& n) { return fmt::format("node {} ('{}')", n.id, op_name(n.op)); }
+
+constexpr std::string_view kDtypeNames[] = {"int", "float", "bool"};
+
+// The op names a DAG may use, for "did you mean" (built on the first unknown op).
+const std::vector<std::string_view>& dag_op_names() {
+    static const std::vector<std::string_view> names = [] {
+        std::vector<std::string_view> v;
+        for (Op op : kTableOps)
+            if (!(op_info(op).flags & Internal)) v.push_back(op_name(op));
+        for (Op op : {Op::Input, Op::Const, Op::State}) v.push_back(op_name(op));
+        return v;
+    }();
+    return names;
+}
 
 bool valid_name(std::string_view s) {
     if (s.empty() || s.size() > 255) return false;
@@ -1021,6 +1036,13 @@ public:
             // Drop nlohmann's "[json.exception.parse_error.101] " prefix.
             if (auto p = what.find("] "); what.rfind("[json.exception", 0) == 0 && p != std::string::npos)
                 what = what.substr(p + 2);
+            // nlohmann quotes the token it stopped at ("last read: '...'"), which is the user's text.
+            if (auto p = what.find("last read: '"); p != std::string::npos) {
+                const size_t from = p + 12, to = what.rfind('\'');
+                if (to != std::string::npos && to >= from)
+                    what = what.substr(0, p + 11) + quote(std::string_view(what).substr(from, to - from)) + what.substr(to + 1);
+            }
+            what = shorten(what, 4 * kQuoteLimit);
             fail(ErrorKind::Input, "malformed JSON: {}", what);
         }
         return finish();
@@ -1062,10 +1084,10 @@ public:
             seen_version_ = v && (v->kind == RawValue::Int || v->kind == RawValue::Uint);
             if (seen_version_) version_ = v->as_int();
         } else if (key == "nodes" || key == "outputs" || key == "updates") {
-            if (!is_list) diag_.add("field '{}' must be an array", key);
+            if (!is_list) diag_.add("field {} must be an array", quote(key));
             (key == "nodes" ? seen_nodes_ : key == "outputs" ? seen_outputs_ : seen_updates_) = is_list;
         } else if (key != "meta") {
-            diag_.add("unknown top-level field '{}'", key);
+            diag_.add("unknown top-level field {}", quote(key));
         }
     }
     void list_item(const std::string& list, size_t pos, RawObject* obj) {
@@ -1106,7 +1128,7 @@ private:
         }
         auto parsed_op = op_from_name(op->str());
         if (!parsed_op) {
-            diag_.add("node {}: unknown op '{}'", n.id, op->str());
+            diag_.add("node {}: unknown op {}{}", n.id, quote(op->str()), did_you_mean(op->str(), dag_op_names()));
             return;
         }
         n.op = *parsed_op;
@@ -1115,11 +1137,15 @@ private:
         const bool leaf = is_leaf(n.op);
         const bool named = n.op == Op::Input || n.op == Op::State;
         j.check_fields(bit(kId) | bit(kOp) | bit(kDtype) | (leaf ? bit(kValue) : 0) | (named ? bit(kName) : 0),
-                       [&](std::string_view key) { diag_.add("{}: unknown field '{}'", w(), key); });
+                       [&](std::string_view key) { diag_.add("{}: unknown field {}", w(), quote(key)); });
         const RawValue* dt = j.get(kDtype);
         std::optional<DType> dtype;
         if (!dt || dt->kind != RawValue::Str || !(dtype = dtype_from_name(dt->str()))) {
-            diag_.add("{}: field 'dtype' must be \"int\", \"float\" or \"bool\"", w());
+            const std::string got = !dt                          ? std::string("it is missing")
+                                    : dt->kind == RawValue::Str ? "not " + quote(dt->str())
+                                                                : fmt::format("not a {}", dt->type_name());
+            diag_.add("{}: field 'dtype' must be \"int\", \"float\" or \"bool\", {}{}", w(), got,
+                      dt && dt->kind == RawValue::Str ? did_you_mean(dt->str(), kDtypeNames) : "");
             return;
         }
         n.dtype = *dtype;
@@ -1163,7 +1189,7 @@ private:
             }
             auto [it, fresh] = input_names_.emplace(name->str(), static_cast<uint32_t>(dag_.nodes.size()));
             if (!fresh) {
-                diag_.add("{}: input name '{}' is already used by node {}", w(), name->str(), dag_.nodes[it->second].id);
+                diag_.add("{}: input name {} is already used by node {}", w(), quote(name->str()), dag_.nodes[it->second].id);
                 return;
             }
             n.name = static_cast<uint32_t>(dag_.names.size());
@@ -1280,7 +1306,7 @@ private:
         for (size_t i = 0; i < raw_outputs_.size(); ++i) {
             const RawObject& o = raw_outputs_[i];
             o.check_fields(bit(kName) | bit(kNode),
-                           [&](std::string_view key) { diag_.add("outputs[{}]: unknown field '{}'", i, key); });
+                           [&](std::string_view key) { diag_.add("outputs[{}]: unknown field {}", i, quote(key)); });
             const RawValue* name = o.get(kName);
             const RawValue* node = o.get(kNode);
             if (!name || name->kind != RawValue::Str || !valid_name(name->str())) {
@@ -1289,20 +1315,20 @@ private:
             }
             const std::string s(name->str());
             if (!node || !(node->kind == RawValue::Int || node->kind == RawValue::Uint)) {
-                diag_.add("outputs[{}] ('{}'): field 'node' must be a node id", i, s);
+                diag_.add("outputs[{}] ({}): field 'node' must be a node id", i, quote(s));
                 continue;
             }
             const uint32_t it = ids_.find(node->as_int());
             if (it == kNoNode) {
-                diag_.add("outputs[{}] ('{}'): no node with id {}", i, s, node->as_int());
+                diag_.add("outputs[{}] ({}): no node with id {}", i, quote(s), node->as_int());
                 continue;
             }
             if (!seen.emplace(s, i).second) {
-                diag_.add("outputs[{}]: output name '{}' is already used by outputs[{}]", i, s, seen[s]);
+                diag_.add("outputs[{}]: output name {} is already used by outputs[{}]", i, quote(s), seen[s]);
                 continue;
             }
             if (auto in = input_names_.find(s); in != input_names_.end() && in->second != it) {
-                diag_.add("outputs[{}]: output name '{}' is the name of input node {}, but refers to node {}", i, s,
+                diag_.add("outputs[{}]: output name {} is the name of input node {}, but refers to node {}", i, quote(s),
                           dag_.nodes[in->second].id, node->as_int());
                 continue;
             }
@@ -1316,7 +1342,7 @@ private:
         for (size_t i = 0; i < raw_updates_.size(); ++i) {
             const RawObject& o = raw_updates_[i];
             o.check_fields(bit(kState) | bit(kNode),
-                           [&](std::string_view key) { diag_.add("updates[{}]: unknown field '{}'", i, key); });
+                           [&](std::string_view key) { diag_.add("updates[{}]: unknown field {}", i, quote(key)); });
             const RawValue* st = o.get(kState);
             const RawValue* node = o.get(kNode);
             if (!st || !node || !(st->kind == RawValue::Int || st->kind == RawValue::Uint) ||
@@ -1464,13 +1490,19 @@ bool Sax::end_array() {
 }  // namespace
 
 Dag read_dag(std::span<const uint8_t> bytes) {
-    size_t i = 0;
+    // A UTF-8 byte order mark, as some Windows editors write, starts a JSON
+    // text (RFC 8259 lets a parser ignore it); no CBOR file starts with 0xef.
+    // nlohmann's parser skips it itself (keeping its byte positions right);
+    // JsonReader is given the text after it.
+    const bool bom = bytes.size() >= 3 && bytes[0] == 0xef && bytes[1] == 0xbb && bytes[2] == 0xbf;
+    size_t i = bom ? 3 : 0;
     while (i < bytes.size() && (bytes[i] == ' ' || bytes[i] == '\t' || bytes[i] == '\n' || bytes[i] == '\r')) ++i;
     if (i == bytes.size()) fail(ErrorKind::Input, "empty file");
     if (bytes[i] == '{') {
-        if (std::optional<Dag> dag = Reader().read_json_fast(bytes)) return std::move(*dag);
+        if (std::optional<Dag> dag = Reader().read_json_fast(bytes.subspan(bom ? 3 : 0))) return std::move(*dag);
         return Reader().read(bytes, false);
     }
+    if (bom) fail(ErrorKind::Input, "not a DAG file: expected a JSON object after the UTF-8 byte order mark");
     if (bytes[i] >= 0xa0 && bytes[i] <= 0xbf) return Reader().read(bytes, true);
     fail(ErrorKind::Input, "not a DAG file: expected a JSON object or a CBOR map");
 }

@@ -13,6 +13,7 @@
 #include "compile.hpp"
 #include "emit/emit.hpp"
 #include "support/error.hpp"
+#include "support/text.hpp"
 
 #ifndef COPAPY_VERSION
 #define COPAPY_VERSION "unknown"
@@ -74,8 +75,27 @@ bool wants_json(int argc, const char* const* argv) {
 const TargetInfo& resolve_target(const std::string& name) {
     if (name.empty()) return host_target();
     const TargetInfo* t = find_target(name);
-    if (!t) fail(ErrorKind::Usage, "unknown target '{}' (known: {})", name, target_names());
+    if (!t) {
+        std::vector<std::string_view> names;
+        for (const TargetInfo* k : all_targets()) {
+            names.push_back(k->name);
+            names.insert(names.end(), k->aliases.begin(), k->aliases.end());
+        }
+        fail(ErrorKind::Usage, "unknown target {}{} (known: {})", quote(name), did_you_mean(name, names), target_names());
+    }
     return *t;
+}
+
+constexpr std::string_view kCommands[] = {"build", "stencils", "targets", "help"};
+constexpr std::string_view kEmitKindNames[] = {"image", "listing", "dot", "c-header", "manifest", "c"};
+
+// -O LEVEL: 0, 1 or 2, said plainly otherwise.
+int parse_opt_level(const std::string& text) {
+    if (text == "0" || text == "1" || text == "2") return text[0] - '0';
+    fail(ErrorKind::Usage,
+         "-O {}: the optimization levels are 0 (none), 1 (common subexpressions and constant folding) and 2 (also "
+         "exact algebraic identities, the default)",
+         quote(text));
 }
 
 // "0x2000_0000", "0x20000000" or "536870912".
@@ -87,7 +107,7 @@ uint64_t parse_address(std::string_view option, std::string text) {
     uint64_t v = 0;
     const auto [end, ec] = std::from_chars(first, last, v, hex ? 16 : 10);
     if (text.empty() || ec != std::errc() || end != last)
-        fail(ErrorKind::Usage, "{} expects an address such as 0x20000000, not '{}'", option, text);
+        fail(ErrorKind::Usage, "{} expects an address such as 0x20000000, not {}", option, quote(text));
     return v;
 }
 
@@ -101,9 +121,9 @@ std::vector<EmitOutput> plan_outputs(const std::vector<std::string>& emits, cons
         const size_t eq = e.find('=');
         const auto kind = emit_from_name(e.substr(0, eq));
         if (!kind)
-            fail(ErrorKind::Usage, "--emit: unknown kind '{}' (known: image, listing, dot, c-header, manifest, c)",
-                 e.substr(0, eq));
-        if (eq != std::string::npos && eq + 1 == e.size()) fail(ErrorKind::Usage, "--emit {}: empty path", e);
+            fail(ErrorKind::Usage, "--emit: unknown kind {}{} (known: image, listing, dot, c-header, manifest, c)",
+                 quote(e.substr(0, eq)), did_you_mean(e.substr(0, eq), kEmitKindNames));
+        if (eq != std::string::npos && eq + 1 == e.size()) fail(ErrorKind::Usage, "--emit {}: empty path", shorten(e));
         outs.push_back({*kind, eq == std::string::npos ? "" : e.substr(eq + 1)});
     }
     const std::filesystem::path base = !output.empty() && output != "-" ? output : input;
@@ -114,10 +134,21 @@ std::vector<EmitOutput> plan_outputs(const std::vector<std::string>& emits, cons
             o.path = output;
             output_used = true;
         } else {
+            if (base == "-")
+                fail(ErrorKind::Usage, "the DAG comes from standard input: name the {} with -o or --emit {}=PATH",
+                     emit_name(o.kind), emit_name(o.kind));
             o.path = std::filesystem::path(base).replace_extension(emit_extension(o.kind)).string();
         }
     }
-    if (!output_used) fail(ErrorKind::Usage, "-o names no artifact: every --emit has its own =PATH");
+    // Every --emit has its own =PATH: -o is the image's, as with gcc's -o
+    // next to -MF and the like.
+    if (!output_used) {
+        for (const EmitOutput& o : outs)
+            if (o.kind == Emit::Image)
+                fail(ErrorKind::Usage, "-o {} names no artifact: the image already goes to {}", quote(output),
+                     quote(o.path));
+        outs.insert(outs.begin(), {Emit::Image, output});
+    }
     bool to_stdout = false;
     for (size_t i = 0; i < outs.size(); ++i) {
         if (outs[i].path == "-") {
@@ -126,10 +157,10 @@ std::vector<EmitOutput> plan_outputs(const std::vector<std::string>& emits, cons
             to_stdout = true;
             continue;
         }
-        if (outs[i].path == input) fail(ErrorKind::Usage, "the {} would overwrite the input '{}'", emit_name(outs[i].kind), input);
+        if (outs[i].path == input) fail(ErrorKind::Usage, "the {} would overwrite the input {}", emit_name(outs[i].kind), quote(input));
         for (size_t k = 0; k < i; ++k)
             if (outs[k].path == outs[i].path)
-                fail(ErrorKind::Usage, "'{}' is named for both the {} and the {}", outs[i].path, emit_name(outs[k].kind),
+                fail(ErrorKind::Usage, "{} is named for both the {} and the {}", quote(outs[i].path), emit_name(outs[k].kind),
                      emit_name(outs[i].kind));
     }
     return outs;
@@ -150,6 +181,14 @@ void print_stats(std::ostream& err, const TargetInfo& target, const CompileStats
 
 int run_cli(int argc, const char* const* argv, std::ostream& out, std::ostream& err) {
     Reporter report{err, wants_json(argc, argv), {}};
+    // A command is the first argument; a misspelled one is named, with the
+    // closest command (CLI11 would only list it as unexpected).
+    if (argc > 1 && argv[1][0] != '-' && std::find(std::begin(kCommands), std::end(kCommands), argv[1]) == std::end(kCommands)) {
+        report.error(fmt::format("unknown command {}{} (commands: build, stencils, targets, help)", quote(argv[1]),
+                                 did_you_mean(argv[1], kCommands)));
+        if (!report.json) err << "run 'copapy-cc --help' for usage\n";
+        return kExitUsage;
+    }
     CLI::App app{"copapy-cc: ahead-of-time copy-and-patch compiler for copapy DAGs", "copapy-cc"};
     app.require_subcommand(0, 1);
     bool show_version = false;
@@ -165,7 +204,8 @@ int run_cli(int argc, const char* const* argv, std::ostream& out, std::ostream& 
     std::vector<std::string> emits;
     bool stats = false;
     CLI::App* build = app.add_subcommand("build", "Compile a DAG file (JSON or CBOR) into an image");
-    build->add_option("input", opt.input, "DAG file written by the tracer")->required();
+    std::string opt_level;
+    build->add_option("input", opt.input, "DAG file written by the tracer; - for standard input")->required();
     build->add_option("-o,--output", output,
                       "File for the first artifact (default: INPUT with the artifact's extension; - for standard "
                       "output); the other artifacts are named after it");
@@ -175,8 +215,7 @@ int run_cli(int argc, const char* const* argv, std::ostream& out, std::ostream& 
                       "Directory with <target>.o stencil objects (default: $COPAPY_STENCIL_DIR or "
                       "<bin>/../share/copapy-cc/stencils)");
     build->add_flag("--stats", stats, "Print compilation statistics as JSON on standard error");
-    build->add_option("-O", opt.opt_level, "Optimization level: 0 (none), 1 (CSE, constant folding), 2 (all; default)")
-        ->check(CLI::Range(0, 2));
+    build->add_option("-O", opt_level, "Optimization level: 0 (none), 1 (CSE, constant folding), 2 (all; default)");
     build->add_option("--emit", emits,
                       "What to write, KIND or KIND=PATH, repeatable or comma-separated: image (default), listing, "
                       "dot, c-header, manifest, c")
@@ -204,6 +243,15 @@ int run_cli(int argc, const char* const* argv, std::ostream& out, std::ostream& 
     stencils->add_option("--stencils", stencil_dir, "Directory with <target>.o (default: as for build)");
     add_diagnostics(stencils);
 
+    std::string help_topic;
+    CLI::App* help = app.add_subcommand("help", "Show the help of copapy-cc or of a command");
+    help->add_option("command", help_topic, "build, stencils or targets");
+
+    // As with gcc, a repeated option is no error: the last one wins.
+    for (CLI::App* cmd : {build, stencils, targets})
+        for (CLI::Option* o : cmd->get_options())
+            if (o->get_name() != "--emit") o->multi_option_policy(CLI::MultiOptionPolicy::TakeLast);
+
     try {
         app.parse(argc, argv);
     } catch (const CLI::CallForHelp&) {
@@ -217,6 +265,20 @@ int run_cli(int argc, const char* const* argv, std::ostream& out, std::ostream& 
     if (show_version) {
         out << version_text();
         return kExitOk;
+    }
+    if (*help) {
+        if (help_topic.empty()) {
+            out << app.help();
+            return kExitOk;
+        }
+        for (CLI::App* cmd : {build, stencils, targets})
+            if (cmd->get_name() == help_topic) {
+                out << cmd->help();
+                return kExitOk;
+            }
+        report.error(fmt::format("help: unknown command {}{} (commands: build, stencils, targets)", quote(help_topic),
+                                 did_you_mean(help_topic, kCommands)));
+        return kExitUsage;
     }
     if (*targets && targets_json) {
         nlohmann::ordered_json list = nlohmann::ordered_json::array();
@@ -256,6 +318,7 @@ int run_cli(int argc, const char* const* argv, std::ostream& out, std::ostream& 
             return kExitOk;
         }
         opt.target = &resolve_target(target_name);
+        if (!opt_level.empty()) opt.opt_level = parse_opt_level(opt_level);
         if (code_addr.empty() != data_addr.empty())
             fail(ErrorKind::Usage, "--code-addr and --data-addr go together: give both or neither");
         if (!code_addr.empty())
@@ -270,15 +333,14 @@ int run_cli(int argc, const char* const* argv, std::ostream& out, std::ostream& 
             std::none_of(opt.outputs.begin(), opt.outputs.end(), [](const EmitOutput& o) { return o.path != "-"; }))
             fail(ErrorKind::Usage, "--depfile needs an artifact written to a file");
         if (opt.stencil_dir.empty()) opt.stencil_dir = default_stencil_dir();
-        report.files = {opt.input, opt.stencil_dir + "/" + std::string(opt.target->name) + ".o"};
+        report.files = {opt.input == "-" ? "<stdin>" : opt.input, opt.stencil_dir + "/" + std::string(opt.target->name) + ".o"};
         for (const EmitOutput& o : opt.outputs) report.files.push_back(o.path);
         if (!depfile.empty()) report.files.push_back(depfile);
 
         opt.ranges = ranges == "off" ? RangeCheck::Off : ranges == "error" ? RangeCheck::Error : RangeCheck::Warn;
-        const CompiledProgram compiled = compile_program(opt);
-        for (const std::string& w : compiled.warnings) report.warning(w);
-        write_outputs(opt, compiled, out);
-        if (stats) print_stats(err, *opt.target, compiled.stats);
+        const CompileStats s = compile(opt, out);
+        for (const std::string& w : s.warnings) report.warning(w);
+        if (stats) print_stats(err, *opt.target, s);
         return kExitOk;
     } catch (const Error& e) {
         report.error(e.what());

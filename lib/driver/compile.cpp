@@ -31,10 +31,17 @@ namespace copapy {
 
 FileBytes FileBytes::read(const std::string& path) {
     FileBytes f;
-    const int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
+    // "-" is standard input, as for gcc and every LLVM tool.
+    const bool from_stdin = path == "-";
+    const int fd = from_stdin ? ::dup(STDIN_FILENO) : ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
     if (fd < 0) fail(ErrorKind::Input, "{}: cannot open: {}", path, std::strerror(errno));
     struct stat st {};
-    if (::fstat(fd, &st) == 0 && S_ISREG(st.st_mode) && st.st_size > 0) {
+    const bool have_stat = ::fstat(fd, &st) == 0;
+    if (have_stat && S_ISDIR(st.st_mode)) {
+        ::close(fd);
+        fail(ErrorKind::Input, "{}: is a directory", from_stdin ? "<stdin>" : path);
+    }
+    if (have_stat && S_ISREG(st.st_mode) && st.st_size > 0) {
         // DAG files reach hundreds of megabytes: mapped and populated in one
         // call, they cost neither a copy nor a page fault per 4 KiB.
         void* p = ::mmap(nullptr, static_cast<size_t>(st.st_size), PROT_READ, MAP_PRIVATE | MAP_POPULATE, fd, 0);
@@ -54,8 +61,9 @@ FileBytes FileBytes::read(const std::string& path) {
         const ssize_t n = ::read(fd, bytes.data() + done, bytes.size() - done);
         if (n < 0 && errno == EINTR) continue;
         if (n < 0) {
+            const int e = errno;
             ::close(fd);
-            fail(ErrorKind::Input, "{}: read error", path);
+            fail(ErrorKind::Input, "{}: read error: {}", path, std::strerror(e));
         }
         if (n == 0) break;
         done += static_cast<size_t>(n);
@@ -148,6 +156,9 @@ std::string default_stencil_dir() {
 }
 
 namespace {
+// The input as messages name it: "<stdin>" for "-", as gcc does.
+std::string shown_input(const CompileOptions& opt) { return opt.input == "-" ? "<stdin>" : opt.input; }
+
 // Seconds since `since`, and restarts it.
 double lap(std::chrono::steady_clock::time_point& since) {
     const auto now = std::chrono::steady_clock::now();
@@ -186,13 +197,15 @@ CompiledProgram compile_program(const CompileOptions& opt) {
         size_t start = 0;
         while (true) {
             const size_t nl = text.find('\n', start);
-            msg += (msg.empty() ? "" : "\n") + opt.input + ": " + text.substr(start, nl - start);
+            msg += (msg.empty() ? "" : "\n") + shown_input(opt) + ": " + text.substr(start, nl - start);
             if (nl == std::string::npos) break;
             start = nl + 1;
         }
         throw Error(e.kind(), msg);
     }
     stats.dag_nodes = dag.nodes.size();
+    if (dag.outputs.empty() && dag.updates.empty())
+        stats.warnings.push_back(shown_input(opt) + ": the DAG has no outputs: the program computes nothing a runner can read");
     stats.t_read = lap(clock);
     c.ir = build_ir(dag, opt.opt_level);
     dag = Dag();  // free the file's representation early
@@ -202,13 +215,15 @@ CompiledProgram compile_program(const CompileOptions& opt) {
     stats.computed = c.order.size();
     stats.t_order = lap(clock);
     if (opt.ranges != RangeCheck::Off) {
-        c.warnings = range_findings(opt.input, c.ir, analyze_ranges(c.ir, c.order));
-        if (opt.ranges == RangeCheck::Error && !c.warnings.empty()) {
+        const std::vector<std::string> findings =
+            range_findings(shown_input(opt), c.ir, analyze_ranges(c.ir, c.order));
+        if (opt.ranges == RangeCheck::Error && !findings.empty()) {
             std::string msg;
-            for (const std::string& w : c.warnings) msg += w + "\n";
-            throw Error(ErrorKind::Input, msg + opt.input + ": the value-range analysis cannot rule these out "
-                                                            "(--ranges=error; --ranges=warn compiles anyway)");
+            for (const std::string& w : findings) msg += w + "\n";
+            throw Error(ErrorKind::Input, msg + shown_input(opt) + ": the value-range analysis cannot rule these "
+                                                                   "out (--ranges=error; --ranges=warn compiles anyway)");
         }
+        stats.warnings.insert(stats.warnings.end(), findings.begin(), findings.end());
     }
     stats.t_ranges = lap(clock);
     c.program = plan(c.ir, c.order);
@@ -276,14 +291,20 @@ void write_outputs(const CompileOptions& opt, const CompiledProgram& c, std::ost
         try {
             fixed_image = resolve_fixed(c.image, c.program, *opt.fixed);
         } catch (const Error& e) {
-            throw Error(e.kind(), opt.input + ": " + e.what());
+            throw Error(e.kind(), shown_input(opt) + ": " + e.what());
         }
         image = &fixed_image;
     }
     const EmitInput in{*opt.target, c.ir, c.order, c.program, *c.db, *image, c.image.patches, opt.fixed, opt.input};
     // The image is written from its parts (no copy of the code into one
     // buffer); joined only for the artifacts that hold its bytes.
-    const ImageParts image_parts(*image);
+    const ImageParts image_parts = [&] {
+        try {
+            return ImageParts(*image);
+        } catch (const Error& e) {
+            throw Error(e.kind(), shown_input(opt) + ": " + e.what());
+        }
+    }();
     std::vector<uint8_t> image_bytes;
     for (const EmitOutput& o : opt.outputs)
         if ((o.kind == Emit::Manifest || o.kind == Emit::CHeader) && image_bytes.empty()) image_bytes = image_parts.join();
@@ -328,7 +349,8 @@ void write_outputs(const CompileOptions& opt, const CompiledProgram& c, std::ost
         written.push_back(path);
     }
     if (!opt.depfile.empty()) {
-        const std::vector<std::string> deps = {opt.input, c.stencil_path};
+        std::vector<std::string> deps = {opt.input, c.stencil_path};
+        if (opt.input == "-") deps.erase(deps.begin());  // standard input is no file to depend on
         write_file_atomic(opt.depfile, as_bytes(format_depfile(written, deps)));
     }
 }

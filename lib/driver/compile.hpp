@@ -62,6 +62,8 @@ struct CompileStats {
     size_t code_bytes = 0, stencil_bytes = 0, data_bytes = 0, patches = 0, resolved = 0;
     // Wall time per phase, in seconds (--stats).
     double t_read = 0, t_ir = 0, t_order = 0, t_ranges = 0, t_plan = 0, t_link = 0;
+    // "<file>: <what>" lines the caller prints as warnings (the program still compiles).
+    std::vector<std::string> warnings;
 };
 
 // Everything the pipeline produced, for the output writers.
@@ -73,7 +75,6 @@ struct CompiledProgram {
     std::unique_ptr<StencilDb> db;
     LinkedImage image;
     std::string stencil_path;  // the stencil object used (for depfiles)
-    std::vector<std::string> warnings;  // "<file>: node 5 ('floordiv'): divisor in [-2, 3] includes 0"
 };
 
 // Runs the pipeline; throws Error with messages "<file>: <where>: <what>".

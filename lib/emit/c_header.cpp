@@ -12,6 +12,7 @@
 
 #include "emit/emit.hpp"
 #include "support/error.hpp"
+#include "support/text.hpp"
 
 namespace copapy {
 
@@ -63,8 +64,8 @@ std::string format_c_header(const EmitInput& in, std::span<const uint8_t> bytes,
     for (const ImageSymbol& s : img.symbols) {
         const std::string id = c_identifier(s.name);
         if (auto [it, fresh] = taken.emplace(id, s.name); !fresh)
-            fail(ErrorKind::Input, "names '{}' and '{}' both become the C identifier '{}' in the header", it->second,
-                 s.name, id);
+            fail(ErrorKind::Input, "names {} and {} both become the C identifier {} in the header", quote(it->second),
+                 quote(s.name), quote(id));
         values += fmt::format("#define {}_OFFSET_{} {}u /* {} {}, {} */\n", macro, id, s.offset, dtype_name(s.dtype),
                               symbol_role(s.flags), s.name);
         values += fmt::format("#define {}_DTYPE_{} {} /* {} */\n", macro, id, static_cast<int>(s.dtype),

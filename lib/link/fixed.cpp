@@ -90,6 +90,8 @@ LinkedImage resolve_fixed(const LinkedImage& image, const Program& program, Fixe
     }
     out.patches.clear();
     out.flags |= CP_FLAG_FIXED_ADDR;
+    out.code_addr = at.code;
+    out.data_addr = at.data;
     return out;
 }
 

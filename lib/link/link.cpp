@@ -10,6 +10,7 @@
 
 #include "support/bits.hpp"
 #include "support/error.hpp"
+#include "support/text.hpp"
 
 namespace copapy {
 
@@ -219,8 +220,8 @@ private:
                         value = p.value;
                         break;
                     case Target::Undefined:
-                        fail(ErrorKind::Environment, "{}: {} refers to undefined symbol '{}'", db_.path(), origin(f),
-                             db_.symbol(db_.reloc(p.reloc).symbol).name);
+                        fail(ErrorKind::Environment, "{}: {} refers to undefined symbol {}", db_.path(), origin(f),
+                             quote(db_.symbol(db_.reloc(p.reloc).symbol).name));
                 }
                 if (p.thumb && (p.target == Target::Self || p.target == Target::Placed)) value |= 1;
                 apply(f, p.kind, region, value + p.addend, p.pic);
@@ -259,16 +260,16 @@ private:
         if (placed_[s] != kNoSection) return;
         const ObjSection& sec = db_.section(s);
         if (!sec.alloc)
-            fail(ErrorKind::Environment, "{}: '{}' refers to '{}' in non-allocated section '{}'", db_.path(),
-                 origin(f), sym.name, sec.name);
+            fail(ErrorKind::Environment, "{}: {} refers to {} in non-allocated section {}", db_.path(),
+                 origin(f), quote(sym.name), quote(sec.name));
         if (sec.write) {
             // Writable data goes to the data region (placed after the slots).
             in_data_[s] = true;
             data_sections_.push_back(s);
             placed_[s] = 0;
             if (sec.reloc_end != sec.reloc_begin)
-                fail(ErrorKind::Environment, "{}: writable section '{}' has relocations (not supported)", db_.path(),
-                     sec.name);
+                fail(ErrorKind::Environment, "{}: writable section {} has relocations (not supported)", db_.path(),
+                     quote(sec.name));
             return;
         }
         reserve_room(img_.code, sec.size + 4096, "code");
@@ -281,8 +282,8 @@ private:
         for (uint32_t r = sec.reloc_begin; r < sec.reloc_end; ++r) {
             const ObjReloc& rr = db_.reloc(r);
             if (!rr.kind)  // stencils are checked when prepared; library code here
-                fail(ErrorKind::Environment, "{}: section '{}': unsupported relocation {} against '{}' at offset {:#x}",
-                     db_.path(), sec.name, target_.relocation_name(rr.type), db_.symbol(rr.symbol).name, rr.offset);
+                fail(ErrorKind::Environment, "{}: section {}: unsupported relocation {} against {} at offset {:#x}",
+                     db_.path(), quote(sec.name), target_.relocation_name(rr.type), quote(db_.symbol(rr.symbol).name), rr.offset);
             aux_fixups_.push_back({placed_[s] + static_cast<uint32_t>(rr.offset), r, kNone, s});
         }
     }
@@ -316,7 +317,7 @@ private:
 
     std::string origin(const Fixup& f) const {
         if (f.step != kNone) return fmt::format("stencil '{}'", stencil_of(f.step).name);
-        return fmt::format("section '{}'", db_.section(f.section).name);
+        return fmt::format("section {}", quote(db_.section(f.section).name));
     }
 
     void resolve(const Fixup& f) {
@@ -328,14 +329,14 @@ private:
         switch (sym.role) {
             case SymbolRole::Continuation:
                 if (f.step == kNone)
-                    fail(ErrorKind::Environment, "{}: {} jumps to continuation '{}' outside a stencil", db_.path(),
-                         origin(f), sym.name);
+                    fail(ErrorKind::Environment, "{}: {} jumps to continuation {} outside a stencil", db_.path(),
+                         origin(f), quote(sym.name));
                 value = img_.step_offsets[f.step] + stencil_of(f.step).code.size();  // the end of this copy
                 break;
             case SymbolRole::Hole: {
                 if (f.step == kNone)
-                    fail(ErrorKind::Environment, "{}: {} uses hole '{}' outside a stencil", db_.path(), origin(f),
-                         sym.name);
+                    fail(ErrorKind::Environment, "{}: {} uses hole {} outside a stencil", db_.path(), origin(f),
+                         quote(sym.name));
                 const Step& step = prog_.steps[f.step];
                 if (step.hole == HoleKind::Data) {
                     region = CP_REGION_DATA;
@@ -415,14 +416,29 @@ static_assert(sizeof(ImagePatch) == CP_PATCH_SIZE && offsetof(ImagePatch, site) 
                   offsetof(ImagePatch, reserved) == CP_PATCH_RESERVED && offsetof(ImagePatch, addend) == CP_PATCH_ADDEND,
               "ImagePatch is laid out as a patch table entry");
 
+uint32_t image_field_u32(uint64_t value, std::string_view what) {
+    if (value > UINT32_MAX)
+        fail(ErrorKind::Input, "the image would be too large: {} is {}, more than the image format's limit of {}", what,
+             value, UINT32_MAX);
+    return static_cast<uint32_t>(value);
+}
+
 ImageParts::ImageParts(const LinkedImage& img) {
+    // Every size, count and offset below is checked against its u32 field
+    // before anything is written (the string table last, as it is built).
+    const uint32_t code_size = image_field_u32(img.code.size(), "the code size");
+    const uint32_t data_size = image_field_u32(img.data.size(), "the data size");
+    const uint32_t patch_count = image_field_u32(img.patches.size(), "the number of patches");
+    const uint32_t symbol_count = image_field_u32(img.symbols.size(), "the number of named values");
     std::string strtab;
     std::vector<uint32_t> name_offsets;
+    name_offsets.reserve(img.symbols.size());
     for (const ImageSymbol& s : img.symbols) {
-        name_offsets.push_back(static_cast<uint32_t>(strtab.size()));
+        name_offsets.push_back(image_field_u32(strtab.size(), "a string table offset"));
         strtab += s.name;
         strtab.push_back('\0');
     }
+    const uint32_t strtab_size = image_field_u32(strtab.size(), "the string table size");
     // Section offsets, in the order of include/copapy/image.h.
     const size_t code_at = CP_HEADER_SIZE;
     const size_t data_at = align_up(code_at + img.code.size(), 4);
@@ -438,14 +454,18 @@ ImageParts::ImageParts(const LinkedImage& img) {
     cp_write_u16(o + CP_HDR_VERSION, CP_IMAGE_VERSION);
     cp_write_u16(o + CP_HDR_TARGET, static_cast<uint16_t>(img.target));
     cp_write_u32(o + CP_HDR_FLAGS, img.flags);
-    cp_write_u32(o + CP_HDR_CODE_SIZE, static_cast<uint32_t>(img.code.size()));
+    cp_write_u32(o + CP_HDR_CODE_SIZE, code_size);
     cp_write_u32(o + CP_HDR_CODE_ALIGN, img.code_align);
-    cp_write_u32(o + CP_HDR_DATA_SIZE, static_cast<uint32_t>(img.data.size()));
+    cp_write_u32(o + CP_HDR_DATA_SIZE, data_size);
     cp_write_u32(o + CP_HDR_DATA_ALIGN, img.data_align);
     cp_write_u32(o + CP_HDR_ENTRY, img.entry);
-    cp_write_u32(o + CP_HDR_PATCH_COUNT, static_cast<uint32_t>(img.patches.size()));
-    cp_write_u32(o + CP_HDR_SYMBOL_COUNT, static_cast<uint32_t>(img.symbols.size()));
-    cp_write_u32(o + CP_HDR_STRTAB_SIZE, static_cast<uint32_t>(strtab.size()));
+    cp_write_u32(o + CP_HDR_PATCH_COUNT, patch_count);
+    cp_write_u32(o + CP_HDR_SYMBOL_COUNT, symbol_count);
+    cp_write_u32(o + CP_HDR_STRTAB_SIZE, strtab_size);
+    if (img.flags & CP_FLAG_FIXED_ADDR) {
+        cp_write_u64(o + CP_HDR_CODE_ADDR, img.code_addr);
+        cp_write_u64(o + CP_HDR_DATA_ADDR, img.data_addr);
+    }
 
     // The tables after the data: every byte written (padding as zeros), so
     // the buffer needs no clearing first. The patch table is the patches'

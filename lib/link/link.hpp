@@ -7,6 +7,7 @@
 #include <array>
 #include <cstdint>
 #include <memory>
+#include <string_view>
 #include <span>
 #include <string>
 #include <vector>
@@ -35,6 +36,7 @@ struct LinkedImage {
     uint32_t flags = 0;
     uint32_t code_align = 16, data_align = 16;
     uint32_t entry = 0;
+    uint64_t code_addr = 0, data_addr = 0;  // CP_FLAG_FIXED_ADDR: the addresses resolved for
     std::vector<uint8_t> code;
     std::vector<uint8_t> data;
     std::vector<ImagePatch> patches;
@@ -55,8 +57,14 @@ struct LinkedImage {
 
 LinkedImage link_program(const Program& program, StencilDb& db);
 
-// Serializes an image in the format of include/copapy/image.h.
+// Serializes an image in the format of include/copapy/image.h. Throws Error
+// (Input) when a size, count or offset does not fit its 32-bit field.
 std::vector<uint8_t> write_image(const LinkedImage& image);
+
+// `value` as a u32 image field, or an Error (Input) naming `what` and the
+// limit: the image format cannot hold it, and the runtime would reject a
+// truncated value.
+uint32_t image_field_u32(uint64_t value, std::string_view what);
 
 // The same bytes as a few ranges, the code and data being the LinkedImage's
 // own (which must outlive this): for writing a large image without first

@@ -26,14 +26,24 @@
 #ifndef MAP_ANONYMOUS
 #define MAP_ANONYMOUS MAP_ANON
 #endif
+/* Linux 4.17: map exactly there or fail with EEXIST, never over a mapping
+ * that exists. Older kernels ignore the bit and treat the address as a hint,
+ * which map_at() notices. */
+#if defined(__linux__) && !defined(MAP_FIXED_NOREPLACE)
+#define MAP_FIXED_NOREPLACE 0x100000
+#endif
 
 struct cp_host_image {
     cp_image image;  /* points into `bytes` (symbol names too) */
     uint8_t *bytes;  /* our copy of the image file */
     void *map;       /* the one mapping: [slack for alignment][code pages][data] */
     size_t map_len;
+    void *data_map;  /* fixed-address images: the data's own mapping (the code's is `map`) */
+    size_t data_map_len;
     uint8_t *code, *data;
     size_t code_span, data_span;
+    uint8_t *exec;   /* the whole pages made read+execute */
+    size_t exec_len;
     void (*entry)(void);
 };
 
@@ -104,6 +114,12 @@ static int check_image(cp_image *img, const uint8_t *bytes, size_t size, char *e
                   cp_host_name());
         return 0;
     }
+    if (st == CP_ERR_VERSION) {
+        const unsigned version = cp_read_u16(bytes + CP_HDR_VERSION);
+        set_error(error, error_size, "%s %u (this runner reads version %d): %s", cp_status_message(st), version,
+                  CP_IMAGE_VERSION, version < CP_IMAGE_VERSION ? "rebuild the image with this copapy-cc" : "use a newer runner");
+        return 0;
+    }
     if (st != CP_OK) {
         set_error(error, error_size, "%s", cp_status_message(st));
         return 0;
@@ -113,10 +129,96 @@ static int check_image(cp_image *img, const uint8_t *bytes, size_t size, char *e
 
 static uint64_t round_up(uint64_t v, uint64_t a) { return (v + a - 1) / a * a; }
 
+static uint64_t page_size(void) {
+    const long page = sysconf(_SC_PAGESIZE);
+    return page > 0 ? (uint64_t)page : 4096u;
+}
+
+#if defined(MAP_FIXED_NOREPLACE)
+/* Maps the whole pages around [at, at + size) read+write at exactly that
+ * place, or says why not. */
+static void *map_at(const char *what, uint64_t at, uint64_t size, size_t *len, char *error, size_t error_size) {
+    const uint64_t page = page_size();
+    const uint64_t first = at / page * page;
+    const uint64_t end = round_up(at + (size ? size : 1u), page);
+    void *p;
+    if (end > (uint64_t)(uintptr_t)-1 || end < at) {
+        set_error(error, error_size, "fixed-address image: the %s at %#llx is outside this host's address space", what,
+                  (unsigned long long)at);
+        return NULL;
+    }
+    *len = (size_t)(end - first);
+    p = mmap((void *)(uintptr_t)first, *len, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_FIXED_NOREPLACE,
+             -1, 0);
+    if (p == MAP_FAILED) {
+        const int e = errno;
+        set_error(error, error_size, "fixed-address image: cannot map the %s at %#llx, where it was built to run: %s%s",
+                  what, (unsigned long long)at, strerror(e),
+                  e == EEXIST ? " (that address range is already in use in this process)"
+                  : e == EPERM || e == EACCES ? " (the system does not allow mappings there, see vm.mmap_min_addr)"
+                  : "");
+        return NULL;
+    }
+    if ((uintptr_t)p != (uintptr_t)first) { /* a kernel older than 4.17 took the address as a hint */
+        munmap(p, *len);
+        set_error(error, error_size,
+                  "fixed-address image: cannot map the %s at %#llx, where it was built to run: the address range is "
+                  "in use or this kernel cannot map at a fixed address without replacing what is there",
+                  what, (unsigned long long)at);
+        return NULL;
+    }
+    return p;
+}
+#endif
+
+/* A fixed-address image runs only where it was resolved for: code and data
+ * each get their own mapping at exactly those addresses. */
+static int map_fixed(cp_host_image *h, char *error, size_t error_size) {
+#if defined(MAP_FIXED_NOREPLACE)
+    const cp_image *img = &h->image;
+    const uint64_t page = page_size();
+    const uint64_t code_end = round_up(img->code_addr + img->code_size, page);
+    const uint64_t data_first = img->data_addr / page * page;
+    /* W^X needs the code on pages of its own. */
+    if (img->data_size != 0 && data_first < code_end && img->code_addr / page * page < img->data_addr + img->data_size) {
+        set_error(error, error_size,
+                  "fixed-address image: code at %#llx and data at %#llx share a %llu-byte page, which cannot be "
+                  "read+execute and writable at once; build it with the data on other pages",
+                  (unsigned long long)img->code_addr, (unsigned long long)img->data_addr, (unsigned long long)page);
+        return 0;
+    }
+    h->map = map_at("code", img->code_addr, img->code_size, &h->map_len, error, error_size);
+    if (h->map == NULL) {
+        return 0;
+    }
+    h->code = (uint8_t *)(uintptr_t)img->code_addr;
+    h->code_span = (size_t)((uint64_t)(uintptr_t)h->map + h->map_len - img->code_addr);
+    h->exec = (uint8_t *)h->map;
+    h->exec_len = h->map_len;
+    if (img->data_size == 0) {
+        h->data = h->code + img->code_size; /* not used: nothing to read or write */
+        h->data_span = 0;
+        return 1;
+    }
+    h->data_map = map_at("data", img->data_addr, img->data_size, &h->data_map_len, error, error_size);
+    if (h->data_map == NULL) {
+        return 0;
+    }
+    h->data = (uint8_t *)(uintptr_t)img->data_addr;
+    h->data_span = (size_t)((uint64_t)(uintptr_t)h->data_map + h->data_map_len - img->data_addr);
+    return 1;
+#else
+    (void)h;
+    set_error(error, error_size,
+              "fixed-address image: this system cannot map memory at a given address without replacing what is "
+              "there, so the image cannot run here");
+    return 0;
+#endif
+}
+
 static int map_memory(cp_host_image *h, char *error, size_t error_size) {
     const cp_image *img = &h->image;
-    const long page_l = sysconf(_SC_PAGESIZE);
-    const uint64_t page = page_l > 0 ? (uint64_t)page_l : 4096u;
+    const uint64_t page = page_size();
     uint64_t align = page, code_span, data_span, len;
     uintptr_t base;
     if (img->code_align > align) align = img->code_align;
@@ -142,6 +244,8 @@ static int map_memory(cp_host_image *h, char *error, size_t error_size) {
     h->code_span = (size_t)code_span;
     h->data = h->code + h->code_span;
     h->data_span = (size_t)data_span;
+    h->exec = h->code;
+    h->exec_len = h->code_span;
     return 1;
 }
 
@@ -165,7 +269,8 @@ cp_host_image *cp_host_load(const void *bytes, size_t size, char *error, size_t 
     }
     memcpy(h->bytes, size != 0 ? bytes : (const void *)"", size);
     h->bytes[size] = 0;
-    if (!check_image(&h->image, h->bytes, size, error, error_size) || !map_memory(h, error, error_size)) {
+    if (!check_image(&h->image, h->bytes, size, error, error_size) ||
+        !((h->image.flags & CP_FLAG_FIXED_ADDR) ? map_fixed(h, error, error_size) : map_memory(h, error, error_size))) {
         cp_host_free(h);
         return NULL;
     }
@@ -176,7 +281,7 @@ cp_host_image *cp_host_load(const void *bytes, size_t size, char *error, size_t 
         return NULL;
     }
     /* W^X: the code stops being writable before it becomes executable. */
-    if (mprotect(h->code, h->code_span, PROT_READ | PROT_EXEC) != 0) {
+    if (mprotect(h->exec, h->exec_len, PROT_READ | PROT_EXEC) != 0) {
         set_error(error, error_size, "cannot make the code executable: %s", strerror(errno));
         cp_host_free(h);
         return NULL;
@@ -195,6 +300,9 @@ void cp_host_free(cp_host_image *h) {
     }
     if (h->map != NULL) {
         munmap(h->map, h->map_len);
+    }
+    if (h->data_map != NULL) {
+        munmap(h->data_map, h->data_map_len);
     }
     free(h->bytes);
     free(h);

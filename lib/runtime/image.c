@@ -76,6 +76,7 @@ static void clear_image(cp_image *img) {
     img->data_size = img->data_align = 0;
     img->entry = 0;
     img->patch_count = img->symbol_count = img->strtab_size = 0;
+    img->code_addr = img->data_addr = 0;
     img->code = img->data = img->patches = img->symbols = img->strtab = 0;
 }
 
@@ -97,6 +98,32 @@ static uint32_t entry_alignment(uint16_t target, uint32_t flags) {
 
 static int is_arm32(uint16_t target) {
     return target == CP_TARGET_ARMV7 || target == CP_TARGET_THUMBV7 || target == CP_TARGET_THUMBV7EM;
+}
+
+/* [at, at + size) is aligned and lies in the target's address space (no wrap). */
+static int region_fits(uint16_t target, uint64_t at, uint32_t size, uint32_t align) {
+    const uint64_t highest = is_arm32(target) ? 0xffffffffu : ~(uint64_t)0;
+    if ((at & (uint64_t)(align - 1u)) != 0 || at > highest) {
+        return 0;
+    }
+    return size == 0 || (uint64_t)size - 1u <= highest - at;
+}
+
+/* The load addresses of a fixed-address image; zero in any other. */
+static cp_status check_addresses(const cp_image *img) {
+    if (!(img->flags & CP_FLAG_FIXED_ADDR)) {
+        return img->code_addr == 0 && img->data_addr == 0 ? CP_OK : CP_ERR_LAYOUT;
+    }
+    if (!region_fits(img->target, img->code_addr, img->code_size, img->code_align) ||
+        !region_fits(img->target, img->data_addr, img->data_size, img->data_align)) {
+        return CP_ERR_LAYOUT;
+    }
+    /* The regions do not overlap (both fit, so the ends do not wrap). */
+    if (img->data_size != 0 && img->code_addr < img->data_addr + img->data_size &&
+        img->data_addr < img->code_addr + img->code_size) {
+        return CP_ERR_LAYOUT;
+    }
+    return CP_OK;
 }
 
 /* The header fields other than the version and the sizes, which were needed
@@ -124,7 +151,7 @@ static cp_status check_header(const cp_image *img) {
     if ((img->flags & CP_FLAG_FIXED_ADDR) && img->patch_count != 0) {
         return CP_ERR_LAYOUT;
     }
-    return CP_OK;
+    return check_addresses(img);
 }
 
 static void compute_layout(const cp_image *img, struct layout *l) {
@@ -204,19 +231,24 @@ static void read_symbol(const cp_image *img, uint32_t index, uint32_t *name, cp_
     *reserved = cp_read_u16(e + CP_SYM_RESERVED);
 }
 
-static cp_status check_symbol(const cp_image *img, uint32_t index) {
+/* A non-empty string table ends with a NUL (the writer puts one after every
+ * name), so that each name in it is NUL-terminated inside it: checked once
+ * per image instead of scanning every name, which would take time
+ * quadratic in the image size when many symbols share one long name. */
+static int strtab_terminated(const cp_image *img) {
+    return img->strtab_size == 0 || img->strtab[img->strtab_size - 1u] == '\0';
+}
+
+/* Checks entry `index`, and gives it in *out (name included) if it is valid.
+ * Constant time: it also guards every later use of an opened image. */
+static cp_status check_symbol(const cp_image *img, uint32_t index, cp_symbol *out) {
     const uint32_t known_flags = CP_SYM_INPUT | CP_SYM_OUTPUT | CP_SYM_STATE;
-    uint32_t name, end;
+    uint32_t name;
     uint16_t reserved;
     cp_symbol s;
     read_symbol(img, index, &name, &s, &reserved);
-    /* The name: non-empty and NUL-terminated inside the string table. */
-    if (name >= img->strtab_size || img->strtab[name] == '\0') {
-        return CP_ERR_SYMBOL;
-    }
-    for (end = name; end < img->strtab_size && img->strtab[end] != '\0'; ++end) {
-    }
-    if (end == img->strtab_size) {
+    /* The name: non-empty and inside the string table, whose final NUL ends it. */
+    if (name >= img->strtab_size || img->strtab[name] == '\0' || !strtab_terminated(img)) {
         return CP_ERR_SYMBOL;
     }
     /* The value: a whole, aligned 4-byte slot of the data region. */
@@ -226,6 +258,10 @@ static cp_status check_symbol(const cp_image *img, uint32_t index) {
     if (s.dtype < CP_DTYPE_INT || s.dtype > CP_DTYPE_BOOL || s.flags == 0 ||
         (s.flags & ~known_flags) != 0 || reserved != 0) {
         return CP_ERR_SYMBOL;
+    }
+    if (out != 0) {
+        s.name = (const char *)(img->strtab + name);
+        *out = s;
     }
     return CP_OK;
 }
@@ -246,6 +282,14 @@ static cp_status open_image(cp_image *img, const uint8_t *b, size_t size) {
             return CP_ERR_MAGIC;
         }
     }
+    /* The version field comes first: an older image may have a shorter
+     * header, and is "an unsupported version" rather than "truncated". */
+    if (size < CP_HDR_VERSION + 2u) {
+        return CP_ERR_TRUNCATED;
+    }
+    if (cp_read_u16(b + CP_HDR_VERSION) != CP_IMAGE_VERSION) {
+        return CP_ERR_VERSION;
+    }
     if (size < CP_HEADER_SIZE) {
         return CP_ERR_TRUNCATED;
     }
@@ -262,6 +306,8 @@ static cp_status open_image(cp_image *img, const uint8_t *b, size_t size) {
     img->patch_count = cp_read_u32(b + CP_HDR_PATCH_COUNT);
     img->symbol_count = cp_read_u32(b + CP_HDR_SYMBOL_COUNT);
     img->strtab_size = cp_read_u32(b + CP_HDR_STRTAB_SIZE);
+    img->code_addr = cp_read_u64(b + CP_HDR_CODE_ADDR);
+    img->data_addr = cp_read_u64(b + CP_HDR_DATA_ADDR);
     /* Another version may have another layout: nothing else can be read. */
     if (img->version != CP_IMAGE_VERSION) {
         return CP_ERR_VERSION;
@@ -306,7 +352,7 @@ static cp_status open_image(cp_image *img, const uint8_t *b, size_t size) {
         }
     }
     for (i = 0; i < img->symbol_count; ++i) {
-        st = check_symbol(img, i);
+        st = check_symbol(img, i, 0);
         if (st != CP_OK) {
             return st;
         }
@@ -332,27 +378,31 @@ cp_status cp_image_open(cp_image *image, const void *bytes, size_t size) {
 
 /* ---- Symbols ------------------------------------------------------------ */
 
+/* The entry is checked again (in constant time): the buffer may have changed
+ * since cp_image_open, against the contract in image.h. */
 cp_status cp_image_symbol(const cp_image *image, uint32_t index, cp_symbol *out) {
-    uint32_t name;
-    uint16_t reserved;
-    if (image == 0 || out == 0 || index >= image->symbol_count) {
+    if (image == 0 || out == 0 || image->bytes == 0 || index >= image->symbol_count) {
         return CP_ERR_NOT_FOUND;
     }
-    read_symbol(image, index, &name, out, &reserved);
-    out->name = (const char *)(image->strtab + name);
-    return CP_OK;
+    return check_symbol(image, index, out);
 }
 
 cp_status cp_image_find(const cp_image *image, const char *name, cp_symbol *out) {
     uint32_t i;
-    if (image == 0 || name == 0) {
+    if (image == 0 || name == 0 || image->bytes == 0) {
         return CP_ERR_NOT_FOUND;
     }
     for (i = 0; i < image->symbol_count; ++i) {
         cp_symbol s;
-        cp_image_symbol(image, i, &s);
+        const cp_status st = check_symbol(image, i, &s);
+        if (st != CP_OK) {
+            return st;
+        }
         if (same_string(s.name, name)) {
-            return out != 0 ? cp_image_symbol(image, i, out) : CP_OK;
+            if (out != 0) {
+                *out = s;
+            }
+            return CP_OK;
         }
     }
     return CP_ERR_NOT_FOUND;
@@ -384,6 +434,13 @@ cp_status cp_image_load(const cp_image *image, uint8_t *code, size_t code_capaci
         !aligned(code, image->code_align) || !aligned(data, image->data_align) ||
         overlap(code, image->code_size, data, image->data_size)) {
         return CP_ERR_MEMORY;
+    }
+    /* Patched at compile time for one place: anywhere else the code would
+     * read and write whatever is mapped at the addresses it was built for. */
+    if ((image->flags & CP_FLAG_FIXED_ADDR) &&
+        ((uint64_t)(uintptr_t)code != image->code_addr ||
+         (image->data_size != 0 && (uint64_t)(uintptr_t)data != image->data_addr))) {
+        return CP_ERR_ADDRESS;
     }
     copy_bytes(code, image->code, image->code_size);
     if (image->data_size != 0) {
@@ -436,6 +493,7 @@ const char *cp_status_message(cp_status status) {
     case CP_ERR_SYMBOL: return "malformed symbol table entry";
     case CP_ERR_NOT_FOUND: return "no such symbol";
     case CP_ERR_MEMORY: return "load memory too small, misaligned or overlapping";
+    case CP_ERR_ADDRESS: return "fixed-address image: it must be loaded at the addresses it was built for";
     }
     return "unknown status";
 }

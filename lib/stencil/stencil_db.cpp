@@ -13,11 +13,13 @@
 #include <algorithm>
 #include <array>
 #include <cerrno>
+#include <cstring>
 #include <functional>
 #include <ios>
 #include <system_error>
 
 #include "support/error.hpp"
+#include "support/text.hpp"
 
 namespace copapy {
 
@@ -34,7 +36,12 @@ T unwrap(llvm::Expected<T> value, const std::string& path, std::string_view what
 // this one reported it, an internal error from libstdc++'s filebuf.
 std::vector<uint8_t> read_object(const std::string& path) {
     const int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
-    if (fd < 0) fail(ErrorKind::Environment, "{}: cannot open stencil object", path);
+    if (fd < 0) {
+        const int e = errno;
+        fail(ErrorKind::Environment, "{}: cannot open stencil object: {}{}", path, std::strerror(e),
+             e == ENOENT ? " (give the directory of the stencil objects with --stencils DIR or COPAPY_STENCIL_DIR)"
+                         : "");
+    }
     std::vector<uint8_t> bytes;
     struct stat st {};
     if (::fstat(fd, &st) == 0 && S_ISREG(st.st_mode) && st.st_size > 0) bytes.resize(static_cast<size_t>(st.st_size) + 1);
@@ -156,7 +163,7 @@ struct StencilDb::ElfOf final : StencilDb::Elf {
                                        ? unwrap(file.relas(sh), path, "cannot read relocations").size()
                                        : unwrap(file.rels(sh), path, "cannot read relocations").size();
             if (target_sec.reloc_end != target_sec.reloc_begin)
-                fail(ErrorKind::Environment, "{}: section '{}' has two relocation sections", path, target_sec.name);
+                fail(ErrorKind::Environment, "{}: section {} has two relocation sections", path, quote(target_sec.name));
             target_sec.reloc_begin = static_cast<uint32_t>(total);
             target_sec.reloc_end = static_cast<uint32_t>(total + count);
             rel_section[sh.sh_info] = static_cast<uint32_t>(i);
@@ -204,15 +211,15 @@ struct StencilDb::ElfOf final : StencilDb::Elf {
             uint32_t at = target_sec.reloc_begin;
             auto add = [&](uint64_t offset, uint32_t type, uint32_t sym, std::optional<int64_t> addend) {
                 if (sym >= db.symbols_.size())
-                    fail(ErrorKind::Environment, "{}: relocation in '{}' refers to symbol {} (out of range)", path,
-                         target_sec.name, sym);
+                    fail(ErrorKind::Environment, "{}: relocation in {} refers to symbol {} (out of range)", path,
+                         quote(target_sec.name), sym);
                 ObjReloc r{offset, type, sym, 0, db.target_->classify(type)};
                 // The whole field lies in the section's bytes (a section without
                 // contents, SHT_NOBITS, has nothing to relocate).
                 const unsigned width = r.kind ? cp_patch_kind_width(*r.kind) : 1;
                 if (offset >= target_sec.bytes.size() || width > target_sec.bytes.size() - offset)
-                    fail(ErrorKind::Environment, "{}: relocation in '{}' at offset {:#x} is outside the section", path,
-                         target_sec.name, offset);
+                    fail(ErrorKind::Environment, "{}: relocation in {} at offset {:#x} is outside the section", path,
+                         quote(target_sec.name), offset);
                 if (addend) r.addend = *addend;
                 else if (r.kind)
                     r.addend = db.target_->implicit_addend(*r.kind, target_sec.bytes.data() + offset);  // REL: the field's content
@@ -361,8 +368,8 @@ Stencil StencilDb::prepare(uint32_t symbol_index) {
     const ObjSymbol& sym = symbol(symbol_index);
     const ObjSection& sec = sections_[sym.section];
     if (!sec.exec || sec.nobits || sym.value > sec.bytes.size() || sym.size > sec.bytes.size() - sym.value)
-        fail(ErrorKind::Environment, "{}: stencil '{}' is not code inside its section '{}'", path_, sym.name,
-             sec.name);
+        fail(ErrorKind::Environment, "{}: stencil '{}' is not code inside its section {}", path_, sym.name,
+             quote(sec.name));
     Stencil st;
     st.name = sym.name;
     st.section = sym.section;
@@ -379,11 +386,11 @@ Stencil StencilDb::prepare(uint32_t symbol_index) {
         if (r.offset < sym.value || r.offset >= sym.value + sym.size) continue;
         const ObjSymbol& target_sym = symbol(r.symbol);
         if (!r.kind)
-            fail(ErrorKind::Environment, "{}: stencil '{}': unsupported relocation {} against '{}' at offset {:#x}",
-                 path_, sym.name, target_->relocation_name(r.type), target_sym.name, r.offset - sym.value);
+            fail(ErrorKind::Environment, "{}: stencil '{}': unsupported relocation {} against {} at offset {:#x}",
+                 path_, sym.name, target_->relocation_name(r.type), quote(target_sym.name), r.offset - sym.value);
         if (target_sym.role == SymbolRole::Undefined)
-            fail(ErrorKind::Environment, "{}: stencil '{}' refers to undefined symbol '{}'", path_, sym.name,
-                 target_sym.name);
+            fail(ErrorKind::Environment, "{}: stencil '{}' refers to undefined symbol {}", path_, sym.name,
+                 quote(target_sym.name));
         st.relocs.push_back(i);
     }
     // Every continuation of one stencil must hand over the same register

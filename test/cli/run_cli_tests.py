@@ -18,13 +18,13 @@ import zlib
 from pathlib import Path
 
 HERE = Path(__file__).resolve().parent
-HEADER = 48
+HEADER = 64  # image format version 2
 passed = 0
 failures = []
 
 
-def run(cmd):
-    return subprocess.run(cmd, capture_output=True, text=True, timeout=60)
+def run(cmd, stdin=None):
+    return subprocess.run(cmd, capture_output=True, text=True, timeout=60, input=stdin)
 
 
 def check(name, ok, detail=""):
@@ -156,11 +156,72 @@ def image_corpus(cc, runner, tmp):
     case("set-output", img, ["'y' is not an input"], args=["--set", "y=1"])
     case("set-bad-int", img, ["k"], args=["--set", "k=1.5"])
     case("set-int-overflow", img, ["k"], args=["--set", "k=9999999999"])
-    case("set-bad-float", img, ["x"], args=["--set", "x=abc"])
+    case("set-bad-float", img, ["'abc' is not a valid float"], args=["--set", "x=abc"])
+    case("set-float-overflow", img, ["--set x=1e39: '1e39' is out of float range"], args=["--set", "x=1e39"])
+    case("set-int-out-of-range", img, ["'9999999999' is out of int32 range"], args=["--set", "k=9999999999"])
+    case("set-long-value", img, ["'" + "9" * 64 + "...' is out of int32 range"], args=["--set", "k=" + "9" * 5000])
+    long = run([runner, str(good), "--set", "k=" + "9" * 100000])
+    check("image/set-long-value-line", len(long.stderr) < 400, f"{len(long.stderr)} bytes of stderr")
     proc = run([runner, str(tmp / "nonexistent.cpimg")])
     expect_error("image/missing-file", proc, 1, ["cannot open"], "coparun: error: ")
     proc = run([runner, str(good), "--repeat", "0"])
     check("image/repeat-zero", proc.returncode == 2, proc.stderr)
+    bad = bytearray(img)
+    struct.pack_into("<H", bad, 8, 1)
+    case("version-1", reseal(bad), ["unsupported image format version 1 (this runner reads version 2): rebuild the "
+                                    "image with this copapy-cc"])
+    fixed_addresses(cc, runner, tmp, dag)
+
+
+def fixed_addresses(cc, runner, tmp, dag):
+    """A fixed-address image runs where it was resolved for (coparun maps it
+    there) or is refused with the reason; it never runs anywhere else."""
+    if os.uname().machine not in ("x86_64", "amd64"):
+        return  # the addresses below are for an x86-64 host (4 KiB pages, 47-bit user space)
+    def build(name, code, data):
+        out = tmp / f"fixed-{name}.cpimg"
+        proc = run([cc, "build", str(dag), "-o", str(out), "--code-addr", code, "--data-addr", data])
+        check(f"fixed/{name}/build", proc.returncode == 0, proc.stderr)
+        return out
+    img = build("free", "0x100_0000_0000", "0x100_0010_0000")
+    proc = run([runner, str(img), "--set", "x=0.5", "--set", "k=3"])
+    check("fixed/runs-where-it-belongs", proc.returncode == 0 and '"p": 1.5' in proc.stdout,
+          f"exit {proc.returncode}: {proc.stdout!r} {proc.stderr!r}")
+    data = img.read_bytes()
+    check("fixed/addresses-in-header", struct.unpack_from("<QQ", data, 48) == (0x100_0000_0000, 0x100_0010_0000),
+          repr(data[48:64]))
+    # Addresses a process cannot map (the kernel's half of the address space).
+    img = build("kernel-half", "0xffff_8000_0000_0000", "0xffff_8000_0010_0000")
+    proc = run([runner, str(img)])
+    expect_error("fixed/unmappable", proc, 1,
+                 ["fixed-address image: cannot map the code at 0xffff800000000000, where it was built to run: "],
+                 f"coparun: error: {img}: ")
+    img = build("one-page", "0x100_0000_0000", "0x100_0000_1f00")  # code is 0x1e80 bytes
+    proc = run([runner, str(img)])
+    expect_error("fixed/one-page", proc, 1, ["share a 4096-byte page"], f"coparun: error: {img}: ")
+
+
+def conventions(cc, tmp):
+    """Command-line conventions of gcc and LLVM tools."""
+    proc = run([cc, "build", str(tmp)])
+    expect_error("cli/directory-input", proc, 1, [f"{tmp}: is a directory"], "copapy-cc: error: ")
+    proc = run([cc, "build", str(tmp / "nope.json"), "--stencils", str(tmp / "none")])
+    expect_error("cli/missing-input", proc, 1, ["cannot open: No such file or directory"], "copapy-cc: error: ")
+    dag = tmp / "conv.json"
+    dag.write_text(VALID_DAG)
+    proc = run([cc, "build", str(dag), "--stencils", str(tmp / "none"), "-o", str(tmp / "conv.cpimg")])
+    expect_error("cli/missing-stencils", proc, 3, ["cannot open stencil object: No such file or directory",
+                                                   "--stencils DIR or COPAPY_STENCIL_DIR"], "copapy-cc: error: ")
+    out = tmp / "stdin.cpimg"
+    proc = run([cc, "build", "-", "-o", str(out)], stdin=VALID_DAG)
+    check("cli/stdin", proc.returncode == 0 and out.read_bytes().startswith(b"CPIMG"), proc.stderr)
+    proc = run([cc, "build", "-"], stdin=VALID_DAG)
+    expect_error("cli/stdin-needs-o", proc, 2, ["the DAG comes from standard input: name the image with -o"],
+                 "copapy-cc: error: ")
+    proc = run([cc, "build", "-", "-o", str(tmp / "stdin-bad.cpimg")], stdin='{"format": 1}')
+    expect_error("cli/stdin-errors-name-stdin", proc, 1, ["field 'format' must be"], "copapy-cc: error: <stdin>: ")
+    proc = run([cc, "build", "-", "--emit", "listing", "-o", "-"], stdin=VALID_DAG)
+    check("cli/stdin-to-stdout", proc.returncode == 0 and "sin" in proc.stdout, proc.stderr)
 
 
 BROKEN_STENCILS = """--- !ELF
@@ -233,6 +294,7 @@ def main():
     with tempfile.TemporaryDirectory() as d:
         tmp = Path(d)
         dag_corpus(a.cc, tmp)
+        conventions(a.cc, tmp)
         broken_stencil_objects(a.cc, tmp)
         image_corpus(a.cc, a.run, tmp)
     for line in failures:

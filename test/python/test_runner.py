@@ -184,8 +184,11 @@ class ServeProtocol(Case):
             "set x 2 q 1": "error: set: no input named 'q'",
             "set y 1": "error: set: 'y' is not an input (it is an output)",
             "set x 2 n 1.5": "error: set: '1.5' is not a valid int (int32) for 'n'",
-            "set x 1e39": "error: set: '1e39' is not a valid float for 'x'",
-            "set n 2147483648": "error: set: '2147483648' is not a valid int (int32) for 'n'",
+            "set x 1e39": "error: set: '1e39' is out of float range (binary32: the largest finite value is "
+                          "3.40282347e+38) for 'x'",
+            "set x -1e39": "error: set: '-1e39' is out of float range (binary32: the largest finite value is "
+                           "3.40282347e+38) for 'x'",
+            "set n 2147483648": "error: set: '2147483648' is out of int32 range (-2147483648 to 2147483647) for 'n'",
             "set flag yes": "error: set: 'yes' is not a valid bool (true, false, 1 or 0) for 'flag'",
             "set flag #00000002": "error: set: '#00000002' is not a valid bool (true, false, 1 or 0) for 'flag'",
             "set x #3f80000": "error: set: '#3f80000' is not a valid float for 'x'",
@@ -619,7 +622,7 @@ class Semantics(Case):
         x, n, flag, y, m, acc = program()
         names = {"x": x, "n": n, "flag": flag}
         periods = [{"x": 1.0}, {}, {"x": -2.5, "n": 7}, {"flag": False}, {"n": -(2 ** 31)}, {}, {"x": 1e30},
-                   {"flag": 1, "x": 3}, {"x": -1e39}, {"x": 2.0, "n": 5}]
+                   {"flag": 1, "x": 3}, {"x": -math.inf}, {"x": 2.0, "n": 5}]
         want = self.reference(periods)
         for arch, kind in RUNNERS:
             with self.subTest(arch=arch, runner=kind):
@@ -685,7 +688,8 @@ class Semantics(Case):
                 tg = cp.Target(arch, runner=kind)
                 tg.compile(s, t, u)
                 rows = tg.run_batch([{v: [1.0, 2.0, 3.0, 4.0]}, {w: cp.vector([0.5] * 4), k: (1, 2, 3)},
-                                     {v: [1e39, -1e39, 0.1, 2]}, {v: (1e39, 1.0, 0.5, -1e39)}], [s, t, u])
+                                     {v: [math.inf, -math.inf, 0.1, 2]}, {v: (math.inf, 1.0, 0.5, -math.inf)}],
+                                    [s, t, u])
                 self.assertEqual(rows[3][2].tolist(), [math.inf, 2.0, 1.0, -math.inf])
 
                 def refilled() -> Any:  # one list, refilled for every period (a generator of periods)
@@ -717,6 +721,47 @@ class Semantics(Case):
                 tg.write_value(v, [True, 2, 3.0, 4])   # bools are numbers for float inputs, as before
                 tg.run()
                 self.assertEqual(tg.read_value(u).tolist(), [2.0, 4.0, 6.0, 8.0])
+
+    def test_floats_beyond_binary32_are_refused(self) -> None:
+        # As coparun --set refuses 1e39 ("out of float range"), so does every
+        # write path of every runner, instead of writing an infinity; inf
+        # itself is still a value. Nothing of a refused write is written.
+        x, n, flag, y, m, acc = program()
+        anon = cp.value(0.5)  # never named: messages describe it
+        z = anon * 3.0
+        v = cp.vector([cp.value(float(i), name=f"v{i}") for i in range(4)])
+        s = v.sum()
+        big = "out of float range \\(binary32: the largest finite value is 3.4028234663852886e\\+38\\)"
+        for arch, kind in RUNNERS:
+            with self.subTest(arch=arch, runner=kind):
+                tg = cp.Target(arch, runner=kind)
+                tg.compile(y, z, s)
+                for bad in (1e39, -1e39, 3.5e38, 10 ** 39):
+                    with self.assertRaisesRegex(OverflowError, f"for input 'x' is {big}"):
+                        tg.write_value(x, bad)
+                with self.assertRaisesRegex(OverflowError, f"for input 'v1' is {big}"):
+                    tg.write_value(v, [1.0, 1e39, 2.0, 3.0])
+                with self.assertRaisesRegex(OverflowError, f"for input 'v2' is {big}"):
+                    tg.write_value(v, (1, 2, 1e39, 3))
+                with self.assertRaisesRegex(OverflowError, f"run_batch\\(\\): .*for input 'x' is {big}"):
+                    tg.run_batch([{x: 1.0}, {x: 1e39}], y)
+                with self.assertRaisesRegex(OverflowError, f"run_batch\\(\\): .*for input 'v3' is {big}"):
+                    tg.run_batch([{v: [1.0, 2.0, 3.0, -1e39]}], s)
+                # The input the user never named: its repr and its DAG node, not only 'in_0'.
+                with self.assertRaisesRegex(OverflowError, "for input 'in_[0-9]+' \\(<copapy value: input float = "
+                                                           "0.5>, DAG node [0-9]+\\) is out of float range"):
+                    tg.write_value(anon, 1e39)
+                with self.assertRaisesRegex(OverflowError, "input 'in_[0-9]+' \\(<copapy value: input float = 0.5>"):
+                    tg.run_batch([{anon: 1e39}], z)
+                with self.assertRaisesRegex(TypeError, "input 'in_[0-9]+' \\(<copapy value: input float = 0.5>, "
+                                                       "DAG node [0-9]+\\) is a float; expected a Python number"):
+                    tg.write_value(anon, "1")
+                tg.run()
+                self.assertEqual((tg.read_value(y), tg.read_value(z), tg.read_value(s)), (4.0, 1.5, 6.0))
+                tg.write_value(x, 3.4028235e38)  # rounds to the largest float: fine
+                tg.write_value(v, [math.inf, 0.0, 0.0, 0.0])
+                tg.run()
+                self.assertEqual((tg.read_value(y), tg.read_value(s)), (math.inf, math.inf))
 
     def test_recompiling_replaces_the_program(self) -> None:
         x, n, flag, y, m, acc = program()
@@ -768,7 +813,7 @@ class Semantics(Case):
         xs = [1.0, -2.5, 1e30, 3, -0.0, 2.0, 1e-45, 7]           # floats and ints for a float input
         ns = [0, 7, -(2 ** 31), 2 ** 31 - 1, 5, -1, 2, True]      # a bool is an int (as in write_value)
         flags = [True, False, False, True, True, False, True, False]
-        vs = [[1.0, 2.0, 3.0], (0.5, 0.25, 0.125), cp.vector([1, 2, 3]), [0.0] * 3, [1e39, 0.0, 0.0],
+        vs = [[1.0, 2.0, 3.0], (0.5, 0.25, 0.125), cp.vector([1, 2, 3]), [0.0] * 3, [math.inf, 0.0, 0.0],
               [2.0, 2.0, 2.0], [3.0, 1.0, 0.0], [-1.0, -2.0, -3.0]]
         rows = [{x: a, n: b, flag: c, v: d} for a, b, c, d in zip(xs, ns, flags, vs)]
         want = self.reference([{"x": a, "n": b, "flag": c} for a, b, c in zip(xs, ns, flags)])

@@ -52,8 +52,9 @@ def parse_image(data):
     """The fields of include/copapy/image.h that the artifacts describe."""
     (version, target, flags, code_size, code_align, data_size, data_align, entry, npatch, nsym,
      strtab_size) = struct.unpack_from("<HHIIIIIIIII", data, 8)
+    code_addr, data_addr = struct.unpack_from("<QQ", data, 48)  # format version 2: a 64-byte header
     align4 = lambda n: (n + 3) & ~3
-    data_off = align4(48 + code_size)
+    data_off = align4(64 + code_size)
     patch_off = align4(data_off + data_size)
     sym_off = patch_off + 12 * npatch
     str_off = sym_off + 12 * nsym
@@ -64,7 +65,7 @@ def parse_image(data):
         end = data.index(b"\0", str_off + name)
         symbols.append({"name": data[str_off + name:end].decode(), "offset": offset, "dtype": DTYPES[dtype],
                         "flags": sflags})
-    return {"flags": flags, "code_size": code_size, "code_align": code_align, "data_size": data_size,
+    return {"version": version, "code_addr": code_addr, "data_addr": data_addr, "flags": flags, "code_size": code_size, "code_align": code_align, "data_size": data_size,
             "data_align": data_align, "patches": patches, "symbols": symbols}
 
 
@@ -118,6 +119,9 @@ def check_target(cc, target, work, update):
     run([cc, "build", PROGRAM, "-t", target, "-o", fixed_path, "--code-addr", "0x10000000", "--data-addr", "0x10100000"])
     fixed = parse_image(fixed_path.read_bytes())
     check(f"{target}: a fixed-address image has no patches and the flag", fixed["patches"] == [] and fixed["flags"] & 2)
+    check(f"{target}: a fixed-address image records its addresses",
+          (fixed["code_addr"], fixed["data_addr"]) == (0x10000000, 0x10100000))
+    check(f"{target}: a relocatable image has no addresses", (img["code_addr"], img["data_addr"]) == (0, 0))
 
 
 def check_host_header(cc, runtime, work):

@@ -62,6 +62,7 @@ struct ImageBuilder {
     uint32_t code_align = 16;
     uint32_t data_align = 16;
     uint32_t entry = 0;
+    uint64_t code_addr = 0, data_addr = 0;  // header fields of fixed-address images
     std::vector<uint8_t> code;
     std::vector<uint8_t> data;
     std::vector<PatchSpec> patches;
@@ -111,6 +112,8 @@ struct ImageBuilder {
         cp_write_u32(b + CP_HDR_PATCH_COUNT, static_cast<uint32_t>(patches.size()));
         cp_write_u32(b + CP_HDR_SYMBOL_COUNT, static_cast<uint32_t>(symbols.size()));
         cp_write_u32(b + CP_HDR_STRTAB_SIZE, static_cast<uint32_t>(names.size()));
+        cp_write_u64(b + CP_HDR_CODE_ADDR, code_addr);
+        cp_write_u64(b + CP_HDR_DATA_ADDR, data_addr);
         std::copy(code.begin(), code.end(), out.begin() + static_cast<std::ptrdiff_t>(l.code));
         std::copy(data.begin(), data.end(), out.begin() + static_cast<std::ptrdiff_t>(l.data));
         for (size_t i = 0; i < patches.size(); ++i) {

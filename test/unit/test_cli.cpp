@@ -8,8 +8,10 @@
 
 #include "cli_runner.hpp"
 #include "driver/cli.hpp"
+#include "support/text.hpp"
 #include "target/target.hpp"
 
+#include <fmt/format.h>
 #include <nlohmann/json.hpp>
 
 using namespace copapy;
@@ -32,7 +34,7 @@ const std::string kGood = R"({"format":"copapy-dag","version":1,"nodes":[
 TEST_CASE("the version output names the image format and LLVM") {
     Run r = cli({"--version"});
     CHECK(r.code == kExitOk);
-    CHECK_THAT(r.out, Catch::StartsWith("copapy-cc ") && Catch::Contains("image format 1") && Catch::Contains("LLVM 14"));
+    CHECK_THAT(r.out, Catch::StartsWith("copapy-cc ") && Catch::Contains("image format 2") && Catch::Contains("LLVM 14"));
 }
 
 TEST_CASE("targets lists the host as default") {
@@ -118,4 +120,177 @@ TEST_CASE("build with --ranges reports what the value-range analysis cannot rule
     CHECK((square.code == kExitOk && square.err.empty()));
     CHECK(build("maybe", "m.cpimg").code == kExitUsage);
     fs::remove_all(d);
+}
+
+// ---- Conventions of gcc and LLVM tools (issue 13, items 10-12) ------------------
+
+namespace {
+std::string read_text(const fs::path& p) {
+    std::ifstream f(p, std::ios::binary);
+    return {std::istreambuf_iterator<char>(f), std::istreambuf_iterator<char>()};
+}
+}  // namespace
+
+TEST_CASE("a directory as input is 'is a directory', not 'out of memory'") {
+    fs::path d = temp_dir() / "dir-input";
+    fs::create_directories(d);
+    Run r = cli({"build", d.string(), "-o", (d / "x.cpimg").string(), "--stencils", COPAPY_STENCIL_DIR});
+    CHECK(r.code == kExitInput);
+    CHECK(r.err == "copapy-cc: error: " + d.string() + ": is a directory\n");
+    CHECK_FALSE(fs::exists(d / "x.cpimg"));
+    fs::remove_all(d);
+}
+
+TEST_CASE("a missing stencil object names the reason and how to point at the stencils") {
+    fs::path d = temp_dir();
+    write(d / "good.json", kGood);
+    Run r = cli({"build", (d / "good.json").string(), "-o", (d / "x.cpimg").string(), "--stencils", "/nonexistent"});
+    CHECK(r.code == kExitEnvironment);
+    CHECK_THAT(r.err, Catch::Contains("/nonexistent/") && Catch::Contains("cannot open stencil object: No such file or directory") &&
+                          Catch::Contains("--stencils DIR") && Catch::Contains("COPAPY_STENCIL_DIR"));
+}
+
+TEST_CASE("a repeated -t, -O or -o is no error: the last one wins, as in gcc") {
+    fs::path d = temp_dir();
+    write(d / "good.json", kGood);
+    const std::string in = (d / "good.json").string();
+    Run r = cli({"build", in, "-t", "aarch64", "-t", "x86_64", "-O", "0", "-O2", "-o", (d / "first.cpimg").string(), "-o",
+                 (d / "last.cpimg").string(), "--stencils", COPAPY_STENCIL_DIR});
+    INFO(r.err);
+    CHECK(r.code == kExitOk);
+    CHECK(r.err.empty());
+    CHECK_FALSE(fs::exists(d / "first.cpimg"));
+    REQUIRE(fs::exists(d / "last.cpimg"));
+    const std::string img = read_text(d / "last.cpimg");
+    CHECK(static_cast<unsigned char>(img[10]) == 1);  // target x86_64, the last -t
+}
+
+TEST_CASE("the -O option speaks plainly") {
+    for (const char* level : {"3", "s", "-1", "fast"}) {
+        Run r = cli({"build", "x.json", "-O", level});
+        CHECK(r.code == kExitUsage);
+        CHECK(r.err == std::string("copapy-cc: error: -O '") + level +
+                           "': the optimization levels are 0 (none), 1 (common subexpressions and constant folding) "
+                           "and 2 (also exact algebraic identities, the default)\n");
+    }
+}
+
+TEST_CASE("help [COMMAND] and misspelled commands, kinds and targets") {
+    Run h = cli({"help"});
+    CHECK(h.code == kExitOk);
+    CHECK_THAT(h.out, Catch::Contains("build") && Catch::Contains("stencils") && Catch::Contains("targets"));
+    Run hb = cli({"help", "build"});
+    CHECK(hb.code == kExitOk);
+    CHECK_THAT(hb.out, Catch::Contains("--emit") && Catch::Contains("--code-addr"));
+    Run hx = cli({"help", "biuld"});
+    CHECK(hx.code == kExitUsage);
+    CHECK_THAT(hx.err, Catch::Contains("unknown command 'biuld'; did you mean 'build'?"));
+
+    Run typo = cli({"biuld", "x.json"});
+    CHECK(typo.code == kExitUsage);
+    CHECK_THAT(typo.err, Catch::StartsWith("copapy-cc: error: unknown command 'biuld'; did you mean 'build'? "
+                                           "(commands: build, stencils, targets, help)\n"));
+    Run far = cli({"frobnicate"});
+    CHECK(far.code == kExitUsage);
+    CHECK_THAT(far.err, Catch::Contains("unknown command 'frobnicate' (commands:"));
+
+    Run emit = cli({"build", "x.json", "--emit", "lisitng"});
+    CHECK(emit.code == kExitUsage);
+    CHECK_THAT(emit.err, Catch::Contains("--emit: unknown kind 'lisitng'; did you mean 'listing'?"));
+    Run target = cli({"build", "x.json", "-t", "aarch46"});
+    CHECK(target.code == kExitUsage);
+    CHECK_THAT(target.err, Catch::Contains("unknown target 'aarch46'; did you mean 'aarch64'?"));
+}
+
+TEST_CASE("-o with --emit KIND=PATH writes the image to -o and the rest where named") {
+    fs::path d = temp_dir();
+    write(d / "good.json", kGood);
+    Run r = cli({"build", (d / "good.json").string(), "-o", (d / "prog.cpimg").string(), "--emit",
+                 "listing=" + (d / "prog.lst").string(), "--stencils", COPAPY_STENCIL_DIR});
+    INFO(r.err);
+    CHECK(r.code == kExitOk);
+    CHECK(fs::exists(d / "prog.cpimg"));
+    CHECK(fs::exists(d / "prog.lst"));
+    CHECK(read_text(d / "prog.cpimg").rfind("CPIMG", 0) == 0);
+    Run clash = cli({"build", (d / "good.json").string(), "-o", (d / "a.cpimg").string(), "--emit",
+                     "image=" + (d / "b.cpimg").string(), "--stencils", COPAPY_STENCIL_DIR});
+    CHECK(clash.code == kExitUsage);
+    CHECK_THAT(clash.err, Catch::Contains("names no artifact: the image already goes to"));
+}
+
+TEST_CASE("a UTF-8 byte order mark, a DAG without outputs, 'mull' and a bad dtype") {
+    fs::path d = temp_dir();
+    write(d / "bom.json", "\xef\xbb\xbf" + kGood);
+    Run bom = cli({"build", (d / "bom.json").string(), "-o", (d / "bom.cpimg").string(), "--stencils", COPAPY_STENCIL_DIR});
+    INFO(bom.err);
+    CHECK(bom.code == kExitOk);
+    CHECK(fs::exists(d / "bom.cpimg"));
+    // With an escape the fast reader declines the file: nlohmann's parser reads it too.
+    std::string escaped = kGood;
+    escaped.replace(escaped.find("\"a\""), 3, "\"\\u0061\"");
+    write(d / "bom2.json", "\xef\xbb\xbf" + escaped);
+    Run bom2 = cli({"build", (d / "bom2.json").string(), "-o", (d / "bom2.cpimg").string(), "--stencils", COPAPY_STENCIL_DIR});
+    INFO(bom2.err);
+    CHECK(bom2.code == kExitOk);
+
+    write(d / "none.json", R"({"format":"copapy-dag","version":1,"nodes":[{"id":0,"op":"input","dtype":"float","name":"a","value":1}],"outputs":[]})");
+    Run none = cli({"build", (d / "none.json").string(), "-o", (d / "none.cpimg").string(), "--stencils", COPAPY_STENCIL_DIR});
+    CHECK(none.code == kExitOk);
+    CHECK(none.err == "copapy-cc: warning: " + (d / "none.json").string() +
+                          ": the DAG has no outputs: the program computes nothing a runner can read\n");
+    CHECK(fs::exists(d / "none.cpimg"));
+
+    write(d / "mull.json", R"({"format":"copapy-dag","version":1,"nodes":[{"id":0,"op":"input","dtype":"float","name":"a","value":1},{"id":1,"op":"mull","dtype":"float","args":[0,0]}],"outputs":[{"name":"y","node":1}]})");
+    Run mull = cli({"build", (d / "mull.json").string(), "-o", (d / "mull.cpimg").string(), "--stencils", COPAPY_STENCIL_DIR});
+    CHECK(mull.code == kExitInput);
+    CHECK_THAT(mull.err, Catch::Contains("node 1: unknown op 'mull'; did you mean 'mul'?"));
+
+    write(d / "dtype.json", R"({"format":"copapy-dag","version":1,"nodes":[{"id":0,"op":"input","dtype":"flaot","name":"a","value":1}],"outputs":[]})");
+    Run dtype = cli({"build", (d / "dtype.json").string(), "-o", (d / "dtype.cpimg").string(), "--stencils", COPAPY_STENCIL_DIR});
+    CHECK(dtype.code == kExitInput);
+    CHECK_THAT(dtype.err, Catch::Contains("field 'dtype' must be \"int\", \"float\" or \"bool\", not 'flaot'; did you mean 'float'?"));
+}
+
+TEST_CASE("user strings in messages are cut short") {
+    fs::path d = temp_dir();
+    const std::string op(10'000'000, 'q');
+    write(d / "long.json", R"({"format":"copapy-dag","version":1,"nodes":[{"id":0,"op":")" + op +
+                               R"(","dtype":"int"},{"id":1,"op":"const","dtype":"int","value":1,")" + op +
+                               R"(":1}],"outputs":[],")" + op + R"(":1})");
+    Run r = cli({"build", (d / "long.json").string(), "-o", (d / "long.cpimg").string(), "--stencils", COPAPY_STENCIL_DIR});
+    CHECK(r.code == kExitInput);
+    CHECK(r.err.size() < 1000);
+    CHECK_THAT(r.err, Catch::Contains("unknown op '" + std::string(64, 'q') + "...' (10000000 bytes)"));
+    CHECK_THAT(r.err, Catch::Contains("unknown field '" + std::string(64, 'q') + "...' (10000000 bytes)"));
+    CHECK_THAT(r.err, Catch::Contains("unknown top-level field '" + std::string(64, 'q') + "...' (10000000 bytes)"));
+    // A malformed file: nlohmann quotes the token it stopped at.
+    write(d / "bad.json", "{\"format\": " + op + "}");
+    Run bad = cli({"build", (d / "bad.json").string(), "-o", (d / "bad.cpimg").string(), "--stencils", COPAPY_STENCIL_DIR});
+    CHECK(bad.code == kExitInput);
+    CHECK(bad.err.size() < 1000);
+    CHECK_THAT(bad.err, Catch::Contains("malformed JSON"));
+    Run target = cli({"build", "x.json", "-t", op});
+    CHECK(target.code == kExitUsage);
+    CHECK(target.err.size() < 1000);
+    fs::remove_all(d);
+}
+
+TEST_CASE("quote and shorten cut user strings; one did-you-mean helper") {
+    CHECK(quote("mull") == "'mull'");
+    CHECK(quote(std::string(64, 'a')) == "'" + std::string(64, 'a') + "'");
+    CHECK(quote(std::string(65, 'a')) == "'" + std::string(64, 'a') + "...' (65 bytes)");
+    // Never inside a UTF-8 sequence: 63 ASCII bytes, then a 2-byte letter across the limit.
+    std::string accented(63, 'a');
+    accented.append({'\xc3', '\xa9', 'z'});
+    const std::string want = fmt::format("'{}...' (66 bytes)", std::string(63, 'a'));
+    CHECK(quote(accented) == want);
+    CHECK(shorten(std::string(100, 'b'), 10) == std::string(10, 'b') + "... (100 bytes)");
+    const std::vector<std::string_view> ops = {"add", "sub", "mul", "div", "min", "max", "sin"};
+    CHECK(did_you_mean("mull", ops) == "; did you mean 'mul'?");
+    CHECK(did_you_mean("mlu", ops) == "; did you mean 'mul'?");  // a transposition is one edit
+    CHECK(did_you_mean("frobnicate", ops).empty());
+    CHECK(did_you_mean("mul", ops).empty());  // the name itself is no suggestion
+    CHECK(did_you_mean(std::string(100'000, 'm'), ops).empty());  // long words are not compared
+    CHECK(edit_distance("kitten", "sitting", 10) == 3);
+    CHECK(edit_distance("abc", "abcdefgh", 2) == 3);  // more than the bound: bound + 1
 }

@@ -89,6 +89,12 @@ TEST_CASE("fixed addresses apply every patch exactly as the runtime loader does"
         cp_image fimg;
         REQUIRE(cp_image_open(&fimg, fixed_bytes.data(), fixed_bytes.size()) == CP_OK);
         CHECK(fimg.patch_count == 0);
+        // It records where it belongs, and loads nowhere else.
+        CHECK(fimg.code_addr == at.code);
+        CHECK(fimg.data_addr == at.data);
+        alignas(4096) static uint8_t other[1 << 16];
+        CHECK(cp_image_load(&fimg, other, img.code_size, data, img.data_size) == CP_ERR_ADDRESS);
+        CHECK(cp_image_load(&fimg, code, img.code_size, data, img.data_size) == CP_OK);
     }
 }
 

@@ -91,7 +91,7 @@ TEST_CASE("bad --emit combinations are usage errors and write nothing") {
         {{"--emit", "image", "-o", "-"}, "the image is binary: write it to a file, not '-'"},
         {{"--emit", "listing=-,dot=-"}, "only one artifact can go to standard output"},
         {{"--emit", "listing=" + (s / "x"), "--emit", "dot=" + (s / "x")}, "is named for both the listing and the dot"},
-        {{"--emit", "listing=" + (s / "a"), "-o", s / "b"}, "-o names no artifact: every --emit has its own =PATH"},
+        {{"--emit", "image=" + (s / "a"), "-o", s / "b"}, "names no artifact: the image already goes to '" + (s / "a") + "'"},
         {{"--emit", "listing="}, "--emit listing=: empty path"},
         {{"--emit", "dot=-", "--depfile", s / "d"}, "--depfile needs an artifact written to a file"},
         {{"--code-addr", "0x1000"}, "--code-addr and --data-addr go together"},

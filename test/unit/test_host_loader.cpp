@@ -142,3 +142,50 @@ TEST_CASE("cp_host_load maps code read+execute and data read+write, and cp_host_
     cp_host_free(nullptr);
 }
 #endif
+
+#if defined(__x86_64__)
+TEST_CASE("cp_host_load maps a fixed-address image where it belongs, or says why not", "[host][exec][fixed]") {
+    // counter() resolved by hand for code at C and data at D = C + 1 MiB.
+    const uint64_t c = 0x1230'0000'0000, d = c + 0x10'0000;
+    ImageBuilder b = counter();
+    for (const auto& p : b.patches) {
+        const int64_t rel = static_cast<int64_t>(d + static_cast<uint64_t>(static_cast<int64_t>(p.addend)) - (c + p.site));
+        cp_write_u32(b.code.data() + p.site, static_cast<uint32_t>(static_cast<int32_t>(rel)));
+    }
+    b.patches.clear();
+    b.flags = CP_FLAG_FIXED_ADDR;
+    b.code_addr = c;
+    b.data_addr = d;
+    const std::vector<uint8_t> bytes = b.build();
+    char error[256] = "";
+    cp_host_image* h = cp_host_load(bytes.data(), bytes.size(), error, sizeof error);
+    INFO(error);
+    REQUIRE(h != nullptr);
+    CHECK(reinterpret_cast<uintptr_t>(cp_host_code(h)) == c);
+    CHECK(reinterpret_cast<uintptr_t>(cp_host_data(h)) == d);
+    CHECK(permissions(cp_host_code(h)) == "r-xp");
+    CHECK(permissions(cp_host_data(h)) == "rw-p");
+    cp_write_u32(cp_host_data(h), 5);
+    cp_host_run(h, 3);
+    CHECK(cp_read_u32(cp_host_data(h) + 4) == 15);
+
+    // A second copy cannot go there: that range is in use, and nothing is replaced.
+    cp_host_image* again = cp_host_load(bytes.data(), bytes.size(), error, sizeof error);
+    CHECK(again == nullptr);
+    CHECK(std::string(error) == "fixed-address image: cannot map the code at 0x123000000000, where it was built to "
+                                "run: File exists (that address range is already in use in this process)");
+    cp_host_run(h, 1);  // the first one still works
+    CHECK(cp_read_u32(cp_host_data(h) + 4) == 20);
+    cp_host_free(h);
+    CHECK(permissions(reinterpret_cast<void*>(c)) == "unmapped");
+    CHECK(permissions(reinterpret_cast<void*>(d)) == "unmapped");
+
+    // Code and data on one page cannot be read+execute and writable at once.
+    b.data_addr = c + 0x100;
+    const std::vector<uint8_t> shared = b.build();
+    CHECK(cp_host_load(shared.data(), shared.size(), error, sizeof error) == nullptr);
+    CHECK(std::string(error) == "fixed-address image: code at 0x123000000000 and data at 0x123000000100 share a "
+                                "4096-byte page, which cannot be read+execute and writable at once; build it with "
+                                "the data on other pages");
+}
+#endif

@@ -8,6 +8,7 @@
 #include "ir/ir.hpp"
 #include "link/link.hpp"
 #include "schedule/plan.hpp"
+#include "support/error.hpp"
 
 using namespace copapy;
 
@@ -97,4 +98,17 @@ TEST_CASE("a stencil that does not continue in the planned register state is an 
     // And a program must end in a stencil that returns.
     p.steps = {Step{0, HoleKind::None, {Kind::I, Kind::I}}};
     CHECK_THROWS_WITH(link_program(p, db()), Catch::Contains("the last stencil 'cp_entry' does not return"));
+}
+
+TEST_CASE("a size or offset beyond a u32 field is an error, not a truncated field") {
+    CHECK(image_field_u32(0, "x") == 0);
+    CHECK(image_field_u32(UINT32_MAX, "x") == UINT32_MAX);
+    try {
+        image_field_u32(uint64_t{UINT32_MAX} + 1, "the string table size");
+        FAIL("no error");
+    } catch (const Error& e) {
+        CHECK(e.kind() == ErrorKind::Input);
+        CHECK(std::string(e.what()) == "the image would be too large: the string table size is 4294967296, more than "
+                                       "the image format's limit of 4294967295");
+    }
 }

@@ -11,6 +11,7 @@
 #include "image_builder.hpp"
 
 #include <cctype>
+#include <chrono>
 #include <cstring>
 #include <random>
 #include <set>
@@ -511,7 +512,8 @@ TEST_CASE("header defects are reported specifically", "[runtime][image]") {
         CHECK(cp_image_open(&img, "CPIMG", 5) == CP_ERR_TRUNCATED);  // could still be one
     }
     SECTION("version and target") {
-        CHECK(with([](ImageBuilder& c) { c.version = 2; }) == CP_ERR_VERSION);
+        CHECK(with([](ImageBuilder& c) { c.version = 1; }) == CP_ERR_VERSION);  // 48-byte header, refused
+        CHECK(with([](ImageBuilder& c) { c.version = 3; }) == CP_ERR_VERSION);
         CHECK(with([](ImageBuilder& c) { c.version = 0; }) == CP_ERR_VERSION);
         CHECK(with([](ImageBuilder& c) { c.target = 0; }) == CP_ERR_TARGET);
         CHECK(with([](ImageBuilder& c) { c.target = 6; }) == CP_ERR_TARGET);
@@ -527,6 +529,8 @@ TEST_CASE("header defects are reported specifically", "[runtime][image]") {
         CHECK(with([](ImageBuilder& c) {
                   c.flags = CP_FLAG_FIXED_ADDR;
                   c.patches.clear();
+                  c.code_addr = 0x10000;
+                  c.data_addr = 0x20000;
               }) == CP_OK);
     }
     SECTION("alignments") {
@@ -654,7 +658,7 @@ TEST_CASE("symbol table defects are reported specifically", "[runtime][image]") 
 
 TEST_CASE("status messages are short, lower-case and distinct", "[runtime][image]") {
     std::set<std::string> seen;
-    for (int s = CP_OK; s <= CP_ERR_MEMORY; ++s) {
+    for (int s = CP_OK; s <= CP_ERR_ADDRESS; ++s) {
         const std::string m = cp_status_message(static_cast<cp_status>(s));
         INFO(m);
         CHECK(!m.empty());
@@ -735,6 +739,117 @@ TEST_CASE("the entry address carries the Thumb bit", "[runtime][load]") {
     CHECK(cp_image_entry_address(&img, code) == reinterpret_cast<uintptr_t>(code) + 4);
     REQUIRE(cp_image_open(&img, thumb.data(), thumb.size()) == CP_OK);
     CHECK(cp_image_entry_address(&img, code) == (reinterpret_cast<uintptr_t>(code) + 4 | 1));
+}
+
+// ---- Fixed addresses, linear checks, a changed buffer (issue 13) -----------------
+
+TEST_CASE("a fixed-address image records its addresses and loads only there", "[runtime][load][fixed]") {
+    alignas(64) static uint8_t code[64];
+    alignas(64) static uint8_t data[64];
+    alignas(64) static uint8_t elsewhere[128];
+    const auto addr = [](const void* p) { return static_cast<uint64_t>(reinterpret_cast<uintptr_t>(p)); };
+    ImageBuilder b = sample_builder();
+    b.patches.clear();
+    b.flags = CP_FLAG_FIXED_ADDR;
+    b.code_addr = addr(code);
+    b.data_addr = addr(data);
+    const std::vector<uint8_t> bytes = b.build();
+    cp_image img;
+    REQUIRE(cp_image_open(&img, bytes.data(), bytes.size()) == CP_OK);
+    CHECK(img.code_addr == addr(code));
+    CHECK(img.data_addr == addr(data));
+    // Anywhere else it would read and write what is mapped at its addresses.
+    std::memset(elsewhere, 0xcc, sizeof elsewhere);
+    CHECK(cp_image_load(&img, elsewhere, 64, data, sizeof data) == CP_ERR_ADDRESS);
+    CHECK(cp_image_load(&img, code, sizeof code, elsewhere + 64, 64) == CP_ERR_ADDRESS);
+    CHECK(elsewhere[0] == 0xcc);  // nothing written
+    CHECK(cp_image_load(&img, code, sizeof code, data, sizeof data) == CP_OK);
+    CHECK(std::memcmp(code, img.code, img.code_size) == 0);
+
+    auto with = [&](auto edit) {
+        ImageBuilder c = b;
+        edit(c);
+        return open_built(c);
+    };
+    // Addresses only with the flag; aligned; inside the target's address space; not overlapping.
+    CHECK(with([](ImageBuilder& c) { c.flags = 0; }) == CP_ERR_LAYOUT);
+    CHECK(with([](ImageBuilder& c) {
+              c.flags = 0;
+              c.code_addr = c.data_addr = 0;
+          }) == CP_OK);
+    CHECK(with([](ImageBuilder& c) { c.code_addr += 8; }) == CP_ERR_LAYOUT);  // code_align 16
+    CHECK(with([](ImageBuilder& c) { c.data_addr = c.code_addr + 8; }) == CP_ERR_LAYOUT);
+    CHECK(with([](ImageBuilder& c) { c.code_addr = ~uint64_t{0} - 15; }) == CP_OK);  // the last 16 bytes
+    CHECK(with([](ImageBuilder& c) {
+              c.code.resize(32, 0x90);
+              c.code_addr = ~uint64_t{0} - 15;  // wraps around
+          }) == CP_ERR_LAYOUT);
+    CHECK(with([](ImageBuilder& c) {
+              c.target = CP_TARGET_AARCH64;
+              c.code = {0xc0, 0x03, 0x5f, 0xd6, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0};  // ret
+              c.code_addr = uint64_t{1} << 40;
+          }) == CP_OK);
+    CHECK(with([](ImageBuilder& c) {
+              c.target = CP_TARGET_ARMV7;
+              c.code_addr = uint64_t{1} << 32;  // beyond a 32-bit address space
+              c.data_addr = 0x2000'0000;
+          }) == CP_ERR_LAYOUT);
+    CHECK(with([](ImageBuilder& c) {
+              c.target = CP_TARGET_ARMV7;
+              c.code_addr = 0x2000'0000;
+              c.data_addr = 0xffff'fff8;  // 12 bytes of data do not fit below 4 GiB
+          }) == CP_ERR_LAYOUT);
+}
+
+TEST_CASE("opening is linear: 20,000 symbols naming one long string", "[runtime][image][linear]") {
+    // Every name check scanned the name to its NUL: 20,000 x 700 KB.
+    ImageBuilder b;
+    b.code = {0xc3};
+    b.data.resize(4);
+    b.symbols.push_back({std::string(700'000, 'n'), 0, CP_DTYPE_INT, CP_SYM_OUTPUT});
+    for (int i = 1; i < 20'000; ++i) b.symbols.push_back({"", 0, CP_DTYPE_INT, CP_SYM_OUTPUT, 0, 0u});
+    const std::vector<uint8_t> good = b.build();
+    b.symbols.back().dtype = 0;  // rejected, but only at the last symbol
+    const std::vector<uint8_t> bad = b.build();
+    for (const bool valid : {true, false}) {
+        const std::vector<uint8_t>& bytes = valid ? good : bad;
+        const auto t0 = std::chrono::steady_clock::now();
+        cp_image img;
+        const cp_status st = cp_image_open(&img, bytes.data(), bytes.size());
+        const double seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+        CHECK(st == (valid ? CP_OK : CP_ERR_SYMBOL));
+        CHECK(seconds < 1.0);  // 80 s on this machine before the string table was checked once
+    }
+    // A string table that does not end with a NUL is rejected as a whole.
+    ImageBuilder c = sample_builder();
+    c.extra_strtab.push_back('z');  // (not = "z": a GCC 12 -Wrestrict false positive)
+    CHECK(open_built(c) == CP_ERR_SYMBOL);
+}
+
+TEST_CASE("symbols are re-checked when the buffer changed after opening", "[runtime][image]") {
+    // The contract (image.h) is that the buffer does not change; when it
+    // does, lookups fail instead of pointing outside the buffer.
+    std::vector<uint8_t> bytes = sample_builder().build();
+    const copapy::test::ImageLayout l = sample_builder().layout();
+    cp_image img;
+    REQUIRE(cp_image_open(&img, bytes.data(), bytes.size()) == CP_OK);
+    cp_symbol s;
+    REQUIRE(cp_image_symbol(&img, 0, &s) == CP_OK);
+
+    cp_write_u32(bytes.data() + l.symbols + CP_SYM_NAME, 0xffff'ff00u);  // symbol 0's name
+    CHECK(cp_image_symbol(&img, 0, &s) == CP_ERR_SYMBOL);
+    CHECK(cp_image_find(&img, "y", &s) == CP_ERR_SYMBOL);
+    cp_write_u32(bytes.data() + l.symbols + CP_SYM_NAME, 0);
+    CHECK(cp_image_find(&img, "y", &s) == CP_OK);
+
+    cp_write_u32(bytes.data() + l.symbols + CP_SYMBOL_SIZE + CP_SYM_OFFSET, 0x1000);  // y's value slot
+    CHECK(cp_image_symbol(&img, 1, &s) == CP_ERR_SYMBOL);
+    CHECK(cp_image_find(&img, "y", &s) == CP_ERR_SYMBOL);
+    cp_write_u32(bytes.data() + l.symbols + CP_SYMBOL_SIZE + CP_SYM_OFFSET, 4);
+
+    bytes[l.strtab + img.strtab_size - 1] = 'z';  // the final NUL
+    CHECK(cp_image_symbol(&img, 2, &s) == CP_ERR_SYMBOL);
+    CHECK(cp_image_find(&img, "nope", &s) == CP_ERR_SYMBOL);
 }
 
 // ---- Executing ------------------------------------------------------------------

@@ -212,11 +212,14 @@ TEST_CASE("coparun rejects bad inputs with exit 1", "[coparun][exec]") {
         {"nope=1", "--set nope=1: no input named 'nope'"},
         {"y=1", "--set y=1: 'y' is not an input (it is an output)"},
         {"x=1.5", "--set x=1.5: '1.5' is not a valid int (int32)"},
-        {"x=2147483648", "'2147483648' is not a valid int"},
+        {"x=2147483648", "--set x=2147483648: '2147483648' is out of int32 range (-2147483648 to 2147483647)"},
+        {"x=-2147483649", "'-2147483649' is out of int32 range"},
         {"x=", "'' is not a valid int"},
         {"'x= 5'", "' 5' is not a valid int"},
         {"f=abc", "'abc' is not a valid float"},
-        {"f=1e39", "'1e39' is not a valid float"},
+        {"f=1e39", "--set f=1e39: '1e39' is out of float range (binary32: the largest finite value is 3.40282347e+38)"},
+        {"f=-0x1p200", "'-0x1p200' is out of float range"},
+        {"f=1e-50", ""},  // underflow gives the nearest float (0): accepted; the run fails on nothing else
         {"f=1.5x", "'1.5x' is not a valid float"},
         {"flag=yes", "'yes' is not a valid bool (true, false, 1 or 0)"},
         {"'flag=#00000002'", "'#00000002' is not a valid bool"},
@@ -224,7 +227,7 @@ TEST_CASE("coparun rejects bad inputs with exit 1", "[coparun][exec]") {
         {"'f=#3fc0000x'", "'#3fc0000x' is not a valid float"},
     };
     for (const auto& [arg, message] : cases) {
-        const Result r = coparun(img + " --set " + arg);
+        const Result r = coparun(img + " --set " + arg + (message.empty() ? " --set nope=1" : ""));
         INFO("--set " << arg << "\nstderr: " << r.err);
         CHECK(r.status == 1);
         CHECK(r.err.rfind("coparun: error: " + img + ": ", 0) == 0);

@@ -10,14 +10,26 @@
 
 #include <stdint.h>
 #include <stdio.h>
+#include <string.h>
+
+/* A user's word quoted in a message: at most 64 bytes of it, then "...".
+ * Use with "'%.*s%s'". */
+#define COPARUN_QUOTE_LIMIT 64
+#define COPARUN_SHOWN_N(w, n) (int)((n) > COPARUN_QUOTE_LIMIT ? COPARUN_QUOTE_LIMIT : (n)), (w), \
+    ((n) > COPARUN_QUOTE_LIMIT ? "..." : "")
+#define COPARUN_SHOWN(w) COPARUN_SHOWN_N(w, strlen(w))
 
 /* Parses `text` as a value of `dtype` (enum cp_dtype) into its 4-byte image
  * representation: int in decimal, 0x hex or 0 octal within int32; float a
  * decimal or hex float, inf or nan (an overflow to infinity is an error);
  * bool true, false, 1 or 0 (also True and False); any of them also as
  * "#HHHHHHHH", the 32-bit pattern in 8 hex digits (a bool's is 0 or 1).
- * Returns 1 on success. */
+ * Returns 1 on success, 0 if `text` is not such a value, -1 if it is a
+ * number outside the type's range (1e39 for a float, 2^31 for an int). */
 int coparun_parse_value(unsigned dtype, const char *text, uint32_t *bits);
+
+/* What -1 from coparun_parse_value means, e.g. "out of float range (...)". */
+const char *coparun_range_hint(unsigned dtype);
 
 /* "int", "float", "bool", and what a valid one looks like: " (int32)" etc. */
 const char *coparun_dtype_name(unsigned dtype);

@@ -46,6 +46,8 @@ static const char help_text[] =
     "The image is validated completely (format, checksum, every patch and symbol)\n"
     "before anything runs; its code is written, then made read+execute (never\n"
     "writable and executable at once), and the instruction cache is flushed.\n"
+    "A fixed-address image (copapy-cc --code-addr/--data-addr) is mapped at\n"
+    "its addresses, or refused with the reason; it never runs elsewhere.\n"
     "\n"
     "options:\n"
     "  --set NAME=VALUE  write the input NAME before running; repeatable.\n"
@@ -178,7 +180,8 @@ static int parse_args(int argc, char **argv, struct options *o) {
         int missing = 0;
         if (only_positional || arg[0] != '-' || arg[1] == '\0') {
             if (o->image != NULL) {
-                return usage_error("more than one image given ('%s' and '%s')", o->image, arg);
+                return usage_error("more than one image given ('%.*s%s' and '%.*s%s')", COPARUN_SHOWN(o->image),
+                                   COPARUN_SHOWN(arg));
             }
             o->image = arg;
         } else if (strcmp(arg, "--") == 0) {
@@ -197,7 +200,7 @@ static int parse_args(int argc, char **argv, struct options *o) {
         } else if ((v = option_value(argc, argv, &i, "--set", &missing)) != NULL) {
             const char *eq = strchr(v, '=');
             if (eq == NULL || eq == v) {
-                return usage_error("--set expects NAME=VALUE, got '%s'", v);
+                return usage_error("--set expects NAME=VALUE, got '%.*s%s'", COPARUN_SHOWN(v));
             }
             o->sets[o->set_count].arg = v;
             o->sets[o->set_count].name_len = (size_t)(eq - v);
@@ -205,13 +208,13 @@ static int parse_args(int argc, char **argv, struct options *o) {
             ++o->set_count;
         } else if (!missing && (v = option_value(argc, argv, &i, "--repeat", &missing)) != NULL) {
             if (!parse_repeat(v, &o->repeat)) {
-                return usage_error("--repeat expects a whole number >= 1, got '%s'", v);
+                return usage_error("--repeat expects a whole number >= 1, got '%.*s%s'", COPARUN_SHOWN(v));
             }
             o->repeat_given = 1;
         } else if (missing) {
             return usage_error("%s expects a value", arg);
         } else {
-            return usage_error("unknown option '%s'", arg);
+            return usage_error("unknown option '%.*s%s'", COPARUN_SHOWN(arg));
         }
     }
     if (o->image == NULL) {
@@ -283,16 +286,23 @@ static long find_symbol(const cp_host_image *h, const char *name, size_t len, un
 static int apply_setting(const char *file, cp_host_image *h, const struct setting *s) {
     unsigned dtype, flags;
     uint32_t offset, bits = 0;
+    int parsed;
     if (find_symbol(h, s->arg, s->name_len, &dtype, &flags, &offset) < 0) {
-        return file_error(file, "--set %s: no input named '%.*s'", s->arg, (int)s->name_len, s->arg);
+        return file_error(file, "--set %.*s%s: no input named '%.*s%s'", COPARUN_SHOWN(s->arg),
+                          COPARUN_SHOWN_N(s->arg, s->name_len));
     }
     if (!(flags & CP_SYM_INPUT)) {
-        return file_error(file, "--set %s: '%.*s' is not an input (it is an output)", s->arg, (int)s->name_len,
-                          s->arg);
+        return file_error(file, "--set %.*s%s: '%.*s%s' is not an input (it is an output)", COPARUN_SHOWN(s->arg),
+                          COPARUN_SHOWN_N(s->arg, s->name_len));
     }
-    if (!coparun_parse_value(dtype, s->value, &bits)) {
-        return file_error(file, "--set %s: '%s' is not a valid %s%s", s->arg, s->value, coparun_dtype_name(dtype),
-                          coparun_dtype_hint(dtype));
+    parsed = coparun_parse_value(dtype, s->value, &bits);
+    if (parsed < 0) {
+        return file_error(file, "--set %.*s%s: '%.*s%s' is %s", COPARUN_SHOWN(s->arg), COPARUN_SHOWN(s->value),
+                          coparun_range_hint(dtype));
+    }
+    if (parsed == 0) {
+        return file_error(file, "--set %.*s%s: '%.*s%s' is not a valid %s%s", COPARUN_SHOWN(s->arg),
+                          COPARUN_SHOWN(s->value), coparun_dtype_name(dtype), coparun_dtype_hint(dtype));
     }
     cp_write_u32(cp_host_data(h) + offset, bits); /* the image is little-endian */
     return CONTINUE;

@@ -135,7 +135,12 @@ static const struct sym *parse_write(const struct server *s, const char *request
         reply_error("%s: '%.*s' has no value (expected NAME VALUE pairs)", request, SHOWN(name));
         return NULL;
     }
-    if (!coparun_parse_value(y->dtype, text, bits)) {
+    const int parsed = coparun_parse_value(y->dtype, text, bits);
+    if (parsed < 0) {
+        reply_error("%s: '%.*s' is %s for '%.*s'", request, SHOWN(text), coparun_range_hint(y->dtype), SHOWN(name));
+        return NULL;
+    }
+    if (parsed == 0) {
         reply_error("%s: '%.*s' is not a valid %s%s for '%.*s'", request, SHOWN(text),
                     coparun_dtype_name(y->dtype), coparun_dtype_hint(y->dtype), SHOWN(name));
         return NULL;

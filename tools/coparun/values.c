@@ -20,8 +20,11 @@ static int parse_int(const char *s, uint32_t *bits) {
     }
     errno = 0;
     v = strtol(s, &end, 0);
-    if (errno != 0 || *end != '\0' || v < INT32_MIN || v > INT32_MAX) {
+    if (end == s || *end != '\0') {
         return 0;
+    }
+    if (errno == ERANGE || v < INT32_MIN || v > INT32_MAX) {
+        return -1; /* a number, but not an int32 */
     }
     *bits = (uint32_t)(int32_t)v; /* two's complement, as the code reads it */
     return 1;
@@ -35,10 +38,13 @@ static int parse_float(const char *s, uint32_t *bits) {
     }
     errno = 0;
     f = strtof(s, &end);
+    if (end == s || *end != '\0') {
+        return 0;
+    }
     /* ERANGE on underflow still gives the nearest float: accept it; on
      * overflow the result is an infinity nobody asked for. */
-    if (*end != '\0' || (errno == ERANGE && isinf(f))) {
-        return 0;
+    if (errno == ERANGE && isinf(f)) {
+        return -1;
     }
     memcpy(bits, &f, sizeof *bits);
     return 1;
@@ -97,6 +103,11 @@ const char *coparun_dtype_name(unsigned dtype) {
     case CP_DTYPE_BOOL: return "bool";
     default: return "?";
     }
+}
+
+const char *coparun_range_hint(unsigned dtype) {
+    return dtype == CP_DTYPE_FLOAT ? "out of float range (binary32: the largest finite value is 3.40282347e+38)"
+                                   : "out of int32 range (-2147483648 to 2147483647)";
 }
 
 const char *coparun_dtype_hint(unsigned dtype) {

@@ -54,15 +54,30 @@ Reads = Sequence[Tuple[str, str]]        # (output name, dtype)
 
 # ---- Input values -------------------------------------------------------------
 
+#: The largest finite binary32 value; numbers that round beyond it are refused.
+FLOAT_MAX = 3.4028234663852886e+38
+_FLOAT_RANGE = f"out of float range (binary32: the largest finite value is {FLOAT_MAX!r})"
+
+
 def check_input(dtype: str, name: str, x: Any) -> Any:
     """`x` checked for an input of `dtype` and converted to what the image
-    stores: a binary32 float (overflow gives +-inf), a bool, or an int32."""
+    stores: a binary32 float, a bool, or an int32. A finite number that
+    binary32 cannot hold (1e39) is an OverflowError, as coparun's --set
+    refuses it, rather than an infinity nobody asked for; inf and nan given
+    as such are written as they are."""
     if isinstance(x, value):
         raise TypeError(f"input {name!r} takes a Python number, not a traced value ({x!r})")
     if dtype == "float":
         if not isinstance(x, numbers.Real):
             raise TypeError(f"input {name!r} is a float; expected a Python number, not {type(x).__name__}")
-        return f32(float(x))
+        try:
+            v = float(x)
+        except OverflowError:
+            raise OverflowError(f"value {x!r} for input {name!r} is {_FLOAT_RANGE}") from None
+        r = f32(v)
+        if math.isinf(r) and not math.isinf(v):
+            raise OverflowError(f"value {x!r} for input {name!r} is {_FLOAT_RANGE}")
+        return r
     if dtype == "bool":
         if x is True or x is False or (isinstance(x, int) and x in (0, 1)):
             return bool(x)
@@ -99,13 +114,24 @@ def _wire_input(dtype: str, name: str, x: Any) -> str:
 
 
 def _float_patterns(xs: Sequence[Any]) -> List[str]:
-    """#HHHHHHHH of each number rounded to binary32 (beyond its range: inf),
-    all in one array('f') conversion."""
+    """#HHHHHHHH of each number rounded to binary32, all in one array('f')
+    conversion. OverflowError if a finite number rounds beyond binary32 (the
+    callers then take the checked path, which names the input)."""
     a = array.array("f", xs)
+    if _overflowed(a, xs):
+        raise OverflowError("a value is " + _FLOAT_RANGE)
     if sys.byteorder == "little":
         a.byteswap()  # the patterns are written most significant digit first
     h = a.tobytes().hex()
     return ["#" + h[i:i + 8] for i in range(0, len(h), 8)]
+
+
+def _overflowed(a: "array.array[float]", xs: Sequence[Any]) -> bool:
+    """Did array('f') turn a finite number of `xs` into an infinity? (It
+    converts as C does, without a check.) One scan for the common case."""
+    if math.inf not in a and -math.inf not in a:
+        return False
+    return any(math.isinf(y) and not math.isinf(x) for x, y in zip(xs, a))
 
 
 def _expand(writes: Writes) -> List[Tuple[str, str, Any]]:
@@ -391,9 +417,12 @@ class InProcessRunner(Runner):
                 if is_int and not (INT_MIN <= min(xs) and max(xs) <= INT_MAX):
                     return False
                 try:
-                    view[where] = array.array(code, xs)  # float: rounds to binary32, overflow gives inf
+                    converted = array.array(code, xs)  # float: rounds to binary32, overflow gives inf
                 except OverflowError:
                     return False  # an int too large for a double: the checked path reports it
+                if not is_int and _overflowed(converted, xs):
+                    return False  # beyond binary32: the checked path reports it
+                view[where] = converted
                 return True
             return write_strided
         writers = [self.writer(n, d) for n, d in zip(names, dtypes)]
@@ -797,7 +826,8 @@ class ServeRunner(Runner):
 
     def bulk_writer(self, names: Sequence[str], dtypes: Sequence[str]) -> Optional[Callable[[Sequence[Any]], bool]]:
         # Containers of float inputs: array('f') rounds them all to binary32
-        # (overflow gives inf) in one call; plain numbers only, so nothing fails.
+        # in one call; plain numbers only. A number beyond binary32 goes to
+        # the checked path, which refuses it.
         if not names or any(d != "float" for d in dtypes):
             return None
         pending, count, plain, keys = self._pending, len(names), frozenset((float, int)), tuple(names)
@@ -863,8 +893,14 @@ class ServeRunner(Runner):
                     prefixes = self._prefixes.get(names)
                     if prefixes is None:
                         prefixes = self._prefixes[names] = [n + " " for n in names]
+                    patterns = None
                     if dtype == "float" and _ONLY_FLOAT.issuperset(map(type, x)):
-                        parts.append(" ".join(map(str.__add__, prefixes, _float_patterns(x))))
+                        try:
+                            patterns = _float_patterns(x)
+                        except OverflowError:
+                            pass  # the checked path below names the input
+                    if patterns is not None:
+                        parts.append(" ".join(map(str.__add__, prefixes, patterns)))
                     else:
                         parts.append(" ".join([p + _wire_input(dtype, n, v) for p, n, v in zip(prefixes, names, x)]))
                 elif dtype == "float" and x.__class__ is float:

@@ -5,6 +5,7 @@ import json
 import numbers
 import os
 import platform
+import re
 import shutil
 import struct
 import subprocess
@@ -18,7 +19,7 @@ from ._array import ArrayBase, nested_to_flat
 from ._dag import Dag, flatten
 from ._runner import (RUNNER_KINDS, InProcessRunner, ProcessRunner, Runner, ServeRunner, check_input,
                       format_input, load_runtime_library, parse_output, runtime_search_dirs)
-from ._value import INT_MAX, INT_MIN, Node, alive_values, value
+from ._value import INT_MAX, INT_MIN, Node, alive_values, node_repr, value
 
 __all__ = ["Target", "find_tool", "known_targets", "resolve_target"]
 
@@ -128,6 +129,10 @@ def resolve_target(arch: Optional[str]) -> str:
             return str(t["name"])
     listing = ", ".join(t["name"] + (f" ({', '.join(t['aliases'])})" if t.get("aliases") else "") for t in table)
     raise ValueError(f"unknown target {arch!r}: this copapy-cc knows {listing}, and 'native' for the host")
+
+
+# An input named in a message, as check_input() and the runners write it.
+_AUTO_NAME = re.compile(r"input '(in_[0-9]+)'")
 
 
 def _runner_command(target: str) -> List[str]:
@@ -273,6 +278,7 @@ class Target:
         self._image: Optional[str] = None
         self._outputs: Dict[Node, Tuple[str, str]] = {}   # node -> (output name, dtype)
         self._inputs: Dict[Node, str] = {}                # input node -> input name
+        self._labels: Dict[str, str] = {}                 # automatic input name -> description
         self._states: Dict[Node, str] = {}
         self._program: Optional[Tuple[str, Dict[str, str], List[str]]] = None  # image, outputs, states
         self._runner: Optional[Runner] = None             # made by compile() on the host, else on first use
@@ -368,6 +374,10 @@ class Target:
         self._image = image
         self._outputs = outputs
         self._inputs = {node: name for node, name in dag.names.items()}
+        # What an error about an input the user never named says about it:
+        # its automatic name alone ("in_3") would mean nothing to them.
+        self._labels = {name: f"{node_repr(node)}, DAG node {dag.ids[node]}"
+                        for node, name in dag.names.items() if node.name is None}
         self._states = states
         self._program = program
         self._runner = runner
@@ -488,7 +498,7 @@ class Target:
                         self._collect(v, x, checked)
                         writes.extend((name, node.dtype, cx) for node, name, cx in checked)
             except (TypeError, ValueError, OverflowError) as e:
-                raise type(e)(f"run_batch(): period {k}: {e}") from None
+                raise self._relabel(type(e)(f"run_batch(): period {k}: {e}")) from None
             period_writes.append(writes)
         nodes: Dict[Node, int] = {}
 
@@ -499,7 +509,10 @@ class Target:
             return self._check_readable(v)
         self._read_tree(read, record)
         order = list(nodes)
-        rows = runner.batch(period_writes, [self._outputs[node] for node in order])
+        try:
+            rows = runner.batch(period_writes, [self._outputs[node] for node in order])
+        except (TypeError, ValueError, OverflowError) as e:  # a value the fast path above let through
+            raise self._relabel(type(e)(f"run_batch(): {e}")) from None
         if period_writes:
             self._ran = True
         if isinstance(read, value):
@@ -591,7 +604,7 @@ class Target:
                 try:
                     self._collect(v, x, checked)
                 except (TypeError, ValueError, OverflowError) as e:
-                    raise type(e)(f"{who}: period {k}: {e}") from None
+                    raise self._relabel(type(e)(f"{who}: period {k}: {e}")) from None
                 rows.append(checked)
             if rows:
                 for j, (element, element_name, _) in enumerate(rows[0]):
@@ -761,12 +774,34 @@ class Target:
 
     # ---- Writing
 
+    def _relabel(self, e: Exception) -> Exception:
+        """`e` with every automatic input name in its message described (see compile())."""
+        labels = self._labels
+        if not labels:
+            return e
+        text = str(e)
+        new = _AUTO_NAME.sub(lambda m: m.group(0) + f" ({labels[m.group(1)]})" if m.group(1) in labels
+                             else m.group(0), text)
+        if new == text:
+            return e
+        try:
+            return type(e)(new)
+        except Exception:  # an exception type that takes other arguments: keep it as it is
+            return e
+
     def write_value(self, v: Any, x: Any) -> None:
         """Sets input `v` (made by cp.value or cp.state) to `x` for every
         following run(). A vector, tensor or quaternion of inputs takes a
         container or nested sequences of the same shape; a list or tuple of
         inputs a sequence of the same length. Every value is checked before
-        any is written."""
+        any is written; a float beyond binary32's range (1e39) is refused
+        with an OverflowError."""
+        try:
+            self._write_value(v, x)
+        except (TypeError, ValueError, OverflowError) as e:
+            raise self._relabel(e) from None
+
+    def _write_value(self, v: Any, x: Any) -> None:
         node = getattr(v, "_node", None)
         if node is not None:
             writer = self._writers.get(node)

@@ -25,7 +25,7 @@ import re
 import struct
 from typing import Any, Generic, List, Optional, Tuple, TypeVar, Union, overload
 
-__all__ = ["value", "Node", "f32", "INT_MIN", "INT_MAX", "is_scalar", "operand_node", "make", "alive_values",
+__all__ = ["value", "Node", "node_repr", "f32", "INT_MIN", "INT_MAX", "is_scalar", "operand_node", "make", "alive_values",
            "check_name", "NumLike", "Scalar", "IntLike", "FloatLike", "BoolLike", "cast_node", "dtype_of_type", "state"]
 
 Number = Union[bool, int, float]
@@ -89,6 +89,16 @@ class Node:
         if self.op == "const":
             return f"Node(const {self.dtype} {self.value!r})"
         return f"Node({self.op} -> {self.dtype})"
+
+
+def node_repr(n: Node) -> str:
+    """How a value of node `n` shows itself: <copapy value: input float = 0.5>."""
+    if n.op in ("state", "input"):
+        label = f" {n.name!r}" if n.name is not None else ""
+        return f"<copapy value: {n.op}{label} {n.dtype} = {n.value!r}>"
+    if n.op == "const":
+        return f"<copapy value: const {n.dtype} = {n.value!r}>"
+    return f"<copapy value: {n.op} -> {n.dtype}>"
 
 
 def _check_int(x: int) -> int:
@@ -295,13 +305,7 @@ class value(Generic[T]):
         return self._node.name
 
     def __repr__(self) -> str:
-        n = self._node
-        if n.op in ("state", "input"):
-            label = f" {n.name!r}" if n.name is not None else ""
-            return f"<copapy value: {n.op}{label} {n.dtype} = {n.value!r}>"
-        if n.op == "const":
-            return f"<copapy value: const {n.dtype} = {n.value!r}>"
-        return f"<copapy value: {n.op} -> {n.dtype}>"
+        return node_repr(self._node)
 
     # == records a node instead of comparing, so hashing must go by identity.
     __hash__ = object.__hash__
