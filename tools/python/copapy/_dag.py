@@ -10,12 +10,13 @@ limit.
 import itertools
 import json
 import math
+import operator
 import os
 from typing import Any, Dict, Iterable, Iterator, List, Optional, Sequence, Set, Tuple, Union
 
 from . import _cbor
 from ._array import ArrayBase
-from ._value import Node, check_name, is_scalar, operand_node
+from ._value import GRAD_MADE, Node, check_name, is_scalar, operand_node
 
 __all__ = ["Dag", "export", "flatten"]
 
@@ -25,68 +26,83 @@ FORMAT = "copapy-dag"
 VERSION_2_OPS = frozenset(("grad", "state"))
 META = {"generator": "copapy tracer"}
 NAMED_LEAVES = ("input", "state")  # leaves with a name the host writes and reads
-_SPECIAL = frozenset(NAMED_LEAVES) | VERSION_2_OPS  # what Dag() looks for in its one pass
 
 PathLike = Union[str, "os.PathLike[str]"]
+_op_of = operator.attrgetter("op")
 
 
+# Each numbering gets its own base: marks of the nodes it numbers are base +
+# id, and every older numbering's marks are below it (ids stay below 2**40).
+_MARK_SPAN = 1 << 40
 _epochs = itertools.count(1)
+_latest_base = [0]
+
+
+def _new_base() -> int:
+    """A base above every mark given so far (the newest numbering's)."""
+    base = _latest_base[0] = next(_epochs) * _MARK_SPAN
+    return base
 
 
 class _Numbering:
-    """The order of a DAG being built: nodes get their id (`idx`) and the
-    numbering's `epoch` as marks, so that "already numbered?" and "what is its
-    id?" are attribute reads instead of dictionary lookups."""
+    """The order of a DAG being built: each node gets `base + id` as its
+    `mark`, so that "already numbered?" (mark >= base) and "what is its id?"
+    (mark - base) are attribute reads instead of dictionary lookups.
+
+    leaves: the numbered nodes without operands, in id order
+    """
 
     def __init__(self) -> None:
-        self.epoch = next(_epochs)
+        self.base = _new_base()
         self.order: List[Node] = []
+        self.leaves: List[Node] = []
 
     def extend(self, roots: Iterable[Node]) -> None:
         """Numbers every node reachable from `roots` that is not numbered yet,
         each after its operands: a depth-first post-order visiting roots and
         operands in order, with an explicit stack (a chain of a million
-        additions must not recurse)."""
-        epoch = self.epoch
+        additions must not recurse).
+
+        Operands that are leaves are numbered on the spot instead of going
+        through the stack, and a node whose operands are all numbered is
+        numbered when it is first looked at: most nodes of a traced program
+        are visited once."""
+        base = self.base
         order = self.order
+        number = order.append
+        leaf = self.leaves.append
+        mark = base + len(order)  # the next node's mark
         for root in roots:
-            if root.epoch == epoch:
+            if root.mark >= base:
+                continue
+            if not root.args:
+                root.mark = mark
+                mark += 1
+                number(root)
+                leaf(root)
                 continue
             stack = [root]
             pop = stack.pop
             push = stack.append
             while stack:
                 node = stack[-1]
-                if node.epoch == epoch:  # reached twice through different parents
+                if node.mark >= base:  # reached twice through different parents
                     pop()
                     continue
-                args = node.args
-                # Operands not numbered yet are pushed in reverse, so that the
-                # first operand is finished (numbered) first. Two operands are
-                # the common case and get their own branch.
-                if len(args) == 2:
-                    a0, a1 = args
-                    p1 = a1.epoch != epoch
-                    p0 = a0.epoch != epoch
-                    if p1:
-                        push(a1)
-                    if p0:
-                        push(a0)
-                    if p0 or p1:
-                        continue
-                elif args:
-                    pending = False
-                    for k in range(len(args) - 1, -1, -1):
-                        a = args[k]
-                        if a.epoch != epoch:
-                            push(a)
-                            pending = True
-                    if pending:
-                        continue
-                pop()
-                node.epoch = epoch
-                node.idx = len(order)
-                order.append(node)
+                for a in node.args:
+                    if a.mark < base:
+                        if a.args:
+                            push(a)  # finish `a` first; `node` is looked at again after it
+                            break
+                        a.mark = mark
+                        mark += 1
+                        number(a)
+                        leaf(a)
+                else:
+                    pop()
+                    node.mark = mark
+                    mark += 1
+                    number(node)
 
 
 def topological_order(roots: Iterable[Node]) -> List[Node]:
@@ -104,12 +120,13 @@ class _Ids:
         self._dag = dag
 
     def __contains__(self, node: object) -> bool:
-        return isinstance(node, Node) and node.epoch == self._dag.epoch
+        return isinstance(node, Node) and 0 <= node.mark - self._dag.base < len(self._dag.nodes)
 
     def __getitem__(self, node: Node) -> int:
-        if node.epoch != self._dag.epoch:
+        i = node.mark - self._dag.base
+        if not 0 <= i < len(self._dag.nodes):
             raise KeyError(node)
-        return node.idx
+        return i
 
 
 def _fresh(base: str, taken: Set[str]) -> str:
@@ -139,30 +156,30 @@ class Dag:
         # The new values of states are roots too, and may reach further states.
         numbering = _Numbering()
         numbering.extend(node for _, node in outputs)
-        # One pass over the nodes (extended while state updates add nodes):
-        # named leaves, updated states and whether version 2 is needed.
+        # One pass over the leaves (extended while state updates add nodes):
+        # named leaves and updated states.
         leaves: List[Node] = []
         self.updates: List[Tuple[Node, Node]] = []
-        version2 = False
         checked = 0
-        nodes = numbering.order
-        while checked < len(nodes):
+        all_leaves = numbering.leaves
+        while checked < len(all_leaves):
             missing: List[Node] = []
-            for k in range(checked, len(nodes)):
-                n = nodes[k]
+            for k in range(checked, len(all_leaves)):
+                n = all_leaves[k]
                 op = n.op
-                if op in _SPECIAL:
-                    if op in NAMED_LEAVES:
-                        leaves.append(n)
-                    if op in VERSION_2_OPS:
-                        version2 = True
+                if op in NAMED_LEAVES:
+                    leaves.append(n)
                     if op == "state" and n.update is not None:
                         self.updates.append((n, n.update))
                         missing.append(n.update)
-            checked = len(nodes)
+            checked = len(all_leaves)
             numbering.extend(missing)
+        nodes = numbering.order
+        # Version 2 for states and grad nodes; grad nodes are looked for (at C
+        # speed) only if this process has made any.
+        version2 = any(n.op == "state" for n in leaves) or (GRAD_MADE[0] and "grad" in map(_op_of, nodes))
         self.nodes = nodes
-        self.epoch = numbering.epoch
+        self.base = numbering.base
         self.ids = _Ids(self)
         self.version = 2 if version2 else 1
         self.outputs: List[Tuple[str, int]] = []
@@ -177,13 +194,13 @@ class Dag:
             if n.name is not None:
                 if n.name in user_inputs:
                     raise ValueError(f"two different inputs are named {n.name!r} (DAG nodes {user_inputs[n.name]} "
-                                     f"and {n.idx}); input names must be unique")
-                user_inputs[n.name] = n.idx
+                                     f"and {n.mark - self.base}); input names must be unique")
+                user_inputs[n.name] = n.mark - self.base
                 self.names[n] = n.name
         self._taken.update(user_inputs)
         for n in leaves:
             if n.name is None:
-                self.names[n] = _fresh(f"{'in' if n.op == 'input' else 'state'}_{n.idx}", self._taken)
+                self.names[n] = _fresh(f"{'in' if n.op == 'input' else 'state'}_{n.mark - self.base}", self._taken)
         self._inputs_by_name = {name: n for n, name in self.names.items()}
 
         for name, node in outputs:
@@ -214,48 +231,49 @@ class Dag:
     # ---- JSON ----------------------------------------------------------------
 
     def _renumber(self) -> None:
-        """Makes the nodes' marks this Dag's again if another Dag sharing nodes
-        was built since (the marks are only valid for the newest one)."""
-        epoch = self.epoch
+        """Makes the nodes' marks this Dag's again if another numbering was
+        made since (the marks are only valid for the newest one): the nodes
+        get marks from a fresh base."""
+        if _latest_base[0] == self.base:
+            return
+        base = self.base = _new_base()
         for i, n in enumerate(self.nodes):
-            if n.epoch != epoch or n.idx != i:
-                for k, m in enumerate(self.nodes):
-                    m.epoch = epoch
-                    m.idx = k
-                return
+            n.mark = base + i
 
     def json_lines(self) -> Iterator[str]:
         """The JSON document, one node or output per line."""
         self._renumber()
+        base = self.base
         yield f'{{"format": "{FORMAT}", "version": {self.version},\n'
         yield f' "meta": {json.dumps(META)},\n'
         yield ' "nodes": [\n'
         names = self.names
         lines: List[str] = []
         add = lines.append
-        # The text of each node after its id, by (op, dtype): built once.
+        # The text of each node after its id, by op and dtype: built once.
         heads: Dict[str, Dict[str, str]] = {}
         for i, n in enumerate(self.nodes):
-            op = n.op
             args = n.args
             if args:
-                by_dtype = heads.get(op)
+                # Keyed by the op and dtype strings (interned: cheap to hash).
+                by_dtype = heads.get(n.op)
                 if by_dtype is None:
-                    by_dtype = heads[op] = {}
+                    by_dtype = heads[n.op] = {}
                 head = by_dtype.get(n.dtype)
                 if head is None:
-                    head = by_dtype[n.dtype] = f', "op": "{op}", "dtype": "{n.dtype}", "args": ['
+                    head = by_dtype[n.dtype] = f', "op": "{n.op}", "dtype": "{n.dtype}", "args": ['
                 if len(args) == 2:
-                    add(f'  {{"id": {i}{head}{args[0].idx}, {args[1].idx}]}},\n')
+                    a0, a1 = args
+                    add(f'  {{"id": {i}{head}{a0.mark - base}, {a1.mark - base}]}},\n')
                 elif len(args) == 1:
-                    add(f'  {{"id": {i}{head}{args[0].idx}]}},\n')
+                    add(f'  {{"id": {i}{head}{args[0].mark - base}]}},\n')
                 else:
-                    add(f'  {{"id": {i}{head}{", ".join(str(a.idx) for a in args)}]}},\n')
-            elif op in NAMED_LEAVES:
-                add(f'  {{"id": {i}, "op": "{op}", "dtype": "{n.dtype}", "name": "{names[n]}", '
+                    add(f'  {{"id": {i}{head}{", ".join(str(a.mark - base) for a in args)}]}},\n')
+            elif n.op in NAMED_LEAVES:
+                add(f'  {{"id": {i}, "op": "{n.op}", "dtype": "{n.dtype}", "name": "{names[n]}", '
                     f'"value": {_json_value(n)}}},\n')
             else:
-                add(f'  {{"id": {i}, "op": "{op}", "dtype": "{n.dtype}", "value": {_json_value(n)}}},\n')
+                add(f'  {{"id": {i}, "op": "{n.op}", "dtype": "{n.dtype}", "value": {_json_value(n)}}},\n')
         if lines:
             lines[-1] = lines[-1][:-2] + "\n"  # no comma after the last node
         yield "".join(lines)
@@ -271,7 +289,7 @@ class Dag:
         yield ' "updates": [\n'
         last = len(self.updates) - 1
         for k, (st, new) in enumerate(self.updates):
-            yield f'  {{"state": {st.idx}, "node": {new.idx}}}' + (",\n" if k != last else "\n")
+            yield f'  {{"state": {st.mark - base}, "node": {new.mark - base}}}' + (",\n" if k != last else "\n")
         yield " ]}\n"
 
     # ---- CBOR ----------------------------------------------------------------
@@ -279,6 +297,7 @@ class Dag:
     def cbor(self) -> bytes:
         """The same document as json_lines(), CBOR-encoded."""
         self._renumber()
+        base = self.base
         enc = _cbor.encode
         text_cache: Dict[str, bytes] = {}
 
@@ -297,31 +316,32 @@ class Dag:
         uint = _cbor.uint_table(len(self.nodes))  # every id and argument is below len(nodes)
         op_start = _cbor.map_head(4) + text("id")
         leaf_start = _cbor.map_head(5) + text("id")
-        # The bytes of each node between its id and its arguments, by (op, dtype): built once.
+        # The bytes of each node between its id and its arguments, by op and dtype: built once.
         heads: Dict[str, Dict[str, bytes]] = {}
         names = self.names
         for i, n in enumerate(self.nodes):
-            op = n.op
             args = n.args
             if args:
                 # Keyed by the op and dtype strings (interned: cheap to hash);
                 # an op has one arity, so it need not be part of the key.
-                by_dtype = heads.get(op)
+                by_dtype = heads.get(n.op)
                 if by_dtype is None:
-                    by_dtype = heads[op] = {}
+                    by_dtype = heads[n.op] = {}
                 head = by_dtype.get(n.dtype)
                 if head is None:
-                    head = by_dtype[n.dtype] = (text("op") + text(op) + text("dtype") + text(n.dtype) +
+                    head = by_dtype[n.dtype] = (text("op") + text(n.op) + text("dtype") + text(n.dtype) +
                                                 text("args") + _cbor.array_head(len(args)))
                 if len(args) == 2:
-                    out += op_start + uint[i] + head + uint[args[0].idx] + uint[args[1].idx]
+                    a0, a1 = args
+                    out += op_start + uint[i] + head + uint[a0.mark - base] + uint[a1.mark - base]
                     continue
                 out += op_start
                 out += uint[i]
                 out += head
                 for a in args:
-                    out += uint[a.idx]
+                    out += uint[a.mark - base]
                 continue
+            op = n.op
             named = op in NAMED_LEAVES
             out += leaf_start if named else op_start
             out += uint[i]
@@ -339,9 +359,9 @@ class Dag:
             out += text("updates") + _cbor.array_head(len(self.updates))
             for st, new in self.updates:
                 out += _cbor.map_head(2) + text("state")
-                _cbor.encode_into(out, st.idx)
+                _cbor.encode_into(out, st.mark - base)
                 out += text("node")
-                _cbor.encode_into(out, new.idx)
+                _cbor.encode_into(out, new.mark - base)
         return bytes(out)
 
     def write(self, path: PathLike) -> None:

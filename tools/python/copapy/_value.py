@@ -25,7 +25,7 @@ import re
 import struct
 from typing import Any, Generic, List, Optional, Tuple, TypeVar, Union, overload
 
-__all__ = ["value", "Node", "f32", "INT_MIN", "INT_MAX", "is_scalar", "operand_node", "make", "alive_values",
+__all__ = ["value", "Node", "Leaf", "new_op", "GRAD_MADE", "f32", "INT_MIN", "INT_MAX", "is_scalar", "operand_node", "make", "alive_values",
            "check_name", "NumLike", "Scalar", "IntLike", "FloatLike", "BoolLike", "cast_node", "dtype_of_type", "state"]
 
 Number = Union[bool, int, float]
@@ -59,29 +59,38 @@ def check_name(name: Any, kind: str) -> str:
 
 
 class Node:
-    """One node of the DAG.
+    """One node of the DAG: an operation over operand nodes.
 
-    op:    DAG operation name ("input", "const", "add", ...)
+    op:    DAG operation name ("add", "mul", ...; "input", "const" and
+           "state" for leaves, see Leaf)
     dtype: result type: "int", "float" or "bool"
-    args:  operand nodes, in order (empty for input and const)
-    value: the constant, or the input's initial value (None for operations)
-    name:  the user's name of an input, None if it is to be named automatically
-    """
-    __slots__ = ("op", "dtype", "args", "value", "name", "update", "idx", "epoch")
+    args:  operand nodes, in order (empty for leaves)
+    value, name, update: None for operations (class attributes; Leaf has
+           them as slots)
+    mark:  written by the exporter (_dag.py): the node's id in the DAG being
+           built plus that DAG's base (a mark below the base means "not in
+           that DAG"); one int on the node instead of a dict keyed by node
+           keeps exporting cheap per node.
 
-    def __init__(self, op: str, dtype: str, args: Tuple["Node", ...] = (), value: Optional[Number] = None,
-                 name: Optional[str] = None) -> None:
+    Tracing makes one of these per operation, so it is kept small (four
+    slots) and is made without a Python-level __init__ on the hot paths
+    (see `make` and `new_op`).
+    """
+    __slots__ = ("op", "dtype", "args", "mark")
+    op: str
+    dtype: str
+    args: Tuple["Node", ...]
+    mark: int
+    # What only leaves have (as slots of Leaf); operations read these defaults.
+    value: Optional[Number] = None
+    name: Optional[str] = None
+    update: Optional["Node"] = None
+
+    def __init__(self, op: str, dtype: str, args: Tuple["Node", ...] = ()) -> None:
         self.op = op
         self.dtype = dtype
         self.args = args
-        self.value = value
-        self.name = name
-        self.update: Optional["Node"] = None  # a state's value for the next run (state.next())
-        # Written by the exporter (_dag.py): the node's id in the DAG being
-        # built, valid while `epoch` is that DAG's. Marks on the nodes instead
-        # of dicts keyed by node keep exporting cheap per node.
-        self.idx = 0
-        self.epoch = 0
+        self.mark = 0
 
     def __repr__(self) -> str:
         if self.op == "input":
@@ -89,6 +98,40 @@ class Node:
         if self.op == "const":
             return f"Node(const {self.dtype} {self.value!r})"
         return f"Node({self.op} -> {self.dtype})"
+
+
+class Leaf(Node):
+    """A node without operands: an input, a constant or a state.
+
+    value:  the constant, or the input's (state's) initial value
+    name:   the user's name of an input or state, None if it is to be named
+            automatically
+    update: a state's value for the next run (state.next()), else None
+    """
+    __slots__ = ("value", "name", "update")
+    value: Number  # type: ignore[assignment]
+
+    def __init__(self, op: str, dtype: str, value: Number, name: Optional[str] = None) -> None:
+        self.op = op
+        self.dtype = dtype
+        self.args = ()
+        self.mark = 0
+        self.value = value
+        self.name = name
+        self.update = None
+
+
+_new = object.__new__
+
+
+def new_op(op: str, dtype: str, args: Tuple[Node, ...]) -> Node:
+    """Node(op, dtype, args) without the __init__ call (the tracer's hot paths inline this)."""
+    n: Node = _new(Node)
+    n.op = op
+    n.dtype = dtype
+    n.args = args
+    n.mark = 0
+    return n
 
 
 def _check_int(x: int) -> int:
@@ -128,7 +171,7 @@ def operand_node(x: Any) -> Node:
     if isinstance(x, value):
         return x._node
     dtype, v = _classify(x)
-    return Node("const", dtype, (), v)
+    return Leaf("const", dtype, v)
 
 
 # Python operator symbols, for error messages.
@@ -198,13 +241,15 @@ def alive_values() -> List["value[Any]"]:
     return [o for o in gc.get_objects() if type(o) is value]
 
 
-_new = object.__new__
-
-
 def _wrap(node: Node) -> "value[Any]":
     v: value[Any] = _new(value)
     v._node = node
     return v
+
+
+# Whether this process has made a grad node: only then does the exporter
+# look for grad nodes among all nodes (they need DAG format version 2).
+GRAD_MADE = [False]
 
 
 def make(op: str, *args: Node) -> "value[Any]":
@@ -214,8 +259,15 @@ def make(op: str, *args: Node) -> "value[Any]":
         dtype = "float" if a.dtype == "float" or b.dtype == "float" else "int"
     else:
         dtype = result_dtype(op, args)
+        if op == "grad":
+            GRAD_MADE[0] = True
+    n: Node = _new(Node)
+    n.op = op
+    n.dtype = dtype
+    n.args = args
+    n.mark = 0
     v: value[Any] = _new(value)
-    v._node = Node(op, dtype, args)
+    v._node = n
     return v
 
 
@@ -246,7 +298,7 @@ def cast_node(node: Node, dtype: str) -> Node:
     it has that type already."""
     if node.dtype == dtype:
         return node
-    return Node("cast", dtype, (node,))
+    return new_op("cast", dtype, (node,))
 
 
 _TRACE_HINT = ("it is only known when the compiled program runs: read it with Target.read_value() after "
@@ -282,7 +334,7 @@ class value(Generic[T]):
                             "(use cp.cast(v, type) to convert a value)")
         number: Any = x if dtype is None else _convert_number(x, dtype_of_type(dtype))
         kind, v = _classify(number)
-        self._node = Node("input", kind, (), v, None if name is None else check_name(name, "input"))
+        self._node = Leaf("input", kind, v, None if name is None else check_name(name, "input"))
 
     @property
     def dtype(self) -> str:
@@ -642,4 +694,4 @@ def state(x: Any, name: Optional[str] = None) -> Any:
             return state(e, name + index)  # type: ignore[no-any-return]
         return x.map(element)
     dtype, v = _classify(x)
-    return _wrap(Node("state", dtype, (), v, None if name is None else check_name(name, "state")))
+    return _wrap(Leaf("state", dtype, v, None if name is None else check_name(name, "state")))
