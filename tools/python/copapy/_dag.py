@@ -7,7 +7,6 @@ addresses, hash order or time. The traversal is iterative and every step is
 linear, so graphs of millions of nodes export without hitting the recursion
 limit.
 """
-import itertools
 import json
 import math
 import operator
@@ -31,16 +30,17 @@ PathLike = Union[str, "os.PathLike[str]"]
 _op_of = operator.attrgetter("op")
 
 
-# Each numbering gets its own base: marks of the nodes it numbers are base +
-# id, and every older numbering's marks are below it (ids stay below 2**40).
-_MARK_SPAN = 1 << 40
-_epochs = itertools.count(1)
+# Each numbering gets its own base, the first mark no numbering has given
+# yet: marks of the nodes it numbers are base + id, and every older
+# numbering's marks are below it. Marks stay small ints (fast to compare)
+# until a process has numbered a billion nodes in all.
+_next_mark = [1]
 _latest_base = [0]
 
 
 def _new_base() -> int:
-    """A base above every mark given so far (the newest numbering's)."""
-    base = _latest_base[0] = next(_epochs) * _MARK_SPAN
+    """The base of a new numbering, which is from now on the newest one."""
+    base = _latest_base[0] = _next_mark[0]
     return base
 
 
@@ -68,6 +68,8 @@ class _Numbering:
         numbered when it is first looked at: most nodes of a traced program
         are visited once."""
         base = self.base
+        if _latest_base[0] != base:
+            raise RuntimeError("a numbering can only be extended while it is the newest one")
         order = self.order
         number = order.append
         leaf = self.leaves.append
@@ -103,6 +105,7 @@ class _Numbering:
                     node.mark = mark
                     mark += 1
                     number(node)
+        _next_mark[0] = mark
 
 
 def topological_order(roots: Iterable[Node]) -> List[Node]:
@@ -239,6 +242,7 @@ class Dag:
         base = self.base = _new_base()
         for i, n in enumerate(self.nodes):
             n.mark = base + i
+        _next_mark[0] = base + len(self.nodes)
 
     def json_lines(self) -> Iterator[str]:
         """The JSON document, one node or output per line."""

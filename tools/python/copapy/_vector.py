@@ -7,7 +7,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any, Iterable, Optional, Sequence, TypeVar, Union, overload
 
-from ._array import ELEMENT_OPS, ArrayBase, Shape, _unwrap, mixed_sum, promote
+from ._array import ArrayBase, Shape, _unwrap, dot_values, promote
 from ._value import BoolLike, FloatLike, IntLike, NumLike, Scalar, is_scalar, value
 
 __all__ = ["vector", "VecNumLike", "cross", "dot", "distance", "scalar_projection", "vector_projection",
@@ -149,8 +149,7 @@ class vector(ArrayBase[T]):
             raise TypeError(f"dot() needs a vector, not {type(other).__name__}")
         if len(ov) != len(self.values):
             raise ValueError(f"vector lengths differ: {len(self.values)} and {len(ov)}")
-        mul = ELEMENT_OPS["mul"]
-        return mixed_sum(mul(a, b) for a, b in zip(self.values, ov))
+        return dot_values(self.values, ov)
 
     def magnitude(self) -> Scalar:
         """The Euclidean length, sqrt(v @ v)."""
