@@ -64,9 +64,9 @@ class _Numbering:
         additions must not recurse).
 
         Operands that are leaves are numbered on the spot instead of going
-        through the stack, and a node whose operands are all numbered is
-        numbered when it is first looked at: most nodes of a traced program
-        are visited once."""
+        through the stack, and the walk descends into an operand that is not
+        numbered yet directly (the node waits on the stack): most nodes of a
+        traced program are looked at once or twice."""
         base = self.base
         if _latest_base[0] != base:
             raise RuntimeError("a numbering can only be extended while it is the newest one")
@@ -74,37 +74,58 @@ class _Numbering:
         number = order.append
         leaf = self.leaves.append
         mark = base + len(order)  # the next node's mark
-        for root in roots:
-            if root.mark >= base:
+        stack: List[Node] = list(roots)
+        stack.reverse()  # the first root on top
+        pop = stack.pop
+        push = stack.append
+        while stack:
+            node = pop()
+            if node.mark >= base:  # numbered already (reached through another parent, or a root twice)
                 continue
-            if not root.args:
-                root.mark = mark
-                mark += 1
-                number(root)
-                leaf(root)
-                continue
-            stack = [root]
-            pop = stack.pop
-            push = stack.append
-            while stack:
-                node = stack[-1]
-                if node.mark >= base:  # reached twice through different parents
-                    pop()
-                    continue
-                for a in node.args:
-                    if a.mark < base:
-                        if a.args:
-                            push(a)  # finish `a` first; `node` is looked at again after it
-                            break
-                        a.mark = mark
+            while True:
+                args = node.args
+                # Two operands are the common case and get their own branch.
+                if len(args) == 2:
+                    a0, a1 = args
+                    if a0.mark < base:
+                        if a0.args:
+                            push(node)  # looked at again once a0 is numbered
+                            node = a0
+                            continue
+                        a0.mark = mark
                         mark += 1
-                        number(a)
-                        leaf(a)
+                        number(a0)
+                        leaf(a0)
+                    if a1.mark < base:
+                        if a1.args:
+                            push(node)
+                            node = a1
+                            continue
+                        a1.mark = mark
+                        mark += 1
+                        number(a1)
+                        leaf(a1)
+                elif args:
+                    pending = None
+                    for a in args:
+                        if a.mark < base:
+                            if a.args:
+                                pending = a
+                                break
+                            a.mark = mark
+                            mark += 1
+                            number(a)
+                            leaf(a)
+                    if pending is not None:
+                        push(node)
+                        node = pending
+                        continue
                 else:
-                    pop()
-                    node.mark = mark
-                    mark += 1
-                    number(node)
+                    leaf(node)  # a root that is a leaf
+                node.mark = mark
+                mark += 1
+                number(node)
+                break
         _next_mark[0] = mark
 
 
@@ -335,9 +356,14 @@ class Dag:
                 if head is None:
                     head = by_dtype[n.dtype] = (text("op") + text(n.op) + text("dtype") + text(n.dtype) +
                                                 text("args") + _cbor.array_head(len(args)))
+                # In-place appends: no temporary bytes per node.
                 if len(args) == 2:
                     a0, a1 = args
-                    out += op_start + uint[i] + head + uint[a0.mark - base] + uint[a1.mark - base]
+                    out += op_start
+                    out += uint[i]
+                    out += head
+                    out += uint[a0.mark - base]
+                    out += uint[a1.mark - base]
                     continue
                 out += op_start
                 out += uint[i]
