@@ -37,13 +37,18 @@ INT_MAX = 2 ** 31 - 1
 _NAME_RE = re.compile(r"[A-Za-z_][A-Za-z0-9_.\[\]]*\Z")
 
 
+_F32 = struct.Struct("<f")
+_f32_pack = _F32.pack
+_f32_unpack = _F32.unpack
+
+
 def f32(x: float) -> float:
     """`x` rounded to the nearest binary32 value (ties to even), as a Python float.
 
     Overflow gives +-inf, as a C conversion from double to float does.
     """
     try:
-        return struct.unpack("<f", struct.pack("<f", x))[0]  # type: ignore[no-any-return]
+        return _f32_unpack(_f32_pack(x))[0]  # type: ignore[no-any-return]
     except OverflowError:
         return math.copysign(math.inf, x)
 
@@ -109,7 +114,7 @@ class Leaf(Node):
     update: a state's value for the next run (state.next()), else None
     """
     __slots__ = ("value", "name", "update")
-    value: Number  # type: ignore[assignment]
+    value: Number
 
     def __init__(self, op: str, dtype: str, value: Number, name: Optional[str] = None) -> None:
         self.op = op
@@ -326,6 +331,22 @@ class value(Generic[T]):
     _node: Node
 
     def __init__(self, x: Union[T, "value[Any]"], dtype: Any = None, name: Optional[str] = None) -> None:
+        if x.__class__ is float and dtype is None and name is None:
+            # The common case (cp.value(1.5)) without the general checks below.
+            try:
+                v = _f32_unpack(_f32_pack(x))[0]
+            except OverflowError:
+                v = math.copysign(math.inf, x)
+            n: Leaf = _new(Leaf)
+            n.op = "input"
+            n.dtype = "float"
+            n.args = ()
+            n.mark = 0
+            n.value = v
+            n.name = None
+            n.update = None
+            self._node = n
+            return
         if isinstance(dtype, str) and dtype not in _DTYPES:
             # The original's signature is value(x, dtype=None); accept a name given positionally too.
             name, dtype = dtype, None
@@ -573,7 +594,7 @@ class value(Generic[T]):
         would lose information (float to int, int to bool) needs an explicit
         cp.cast(x, type)."""
         n = self._node
-        if n.op != "state":
+        if n.op != "state" or not isinstance(n, Leaf):
             raise TypeError("next() is for states made by cp.state(), not for " + repr(self))
         new = operand_node(x)
         if new.dtype != n.dtype:
