@@ -75,16 +75,23 @@ def encode(obj: Any) -> bytes:
     return bytes(out)
 
 
+_uint_cache: List[bytes] = []  # the encodings of 0 .. 65535, made on first use (about 2.4 MB)
+_U16 = struct.Struct(">H").pack
+_U32 = struct.Struct(">I").pack
+
+
 def uint_table(n: int) -> List[bytes]:
-    """The encodings of the unsigned integers 0 .. n-1, in order (ids and arguments of a DAG)."""
-    table = [bytes((i,)) for i in range(min(n, 24))]
-    if n > 24:
-        table += [bytes((24, i)) for i in range(24, min(n, 256))]
-    if n > 256:
-        table += [b"\x19" + i.to_bytes(2, "big") for i in range(256, min(n, 1 << 16))]
-    if n > 1 << 16:
-        table += [b"\x1a" + i.to_bytes(4, "big") for i in range(1 << 16, min(n, 1 << 32))]
-    return table
+    """The encodings of the unsigned integers 0 .. n-1, in order (ids and arguments of a DAG).
+
+    The one- to three-byte encodings (below 65536) are made once per
+    process; the rest per call, with C-level loops (map)."""
+    if not _uint_cache:
+        _uint_cache.extend(bytes((i,)) for i in range(24))
+        _uint_cache.extend(bytes((24, i)) for i in range(24, 256))
+        _uint_cache.extend(map(b"\x19".__add__, map(_U16, range(256, 1 << 16))))
+    if n <= 1 << 16:
+        return _uint_cache[:n]
+    return _uint_cache + list(map(b"\x1a".__add__, map(_U32, range(1 << 16, min(n, 1 << 32)))))
 
 
 def array_head(n: int) -> bytes:

@@ -11,6 +11,7 @@ import json
 import math
 import operator
 import os
+import struct
 from typing import Any, Dict, Iterable, Iterator, List, Optional, Sequence, Set, Tuple, Union
 
 from . import _cbor
@@ -28,6 +29,7 @@ NAMED_LEAVES = ("input", "state")  # leaves with a name the host writes and read
 
 PathLike = Union[str, "os.PathLike[str]"]
 _op_of = operator.attrgetter("op")
+_DOUBLE = struct.Struct(">d")
 
 
 # Each numbering gets its own base, the first mark no numbering has given
@@ -343,6 +345,11 @@ class Dag:
         leaf_start = _cbor.map_head(5) + text("id")
         # The bytes of each node between its id and its arguments, by op and dtype: built once.
         heads: Dict[str, Dict[str, bytes]] = {}
+        leaf_heads: Dict[str, Dict[str, bytes]] = {}  # op and dtype of a leaf, by op and dtype
+        name_key = text("name")
+        value_key = text("value")
+        float_head = b"\xfb"  # float64, as _cbor writes every float
+        pack_double = _DOUBLE.pack
         names = self.names
         for i, n in enumerate(self.nodes):
             args = n.args
@@ -375,11 +382,23 @@ class Dag:
             named = op in NAMED_LEAVES
             out += leaf_start if named else op_start
             out += uint[i]
-            out += text("op") + text(op) + text("dtype") + text(n.dtype)
+            by_dtype = leaf_heads.get(op)
+            if by_dtype is None:
+                by_dtype = leaf_heads[op] = {}
+            head = by_dtype.get(n.dtype)
+            if head is None:
+                head = by_dtype[n.dtype] = text("op") + text(op) + text("dtype") + text(n.dtype)
+            out += head
             if named:
-                out += text("name") + text(names[n])
-            out += text("value")
-            _cbor.encode_into(out, _document_value(n))
+                out += name_key
+                out += text(names[n])
+            out += value_key
+            v = _document_value(n)
+            if v.__class__ is float:
+                out += float_head
+                out += pack_double(v)
+            else:
+                _cbor.encode_into(out, v)
         out += text("outputs")
         out += _cbor.array_head(len(self.outputs))
         for name, i in self.outputs:
