@@ -42,7 +42,9 @@ _latest_base = [0]
 
 def _new_base() -> int:
     """The base of a new numbering, which is from now on the newest one."""
-    base = _latest_base[0] = _next_mark[0]
+    # Above the previous base even if that numbering has numbered nothing, so
+    # that two numberings never share a base.
+    base = _latest_base[0] = _next_mark[0] = max(_next_mark[0], _latest_base[0] + 1)
     return base
 
 
