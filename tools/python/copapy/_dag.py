@@ -281,7 +281,10 @@ class Dag:
         add = lines.append
         # The text of each node after its id, by op and dtype: built once.
         heads: Dict[str, Dict[str, str]] = {}
-        for i, n in enumerate(self.nodes):
+        # The decimal text of every id, made at C speed: a list lookup per id
+        # and argument instead of formatting an int (measured: callgrind).
+        txt = list(map(str, range(len(self.nodes))))
+        for i, n in zip(txt, self.nodes):
             args = n.args
             if args:
                 # Keyed by the op and dtype strings (interned: cheap to hash).
@@ -293,11 +296,11 @@ class Dag:
                     head = by_dtype[n.dtype] = f', "op": "{n.op}", "dtype": "{n.dtype}", "args": ['
                 if len(args) == 2:
                     a0, a1 = args
-                    add(f'  {{"id": {i}{head}{a0.mark - base}, {a1.mark - base}]}},\n')
+                    add(f'  {{"id": {i}{head}{txt[a0.mark - base]}, {txt[a1.mark - base]}]}},\n')
                 elif len(args) == 1:
-                    add(f'  {{"id": {i}{head}{args[0].mark - base}]}},\n')
+                    add(f'  {{"id": {i}{head}{txt[args[0].mark - base]}]}},\n')
                 else:
-                    add(f'  {{"id": {i}{head}{", ".join(str(a.mark - base) for a in args)}]}},\n')
+                    add(f'  {{"id": {i}{head}{", ".join(txt[a.mark - base] for a in args)}]}},\n')
             elif n.op in NAMED_LEAVES:
                 add(f'  {{"id": {i}, "op": "{n.op}", "dtype": "{n.dtype}", "name": "{names[n]}", '
                     f'"value": {_json_value(n)}}},\n')
