@@ -30,6 +30,7 @@ NAMED_LEAVES = ("input", "state")  # leaves with a name the host writes and read
 PathLike = Union[str, "os.PathLike[str]"]
 _op_of = operator.attrgetter("op")
 _DOUBLE = struct.Struct(">d")
+_CHUNK = 4096  # nodes per joined chunk of a document
 
 
 # Each numbering gets its own base, the first mark no numbering has given
@@ -284,31 +285,35 @@ class Dag:
         # The decimal text of every id, made at C speed: a list lookup per id
         # and argument instead of formatting an int (measured: callgrind).
         txt = list(map(str, range(len(self.nodes))))
-        for i, n in zip(txt, self.nodes):
-            args = n.args
-            if args:
-                # Keyed by the op and dtype strings (interned: cheap to hash).
-                by_dtype = heads.get(n.op)
-                if by_dtype is None:
-                    by_dtype = heads[n.op] = {}
-                head = by_dtype.get(n.dtype)
-                if head is None:
-                    head = by_dtype[n.dtype] = f', "op": "{n.op}", "dtype": "{n.dtype}", "args": ['
-                if len(args) == 2:
-                    a0, a1 = args
-                    add(f'  {{"id": {i}{head}{txt[a0.mark - base]}, {txt[a1.mark - base]}]}},\n')
-                elif len(args) == 1:
-                    add(f'  {{"id": {i}{head}{txt[args[0].mark - base]}]}},\n')
+        nodes = self.nodes
+        # Joined per chunk of nodes, so that only one chunk's lines are alive at a time.
+        for start in range(0, len(nodes), _CHUNK):
+            for t, n in zip(txt[start:start + _CHUNK], nodes[start:start + _CHUNK]):
+                args = n.args
+                if args:
+                    # Keyed by the op and dtype strings (interned: cheap to hash).
+                    by_dtype = heads.get(n.op)
+                    if by_dtype is None:
+                        by_dtype = heads[n.op] = {}
+                    head = by_dtype.get(n.dtype)
+                    if head is None:
+                        head = by_dtype[n.dtype] = f', "op": "{n.op}", "dtype": "{n.dtype}", "args": ['
+                    if len(args) == 2:
+                        a0, a1 = args
+                        add(f'  {{"id": {t}{head}{txt[a0.mark - base]}, {txt[a1.mark - base]}]}},\n')
+                    elif len(args) == 1:
+                        add(f'  {{"id": {t}{head}{txt[args[0].mark - base]}]}},\n')
+                    else:
+                        add(f'  {{"id": {t}{head}{", ".join(txt[a.mark - base] for a in args)}]}},\n')
+                elif n.op in NAMED_LEAVES:
+                    add(f'  {{"id": {t}, "op": "{n.op}", "dtype": "{n.dtype}", "name": "{names[n]}", '
+                        f'"value": {_json_value(n)}}},\n')
                 else:
-                    add(f'  {{"id": {i}{head}{", ".join(txt[a.mark - base] for a in args)}]}},\n')
-            elif n.op in NAMED_LEAVES:
-                add(f'  {{"id": {i}, "op": "{n.op}", "dtype": "{n.dtype}", "name": "{names[n]}", '
-                    f'"value": {_json_value(n)}}},\n')
-            else:
-                add(f'  {{"id": {i}, "op": "{n.op}", "dtype": "{n.dtype}", "value": {_json_value(n)}}},\n')
-        if lines:
-            lines[-1] = lines[-1][:-2] + "\n"  # no comma after the last node
-        yield "".join(lines)
+                    add(f'  {{"id": {t}, "op": "{n.op}", "dtype": "{n.dtype}", "value": {_json_value(n)}}},\n')
+            if start + _CHUNK >= len(nodes):
+                lines[-1] = lines[-1][:-2] + "\n"  # no comma after the last node
+            yield "".join(lines)
+            lines.clear()
         yield " ],\n"
         yield ' "outputs": [\n'
         last = len(self.outputs) - 1
@@ -356,48 +361,56 @@ class Dag:
         float_head = b"\xfb"  # float64, as _cbor writes every float
         pack_double = _DOUBLE.pack
         names = self.names
-        # The pieces of the document, joined once at the end: cheaper than
-        # growing a bytearray piece by piece (measured: callgrind).
-        parts: List[bytes] = [bytes(out)]
+        # The pieces of the document, joined at the end: cheaper than growing
+        # a bytearray piece by piece (measured: callgrind). They are joined
+        # per chunk of nodes first: b"".join keeps a buffer view (80 bytes)
+        # per piece while it runs, which in one join over the whole document
+        # would take several times the document's size.
+        chunks: List[bytes] = [bytes(out)]
+        parts: List[bytes] = []
         add = parts.append
         extend = parts.extend
-        for i, n in enumerate(self.nodes):
-            args = n.args
-            if args:
-                # Keyed by the op and dtype strings (interned: cheap to hash);
-                # an op has one arity, so it need not be part of the key.
-                by_dtype = heads.get(n.op)
+        nodes = self.nodes
+        for start in range(0, len(nodes), _CHUNK):
+            for i, n in enumerate(nodes[start:start + _CHUNK], start):
+                args = n.args
+                if args:
+                    # Keyed by the op and dtype strings (interned: cheap to hash);
+                    # an op has one arity, so it need not be part of the key.
+                    by_dtype = heads.get(n.op)
+                    if by_dtype is None:
+                        by_dtype = heads[n.op] = {}
+                    head = by_dtype.get(n.dtype)
+                    if head is None:
+                        head = by_dtype[n.dtype] = (text("op") + text(n.op) + text("dtype") + text(n.dtype) +
+                                                    text("args") + _cbor.array_head(len(args)))
+                    if len(args) == 2:
+                        a0, a1 = args
+                        extend((op_start, uint[i], head, uint[a0.mark - base], uint[a1.mark - base]))
+                        continue
+                    extend((op_start, uint[i], head))
+                    for a in args:
+                        add(uint[a.mark - base])
+                    continue
+                op = n.op
+                named = op in NAMED_LEAVES
+                by_dtype = leaf_heads.get(op)
                 if by_dtype is None:
-                    by_dtype = heads[n.op] = {}
+                    by_dtype = leaf_heads[op] = {}
                 head = by_dtype.get(n.dtype)
                 if head is None:
-                    head = by_dtype[n.dtype] = (text("op") + text(n.op) + text("dtype") + text(n.dtype) +
-                                                text("args") + _cbor.array_head(len(args)))
-                if len(args) == 2:
-                    a0, a1 = args
-                    extend((op_start, uint[i], head, uint[a0.mark - base], uint[a1.mark - base]))
-                    continue
-                extend((op_start, uint[i], head))
-                for a in args:
-                    add(uint[a.mark - base])
-                continue
-            op = n.op
-            named = op in NAMED_LEAVES
-            by_dtype = leaf_heads.get(op)
-            if by_dtype is None:
-                by_dtype = leaf_heads[op] = {}
-            head = by_dtype.get(n.dtype)
-            if head is None:
-                head = by_dtype[n.dtype] = text("op") + text(op) + text("dtype") + text(n.dtype)
-            extend((leaf_start if named else op_start, uint[i], head))
-            if named:
-                extend((name_key, text(names[n])))
-            add(value_key)
-            v = _document_value(n)
-            if v.__class__ is float:
-                extend((float_head, pack_double(v)))
-            else:
-                add(_cbor.encode(v))
+                    head = by_dtype[n.dtype] = text("op") + text(op) + text("dtype") + text(n.dtype)
+                extend((leaf_start if named else op_start, uint[i], head))
+                if named:
+                    extend((name_key, text(names[n])))
+                add(value_key)
+                v = _document_value(n)
+                if v.__class__ is float:
+                    extend((float_head, pack_double(v)))
+                else:
+                    add(_cbor.encode(v))
+            chunks.append(b"".join(parts))
+            parts.clear()
         out = bytearray()
         out += text("outputs")
         out += _cbor.array_head(len(self.outputs))
@@ -411,8 +424,8 @@ class Dag:
                 _cbor.encode_into(out, st.mark - base)
                 out += text("node")
                 _cbor.encode_into(out, new.mark - base)
-        add(bytes(out))
-        return b"".join(parts)
+        chunks.append(bytes(out))
+        return b"".join(chunks)
 
     def write(self, path: PathLike) -> None:
         """Writes the DAG to `path`: CBOR if the name ends in .cbor, else JSON."""

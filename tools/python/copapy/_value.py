@@ -23,7 +23,7 @@ import math
 import numbers
 import re
 import struct
-from typing import Any, Generic, List, Optional, Tuple, TypeVar, Union, overload
+from typing import Any, Generic, List, Optional, Tuple, TypeVar, Union, cast, overload
 
 __all__ = ["value", "Node", "Leaf", "new_op", "GRAD_MADE", "f32", "INT_MIN", "INT_MAX", "is_scalar", "operand_node", "make", "alive_values",
            "check_name", "NumLike", "Scalar", "IntLike", "FloatLike", "BoolLike", "cast_node", "dtype_of_type", "state"]
@@ -336,7 +336,7 @@ class value(Generic[T]):
             try:
                 v = _f32_unpack(_f32_pack(x))[0]
             except OverflowError:
-                v = math.copysign(math.inf, x)
+                v = math.copysign(math.inf, cast(float, x))
             n: Leaf = _new(Leaf)
             n.op = "input"
             n.dtype = "float"
