@@ -470,8 +470,25 @@ class ArrayBase(Generic[T]):
         append = out.append
         new = _new_object
         promoting = op in _PROMOTING
-        with paused_gc(len(self.values)):
-            for a in self.values:
+        vals = self.values
+        if promoting and set(map(type, vals)) == _JUST_VALUE:
+            # Every element a value and + - * // %: one tight loop.
+            with paused_gc(len(vals)):
+                const = operand_node(number)
+                const_float = const.dtype == "float"
+                for a in vals:
+                    node = a._node
+                    n0: Node = new(Node)
+                    n0.op = op
+                    n0.dtype = "float" if const_float or node.dtype == "float" else "int"
+                    n0.args = (const, node) if reflected else (node, const)
+                    n0.mark = 0
+                    v0: value[Any] = new(value)
+                    v0._node = n0
+                    append(v0)
+            return type(self)._make(out, self.shape)
+        with paused_gc(len(vals)):
+            for a in vals:
                 if a.__class__ is value or isinstance(a, value):
                     node = a._node
                     if const is None:
