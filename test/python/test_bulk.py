@@ -213,6 +213,23 @@ class Numbering(unittest.TestCase):
         self.assertEqual(len({id(n) for n in order}), len(order))
 
 
+class CborTables(unittest.TestCase):
+    def test_uint_table_is_the_shortest_encoding(self) -> None:
+        from copapy import _cbor
+        table = _cbor.uint_table(70000)
+        self.assertEqual(len(table), 70000)
+        for i in (0, 23, 24, 255, 256, 65535, 65536, 69999):
+            with self.subTest(i=i):
+                self.assertEqual(table[i], _cbor.encode(i))
+        self.assertEqual(_cbor.uint_table(300), table[:300])  # the cached part, copied
+
+    def test_text(self) -> None:
+        from copapy import _cbor
+        for text in ("", "a", "x" * 23, "x" * 24, "in_123", "\u00fc" * 100, "n" * 255):
+            with self.subTest(n=len(text)):
+                self.assertEqual(_cbor.encode_text(text), _cbor.encode(text))
+
+
 class NodeSize(unittest.TestCase):
     def test_operations_have_four_slots_and_leaves_seven(self) -> None:
         x = cp.value(1.0)

@@ -360,6 +360,7 @@ class Dag:
         value_key = text("value")
         float_head = b"\xfb"  # float64, as _cbor writes every float
         pack_double = _DOUBLE.pack
+        encode_text = _cbor.encode_text
         names = self.names
         # The pieces of the document, joined at the end: cheaper than growing
         # a bytearray piece by piece (measured: callgrind). They are joined
@@ -402,7 +403,7 @@ class Dag:
                     head = by_dtype[n.dtype] = text("op") + text(op) + text("dtype") + text(n.dtype)
                 extend((leaf_start if named else op_start, uint[i], head))
                 if named:
-                    extend((name_key, text(names[n])))
+                    extend((name_key, encode_text(names[n])))  # names are unique: not cached
                 add(value_key)
                 v = _document_value(n)
                 if v.__class__ is float:
