@@ -291,13 +291,13 @@ class Dag:
             for t, n in zip(txt[start:start + _CHUNK], nodes[start:start + _CHUNK]):
                 args = n.args
                 if args:
-                    # Keyed by the op and dtype strings (interned: cheap to hash).
-                    by_dtype = heads.get(n.op)
-                    if by_dtype is None:
-                        by_dtype = heads[n.op] = {}
-                    head = by_dtype.get(n.dtype)
-                    if head is None:
-                        head = by_dtype[n.dtype] = f', "op": "{n.op}", "dtype": "{n.dtype}", "args": ['
+                    # Keyed by the op and dtype strings (interned: cheap to
+                    # hash); subscripts in a try are cheaper than two get()s.
+                    try:
+                        head = heads[n.op][n.dtype]
+                    except KeyError:
+                        head = heads.setdefault(n.op, {})[n.dtype] = \
+                            f', "op": "{n.op}", "dtype": "{n.dtype}", "args": ['
                     if len(args) == 2:
                         a0, a1 = args
                         add(f'  {{"id": {t}{head}{txt[a0.mark - base]}, {txt[a1.mark - base]}]}},\n')
@@ -376,15 +376,15 @@ class Dag:
             for i, n in enumerate(nodes[start:start + _CHUNK], start):
                 args = n.args
                 if args:
-                    # Keyed by the op and dtype strings (interned: cheap to hash);
-                    # an op has one arity, so it need not be part of the key.
-                    by_dtype = heads.get(n.op)
-                    if by_dtype is None:
-                        by_dtype = heads[n.op] = {}
-                    head = by_dtype.get(n.dtype)
-                    if head is None:
-                        head = by_dtype[n.dtype] = (text("op") + text(n.op) + text("dtype") + text(n.dtype) +
-                                                    text("args") + _cbor.array_head(len(args)))
+                    # Keyed by the op and dtype strings (interned: cheap to
+                    # hash); an op has one arity, so it need not be part of
+                    # the key. Subscripts in a try are cheaper than two get()s.
+                    try:
+                        head = heads[n.op][n.dtype]
+                    except KeyError:
+                        head = heads.setdefault(n.op, {})[n.dtype] = (
+                            text("op") + text(n.op) + text("dtype") + text(n.dtype) + text("args") +
+                            _cbor.array_head(len(args)))
                     if len(args) == 2:
                         a0, a1 = args
                         extend((op_start, uint[i], head, uint[a0.mark - base], uint[a1.mark - base]))
@@ -395,12 +395,11 @@ class Dag:
                     continue
                 op = n.op
                 named = op in NAMED_LEAVES
-                by_dtype = leaf_heads.get(op)
-                if by_dtype is None:
-                    by_dtype = leaf_heads[op] = {}
-                head = by_dtype.get(n.dtype)
-                if head is None:
-                    head = by_dtype[n.dtype] = text("op") + text(op) + text("dtype") + text(n.dtype)
+                try:
+                    head = leaf_heads[op][n.dtype]
+                except KeyError:
+                    head = leaf_heads.setdefault(op, {})[n.dtype] = (text("op") + text(op) + text("dtype") +
+                                                                      text(n.dtype))
                 extend((leaf_start if named else op_start, uint[i], head))
                 if named:
                     extend((name_key, encode_text(names[n])))  # names are unique: not cached

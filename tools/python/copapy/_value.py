@@ -25,7 +25,8 @@ import re
 import struct
 from typing import Any, Generic, List, Optional, Tuple, TypeVar, Union, cast, overload
 
-__all__ = ["value", "Node", "Leaf", "new_op", "GRAD_MADE", "f32", "INT_MIN", "INT_MAX", "is_scalar", "operand_node", "make", "alive_values",
+__all__ = ["value", "Node", "Leaf", "new_op", "GRAD_MADE", "f32", "INT_MIN", "INT_MAX", "is_scalar", "operand_node",
+           "make", "alive_values",
            "check_name", "NumLike", "Scalar", "IntLike", "FloatLike", "BoolLike", "cast_node", "dtype_of_type", "state"]
 
 Number = Union[bool, int, float]
