@@ -29,18 +29,81 @@ broadcast copy.
 from __future__ import annotations
 
 import functools
+import gc
 import operator
+import threading
 from typing import Any, Callable, Dict, Iterable, Iterator, List, Optional, Sequence, Tuple, Type, TypeVar, Generic
 
 from ._value import Node, Scalar, _wrap, cast_node, is_scalar, make, operand_node, result_dtype, value
 
+_PROMOTING = frozenset(("add", "sub", "mul", "floordiv", "mod"))
+
 __all__ = ["ArrayBase", "Shape", "broadcast_shapes", "apply", "nested_to_flat", "flat_to_nested", "size_of",
-           "normalize_axis", "mixed_sum", "promote", "Size", "element_dtype"]
+           "normalize_axis", "mixed_sum", "dot_values", "promote", "Size", "element_dtype", "paused_gc"]
 
 Shape = Tuple[int, ...]
 _new_object = object.__new__
 T = TypeVar("T", covariant=True)
 A = TypeVar("A", bound="ArrayBase[Any]")
+
+
+# ---- The cyclic garbage collector during bulk operations -------------------
+#
+# Tracing a big container operation allocates a node and a value per element,
+# all of which survive. CPython's cyclic GC counts those allocations and, as
+# the graph grows, keeps rescanning it: about half the time of tracing a
+# 100k-node program went to collections that could find nothing (DAG nodes
+# only point at older nodes, so they form no cycles). The bulk operations
+# below therefore run with the collector paused (gc.disable) and restore it
+# afterwards, also when they raise. They call no user code while paused, so
+# garbage made meanwhile is only delayed until the next collection, and the
+# pause lasts one container operation.
+#
+# gc.disable/gc.enable are process-wide. A lock-protected depth count makes
+# nested and concurrent pauses (several threads tracing) safe: the first
+# pause records whether the collector was enabled and disables it, the last
+# resume re-enables it only if it was enabled then. (A thread that calls
+# gc.enable()/gc.disable() itself while another thread is in a bulk operation
+# may see its setting undone when that operation ends; gc.freeze() was not
+# used because frozen objects drop out of gc.get_objects(), which
+# Target.compile uses to find the values still alive.)
+
+_gc_lock = threading.Lock()
+_gc_state = [0, False]  # [pause depth, whether the collector was enabled at the first pause]
+BULK_SIZE = 64  # containers with fewer elements run without touching the collector
+
+
+def _pause_gc() -> None:
+    with _gc_lock:
+        if _gc_state[0] == 0:
+            _gc_state[1] = gc.isenabled()
+            gc.disable()
+        _gc_state[0] += 1
+
+
+def _resume_gc() -> None:
+    with _gc_lock:
+        _gc_state[0] -= 1
+        if _gc_state[0] == 0 and _gc_state[1]:
+            gc.enable()
+
+
+class paused_gc:
+    """`with paused_gc(n):` runs the block with the cyclic GC paused if n >=
+    BULK_SIZE (see above); the collector's state is restored on exit, also
+    after an exception."""
+    __slots__ = ("_paused",)
+
+    def __init__(self, n: int) -> None:
+        self._paused = n >= BULK_SIZE
+
+    def __enter__(self) -> None:
+        if self._paused:
+            _pause_gc()
+
+    def __exit__(self, *exc: Any) -> None:
+        if self._paused:
+            _resume_gc()
 
 
 class Size(int):
@@ -203,17 +266,66 @@ def mixed_sum(items: Iterable[Any]) -> "Scalar":
     (in double, from 0), the values added left to right, then one addition of
     the two unless the numbers sum to 0. 0 for no items."""
     consts: Any = 0
-    total: Optional[value[Any]] = None
+    first: Optional[value[Any]] = None
+    total: Optional[Node] = None  # the running sum of the values, as a node: no value per step
     for x in items:
         if isinstance(x, value):
-            total = x if total is None else make("add", total._node, x._node)
+            n = x._node
+            if total is None:
+                first = x
+                total = n
+                continue
+            s: Node = _new_object(Node)
+            s.op = "add"
+            s.dtype = "float" if total.dtype == "float" or n.dtype == "float" else "int"
+            s.args = (total, n)
+            s.mark = 0
+            total = s
         else:
             consts = consts + x
     if total is None:
         return consts  # type: ignore[no-any-return]
+    result = first if first is not None and total is first._node else _wrap(total)
     if consts == 0:
-        return total
-    return make("add", total._node, operand_node(consts))
+        return result
+    return make("add", total, operand_node(consts))
+
+
+def dot_values(av: Sequence[Any], bv: Sequence[Any]) -> "Scalar":
+    """sum(a * b) over the pairs, as mixed_sum of the elementwise products
+    builds it. When every element is a value, the products and the running
+    sum are made as nodes directly (one value object for the result instead
+    of two per element)."""
+    if not (set(map(type, av)) == _JUST_VALUE == set(map(type, bv))):
+        mul = ELEMENT_OPS["mul"]
+        with paused_gc(len(av)):
+            return mixed_sum(mul(a, b) for a, b in zip(av, bv))
+    total: Optional[Node] = None
+    new = _new_object
+    with paused_gc(len(av)):
+        for a, b in zip(av, bv):
+            na = a._node
+            nb = b._node
+            m: Node = new(Node)
+            m.op = "mul"
+            dtype = m.dtype = "float" if na.dtype == "float" or nb.dtype == "float" else "int"
+            m.args = (na, nb)
+            m.mark = 0
+            if total is None:
+                total = m
+                continue
+            s: Node = new(Node)
+            s.op = "add"
+            s.dtype = "float" if dtype == "float" or total.dtype == "float" else "int"
+            s.args = (total, m)
+            s.mark = 0
+            total = s
+    if total is None:
+        return 0
+    return _wrap(total)
+
+
+_JUST_VALUE = {value}
 
 
 def _scalar_op(op: str, pyop: Callable[[Any, Any], Any]) -> Callable[[Any, Any], Any]:
@@ -233,6 +345,7 @@ _PYOPS: Dict[str, Callable[[Any, Any], Any]] = {
     "gt": operator.gt, "ge": operator.ge, "eq": operator.eq, "ne": operator.ne, "and": operator.and_,
     "or": operator.or_, "xor": operator.xor, "lshift": operator.lshift, "rshift": operator.rshift}
 ELEMENT_OPS: Dict[str, Callable[[Any, Any], Any]] = {op: _scalar_op(op, fn) for op, fn in _PYOPS.items()}
+_ELEMENT_FNS = frozenset(ELEMENT_OPS.values())
 
 
 class ArrayBase(Generic[T]):
@@ -329,9 +442,10 @@ class ArrayBase(Generic[T]):
         """self op other elementwise (other op self when reflected), broadcasting."""
         fn = ELEMENT_OPS[op]
         if isinstance(other, value):
-            if reflected:
-                return type(self)._make([fn(other, a) for a in self.values], self.shape)
-            return type(self)._make([fn(a, other) for a in self.values], self.shape)
+            with paused_gc(len(self.values)):
+                if reflected:
+                    return type(self)._make([fn(other, a) for a in self.values], self.shape)
+                return type(self)._make([fn(a, other) for a in self.values], self.shape)
         if type(other) in (float, int, bool) or (is_scalar(other) and not isinstance(other, ArrayBase)):
             return self._binary_number(op, fn, other, reflected)
         if isinstance(other, ArrayBase):
@@ -354,20 +468,48 @@ class ArrayBase(Generic[T]):
         dtypes: Dict[str, str] = {}  # element dtype -> result dtype (the constant is the same for all)
         out: List[Any] = []
         append = out.append
-        for a in self.values:
-            if isinstance(a, value):
-                node = a._node
-                if const is None:
-                    const = operand_node(number)
-                args = (const, node) if reflected else (node, const)
-                dtype = dtypes.get(node.dtype)
-                if dtype is None:
-                    dtype = dtypes[node.dtype] = result_dtype(op, args)
-                v: value[Any] = _new_object(value)
-                v._node = Node(op, dtype, args)
-                append(v)
-            else:
-                append(pyop(number, a) if reflected else pyop(a, number))
+        new = _new_object
+        promoting = op in _PROMOTING
+        vals = self.values
+        if promoting and set(map(type, vals)) == _JUST_VALUE:
+            # Every element a value and + - * // %: one tight loop.
+            with paused_gc(len(vals)):
+                const = operand_node(number)
+                const_float = const.dtype == "float"
+                for a in vals:
+                    node = a._node
+                    n0: Node = new(Node)
+                    n0.op = op
+                    n0.dtype = "float" if const_float or node.dtype == "float" else "int"
+                    n0.args = (const, node) if reflected else (node, const)
+                    n0.mark = 0
+                    v0: value[Any] = new(value)
+                    v0._node = n0
+                    append(v0)
+            return type(self)._make(out, self.shape)
+        with paused_gc(len(vals)):
+            for a in vals:
+                if a.__class__ is value or isinstance(a, value):
+                    node = a._node
+                    if const is None:
+                        const = operand_node(number)
+                    args = (const, node) if reflected else (node, const)
+                    if promoting:  # + - * // %: the result type without a call
+                        dtype = "float" if node.dtype == "float" or const.dtype == "float" else "int"
+                    else:
+                        dtype = dtypes.get(node.dtype)  # type: ignore[assignment]
+                        if dtype is None:
+                            dtype = dtypes[node.dtype] = result_dtype(op, args)
+                    n: Node = new(Node)
+                    n.op = op
+                    n.dtype = dtype
+                    n.args = args
+                    n.mark = 0
+                    v: value[Any] = new(value)
+                    v._node = n
+                    append(v)
+                else:
+                    append(pyop(number, a) if reflected else pyop(a, number))
         return type(self)._make(out, self.shape)
 
     # The operators, defined once for every container. Subclasses that need
@@ -499,7 +641,8 @@ class ArrayBase(Generic[T]):
             if {normalize_axis(a, len(self.shape)) for a in axes} == set(range(len(self.shape))):
                 axis = None  # every axis: the same as no axis (mixed_sum), as the original
         if axis is None:
-            total = mixed_sum(self.values)
+            with paused_gc(len(self.values)):
+                total = mixed_sum(self.values)
             if keepdims:
                 from ._tensor import tensor
                 return tensor._make([total], (1,) * len(self.shape))
@@ -583,5 +726,8 @@ def apply(fn: Callable[..., Any], operands: Sequence[Any], prefer: Optional[Type
         else:
             columns.append((x,) * n)
     cls = _container_for(shape, cls)
+    if fn in _ELEMENT_FNS:  # no user code: the collector can pause
+        with paused_gc(n):
+            return cls._make([fn(*args) for args in zip(*columns)], shape)
     return cls._make([fn(*args) for args in zip(*columns)], shape)
 

@@ -7,9 +7,10 @@ binary32 value is exact in float64, and one fixed width keeps the encoder
 simple and its output deterministic.
 """
 import struct
+from itertools import repeat
 from typing import Any, List
 
-__all__ = ["encode", "encode_into", "array_head", "map_head", "uint_table"]
+__all__ = ["encode", "encode_into", "encode_text", "array_head", "map_head", "uint_table"]
 
 # Major types (the top three bits of the initial byte).
 _UINT, _NINT, _TEXT, _ARRAY, _MAP = 0, 1, 3, 4, 5
@@ -33,6 +34,12 @@ def encode_head(major: int, n: int) -> bytes:
     if n < 1 << 64:
         return bytes((major << 5 | 27,)) + n.to_bytes(8, "big")
     raise OverflowError(f"integer {n} does not fit in a CBOR argument (64 bits)")
+
+
+def encode_text(s: str) -> bytes:
+    """The encoding of the text string `s` (what encode(s) gives, without its type dispatch)."""
+    raw = s.encode("utf-8")
+    return encode_head(_TEXT, len(raw)) + raw
 
 
 def encode_into(out: bytearray, obj: Any) -> None:
@@ -75,15 +82,24 @@ def encode(obj: Any) -> bytes:
     return bytes(out)
 
 
+_uint_cache: List[bytes] = []  # the encodings of 0 .. 65535, made on first use (about 2.4 MB)
+_U16 = struct.Struct(">BH").pack  # the initial byte and a 16-bit argument, in one bytes object
+_U32 = struct.Struct(">BI").pack
+
+
 def uint_table(n: int) -> List[bytes]:
-    """The encodings of the unsigned integers 0 .. n-1, in order (ids and arguments of a DAG)."""
-    table = [bytes((i,)) for i in range(min(n, 24))]
-    if n > 24:
-        table += [bytes((24, i)) for i in range(24, min(n, 256))]
-    if n > 256:
-        table += [b"\x19" + i.to_bytes(2, "big") for i in range(256, min(n, 1 << 16))]
-    if n > 1 << 16:
-        table += [b"\x1a" + i.to_bytes(4, "big") for i in range(1 << 16, min(n, 1 << 32))]
+    """The encodings of the unsigned integers 0 .. n-1, in order (ids and arguments of a DAG).
+
+    The one- to three-byte encodings (below 65536) are made once per
+    process; the rest per call, with C-level loops (map)."""
+    if not _uint_cache:
+        _uint_cache.extend(bytes((i,)) for i in range(24))
+        _uint_cache.extend(bytes((24, i)) for i in range(24, 256))
+        _uint_cache.extend(map(_U16, repeat(0x19), range(256, 1 << 16)))
+    if n <= 1 << 16:
+        return _uint_cache[:n]
+    table = _uint_cache[:]
+    table.extend(map(_U32, repeat(0x1A), range(1 << 16, min(n, 1 << 32))))
     return table
 
 

@@ -7,15 +7,16 @@ addresses, hash order or time. The traversal is iterative and every step is
 linear, so graphs of millions of nodes export without hitting the recursion
 limit.
 """
-import itertools
 import json
 import math
+import operator
 import os
+import struct
 from typing import Any, Dict, Iterable, Iterator, List, Optional, Sequence, Set, Tuple, Union
 
 from . import _cbor
 from ._array import ArrayBase
-from ._value import Node, check_name, is_scalar, operand_node
+from ._value import GRAD_MADE, Node, check_name, is_scalar, operand_node
 
 __all__ = ["Dag", "export", "flatten"]
 
@@ -25,68 +26,112 @@ FORMAT = "copapy-dag"
 VERSION_2_OPS = frozenset(("grad", "state"))
 META = {"generator": "copapy tracer"}
 NAMED_LEAVES = ("input", "state")  # leaves with a name the host writes and reads
-_SPECIAL = frozenset(NAMED_LEAVES) | VERSION_2_OPS  # what Dag() looks for in its one pass
 
 PathLike = Union[str, "os.PathLike[str]"]
+_op_of = operator.attrgetter("op")
+_DOUBLE = struct.Struct(">d")
+_CHUNK = 4096  # nodes per joined chunk of a document
 
 
-_epochs = itertools.count(1)
+# Each numbering gets its own base, the first mark no numbering has given
+# yet: marks of the nodes it numbers are base + id, and every older
+# numbering's marks are below it. Marks stay small ints (fast to compare)
+# until a process has numbered a billion nodes in all.
+_next_mark = [1]
+_latest_base = [0]
+
+
+def _new_base() -> int:
+    """The base of a new numbering, which is from now on the newest one."""
+    # Above the previous base even if that numbering has numbered nothing, so
+    # that two numberings never share a base.
+    base = _latest_base[0] = _next_mark[0] = max(_next_mark[0], _latest_base[0] + 1)
+    return base
 
 
 class _Numbering:
-    """The order of a DAG being built: nodes get their id (`idx`) and the
-    numbering's `epoch` as marks, so that "already numbered?" and "what is its
-    id?" are attribute reads instead of dictionary lookups."""
+    """The order of a DAG being built: each node gets `base + id` as its
+    `mark`, so that "already numbered?" (mark >= base) and "what is its id?"
+    (mark - base) are attribute reads instead of dictionary lookups.
+
+    leaves: the numbered nodes without operands, in id order
+    """
 
     def __init__(self) -> None:
-        self.epoch = next(_epochs)
+        self.base = _new_base()
         self.order: List[Node] = []
+        self.leaves: List[Node] = []
 
     def extend(self, roots: Iterable[Node]) -> None:
         """Numbers every node reachable from `roots` that is not numbered yet,
         each after its operands: a depth-first post-order visiting roots and
         operands in order, with an explicit stack (a chain of a million
-        additions must not recurse)."""
-        epoch = self.epoch
+        additions must not recurse).
+
+        Operands that are leaves are numbered on the spot instead of going
+        through the stack, and the walk descends into an operand that is not
+        numbered yet directly (the node waits on the stack): most nodes of a
+        traced program are looked at once or twice."""
+        base = self.base
+        if _latest_base[0] != base:
+            raise RuntimeError("a numbering can only be extended while it is the newest one")
         order = self.order
-        for root in roots:
-            if root.epoch == epoch:
+        number = order.append
+        leaf = self.leaves.append
+        mark = base + len(order)  # the next node's mark
+        stack: List[Node] = list(roots)
+        stack.reverse()  # the first root on top
+        pop = stack.pop
+        push = stack.append
+        while stack:
+            node = pop()
+            if node.mark >= base:  # numbered already (reached through another parent, or a root twice)
                 continue
-            stack = [root]
-            pop = stack.pop
-            push = stack.append
-            while stack:
-                node = stack[-1]
-                if node.epoch == epoch:  # reached twice through different parents
-                    pop()
-                    continue
+            while True:
                 args = node.args
-                # Operands not numbered yet are pushed in reverse, so that the
-                # first operand is finished (numbered) first. Two operands are
-                # the common case and get their own branch.
+                # Two operands are the common case and get their own branch.
                 if len(args) == 2:
                     a0, a1 = args
-                    p1 = a1.epoch != epoch
-                    p0 = a0.epoch != epoch
-                    if p1:
-                        push(a1)
-                    if p0:
-                        push(a0)
-                    if p0 or p1:
-                        continue
+                    if a0.mark < base:
+                        if a0.args:
+                            push(node)  # looked at again once a0 is numbered
+                            node = a0
+                            continue
+                        a0.mark = mark
+                        mark += 1
+                        number(a0)
+                        leaf(a0)
+                    if a1.mark < base:
+                        if a1.args:
+                            push(node)
+                            node = a1
+                            continue
+                        a1.mark = mark
+                        mark += 1
+                        number(a1)
+                        leaf(a1)
                 elif args:
-                    pending = False
-                    for k in range(len(args) - 1, -1, -1):
-                        a = args[k]
-                        if a.epoch != epoch:
-                            push(a)
-                            pending = True
-                    if pending:
+                    pending = None
+                    for a in args:
+                        if a.mark < base:
+                            if a.args:
+                                pending = a
+                                break
+                            a.mark = mark
+                            mark += 1
+                            number(a)
+                            leaf(a)
+                    if pending is not None:
+                        push(node)
+                        node = pending
                         continue
-                pop()
-                node.epoch = epoch
-                node.idx = len(order)
-                order.append(node)
+                else:
+                    leaf(node)  # a root that is a leaf
+                node.mark = mark
+                mark += 1
+                number(node)
+                break
+        _next_mark[0] = mark
 
 
 def topological_order(roots: Iterable[Node]) -> List[Node]:
@@ -104,12 +149,13 @@ class _Ids:
         self._dag = dag
 
     def __contains__(self, node: object) -> bool:
-        return isinstance(node, Node) and node.epoch == self._dag.epoch
+        return isinstance(node, Node) and 0 <= node.mark - self._dag.base < len(self._dag.nodes)
 
     def __getitem__(self, node: Node) -> int:
-        if node.epoch != self._dag.epoch:
+        i = node.mark - self._dag.base
+        if not 0 <= i < len(self._dag.nodes):
             raise KeyError(node)
-        return node.idx
+        return i
 
 
 def _fresh(base: str, taken: Set[str]) -> str:
@@ -139,30 +185,30 @@ class Dag:
         # The new values of states are roots too, and may reach further states.
         numbering = _Numbering()
         numbering.extend(node for _, node in outputs)
-        # One pass over the nodes (extended while state updates add nodes):
-        # named leaves, updated states and whether version 2 is needed.
+        # One pass over the leaves (extended while state updates add nodes):
+        # named leaves and updated states.
         leaves: List[Node] = []
         self.updates: List[Tuple[Node, Node]] = []
-        version2 = False
         checked = 0
-        nodes = numbering.order
-        while checked < len(nodes):
+        all_leaves = numbering.leaves
+        while checked < len(all_leaves):
             missing: List[Node] = []
-            for k in range(checked, len(nodes)):
-                n = nodes[k]
+            for k in range(checked, len(all_leaves)):
+                n = all_leaves[k]
                 op = n.op
-                if op in _SPECIAL:
-                    if op in NAMED_LEAVES:
-                        leaves.append(n)
-                    if op in VERSION_2_OPS:
-                        version2 = True
+                if op in NAMED_LEAVES:
+                    leaves.append(n)
                     if op == "state" and n.update is not None:
                         self.updates.append((n, n.update))
                         missing.append(n.update)
-            checked = len(nodes)
+            checked = len(all_leaves)
             numbering.extend(missing)
+        nodes = numbering.order
+        # Version 2 for states and grad nodes; grad nodes are looked for (at C
+        # speed) only if this process has made any.
+        version2 = any(n.op == "state" for n in leaves) or (GRAD_MADE[0] and "grad" in map(_op_of, nodes))
         self.nodes = nodes
-        self.epoch = numbering.epoch
+        self.base = numbering.base
         self.ids = _Ids(self)
         self.version = 2 if version2 else 1
         self.outputs: List[Tuple[str, int]] = []
@@ -177,13 +223,13 @@ class Dag:
             if n.name is not None:
                 if n.name in user_inputs:
                     raise ValueError(f"two different inputs are named {n.name!r} (DAG nodes {user_inputs[n.name]} "
-                                     f"and {n.idx}); input names must be unique")
-                user_inputs[n.name] = n.idx
+                                     f"and {n.mark - self.base}); input names must be unique")
+                user_inputs[n.name] = n.mark - self.base
                 self.names[n] = n.name
         self._taken.update(user_inputs)
         for n in leaves:
             if n.name is None:
-                self.names[n] = _fresh(f"{'in' if n.op == 'input' else 'state'}_{n.idx}", self._taken)
+                self.names[n] = _fresh(f"{'in' if n.op == 'input' else 'state'}_{n.mark - self.base}", self._taken)
         self._inputs_by_name = {name: n for n, name in self.names.items()}
 
         for name, node in outputs:
@@ -214,51 +260,60 @@ class Dag:
     # ---- JSON ----------------------------------------------------------------
 
     def _renumber(self) -> None:
-        """Makes the nodes' marks this Dag's again if another Dag sharing nodes
-        was built since (the marks are only valid for the newest one)."""
-        epoch = self.epoch
+        """Makes the nodes' marks this Dag's again if another numbering was
+        made since (the marks are only valid for the newest one): the nodes
+        get marks from a fresh base."""
+        if _latest_base[0] == self.base:
+            return
+        base = self.base = _new_base()
         for i, n in enumerate(self.nodes):
-            if n.epoch != epoch or n.idx != i:
-                for k, m in enumerate(self.nodes):
-                    m.epoch = epoch
-                    m.idx = k
-                return
+            n.mark = base + i
+        _next_mark[0] = base + len(self.nodes)
 
     def json_lines(self) -> Iterator[str]:
         """The JSON document, one node or output per line."""
         self._renumber()
+        base = self.base
         yield f'{{"format": "{FORMAT}", "version": {self.version},\n'
         yield f' "meta": {json.dumps(META)},\n'
         yield ' "nodes": [\n'
         names = self.names
         lines: List[str] = []
         add = lines.append
-        # The text of each node after its id, by (op, dtype): built once.
+        # The text of each node after its id, by op and dtype: built once.
         heads: Dict[str, Dict[str, str]] = {}
-        for i, n in enumerate(self.nodes):
-            op = n.op
-            args = n.args
-            if args:
-                by_dtype = heads.get(op)
-                if by_dtype is None:
-                    by_dtype = heads[op] = {}
-                head = by_dtype.get(n.dtype)
-                if head is None:
-                    head = by_dtype[n.dtype] = f', "op": "{op}", "dtype": "{n.dtype}", "args": ['
-                if len(args) == 2:
-                    add(f'  {{"id": {i}{head}{args[0].idx}, {args[1].idx}]}},\n')
-                elif len(args) == 1:
-                    add(f'  {{"id": {i}{head}{args[0].idx}]}},\n')
+        # The decimal text of every id, made at C speed: a list lookup per id
+        # and argument instead of formatting an int (measured: callgrind).
+        txt = list(map(str, range(len(self.nodes))))
+        nodes = self.nodes
+        # Joined per chunk of nodes, so that only one chunk's lines are alive at a time.
+        for start in range(0, len(nodes), _CHUNK):
+            for t, n in zip(txt[start:start + _CHUNK], nodes[start:start + _CHUNK]):
+                args = n.args
+                if args:
+                    # Keyed by the op and dtype strings (interned: cheap to
+                    # hash); subscripts in a try are cheaper than two get()s.
+                    try:
+                        head = heads[n.op][n.dtype]
+                    except KeyError:
+                        head = heads.setdefault(n.op, {})[n.dtype] = \
+                            f', "op": "{n.op}", "dtype": "{n.dtype}", "args": ['
+                    if len(args) == 2:
+                        a0, a1 = args
+                        add(f'  {{"id": {t}{head}{txt[a0.mark - base]}, {txt[a1.mark - base]}]}},\n')
+                    elif len(args) == 1:
+                        add(f'  {{"id": {t}{head}{txt[args[0].mark - base]}]}},\n')
+                    else:
+                        add(f'  {{"id": {t}{head}{", ".join(txt[a.mark - base] for a in args)}]}},\n')
+                elif n.op in NAMED_LEAVES:
+                    add(f'  {{"id": {t}, "op": "{n.op}", "dtype": "{n.dtype}", "name": "{names[n]}", '
+                        f'"value": {_json_value(n)}}},\n')
                 else:
-                    add(f'  {{"id": {i}{head}{", ".join(str(a.idx) for a in args)}]}},\n')
-            elif op in NAMED_LEAVES:
-                add(f'  {{"id": {i}, "op": "{op}", "dtype": "{n.dtype}", "name": "{names[n]}", '
-                    f'"value": {_json_value(n)}}},\n')
-            else:
-                add(f'  {{"id": {i}, "op": "{op}", "dtype": "{n.dtype}", "value": {_json_value(n)}}},\n')
-        if lines:
-            lines[-1] = lines[-1][:-2] + "\n"  # no comma after the last node
-        yield "".join(lines)
+                    add(f'  {{"id": {t}, "op": "{n.op}", "dtype": "{n.dtype}", "value": {_json_value(n)}}},\n')
+            if start + _CHUNK >= len(nodes):
+                lines[-1] = lines[-1][:-2] + "\n"  # no comma after the last node
+            yield "".join(lines)
+            lines.clear()
         yield " ],\n"
         yield ' "outputs": [\n'
         last = len(self.outputs) - 1
@@ -271,7 +326,7 @@ class Dag:
         yield ' "updates": [\n'
         last = len(self.updates) - 1
         for k, (st, new) in enumerate(self.updates):
-            yield f'  {{"state": {st.idx}, "node": {new.idx}}}' + (",\n" if k != last else "\n")
+            yield f'  {{"state": {st.mark - base}, "node": {new.mark - base}}}' + (",\n" if k != last else "\n")
         yield " ]}\n"
 
     # ---- CBOR ----------------------------------------------------------------
@@ -279,6 +334,7 @@ class Dag:
     def cbor(self) -> bytes:
         """The same document as json_lines(), CBOR-encoded."""
         self._renumber()
+        base = self.base
         enc = _cbor.encode
         text_cache: Dict[str, bytes] = {}
 
@@ -297,39 +353,65 @@ class Dag:
         uint = _cbor.uint_table(len(self.nodes))  # every id and argument is below len(nodes)
         op_start = _cbor.map_head(4) + text("id")
         leaf_start = _cbor.map_head(5) + text("id")
-        # The bytes of each node between its id and its arguments, by (op, dtype): built once.
+        # The bytes of each node between its id and its arguments, by op and dtype: built once.
         heads: Dict[str, Dict[str, bytes]] = {}
+        leaf_heads: Dict[str, Dict[str, bytes]] = {}  # op and dtype of a leaf, by op and dtype
+        name_key = text("name")
+        value_key = text("value")
+        float_head = b"\xfb"  # float64, as _cbor writes every float
+        pack_double = _DOUBLE.pack
+        encode_text = _cbor.encode_text
         names = self.names
-        for i, n in enumerate(self.nodes):
-            op = n.op
-            args = n.args
-            if args:
-                # Keyed by the op and dtype strings (interned: cheap to hash);
-                # an op has one arity, so it need not be part of the key.
-                by_dtype = heads.get(op)
-                if by_dtype is None:
-                    by_dtype = heads[op] = {}
-                head = by_dtype.get(n.dtype)
-                if head is None:
-                    head = by_dtype[n.dtype] = (text("op") + text(op) + text("dtype") + text(n.dtype) +
-                                                text("args") + _cbor.array_head(len(args)))
-                if len(args) == 2:
-                    out += op_start + uint[i] + head + uint[args[0].idx] + uint[args[1].idx]
+        # The pieces of the document, joined at the end: cheaper than growing
+        # a bytearray piece by piece (measured: callgrind). They are joined
+        # per chunk of nodes first: b"".join keeps a buffer view (80 bytes)
+        # per piece while it runs, which in one join over the whole document
+        # would take several times the document's size.
+        chunks: List[bytes] = [bytes(out)]
+        parts: List[bytes] = []
+        add = parts.append
+        extend = parts.extend
+        nodes = self.nodes
+        for start in range(0, len(nodes), _CHUNK):
+            for i, n in enumerate(nodes[start:start + _CHUNK], start):
+                args = n.args
+                if args:
+                    # Keyed by the op and dtype strings (interned: cheap to
+                    # hash); an op has one arity, so it need not be part of
+                    # the key. Subscripts in a try are cheaper than two get()s.
+                    try:
+                        head = heads[n.op][n.dtype]
+                    except KeyError:
+                        head = heads.setdefault(n.op, {})[n.dtype] = (
+                            text("op") + text(n.op) + text("dtype") + text(n.dtype) + text("args") +
+                            _cbor.array_head(len(args)))
+                    if len(args) == 2:
+                        a0, a1 = args
+                        extend((op_start, uint[i], head, uint[a0.mark - base], uint[a1.mark - base]))
+                        continue
+                    extend((op_start, uint[i], head))
+                    for a in args:
+                        add(uint[a.mark - base])
                     continue
-                out += op_start
-                out += uint[i]
-                out += head
-                for a in args:
-                    out += uint[a.idx]
-                continue
-            named = op in NAMED_LEAVES
-            out += leaf_start if named else op_start
-            out += uint[i]
-            out += text("op") + text(op) + text("dtype") + text(n.dtype)
-            if named:
-                out += text("name") + text(names[n])
-            out += text("value")
-            _cbor.encode_into(out, _document_value(n))
+                op = n.op
+                named = op in NAMED_LEAVES
+                try:
+                    head = leaf_heads[op][n.dtype]
+                except KeyError:
+                    head = leaf_heads.setdefault(op, {})[n.dtype] = (text("op") + text(op) + text("dtype") +
+                                                                      text(n.dtype))
+                extend((leaf_start if named else op_start, uint[i], head))
+                if named:
+                    extend((name_key, encode_text(names[n])))  # names are unique: not cached
+                add(value_key)
+                v = _document_value(n)
+                if v.__class__ is float:
+                    extend((float_head, pack_double(v)))
+                else:
+                    add(_cbor.encode(v))
+            chunks.append(b"".join(parts))
+            parts.clear()
+        out = bytearray()
         out += text("outputs")
         out += _cbor.array_head(len(self.outputs))
         for name, i in self.outputs:
@@ -339,10 +421,11 @@ class Dag:
             out += text("updates") + _cbor.array_head(len(self.updates))
             for st, new in self.updates:
                 out += _cbor.map_head(2) + text("state")
-                _cbor.encode_into(out, st.idx)
+                _cbor.encode_into(out, st.mark - base)
                 out += text("node")
-                _cbor.encode_into(out, new.idx)
-        return bytes(out)
+                _cbor.encode_into(out, new.mark - base)
+        chunks.append(bytes(out))
+        return b"".join(chunks)
 
     def write(self, path: PathLike) -> None:
         """Writes the DAG to `path`: CBOR if the name ends in .cbor, else JSON."""

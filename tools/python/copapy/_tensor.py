@@ -11,7 +11,7 @@ import functools
 import operator
 from typing import TYPE_CHECKING, Any, Iterable, Iterator, List, Optional, Sequence, Tuple, TypeVar, Union
 
-from ._array import (ELEMENT_OPS, ArrayBase, Shape, _unwrap, flat_to_nested, mixed_sum, nested_to_flat,
+from ._array import (ELEMENT_OPS, ArrayBase, Shape, _unwrap, dot_values, flat_to_nested, mixed_sum, nested_to_flat,
                      normalize_axis, promote, size_of)
 from ._value import NumLike, Scalar, is_scalar, value
 
@@ -255,14 +255,14 @@ def matmul(a: ArrayBase[Any], b: ArrayBase[Any]) -> Any:
     mul = ELEMENT_OPS["mul"]
     av, bv = a.values, b.values
     if a.ndim == 1 and b.ndim == 1:
-        return mixed_sum(mul(x, y) for x, y in zip(av, bv))
+        return dot_values(av, bv)
     if a.ndim == 2 and b.ndim == 2:
         n, m = a.shape[0], b.shape[1]
         out = [_builtin_sum(mul(av[i * k + j], bv[j * m + c]) for j in range(k)) for i in range(n) for c in range(m)]
         return tensor._make(out, (n, m))
     if a.ndim == 2:  # matrix @ vector
         n = a.shape[0]
-        out = [mixed_sum(mul(x, y) for x, y in zip(av[i * k:(i + 1) * k], bv)) for i in range(n)]
+        out = [dot_values(av[i * k:(i + 1) * k], bv) for i in range(n)]
         return tensor._make(out, (n,))
     m = b.shape[1]  # vector @ matrix
     out = [_builtin_sum(mul(av[j], bv[j * m + c]) for j in range(k)) for c in range(m)]

@@ -23,9 +23,10 @@ import math
 import numbers
 import re
 import struct
-from typing import Any, Generic, List, Optional, Tuple, TypeVar, Union, overload
+from typing import Any, Generic, List, Optional, Tuple, TypeVar, Union, cast, overload
 
-__all__ = ["value", "Node", "node_repr", "f32", "INT_MIN", "INT_MAX", "is_scalar", "operand_node", "make", "alive_values",
+__all__ = ["value", "Node", "Leaf", "new_op", "GRAD_MADE", "node_repr", "f32", "INT_MIN", "INT_MAX", "is_scalar",
+           "operand_node", "make", "alive_values",
            "check_name", "NumLike", "Scalar", "IntLike", "FloatLike", "BoolLike", "cast_node", "dtype_of_type", "state"]
 
 Number = Union[bool, int, float]
@@ -37,13 +38,18 @@ INT_MAX = 2 ** 31 - 1
 _NAME_RE = re.compile(r"[A-Za-z_][A-Za-z0-9_.\[\]]*\Z")
 
 
+_F32 = struct.Struct("<f")
+_f32_pack = _F32.pack
+_f32_unpack = _F32.unpack
+
+
 def f32(x: float) -> float:
     """`x` rounded to the nearest binary32 value (ties to even), as a Python float.
 
     Overflow gives +-inf, as a C conversion from double to float does.
     """
     try:
-        return struct.unpack("<f", struct.pack("<f", x))[0]  # type: ignore[no-any-return]
+        return _f32_unpack(_f32_pack(x))[0]  # type: ignore[no-any-return]
     except OverflowError:
         return math.copysign(math.inf, x)
 
@@ -59,29 +65,38 @@ def check_name(name: Any, kind: str) -> str:
 
 
 class Node:
-    """One node of the DAG.
+    """One node of the DAG: an operation over operand nodes.
 
-    op:    DAG operation name ("input", "const", "add", ...)
+    op:    DAG operation name ("add", "mul", ...; "input", "const" and
+           "state" for leaves, see Leaf)
     dtype: result type: "int", "float" or "bool"
-    args:  operand nodes, in order (empty for input and const)
-    value: the constant, or the input's initial value (None for operations)
-    name:  the user's name of an input, None if it is to be named automatically
-    """
-    __slots__ = ("op", "dtype", "args", "value", "name", "update", "idx", "epoch")
+    args:  operand nodes, in order (empty for leaves)
+    value, name, update: None for operations (class attributes; Leaf has
+           them as slots)
+    mark:  written by the exporter (_dag.py): the node's id in the DAG being
+           built plus that DAG's base (a mark below the base means "not in
+           that DAG"); one int on the node instead of a dict keyed by node
+           keeps exporting cheap per node.
 
-    def __init__(self, op: str, dtype: str, args: Tuple["Node", ...] = (), value: Optional[Number] = None,
-                 name: Optional[str] = None) -> None:
+    Tracing makes one of these per operation, so it is kept small (four
+    slots) and is made without a Python-level __init__ on the hot paths
+    (see `make` and `new_op`).
+    """
+    __slots__ = ("op", "dtype", "args", "mark")
+    op: str
+    dtype: str
+    args: Tuple["Node", ...]
+    mark: int
+    # What only leaves have (as slots of Leaf); operations read these defaults.
+    value: Optional[Number] = None
+    name: Optional[str] = None
+    update: Optional["Node"] = None
+
+    def __init__(self, op: str, dtype: str, args: Tuple["Node", ...] = ()) -> None:
         self.op = op
         self.dtype = dtype
         self.args = args
-        self.value = value
-        self.name = name
-        self.update: Optional["Node"] = None  # a state's value for the next run (state.next())
-        # Written by the exporter (_dag.py): the node's id in the DAG being
-        # built, valid while `epoch` is that DAG's. Marks on the nodes instead
-        # of dicts keyed by node keep exporting cheap per node.
-        self.idx = 0
-        self.epoch = 0
+        self.mark = 0
 
     def __repr__(self) -> str:
         if self.op == "input":
@@ -89,6 +104,40 @@ class Node:
         if self.op == "const":
             return f"Node(const {self.dtype} {self.value!r})"
         return f"Node({self.op} -> {self.dtype})"
+
+
+class Leaf(Node):
+    """A node without operands: an input, a constant or a state.
+
+    value:  the constant, or the input's (state's) initial value
+    name:   the user's name of an input or state, None if it is to be named
+            automatically
+    update: a state's value for the next run (state.next()), else None
+    """
+    __slots__ = ("value", "name", "update")
+    value: Number
+
+    def __init__(self, op: str, dtype: str, value: Number, name: Optional[str] = None) -> None:
+        self.op = op
+        self.dtype = dtype
+        self.args = ()
+        self.mark = 0
+        self.value = value
+        self.name = name
+        self.update = None
+
+
+_new = object.__new__
+
+
+def new_op(op: str, dtype: str, args: Tuple[Node, ...]) -> Node:
+    """Node(op, dtype, args) without the __init__ call (the tracer's hot paths inline this)."""
+    n: Node = _new(Node)
+    n.op = op
+    n.dtype = dtype
+    n.args = args
+    n.mark = 0
+    return n
 
 
 def node_repr(n: Node) -> str:
@@ -138,7 +187,7 @@ def operand_node(x: Any) -> Node:
     if isinstance(x, value):
         return x._node
     dtype, v = _classify(x)
-    return Node("const", dtype, (), v)
+    return Leaf("const", dtype, v)
 
 
 # Python operator symbols, for error messages.
@@ -208,13 +257,15 @@ def alive_values() -> List["value[Any]"]:
     return [o for o in gc.get_objects() if type(o) is value]
 
 
-_new = object.__new__
-
-
 def _wrap(node: Node) -> "value[Any]":
     v: value[Any] = _new(value)
     v._node = node
     return v
+
+
+# Whether this process has made a grad node: only then does the exporter
+# look for grad nodes among all nodes (they need DAG format version 2).
+GRAD_MADE = [False]
 
 
 def make(op: str, *args: Node) -> "value[Any]":
@@ -224,8 +275,15 @@ def make(op: str, *args: Node) -> "value[Any]":
         dtype = "float" if a.dtype == "float" or b.dtype == "float" else "int"
     else:
         dtype = result_dtype(op, args)
+        if op == "grad":
+            GRAD_MADE[0] = True
+    n: Node = _new(Node)
+    n.op = op
+    n.dtype = dtype
+    n.args = args
+    n.mark = 0
     v: value[Any] = _new(value)
-    v._node = Node(op, dtype, args)
+    v._node = n
     return v
 
 
@@ -256,7 +314,7 @@ def cast_node(node: Node, dtype: str) -> Node:
     it has that type already."""
     if node.dtype == dtype:
         return node
-    return Node("cast", dtype, (node,))
+    return new_op("cast", dtype, (node,))
 
 
 _TRACE_HINT = ("it is only known when the compiled program runs: read it with Target.read_value() after "
@@ -284,6 +342,22 @@ class value(Generic[T]):
     _node: Node
 
     def __init__(self, x: Union[T, "value[Any]"], dtype: Any = None, name: Optional[str] = None) -> None:
+        if x.__class__ is float and dtype is None and name is None:
+            # The common case (cp.value(1.5)) without the general checks below.
+            try:
+                v = _f32_unpack(_f32_pack(x))[0]
+            except OverflowError:
+                v = math.copysign(math.inf, cast(float, x))
+            n: Leaf = _new(Leaf)
+            n.op = "input"
+            n.dtype = "float"
+            n.args = ()
+            n.mark = 0
+            n.value = v
+            n.name = None
+            n.update = None
+            self._node = n
+            return
         if isinstance(dtype, str) and dtype not in _DTYPES:
             # The original's signature is value(x, dtype=None); accept a name given positionally too.
             name, dtype = dtype, None
@@ -292,7 +366,7 @@ class value(Generic[T]):
                             "(use cp.cast(v, type) to convert a value)")
         number: Any = x if dtype is None else _convert_number(x, dtype_of_type(dtype))
         kind, v = _classify(number)
-        self._node = Node("input", kind, (), v, None if name is None else check_name(name, "input"))
+        self._node = Leaf("input", kind, v, None if name is None else check_name(name, "input"))
 
     @property
     def dtype(self) -> str:
@@ -525,7 +599,7 @@ class value(Generic[T]):
         would lose information (float to int, int to bool) needs an explicit
         cp.cast(x, type)."""
         n = self._node
-        if n.op != "state":
+        if n.op != "state" or not isinstance(n, Leaf):
             raise TypeError("next() is for states made by cp.state(), not for " + repr(self))
         new = operand_node(x)
         if new.dtype != n.dtype:
@@ -646,4 +720,4 @@ def state(x: Any, name: Optional[str] = None) -> Any:
             return state(e, name + index)  # type: ignore[no-any-return]
         return x.map(element)
     dtype, v = _classify(x)
-    return _wrap(Node("state", dtype, (), v, None if name is None else check_name(name, "state")))
+    return _wrap(Leaf("state", dtype, v, None if name is None else check_name(name, "state")))

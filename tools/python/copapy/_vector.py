@@ -5,15 +5,19 @@ from the array core (_array.py).
 """
 from __future__ import annotations
 
+import operator
 from typing import TYPE_CHECKING, Any, Iterable, Optional, Sequence, TypeVar, Union, overload
 
-from ._array import ELEMENT_OPS, ArrayBase, Shape, _unwrap, mixed_sum, promote
+from ._array import ArrayBase, Shape, _unwrap, dot_values, promote
 from ._value import BoolLike, FloatLike, IntLike, NumLike, Scalar, is_scalar, value
 
 __all__ = ["vector", "VecNumLike", "cross", "dot", "distance", "scalar_projection", "vector_projection",
            "angle_between", "rotate_vector"]
 
 T = TypeVar("T", covariant=True)
+
+_JUST_VALUE = {value}
+_dtype_of_value = operator.attrgetter("_node.dtype")
 
 # Added to the magnitude by normalize() so that a zero vector normalizes to
 # zeros instead of NaN; the original copapy does the same.
@@ -48,6 +52,19 @@ class vector(ArrayBase[T]):
             if values.ndim != 1:
                 raise ValueError(f"a vector is 1-d; got an array of shape {values.shape}")
             items = values.values
+        elif values.__class__ is list or values.__class__ is tuple:
+            items = tuple(values)
+            # The common case, checked at C speed: values of one dtype only
+            # (nothing to unwrap, check or promote).
+            if set(map(type, items)) == _JUST_VALUE and len(set(map(_dtype_of_value, items))) == 1:
+                self.values = items
+                self.shape = (len(items),)
+                return
+            items = tuple(_unwrap(x) for x in items)
+            for i, x in enumerate(items):
+                if not is_scalar(x):
+                    raise TypeError(f"vector element {i} must be a copapy value or a Python number, "
+                                    f"not {type(x).__name__}")
         else:
             if is_scalar(values) or not hasattr(values, "__iter__"):
                 raise TypeError(f"vector() takes an iterable of scalars, not {type(values).__name__}")
@@ -149,8 +166,7 @@ class vector(ArrayBase[T]):
             raise TypeError(f"dot() needs a vector, not {type(other).__name__}")
         if len(ov) != len(self.values):
             raise ValueError(f"vector lengths differ: {len(self.values)} and {len(ov)}")
-        mul = ELEMENT_OPS["mul"]
-        return mixed_sum(mul(a, b) for a, b in zip(self.values, ov))
+        return dot_values(self.values, ov)
 
     def magnitude(self) -> Scalar:
         """The Euclidean length, sqrt(v @ v)."""
