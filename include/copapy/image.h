@@ -23,7 +23,9 @@ extern "C" {
 /* "CPIMG" then CR LF SUB: detects text-mode mangling, like PNG's signature. */
 #define CP_IMAGE_MAGIC "CPIMG\r\n\x1a"
 #define CP_IMAGE_MAGIC_SIZE 8
-#define CP_IMAGE_VERSION 1
+/* Version 2: the entry point takes the data region's address,
+ * void entry(uint8_t *data) (cp_entry_fn); version 1's took none. */
+#define CP_IMAGE_VERSION 2
 
 /* Byte offsets of the header fields (all u32 unless noted). */
 enum cp_header_field {
@@ -178,8 +180,10 @@ cp_status cp_image_find(const cp_image *image, const char *name, cp_symbol *out)
 cp_status cp_image_load(const cp_image *image, uint8_t *code, size_t code_capacity,
                         uint8_t *data, size_t data_capacity);
 
-/* Address to call: code + entry, with the Thumb bit set for Thumb entries. */
+/* Address to call: code + entry, with the Thumb bit set for Thumb entries.
+ * Call it as a cp_entry_fn with the address of the loaded data region. */
 uintptr_t cp_image_entry_address(const cp_image *image, const uint8_t *code);
+typedef void (*cp_entry_fn)(uint8_t *data);
 
 /* Encodes one patch: writes V = value into the field at `site`, whose run-time
  * address is `place`. Checks the instruction shape and the range. */
