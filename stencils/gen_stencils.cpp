@@ -60,8 +60,8 @@ std::string replace_all(std::string s, std::string_view from, std::string_view t
 std::string text(const Spec& sp, const std::string& name, bool far) {
     std::string body = sp.bind + sp.stmts + ctype(sp.out.r0) + " o0 = " + sp.r0 + "; " + ctype(sp.out.r1) + " o1 = " +
                        sp.r1 + "; ";
-    body = replace_all(body, "HOLE_F", far ? "cp_hole_f" : "CP_NEAR_F");
-    body = replace_all(body, "HOLE_I", far ? "cp_hole_i" : "CP_NEAR_I");
+    body = replace_all(body, "HOLE_F", far ? "CP_FAR_F" : "CP_NEAR_F");
+    body = replace_all(body, "HOLE_I", far ? "CP_FAR_I" : "CP_NEAR_I");
     auto arg = [&](int r, Kind k) {
         const Kind have = r == 0 ? sp.out.r0 : sp.out.r1;
         return have == k ? std::string(r == 0 ? "o0" : "o1") : std::string(k == Kind::F ? "CP_DEAD_F" : "CP_DEAD_I");
@@ -145,13 +145,17 @@ void emit_moves(std::ostream& os) {
 // x86-64 a disp32; on Arm the largest offset of VLDR/VSTR, 1020, which also
 // fits LDR/STR), and the entry and exit stencils, which set and restore the
 // base register. The bias and marker are also absolute symbols of the object
-// (cp_data_bias, cp_near_marker), read by the compiler.
+// (cp_data_bias, cp_near_marker), read by the compiler, and so is
+// cp_far_relative: 1 if far stencils take the placeholder's address as an
+// offset from the base register (resolved at compile time), 0 if as the
+// operand's absolute address.
 const char* kTargetPrelude = R"(
 #if defined(__x86_64__)
 #define CP_BASE_REG "rbx"
 #define CP_BIAS 0
 #define CP_NEAR 0x7ffffff0
 #define CP_FREG "=x"
+#define CP_FAR_RELATIVE 0
 /* The stack stays 16-byte aligned as at a function's entry: push + 8. */
 #define CP_ENTRY_EXIT \
     ".section .text.cp_entry,\"ax\",@progbits\n.globl cp_entry\n.type cp_entry,@function\ncp_entry:\n" \
@@ -163,6 +167,7 @@ const char* kTargetPrelude = R"(
 #define CP_BIAS 0
 #define CP_NEAR 1020
 #define CP_FREG "=w"
+#define CP_FAR_RELATIVE 0
 #define CP_ENTRY_EXIT \
     ".section .text.cp_entry,\"ax\",%progbits\n.p2align 2\n.globl cp_entry\n.type cp_entry,%function\ncp_entry:\n" \
     "  str x19, [sp, #-16]!\n  mov x19, x0\n  b result_ii\n.size cp_entry, .-cp_entry\n" \
@@ -174,6 +179,7 @@ const char* kTargetPrelude = R"(
 #define CP_BIAS 252
 #define CP_NEAR 1020
 #define CP_FREG "=t"
+#define CP_FAR_RELATIVE 1
 #define CP_ENTRY_EXIT \
     ".syntax unified\n.thumb\n" \
     ".section .text.cp_entry,\"ax\",%progbits\n.p2align 2\n.globl cp_entry\n.type cp_entry,%function\n.thumb_func\ncp_entry:\n" \
@@ -186,6 +192,7 @@ const char* kTargetPrelude = R"(
 #define CP_BIAS 1020
 #define CP_NEAR 1020
 #define CP_FREG "=t"
+#define CP_FAR_RELATIVE 1
 #define CP_ENTRY_EXIT \
     ".syntax unified\n.arm\n" \
     ".section .text.cp_entry,\"ax\",%progbits\n.p2align 2\n.globl cp_entry\n.type cp_entry,%function\ncp_entry:\n" \
@@ -200,9 +207,20 @@ const char* kTargetPrelude = R"(
 register uint8_t *cp_base __asm__(CP_BASE_REG);
 __asm__(CP_ENTRY_EXIT
         ".globl cp_data_bias\n.set cp_data_bias, " CP_STR(CP_BIAS) "\n"
-        ".globl cp_near_marker\n.set cp_near_marker, " CP_STR(CP_NEAR) "\n");
+        ".globl cp_near_marker\n.set cp_near_marker, " CP_STR(CP_NEAR) "\n"
+        ".globl cp_far_relative\n.set cp_far_relative, " CP_STR(CP_FAR_RELATIVE) "\n");
 #define CP_NEAR_F (*(float *)(cp_base + CP_NEAR))
 #define CP_NEAR_I (*(int32_t *)(cp_base + CP_NEAR))
+/* Far operands. Arm: the placeholder's "address" is the offset from the base
+ * register (movw/movt of a constant the compiler writes, no load-time patch).
+ * Elsewhere it is the operand's absolute address (patched at load time). */
+#if CP_FAR_RELATIVE
+#define CP_FAR_F (*(float *)(cp_base + (uintptr_t)&cp_hole_f))
+#define CP_FAR_I (*(int32_t *)(cp_base + (uintptr_t)&cp_hole_i))
+#else
+#define CP_FAR_F cp_hole_f
+#define CP_FAR_I cp_hole_i
+#endif
 /* A value for a register the next stencil does not read: no instruction. */
 static inline __attribute__((always_inline)) int32_t cp_dead_i(void) { int32_t u; __asm__ volatile("" : "=r"(u)); return u; }
 static inline __attribute__((always_inline)) float cp_dead_f(void) { float u; __asm__ volatile("" : CP_FREG(u)); return u; }

@@ -47,7 +47,10 @@ public:
         // The data region: the program's slots, then the constants (addressed
         // like slots, from the base register), then library data.
         const_base_ = static_cast<uint32_t>(4 * prog_.data.size());
-        if (const auto abi = db_.near_abi()) bias_ = abi->bias;
+        if (const auto abi = db_.near_abi()) {
+            bias_ = abi->bias;
+            far_relative_ = abi->far_relative;
+        }
         img_.target = target_.id;
         img_.code_align = target_.code_align;
         img_.data_align = target_.data_align;
@@ -256,6 +259,10 @@ private:
                              db_.symbol(db_.reloc(p.reloc).symbol).name);
                 }
                 if (p.thumb && (p.target == Target::Self || p.target == Target::Placed)) value |= 1;
+                if (p.target == Target::Hole && far_relative_) {
+                    far_offset(f, p.kind, value - bias_ + p.addend);
+                    continue;
+                }
                 apply(f, p.kind, region, value + p.addend, p.pic);
             }
             // Near memory operands: the offset from the base register.
@@ -389,6 +396,19 @@ private:
         apply(f, kind, region, value + rel.addend, target_.position_independent(kind));
     }
 
+    // A far stencil's operand as an offset from the base register: a
+    // constant (movw/movt), written now, in two's complement.
+    void far_offset(const Fixup& f, cp_patch_kind kind, int64_t disp) {
+        if (kind != CP_PATCH_ARM_MOVW && kind != CP_PATCH_ARM_MOVT && kind != CP_PATCH_THM_MOVW &&
+            kind != CP_PATCH_THM_MOVT && kind != CP_PATCH_ABS32)
+            fail(ErrorKind::Environment, "{}: {}: relocation {} cannot hold a base-relative operand offset", db_.path(),
+                 origin(f), target_.relocation_name(db_.reloc(f.reloc).type));
+        const cp_status st =
+            cp_patch_apply(kind, img_.code.data() + f.site, static_cast<uint64_t>(disp) & 0xffff'ffffu, f.site);
+        if (st != CP_OK) report(f, st, disp);
+        ++img_.resolved;
+    }
+
     // A resolved value (S + A in its region): written into the code now if
     // that does not depend on load addresses, else a patch.
     void apply(const Fixup& f, cp_patch_kind kind, uint8_t region, int64_t value, bool pic) {
@@ -430,6 +450,7 @@ private:
     std::vector<uint32_t> data_sections_;
     uint32_t const_base_ = 0;  // the constants in the data region
     int64_t bias_ = 0;         // the base register holds data + bias_
+    bool far_relative_ = false;  // far operands are base-relative (NearAbi)
 };
 
 }  // namespace

@@ -363,8 +363,10 @@ std::optional<NearAbi> StencilDb::near_abi() {
     if (!near_abi_) {
         const auto bias = elf_->absolute_value(*this, "cp_data_bias");
         const auto marker = elf_->absolute_value(*this, "cp_near_marker");
+        const auto far_relative = elf_->absolute_value(*this, "cp_far_relative");
         if (bias && marker)
-            near_abi_ = NearAbi{static_cast<int32_t>(static_cast<uint32_t>(*bias)), static_cast<int32_t>(static_cast<uint32_t>(*marker))};
+            near_abi_ = NearAbi{static_cast<int32_t>(static_cast<uint32_t>(*bias)),
+                                static_cast<int32_t>(static_cast<uint32_t>(*marker)), far_relative && *far_relative != 0};
         else
             near_abi_ = std::optional<NearAbi>();
     }

@@ -86,6 +86,9 @@ struct Stencil {
 struct NearAbi {
     int64_t bias;    // the base register holds data + bias
     int64_t marker;  // the offset a near stencil's memory operand carries
+    // Far stencils add the placeholder's "address" to the base register: the
+    // linker writes disp (as for a near field) into those relocations.
+    bool far_relative = false;
 };
 
 class StencilDb {

@@ -152,13 +152,13 @@ TEST_CASE("listings disassemble every target and mark every patch site") {
         const std::string text = format_listing(emit_input(*t, c, c.image));
         // One note per load-time patch, and the entry and exit stencils by name.
         CHECK(count(text, "; patch ") == c.image.patches.size());
-        CHECK(count(text, "resolved ") > 0);
+        CHECK(count(text, "resolved ") + count(text, "; near ") > 0);
         CHECK_THAT(text, Catch::Contains("; step 0: cp_entry") && Catch::Contains("cp_exit") &&
-                             Catch::Contains("node 3") && Catch::Contains("; constant pool (2 words)") &&
+                             Catch::Contains("node 3") && Catch::Contains("; constants in the data region (2 words)") &&
                              Catch::Contains("x: float input (initial 0.5)"));
         // Instructions, not bytes: something every instruction set has.
         const std::map<std::string_view, std::string> mnemonic = {
-            {"x86_64", "movss"}, {"aarch64", "adrp"}, {"armv7", "movw"}, {"thumbv7", "movw"}, {"thumbv7em", "vldr"}};
+            {"x86_64", "movss"}, {"aarch64", "ldr"}, {"armv7", "vldr"}, {"thumbv7", "vldr"}, {"thumbv7em", "vldr"}};
         CHECK_THAT(text, Catch::Contains(mnemonic.at(t->name)));
         CHECK_THAT(text, !Catch::Contains(".byte"));  // nothing failed to decode
     }
