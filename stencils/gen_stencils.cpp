@@ -40,6 +40,7 @@ struct Spec {
     std::string stmts;  // e.g. a store
     std::string r0, r1; // the output registers' values (expressions)
     bool hole = false;  // has a memory operand: emitted near and far
+    bool calls = false; // may call a library function
 };
 
 std::string bind(const char* name, int r, Kind k) {
@@ -55,8 +56,10 @@ std::string replace_all(std::string s, std::string_view from, std::string_view t
     return s;
 }
 
-// The function text; the pair of parameters the output state does not use
-// gets unspecified values (CP_DEAD_*), so nothing keeps them alive.
+// The function text. The pair of parameters the output state does not use
+// is passed through unchanged (no instruction) or, in a stencil that calls a
+// library function, gets unspecified values (CP_DEAD_*), so that nothing has
+// to be kept alive across the call.
 std::string text(const Spec& sp, const std::string& name, bool far) {
     std::string body = sp.bind + sp.stmts + ctype(sp.out.r0) + " o0 = " + sp.r0 + "; " + ctype(sp.out.r1) + " o1 = " +
                        sp.r1 + "; ";
@@ -64,7 +67,8 @@ std::string text(const Spec& sp, const std::string& name, bool far) {
     body = replace_all(body, "HOLE_I", far ? "CP_FAR_I" : "CP_NEAR_I");
     auto arg = [&](int r, Kind k) {
         const Kind have = r == 0 ? sp.out.r0 : sp.out.r1;
-        return have == k ? std::string(r == 0 ? "o0" : "o1") : std::string(k == Kind::F ? "CP_DEAD_F" : "CP_DEAD_I");
+        if (have == k) return std::string(r == 0 ? "o0" : "o1");
+        return sp.calls ? std::string(k == Kind::F ? "CP_DEAD_F" : "CP_DEAD_I") : reg(r, k);
     };
     return "void " + name + "(int32_t i0, int32_t i1, float f0, float f1) { " + body + continuation_symbol(sp.out) +
            "(" + arg(0, Kind::I) + ", " + arg(1, Kind::I) + ", " + arg(0, Kind::F) + ", " + arg(1, Kind::F) + "); }\n";
@@ -86,9 +90,24 @@ void for_each_variant(F f) {
     }
 }
 
+// Does the body (may) call a library function: libm, the helpers built on
+// fmodf or integer division (__aeabi_idivmod on ARMv7-A), and rounding, which
+// is a call where the FPU has no instruction for it?
+bool may_call(const OpInfo& info, const std::string& body) {
+    if (info.flags & Libm) return true;
+    for (const char* f : {"cp_mod_", "cp_floordiv_", "floorf", "ceilf", "truncf", "cp_round_f"})
+        if (body.find(f) != std::string::npos) return true;
+    return false;
+}
+
 void emit_ops(std::ostream& os) {
     for_each_variant([&](Op op, const OpInfo& info, Kind k, const std::string& body, Kind res) {
         const std::string value = "(" + body + ")";
+        const bool calls = may_call(info, body);
+        auto emit = [&](std::ostream& o, Spec sp) {
+            sp.calls = calls;
+            ::emit(o, sp);
+        };
         if (op == Op::Select) {
             // r0 = condition, r1 = value if true, memory operand = value if false.
             State in{Kind::I, k};

@@ -32,7 +32,7 @@ const std::string kGood = R"({"format":"copapy-dag","version":1,"nodes":[
 TEST_CASE("the version output names the image format and LLVM") {
     Run r = cli({"--version"});
     CHECK(r.code == kExitOk);
-    CHECK_THAT(r.out, Catch::StartsWith("copapy-cc ") && Catch::Contains("image format 1") && Catch::Contains("LLVM 14"));
+    CHECK_THAT(r.out, Catch::StartsWith("copapy-cc ") && Catch::Contains("image format 2") && Catch::Contains("LLVM 14"));
 }
 
 TEST_CASE("targets lists the host as default") {

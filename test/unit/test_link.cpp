@@ -27,19 +27,18 @@ const std::string kProgram = R"({"id":0,"op":"input","dtype":"float","name":"a",
                                 {"id":3,"op":"sin","dtype":"float","args":[2]})";
 }  // namespace
 
-TEST_CASE("data references become patches, code references are resolved") {
+TEST_CASE("data references are base-relative fields, code references are resolved") {
     LinkedImage img = link_of(kProgram, R"([{"name":"y","node":3}])");
-    // Patches only for the two data accesses (load a, store y): the constant
-    // lives in the code region, and calls/continuations are code-relative.
-    REQUIRE(img.patches.size() == 2);
-    for (const ImagePatch& p : img.patches) {
-        CHECK(p.kind == CP_PATCH_REL32);
-        CHECK(p.region == CP_REGION_DATA);
-        CHECK(p.site + 4 <= img.stencil_bytes);
-    }
+    // No patches: the data accesses (load a, the constant, store y) are
+    // offsets from the base register, and calls/continuations are code-relative.
+    CHECK(img.patches.empty());
+    CHECK(img.near_operands == 3);
+    CHECK(img.far_operands == 0);
     CHECK(img.resolved > 0);
     CHECK(img.code.size() > img.stencil_bytes);  // sinf and its helpers were pulled in
-    CHECK(img.data.size() == 8);                 // a, y
+    CHECK(img.data.size() == 12);                // a, y, then the constant 2
+    CHECK(img.const_offset == 8);
+    CHECK(cp_read_u32(img.data.data() + 8) == 0x4000'0000);
 }
 
 TEST_CASE("only the auxiliary code a program uses is pulled in") {
