@@ -2,6 +2,8 @@
 // the image bytes (checked back through the runtime's validator).
 #include <catch2/catch.hpp>
 
+#include <fmt/format.h>
+
 #include <string>
 
 #include "dag/dag.hpp"
@@ -96,4 +98,40 @@ TEST_CASE("a stencil that does not continue in the planned register state is an 
     // And a program must end in a stencil that returns.
     p.steps = {Step{0, HoleKind::None, {Kind::I, Kind::I}}};
     CHECK_THROWS_WITH(link_program(p, db()), Catch::Contains("the last stencil 'cp_entry' does not return"));
+}
+
+TEST_CASE("operands beyond a near field's reach use the far twin, base-relative on Arm") {
+    // 700 float inputs summed: data offsets up to 2800 bytes, beyond VLDR's
+    // 0 ... 2040 from the ARM-state base (data + 1020).
+    std::string nodes, sum;
+    for (int i = 0; i < 700; ++i)
+        nodes += fmt::format(R"({{"id":{},"op":"input","dtype":"float","name":"x{}","value":{}}},)", i, i, i);
+    int id = 700;
+    std::string acc = "0";
+    for (int i = 1; i < 700; ++i, ++id) {
+        nodes += fmt::format(R"({{"id":{},"op":"add","dtype":"float","args":[{},{}]}},)", id, acc, i);
+        acc = std::to_string(id);
+    }
+    nodes.pop_back();
+    std::string s = R"({"format":"copapy-dag","version":1,"nodes":[)" + nodes + R"(],"outputs":[{"name":"y","node":)" +
+                    acc + "}]}";
+    Ir ir = build_ir(read_dag({reinterpret_cast<const uint8_t*>(s.data()), s.size()}));
+    const Program p = plan(ir, linearize(ir));
+    auto arm = StencilDb::load(std::string(COPAPY_STENCIL_DIR) + "/armv7.o", armv7_target());
+    const LinkedImage img = link_program(p, *arm);
+    CHECK(img.near_operands > 0);
+    CHECK(img.far_operands > 0);
+    CHECK(img.patches.empty());  // far offsets are movw/movt constants added to r9
+    size_t far_steps = 0;
+    for (size_t i = 0; i < p.steps.size(); ++i) {
+        if (!img.step_far[i]) continue;
+        ++far_steps;
+        const Step& st = p.steps[i];
+        CHECK((st.hole == HoleKind::Const ? img.const_offset + 4 * st.hole_index : st.hole_index) > 2040);
+    }
+    CHECK(far_steps == img.far_operands);
+    // x86-64's disp32 reaches everything.
+    const LinkedImage x86 = link_program(p, db());
+    CHECK(x86.far_operands == 0);
+    CHECK(x86.patches.empty());
 }
