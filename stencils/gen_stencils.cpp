@@ -6,11 +6,14 @@
 // with the very C bodies the stencils use (compiled by the host gcc), so
 // constant folding computes exactly what the generated code would.
 //
-// Every stencil is a C function whose first two parameters are the virtual
-// registers r0 and r1 and which ends in a tail call to the continuation
-// placeholder result_<state>. gcc turns that call into a jump, which the
-// compiler strips when it copies stencils end to end. See lib/ops/ops.hpp for
-// the naming scheme shared with the compiler.
+// Every stencil is a C function void f(int32_t i0, int32_t i1, float f0,
+// float f1) holding the virtual registers r0 and r1 by class, and ends in a
+// tail call to the continuation placeholder result_<state>. gcc turns that
+// call into a jump, which the compiler strips when it copies stencils end to
+// end. A stencil with a memory operand is emitted twice: near (base register +
+// an offset field the compiler writes) and far_<name> (the cp_hole_*
+// placeholder, an absolute address). See lib/ops/ops.hpp for the ABI and the
+// naming scheme shared with the compiler.
 #include <cstdio>
 #include <fstream>
 #include <iostream>
@@ -25,13 +28,55 @@ namespace {
 
 const char* ctype(Kind k) { return k == Kind::F ? "float" : "int32_t"; }
 
-// "void name(int32_t a, float b) { " — the parameter names are the body's operands.
-std::string open(const std::string& name, State s, const char* n0, const char* n1) {
-    return "void " + name + "(" + ctype(s.r0) + " " + n0 + ", " + ctype(s.r1) + " " + n1 + ") { ";
+// The C parameter that holds virtual register `reg` (0 or 1) of class k.
+std::string reg(int r, Kind k) { return std::string(k == Kind::F ? "f" : "i") + char('0' + r); }
+
+// A stencil: the body's operands bound to registers (and the memory operand,
+// written HOLE_I / HOLE_F), statements, and the registers it hands over.
+struct Spec {
+    std::string name;
+    State in, out;
+    std::string bind;   // declarations of the body's operands
+    std::string stmts;  // e.g. a store
+    std::string r0, r1; // the output registers' values (expressions)
+    bool hole = false;  // has a memory operand: emitted near and far
+    bool calls = false; // may call a library function
+};
+
+std::string bind(const char* name, int r, Kind k) {
+    return std::string("__attribute__((unused)) ") + ctype(k) + " " + name + " = " + reg(r, k) + "; ";
+}
+std::string bind_hole(const char* name, Kind k) {
+    return std::string(ctype(k)) + " " + name + " = " + (k == Kind::F ? "HOLE_F" : "HOLE_I") + "; ";
 }
 
-std::string call(State out, const std::string& r0, const std::string& r1) {
-    return continuation_symbol(out) + "(" + r0 + ", " + r1 + "); }\n";
+std::string replace_all(std::string s, std::string_view from, std::string_view to) {
+    for (size_t at = s.find(from); at != std::string::npos; at = s.find(from, at + to.size()))
+        s.replace(at, from.size(), to);
+    return s;
+}
+
+// The function text. The pair of parameters the output state does not use
+// is passed through unchanged (no instruction) or, in a stencil that calls a
+// library function, gets unspecified values (CP_DEAD_*), so that nothing has
+// to be kept alive across the call.
+std::string text(const Spec& sp, const std::string& name, bool far) {
+    std::string body = sp.bind + sp.stmts + ctype(sp.out.r0) + " o0 = " + sp.r0 + "; " + ctype(sp.out.r1) + " o1 = " +
+                       sp.r1 + "; ";
+    body = replace_all(body, "HOLE_F", far ? "CP_FAR_F" : "CP_NEAR_F");
+    body = replace_all(body, "HOLE_I", far ? "CP_FAR_I" : "CP_NEAR_I");
+    auto arg = [&](int r, Kind k) {
+        const Kind have = r == 0 ? sp.out.r0 : sp.out.r1;
+        if (have == k) return std::string(r == 0 ? "o0" : "o1");
+        return sp.calls ? std::string(k == Kind::F ? "CP_DEAD_F" : "CP_DEAD_I") : reg(r, k);
+    };
+    return "void " + name + "(int32_t i0, int32_t i1, float f0, float f1) { " + body + continuation_symbol(sp.out) +
+           "(" + arg(0, Kind::I) + ", " + arg(1, Kind::I) + ", " + arg(0, Kind::F) + ", " + arg(1, Kind::F) + "); }\n";
+}
+
+void emit(std::ostream& os, const Spec& sp) {
+    os << text(sp, sp.name, false);
+    if (sp.hole) os << text(sp, far_stencil(sp.name), true);
 }
 
 // Calls f(op, info, operand class, body, result class) for every op variant
@@ -45,54 +90,162 @@ void for_each_variant(F f) {
     }
 }
 
+// Does the body (may) call a library function: libm, the helpers built on
+// fmodf or integer division (__aeabi_idivmod on ARMv7-A), and rounding, which
+// is a call where the FPU has no instruction for it?
+bool may_call(const OpInfo& info, const std::string& body) {
+    if (info.flags & Libm) return true;
+    for (const char* f : {"cp_mod_", "cp_floordiv_", "floorf", "ceilf", "truncf", "cp_round_f"})
+        if (body.find(f) != std::string::npos) return true;
+    return false;
+}
+
 void emit_ops(std::ostream& os) {
     for_each_variant([&](Op op, const OpInfo& info, Kind k, const std::string& body, Kind res) {
+        const std::string value = "(" + body + ")";
+        const bool calls = may_call(info, body);
+        auto emit = [&](std::ostream& o, Spec sp) {
+            sp.calls = calls;
+            ::emit(o, sp);
+        };
         if (op == Op::Select) {
             // r0 = condition, r1 = value if true, memory operand = value if false.
             State in{Kind::I, k};
-            os << open(op_stencil(op, in), in, "c", "a") << ctype(k) << " b = " << hole_symbol(k) << "; "
-               << call({res, k}, "(" + body + ")", "a");
+            emit(os, {op_stencil(op, in), in, {res, k}, bind("c", 0, Kind::I) + bind("a", 1, k) + bind_hole("b", k), "",
+                      value, "a", true});
         } else if (info.arity == 2) {
             State in{k, k};
-            os << open(op_stencil(op, in), in, "a", "b") << call({res, k}, "(" + body + ")", "b");
+            emit(os, {op_stencil(op, in), in, {res, k}, bind("a", 0, k) + bind("b", 1, k), "", value, "b"});
             // One operand from memory, r1 untouched: b = *hole (and, when
             // the order matters, a = *hole with b in r0).
-            const std::string hole(hole_symbol(k));
             for (Kind other : {Kind::I, Kind::F}) {
                 State m{k, other};
-                os << open(op_mem_stencil(op, m), m, "a", "r1") << ctype(k) << " b = " << hole << "; "
-                   << call({res, other}, "(" + body + ")", "r1");
+                emit(os, {op_mem_stencil(op, m), m, {res, other}, bind("a", 0, k) + bind_hole("b", k), "", value,
+                          reg(1, other), true});
                 if (!is_commutative(op))
-                    os << open(op_rmem_stencil(op, m), m, "b", "r1") << ctype(k) << " a = " << hole << "; "
-                       << call({res, other}, "(" + body + ")", "r1");
+                    emit(os, {op_rmem_stencil(op, m), m, {res, other}, bind("b", 0, k) + bind_hole("a", k), "", value,
+                              reg(1, other), true});
             }
         } else {
             for (Kind other : {Kind::I, Kind::F}) {
                 State in{k, other};
-                os << open(op_stencil(op, in), in, "a", "r1") << call({res, other}, "(" + body + ")", "r1");
+                emit(os, {op_stencil(op, in), in, {res, other}, bind("a", 0, k), "", value, reg(1, other)});
             }
             // The operand from memory: r0's old value is dead, r1 untouched.
             for (State st : kAllStates)
-                os << open(unary_mem_stencil(op, k, st), st, "r0", "r1") << "(void)r0; " << ctype(k) << " a = "
-                   << hole_symbol(k) << "; " << call({res, st.r1}, "(" + body + ")", "r1");
+                emit(os, {unary_mem_stencil(op, k, st), st, {res, st.r1}, bind_hole("a", k), "", value, reg(1, st.r1),
+                          true});
         }
     });
 }
 
 void emit_moves(std::ostream& os) {
     for (State s : kAllStates) {
+        const std::string r0 = reg(0, s.r0), r1 = reg(1, s.r1);
         for (Kind k : {Kind::I, Kind::F}) {
-            const std::string hole(hole_symbol(k));
-            os << open(load_stencil(0, k, s), s, "r0", "r1") << call({k, s.r1}, hole, "r1");
-            os << open(load_stencil(1, k, s), s, "r0", "r1") << call({s.r0, k}, "r0", hole);
+            const std::string hole = k == Kind::F ? "HOLE_F" : "HOLE_I";
+            emit(os, {load_stencil(0, k, s), s, {k, s.r1}, "", "", hole, r1, true});
+            emit(os, {load_stencil(1, k, s), s, {s.r0, k}, "", "", r0, hole, true});
         }
-        os << open(store_stencil(0, s), s, "r0", "r1") << hole_symbol(s.r0) << " = r0; " << call(s, "r0", "r1");
-        os << open(store_stencil(1, s), s, "r0", "r1") << hole_symbol(s.r1) << " = r1; " << call(s, "r0", "r1");
-        os << open(swap_stencil(s), s, "r0", "r1") << call({s.r1, s.r0}, "r1", "r0");
-        os << open(dup_stencil(s), s, "r0", "r1") << call({s.r0, s.r0}, "r0", "r0");
-        os << open(mov_stencil(s), s, "r0", "r1") << call({s.r1, s.r1}, "r1", "r1");
+        auto hole = [](Kind k) { return std::string(k == Kind::F ? "HOLE_F" : "HOLE_I"); };
+        emit(os, {store_stencil(0, s), s, s, "", hole(s.r0) + " = " + r0 + "; ", r0, r1, true});
+        emit(os, {store_stencil(1, s), s, s, "", hole(s.r1) + " = " + r1 + "; ", r0, r1, true});
+        emit(os, {swap_stencil(s), s, {s.r1, s.r0}, "", "", r1, r0});
+        emit(os, {dup_stencil(s), s, {s.r0, s.r0}, "", "", r0, r0});
+        emit(os, {mov_stencil(s), s, {s.r1, s.r1}, "", "", r1, r1});
     }
 }
+
+// Per target: the base register (callee-saved in the platform ABI, so
+// library code compiled without this declaration preserves it), the bias
+// (base = data + bias, so that signed offset fields reach both ways), the
+// marker offset of a memory operand (it must select an instruction form
+// with an immediate field the target file recognises and can rewrite: on
+// x86-64 a disp32; on Arm the largest offset of VLDR/VSTR, 1020, which also
+// fits LDR/STR), and the entry and exit stencils, which set and restore the
+// base register. The bias and marker are also absolute symbols of the object
+// (cp_data_bias, cp_near_marker), read by the compiler, and so is
+// cp_far_relative: 1 if far stencils take the placeholder's address as an
+// offset from the base register (resolved at compile time), 0 if as the
+// operand's absolute address.
+const char* kTargetPrelude = R"(
+#if defined(__x86_64__)
+#define CP_BASE_REG "rbx"
+#define CP_BIAS 0
+#define CP_NEAR 0x7ffffff0
+#define CP_FREG "=x"
+#define CP_FAR_RELATIVE 0
+/* The stack stays 16-byte aligned as at a function's entry: push + 8. */
+#define CP_ENTRY_EXIT \
+    ".section .text.cp_entry,\"ax\",@progbits\n.globl cp_entry\n.type cp_entry,@function\ncp_entry:\n" \
+    "  pushq %rbx\n  subq $8, %rsp\n  movq %rdi, %rbx\n  jmp result_ii\n.size cp_entry, .-cp_entry\n" \
+    ".section .text.cp_exit,\"ax\",@progbits\n.globl cp_exit\n.type cp_exit,@function\ncp_exit:\n" \
+    "  addq $8, %rsp\n  popq %rbx\n  ret\n.size cp_exit, .-cp_exit\n"
+#elif defined(__aarch64__)
+#define CP_BASE_REG "x19"
+#define CP_BIAS 0
+#define CP_NEAR 1020
+#define CP_FREG "=w"
+#define CP_FAR_RELATIVE 0
+#define CP_ENTRY_EXIT \
+    ".section .text.cp_entry,\"ax\",%progbits\n.p2align 2\n.globl cp_entry\n.type cp_entry,%function\ncp_entry:\n" \
+    "  str x19, [sp, #-16]!\n  mov x19, x0\n  b result_ii\n.size cp_entry, .-cp_entry\n" \
+    ".section .text.cp_exit,\"ax\",%progbits\n.p2align 2\n.globl cp_exit\n.type cp_exit,%function\ncp_exit:\n" \
+    "  ldr x19, [sp], #16\n  ret\n.size cp_exit, .-cp_exit\n"
+#elif defined(__arm__) && defined(__thumb__)
+#define CP_BASE_REG "r9"
+/* Thumb-2 LDR/STR reach +4095 but only -255: a small bias. */
+#define CP_BIAS 252
+#define CP_NEAR 1020
+#define CP_FREG "=t"
+#define CP_FAR_RELATIVE 1
+#define CP_ENTRY_EXIT \
+    ".syntax unified\n.thumb\n" \
+    ".section .text.cp_entry,\"ax\",%progbits\n.p2align 2\n.globl cp_entry\n.type cp_entry,%function\n.thumb_func\ncp_entry:\n" \
+    "  push {r9, lr}\n  add.w r9, r0, #252\n  b.w result_ii\n.size cp_entry, .-cp_entry\n" \
+    ".section .text.cp_exit,\"ax\",%progbits\n.p2align 2\n.globl cp_exit\n.type cp_exit,%function\n.thumb_func\ncp_exit:\n" \
+    "  pop {r9, pc}\n.size cp_exit, .-cp_exit\n"
+#elif defined(__arm__)
+#define CP_BASE_REG "r9"
+/* VLDR/VSTR reach +-1020: the base in the middle of that. */
+#define CP_BIAS 1020
+#define CP_NEAR 1020
+#define CP_FREG "=t"
+#define CP_FAR_RELATIVE 1
+#define CP_ENTRY_EXIT \
+    ".syntax unified\n.arm\n" \
+    ".section .text.cp_entry,\"ax\",%progbits\n.p2align 2\n.globl cp_entry\n.type cp_entry,%function\ncp_entry:\n" \
+    "  push {r9, lr}\n  add r9, r0, #1020\n  b result_ii\n.size cp_entry, .-cp_entry\n" \
+    ".section .text.cp_exit,\"ax\",%progbits\n.p2align 2\n.globl cp_exit\n.type cp_exit,%function\ncp_exit:\n" \
+    "  pop {r9, pc}\n.size cp_exit, .-cp_exit\n"
+#else
+#error "no stencil ABI for this target"
+#endif
+#define CP_STR2(x) #x
+#define CP_STR(x) CP_STR2(x)
+register uint8_t *cp_base __asm__(CP_BASE_REG);
+__asm__(CP_ENTRY_EXIT
+        ".globl cp_data_bias\n.set cp_data_bias, " CP_STR(CP_BIAS) "\n"
+        ".globl cp_near_marker\n.set cp_near_marker, " CP_STR(CP_NEAR) "\n"
+        ".globl cp_far_relative\n.set cp_far_relative, " CP_STR(CP_FAR_RELATIVE) "\n");
+#define CP_NEAR_F (*(float *)(cp_base + CP_NEAR))
+#define CP_NEAR_I (*(int32_t *)(cp_base + CP_NEAR))
+/* Far operands. Arm: the placeholder's "address" is the offset from the base
+ * register (movw/movt of a constant the compiler writes, no load-time patch).
+ * Elsewhere it is the operand's absolute address (patched at load time). */
+#if CP_FAR_RELATIVE
+#define CP_FAR_F (*(float *)(cp_base + (uintptr_t)&cp_hole_f))
+#define CP_FAR_I (*(int32_t *)(cp_base + (uintptr_t)&cp_hole_i))
+#else
+#define CP_FAR_F cp_hole_f
+#define CP_FAR_I cp_hole_i
+#endif
+/* A value for a register the next stencil does not read: no instruction. */
+static inline __attribute__((always_inline)) int32_t cp_dead_i(void) { int32_t u; __asm__ volatile("" : "=r"(u)); return u; }
+static inline __attribute__((always_inline)) float cp_dead_f(void) { float u; __asm__ volatile("" : CP_FREG(u)); return u; }
+#define CP_DEAD_I cp_dead_i()
+#define CP_DEAD_F cp_dead_f()
+)";
 
 const char* bits_to(Kind k) { return k == Kind::F ? "cp_as_f" : "cp_as_i"; }
 const char* to_bits(Kind k) { return k == Kind::F ? "cp_bits_f" : "cp_bits_i"; }
@@ -155,9 +308,8 @@ int main(int argc, char** argv) {
     }
     std::ostringstream os;
     os << "/* Generated by gen_stencils from lib/ops/ops.def. Do not edit. */\n"
-          "#include \"prelude.h\"\n\n"
-          "void cp_entry(void) { result_ii(0, 0); }\n"
-          "void cp_exit(void) { }\n\n";
+          "#include \"prelude.h\"\n"
+       << kTargetPrelude << "\n";
     emit_ops(os);
     os << "\n";
     emit_moves(os);

@@ -15,11 +15,13 @@
 #include <stdint.h>
 
 /* Placeholders: the next stencil (one per register state) and the memory
- * operand. They stay undefined in the object; the compiler resolves them. */
-void result_ii(int32_t r0, int32_t r1);
-void result_if(int32_t r0, float r1);
-void result_fi(float r0, int32_t r1);
-void result_ff(float r0, float r1);
+ * operand of far stencils. They stay undefined in the object; the compiler
+ * resolves them. Every stencil has the continuations' signature: r0 in i0 or
+ * f0 by its class, r1 in i1 or f1 (lib/ops/ops.hpp). */
+void result_ii(int32_t i0, int32_t i1, float f0, float f1);
+void result_if(int32_t i0, int32_t i1, float f0, float f1);
+void result_fi(int32_t i0, int32_t i1, float f0, float f1);
+void result_ff(int32_t i0, int32_t i1, float f0, float f1);
 extern int32_t cp_hole_i;
 extern float cp_hole_f;
 

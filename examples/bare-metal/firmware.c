@@ -20,8 +20,8 @@ static void store_float(uint8_t *p, float f) {
 }
 
 static void run(const cp_image *image, uint8_t *code, uint8_t *data) {
-    void (*entry)(void) = (void (*)(void))cp_image_entry_address(image, code);
-    entry();
+    cp_entry_fn entry = (cp_entry_fn)cp_image_entry_address(image, code);
+    entry(data);
     printf("x=0x%08lx y=0x%08lx\n", (unsigned long)cp_read_u32(data + KINEMATICS_OFFSET_x),
            (unsigned long)cp_read_u32(data + KINEMATICS_OFFSET_y));
 }

@@ -64,8 +64,8 @@ int main(int argc, char **argv) {
         return 1;
     }
     cp_flush_icache(code, code + KINEMATICS_CODE_SIZE);
-    void (*entry)(void) = (void (*)(void))cp_image_entry_address(&image, code);
-    entry();
+    cp_entry_fn entry = (cp_entry_fn)cp_image_entry_address(&image, code);
+    entry(data);
 
     printf("{\"x\": %.9g, \"y\": %.9g}\n", load_float(data + KINEMATICS_OFFSET_x),
            load_float(data + KINEMATICS_OFFSET_y));

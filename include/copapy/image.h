@@ -23,8 +23,10 @@ extern "C" {
 /* "CPIMG" then CR LF SUB: detects text-mode mangling, like PNG's signature. */
 #define CP_IMAGE_MAGIC "CPIMG\r\n\x1a"
 #define CP_IMAGE_MAGIC_SIZE 8
-/* Version 2 added the load addresses of fixed-address images to the header
- * (48 -> 64 bytes). Version 1 images are refused: rebuild them. */
+/* Version 2 (from version 1): the header holds the load addresses of
+ * fixed-address images (48 -> 64 bytes), and the entry point takes the data
+ * region's address, void entry(uint8_t *data) (cp_entry_fn). Version 1
+ * images are refused: rebuild them. */
 #define CP_IMAGE_VERSION 2
 
 /* Byte offsets of the header fields (all u32 unless noted). */
@@ -196,8 +198,10 @@ cp_status cp_image_find(const cp_image *image, const char *name, cp_symbol *out)
 cp_status cp_image_load(const cp_image *image, uint8_t *code, size_t code_capacity,
                         uint8_t *data, size_t data_capacity);
 
-/* Address to call: code + entry, with the Thumb bit set for Thumb entries. */
+/* Address to call: code + entry, with the Thumb bit set for Thumb entries.
+ * Call it as a cp_entry_fn with the address of the loaded data region. */
 uintptr_t cp_image_entry_address(const cp_image *image, const uint8_t *code);
+typedef void (*cp_entry_fn)(uint8_t *data);
 
 /* Encodes one patch: writes V = value into the field at `site`, whose run-time
  * address is `place`. Checks the instruction shape and the range. */

@@ -245,6 +245,8 @@ CompiledProgram compile_program(const CompileOptions& opt) {
     stats.data_bytes = c.image.data.size();
     stats.patches = c.image.patches.size();
     stats.resolved = c.image.resolved;
+    stats.near_operands = c.image.near_operands;
+    stats.far_operands = c.image.far_operands;
     if (opt.release_stages) c.program.steps = {};
     stats.t_link = lap(clock);
     return c;

@@ -79,8 +79,9 @@ std::string format_c_header(const EmitInput& in, std::span<const uint8_t> bytes,
         " * cp_image_open(&image, {}_image, sizeof {}_image), load it with\n"
         " * cp_image_load() into {}_CODE_SIZE bytes of code memory aligned to\n"
         " * {}_CODE_ALIGN and {}_DATA_SIZE bytes of data memory aligned to\n"
-        " * {}_DATA_ALIGN, then call cp_image_entry_address(). Named values are\n"
-        " * little-endian 32-bit words at the {}_OFFSET_* offsets of the data memory.\n",
+        " * {}_DATA_ALIGN, then call cp_image_entry_address() as a cp_entry_fn with\n"
+        " * the data memory's address. Named values are little-endian 32-bit\n"
+        " * words at the {}_OFFSET_* offsets of the data memory.\n",
         std::filesystem::path(in.source).filename().string(), in.target.name, lower, lower, lower, macro, macro, macro,
         macro, macro);
     if (in.fixed)

@@ -60,8 +60,6 @@ public:
             library_section(p);
             at = p.offset + p.size;
         }
-        padding(at, img_.const_offset);
-        constant_pool();
         data_region();
         return std::move(out_);
     }
@@ -124,7 +122,10 @@ private:
         };
         for (size_t i = 0; i < in_.program.steps.size(); ++i) {
             const Step& step = in_.program.steps[i];
-            const Stencil& st = in_.db.stencil(in_.program.stencil(step));
+            const Stencil& st = in_.db.stencil(step_name(i));
+            for (const TargetInfo::DataField& d : st.data_fields)
+                notes_[img_.step_offsets[i] + d.offset].push_back(
+                    fmt::format("near {} data+{:#x}", in_.target.data_field_name(d.form), hole_offset(step)));
             for (uint32_t r : st.relocs) {
                 const ObjReloc& rel = in_.db.relocs()[r];
                 const ObjSymbol& sym = in_.db.symbols()[rel.symbol];
@@ -143,12 +144,22 @@ private:
         }
     }
 
+    // The stencil a step was linked with: the planned one, or its far twin.
+    std::string step_name(size_t i) const {
+        const std::string_view planned = in_.program.stencil(in_.program.steps[i]);
+        return i < img_.step_far.size() && img_.step_far[i] ? far_stencil(planned) : std::string(planned);
+    }
+    int64_t hole_offset(const Step& step) const {
+        return step.hole == HoleKind::Const ? img_.const_offset + int64_t{4} * step.hole_index : int64_t{step.hole_index};
+    }
+
     void step(size_t i) {
         const Step& step = in_.program.steps[i];
-        const Stencil& st = in_.db.stencil(in_.program.stencil(step));
+        const std::string name = step_name(i);
+        const Stencil& st = in_.db.stencil(name);
         const uint32_t at = img_.step_offsets[i];
         const uint32_t end = i + 1 < in_.program.steps.size() ? img_.step_offsets[i + 1] : img_.stencil_bytes;
-        std::string line = fmt::format(";\n; step {}: {}", i, in_.program.stencil(step));
+        std::string line = fmt::format(";\n; step {}: {}", i, name);
         if (step.node != kNone && step.node < in_.ir.nodes.size() && in_.ir.nodes[step.node].dag_id >= 0)
             line += fmt::format("  node {}", in_.ir.nodes[step.node].dag_id);
         if (step.hole == HoleKind::Data) line += fmt::format("  data+{:#x}", step.hole_index);
@@ -172,18 +183,9 @@ private:
         if (to > from) out_ += fmt::format(";\n; {} bytes of padding\n", to - from);
     }
 
-    void constant_pool() {
-        out_ += fmt::format(";\n; constant pool ({} words)\n", in_.program.consts.size());
-        for (size_t k = 0; k < in_.program.consts.size(); ++k) {
-            const uint32_t at = img_.const_offset + static_cast<uint32_t>(4 * k);
-            line(at, {img_.code.data() + at, 4}, fmt::format(".word   {:#010x}", cp_read_u32(img_.code.data() + at)),
-                 fmt::format("const[{}]", k));
-        }
-    }
-
     void data_region() {
         const Program& prog = in_.program;
-        out_ += fmt::format(";\n; data region ({} bytes): {} value slots, then library data\n", img_.data.size(),
+        out_ += fmt::format(";\n; data region ({} bytes): {} value slots, the constants, then library data\n", img_.data.size(),
                             prog.data.size());
         std::map<uint32_t, std::string> names;
         for (const ImageSymbol& s : img_.symbols) {
@@ -196,6 +198,11 @@ private:
             const auto it = names.find(at);
             out_ += fmt::format("{}  {:#010x}  {}\n", address(CP_REGION_DATA, at), prog.data[k],
                                 it == names.end() ? "(temporary)" : it->second);
+        }
+        out_ += fmt::format("; constants in the data region ({} words)\n", prog.consts.size());
+        for (size_t k = 0; k < prog.consts.size(); ++k) {
+            const uint32_t at = img_.const_offset + static_cast<uint32_t>(4 * k);
+            out_ += fmt::format("{}  {:#010x}  const[{}]\n", address(CP_REGION_DATA, at), prog.consts[k], k);
         }
         for (const LinkedImage::Placement& p : img_.aux) {
             if (p.region != CP_REGION_DATA) continue;

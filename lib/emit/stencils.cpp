@@ -83,6 +83,10 @@ std::string format_stencils(StencilDb& db) {
                                 to.name, rel.addend, rel.kind ? cp_patch_kind_name(*rel.kind) : "UNSUPPORTED",
                                 role_note(to.role), st && st->tail_cut && at >= st->code.size() ? ", cut" : "");
         }
+        if (st)
+            for (const TargetInfo::DataField& d : st->data_fields)
+                body += fmt::format("    +{:<#6x} {:<28} {:<24} {:+#x}  -> written by the compiler (memory operand)\n",
+                                    d.offset, "data offset field", target.data_field_name(d.form), 0);
     }
 
     std::string library;

@@ -45,6 +45,13 @@ public:
     }
 
     LinkedImage run() {
+        // The data region: the program's slots, then the constants (addressed
+        // like slots, from the base register), then library data.
+        const_base_ = static_cast<uint32_t>(4 * prog_.data.size());
+        if (const auto abi = db_.near_abi()) {
+            bias_ = abi->bias;
+            far_relative_ = abi->far_relative;
+        }
         img_.target = target_.id;
         img_.code_align = target_.code_align;
         img_.data_align = target_.data_align;
@@ -62,7 +69,6 @@ public:
             for (uint32_t r : st.relocs) pull_target(Fixup{0, r, first_step_[k], st.section});
         }
         for (size_t i = 0; i < aux_fixups_.size(); ++i) pull_target(aux_fixups_[i]);
-        place_constants();
         place_data();
         resolve_steps();
         for (const Fixup& f : aux_fixups_) resolve(f);
@@ -116,22 +122,49 @@ private:
         const size_t n = prog_.steps.size();
         step_stencil_.reserve(n);
         img_.step_offsets.reserve(n);
-        // The database is asked once per distinct stencil name.
+        img_.step_far.reserve(n);
+        // The database is asked once per distinct stencil name (and far twin).
         std::vector<uint32_t> by_name(prog_.stencil_names.size(), kNone);  // name index -> index into stencils_
-        uint64_t size = 0;
-        for (uint32_t i = 0; i < n; ++i) {
-            uint32_t& found = by_name[prog_.steps[i].stencil];
+        std::vector<uint32_t> far_by_name(prog_.stencil_names.size(), kNone);
+        auto distinct = [&](uint32_t& found, std::string_view name, uint32_t i) -> uint32_t {
             if (found == kNone) {
                 found = static_cast<uint32_t>(stencils_.size());
-                stencils_.push_back(&db_.stencil(prog_.stencil(prog_.steps[i])));
+                stencils_.push_back(&db_.stencil(name));
                 first_step_.push_back(i);
             }
-            const Stencil& st = *stencils_[found];
+            return found;
+        };
+        uint64_t size = 0;
+        for (uint32_t i = 0; i < n; ++i) {
+            const Step& step = prog_.steps[i];
+            uint32_t k = distinct(by_name[step.stencil], prog_.stencil(step), i);
+            const Stencil& near = *stencils_[k];
+            bool far = false;
+            if (!near.data_fields.empty()) {
+                if (step.hole == HoleKind::None)
+                    fail(ErrorKind::Environment, "{}: stencil '{}' has a memory operand the program does not give it",
+                         db_.path(), near.name);
+                const int64_t disp = hole_offset(step) - bias_;
+                for (const TargetInfo::DataField& f : near.data_fields) far = far || !target_.data_field_fits(f.form, disp);
+                if (far) {
+                    const std::string twin = far_stencil(near.name);
+                    if (!db_.has_function(twin))
+                        fail(ErrorKind::Environment,
+                             "{}: stencil '{}': data offset {} does not fit its {} field and there is no '{}'",
+                             db_.path(), near.name, disp, target_.data_field_name(near.data_fields[0].form), twin);
+                    k = distinct(far_by_name[step.stencil], twin, i);
+                    ++img_.far_operands;
+                } else {
+                    ++img_.near_operands;
+                }
+            }
+            const Stencil& st = *stencils_[k];
             check_continuation(i, st);
             size += padding(size, st.align, /*executed=*/true);
             check_room(size, st.code.size() + st.align, "code");
             size += st.code.size();
-            step_stencil_.push_back(found);
+            step_stencil_.push_back(k);
+            img_.step_far.push_back(far);
         }
         img_.code.reserve(size);
         for (uint32_t i = 0; i < n; ++i) {
@@ -140,6 +173,11 @@ private:
             img_.step_offsets.push_back(static_cast<uint32_t>(img_.code.size()));
             img_.code.insert(img_.code.end(), st.code.begin(), st.code.end());
         }
+    }
+
+    // The data offset of a step's memory operand.
+    int64_t hole_offset(const Step& step) const {
+        return step.hole == HoleKind::Const ? const_base_ + int64_t{4} * step.hole_index : int64_t{step.hole_index};
     }
 
     const Stencil& stencil_of(uint32_t step) const { return *stencils_[step_stencil_[step]]; }
@@ -202,11 +240,9 @@ private:
                     case Target::Next: value = at + st.code.size(); break;  // the end of this copy
                     case Target::Hole: {
                         const Step& step = prog_.steps[i];
-                        if (step.hole == HoleKind::Data) {
+                        if (step.hole != HoleKind::None) {
                             region = CP_REGION_DATA;
-                            value = step.hole_index;
-                        } else if (step.hole == HoleKind::Const) {
-                            value = const_base_ + 4 * step.hole_index;
+                            value = hole_offset(step);
                         } else {
                             fail(ErrorKind::Environment,
                                  "{}: stencil '{}' has a memory operand the program does not give it", db_.path(),
@@ -224,8 +260,15 @@ private:
                              quote(db_.symbol(db_.reloc(p.reloc).symbol).name));
                 }
                 if (p.thumb && (p.target == Target::Self || p.target == Target::Placed)) value |= 1;
+                if (p.target == Target::Hole && far_relative_) {
+                    far_offset(f, p.kind, value - bias_ + p.addend);
+                    continue;
+                }
                 apply(f, p.kind, region, value + p.addend, p.pic);
             }
+            // Near memory operands: the offset from the base register.
+            for (const TargetInfo::DataField& d : st.data_fields)
+                target_.write_data_field(d.form, img_.code.data() + at + d.offset, hole_offset(prog_.steps[i]) - bias_);
         }
     }
 
@@ -288,22 +331,13 @@ private:
         }
     }
 
-    void place_constants() {
-        reserve_room(img_.code, 4 * uint64_t{prog_.consts.size()} + 4, "code");
-        align_code(4);
-        const_base_ = static_cast<uint32_t>(img_.code.size());
-        img_.const_offset = const_base_;
-        for (uint32_t w : prog_.consts) {
-            const size_t at = img_.code.size();
-            img_.code.resize(at + 4);
-            cp_write_u32(img_.code.data() + at, w);
-        }
-    }
-
     void place_data() {
-        reserve_room(img_.data, 4 * uint64_t{prog_.data.size()}, "data");
-        img_.data.resize(prog_.data.size() * 4);
+        reserve_room(img_.data, 4 * (uint64_t{prog_.data.size()} + prog_.consts.size()), "data");
+        img_.data.resize((prog_.data.size() + prog_.consts.size()) * 4);
         for (size_t i = 0; i < prog_.data.size(); ++i) cp_write_u32(img_.data.data() + 4 * i, prog_.data[i]);
+        img_.const_offset = const_base_;
+        for (size_t i = 0; i < prog_.consts.size(); ++i)
+            cp_write_u32(img_.data.data() + const_base_ + 4 * i, prog_.consts[i]);
         for (uint32_t s : data_sections_) {
             const ObjSection& sec = db_.section(s);
             reserve_room(img_.data, sec.size + 4096, "data");
@@ -338,11 +372,9 @@ private:
                     fail(ErrorKind::Environment, "{}: {} uses hole {} outside a stencil", db_.path(), origin(f),
                          quote(sym.name));
                 const Step& step = prog_.steps[f.step];
-                if (step.hole == HoleKind::Data) {
+                if (step.hole != HoleKind::None) {
                     region = CP_REGION_DATA;
-                    value = step.hole_index;
-                } else if (step.hole == HoleKind::Const) {
-                    value = const_base_ + 4 * step.hole_index;
+                    value = hole_offset(step);
                 } else {
                     fail(ErrorKind::Environment, "{}: stencil '{}' has a memory operand the program does not give it",
                          db_.path(), stencil_of(f.step).name);
@@ -363,6 +395,19 @@ private:
                 fail(ErrorKind::Environment, "{}: {} refers to undefined symbol '{}'", db_.path(), origin(f), sym.name);
         }
         apply(f, kind, region, value + rel.addend, target_.position_independent(kind));
+    }
+
+    // A far stencil's operand as an offset from the base register: a
+    // constant (movw/movt), written now, in two's complement.
+    void far_offset(const Fixup& f, cp_patch_kind kind, int64_t disp) {
+        if (kind != CP_PATCH_ARM_MOVW && kind != CP_PATCH_ARM_MOVT && kind != CP_PATCH_THM_MOVW &&
+            kind != CP_PATCH_THM_MOVT && kind != CP_PATCH_ABS32)
+            fail(ErrorKind::Environment, "{}: {}: relocation {} cannot hold a base-relative operand offset", db_.path(),
+                 origin(f), target_.relocation_name(db_.reloc(f.reloc).type));
+        const cp_status st =
+            cp_patch_apply(kind, img_.code.data() + f.site, static_cast<uint64_t>(disp) & 0xffff'ffffu, f.site);
+        if (st != CP_OK) report(f, st, disp);
+        ++img_.resolved;
     }
 
     // A resolved value (S + A in its region): written into the code now if
@@ -404,7 +449,9 @@ private:
     std::vector<uint32_t> placed_;  // section -> offset in its region
     std::vector<bool> in_data_;
     std::vector<uint32_t> data_sections_;
-    uint32_t const_base_ = 0;
+    uint32_t const_base_ = 0;  // the constants in the data region
+    int64_t bias_ = 0;         // the base register holds data + bias_
+    bool far_relative_ = false;  // far operands are base-relative (NearAbi)
 };
 
 }  // namespace

@@ -52,7 +52,9 @@ struct LinkedImage {
         uint32_t section;  // index into StencilDb::sections()
     };
     std::vector<Placement> aux;          // auxiliary sections, in placement order
-    uint32_t const_offset = 0;           // the constant pool in the code region
+    uint32_t const_offset = 0;           // the constant pool in the data region (after the value slots)
+    std::vector<uint8_t> step_far;       // per step: 1 if it uses the far twin of its planned stencil
+    uint32_t near_operands = 0, far_operands = 0;  // memory operands by variant
 };
 
 LinkedImage link_program(const Program& program, StencilDb& db);

@@ -100,4 +100,6 @@ std::string unary_mem_stencil(Op op, Kind k, State s) {
     return std::string(op_name(op)) + "_m_" + kind_char(k) + "_" + state_suffix(s);
 }
 
+std::string far_stencil(std::string_view name) { return std::string(kFarPrefix) + std::string(name); }
+
 }  // namespace copapy

@@ -71,12 +71,26 @@ Kind result_kind(Op op, Kind operand);
 bool has_variant(Op op, Kind operand);
 
 // ---- Stencil ABI ----------------------------------------------------------
-// Two virtual registers r0 and r1 carry values between stencils as the first
-// two arguments of a C function; their classes (the "state") select the
-// function signature and hence which machine registers hold them. Every
-// stencil ends with a tail call to result_<s0><s1>, the placeholder for the
-// next stencil. Memory operands are the placeholders cp_hole_i / cp_hole_f,
-// patched to the address of the operand.
+// Two virtual registers r0 and r1 carry values between stencils. Every stencil
+// and continuation has the one C signature
+//     void f(int32_t i0, int32_t i1, float f0, float f1)
+// and r0 lives in i0 or f0 by its class, r1 in i1 or f1; the pair a state does
+// not use is dead (stencils pass unspecified values there). So a value stays in
+// the machine register of its class and never moves between register files
+// because of the argument position. The register state ("ii", "fi", ...)
+// names which of the pair is live. Every stencil ends with a tail call to
+// result_<s0><s1>, the placeholder for the next stencil.
+//
+// The data region is addressed from a base register that every stencil
+// reserves (a gcc global register variable, see gen_stencils.cpp; callee-saved
+// in the platform ABI, so library code preserves it). The entry stencil sets
+// it from its argument, cp_entry(uint8_t *data), the exit stencil restores the
+// caller's value. A memory operand is `*(T *)(base + marker)`: the target file
+// finds that instruction field (TargetInfo::find_data_fields) and the linker
+// writes the operand's offset into it. Where an offset does not fit, the
+// linker uses the stencil's "far" twin (far_<name>), whose operand is the
+// placeholder cp_hole_i / cp_hole_f resolved through relocations (an absolute
+// address, patched at load time).
 struct State {
     Kind r0, r1;
     friend bool operator==(State, State) = default;
@@ -102,5 +116,9 @@ std::string mov_stencil(State s);                          // "mov_fi": r0 = r1
 std::string op_mem_stencil(Op op, State s);                // "sub_m_ff": r0 = r0 - *hole
 std::string op_rmem_stencil(Op op, State s);               // "sub_rm_ff": r0 = *hole - r0 (non-commutative)
 std::string unary_mem_stencil(Op op, Kind k, State s);     // "neg_m_f_ii": r0 = -*hole (hole of class k)
+
+// The far twin of a memory-operand stencil: "far_add_m_ff".
+inline constexpr std::string_view kFarPrefix = "far_";
+std::string far_stencil(std::string_view name);
 
 }  // namespace copapy

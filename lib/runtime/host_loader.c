@@ -44,7 +44,7 @@ struct cp_host_image {
     size_t code_span, data_span;
     uint8_t *exec;   /* the whole pages made read+execute */
     size_t exec_len;
-    void (*entry)(void);
+    cp_entry_fn entry;
 };
 
 int cp_host_api_version(void) { return CP_HOST_API_VERSION; }
@@ -290,7 +290,7 @@ cp_host_image *cp_host_load(const void *bytes, size_t size, char *error, size_t 
     /* POSIX guarantees that data addresses convert to function pointers; the
      * entry address carries the Thumb bit where needed. */
     address = cp_image_entry_address(&h->image, h->code);
-    h->entry = (void (*)(void))address;
+    h->entry = (cp_entry_fn)address;
     return h;
 }
 
@@ -329,10 +329,10 @@ int cp_host_symbol(const cp_host_image *h, uint32_t index, const char **name, ui
 }
 
 void cp_host_run(cp_host_image *h, uint64_t count) {
-    void (*const entry)(void) = h->entry;
+    const cp_entry_fn entry = h->entry;
     uint64_t i;
     for (i = 0; i < count; ++i) {
-        entry();
+        entry(h->data);
     }
 }
 
@@ -366,7 +366,7 @@ int cp_host_run_batch(cp_host_image *h, uint64_t periods, const uint32_t *writes
         for (; k < end; ++k) {
             cp_write_u32(h->data + offsets[k], bits[k]); /* the image is little-endian */
         }
-        h->entry();
+        h->entry(h->data);
         for (i = 0; i < out_count; ++i) {
             out_bits[p * out_count + i] = cp_read_u32(h->data + out_offsets[i]);
         }
@@ -377,7 +377,7 @@ int cp_host_run_batch(cp_host_image *h, uint64_t periods, const uint32_t *writes
 int cp_host_run_columns(cp_host_image *h, uint64_t periods, uint32_t in_count, const uint32_t *in_offsets,
                         const uint32_t *in_bits, uint32_t out_count, const uint32_t *out_offsets,
                         uint32_t *out_bits) {
-    void (*const entry)(void) = h->entry;
+    const cp_entry_fn entry = h->entry;
     uint8_t *const data = h->data;
     uint64_t p;
     uint32_t i;
@@ -395,7 +395,7 @@ int cp_host_run_columns(cp_host_image *h, uint64_t periods, uint32_t in_count, c
         for (i = 0; i < in_count; ++i) {
             cp_write_u32(data + in_offsets[i], in_bits[i * periods + p]); /* the image is little-endian */
         }
-        entry();
+        entry(h->data);
         for (i = 0; i < out_count; ++i) {
             out_bits[i * periods + p] = cp_read_u32(data + out_offsets[i]);
         }

@@ -93,6 +93,7 @@ struct StencilDb::Elf {
     virtual void decode_symbol(StencilDb& db, uint32_t i) const = 0;
     virtual void decode_relocations(StencilDb& db, uint32_t section) const = 0;
     virtual void index_functions(StencilDb& db) const = 0;
+    virtual std::optional<uint64_t> absolute_value(const StencilDb& db, std::string_view name) const = 0;
 };
 
 template <class ELFT>
@@ -238,6 +239,16 @@ struct StencilDb::ElfOf final : StencilDb::Elf {
         db.reloc_done_[section] = 1;
     }
 
+    // The value of the absolute symbol (SHN_ABS) with this name.
+    std::optional<uint64_t> absolute_value(const StencilDb& db, std::string_view name) const override {
+        for (const auto& es : syms) {
+            if (es.st_shndx != llvm::ELF::SHN_ABS) continue;
+            const llvm::StringRef n = unwrap(es.getName(strtab), db.path_, "cannot read a symbol name");
+            if (std::string_view(n.data(), n.size()) == name) return es.st_value;
+        }
+        return std::nullopt;
+    }
+
     // Defined functions with a name, by name: the first symbol of a name wins.
     void index_functions(StencilDb& db) const override {
         using namespace llvm::ELF;
@@ -355,6 +366,20 @@ std::optional<State> StencilDb::continuation_state(const ObjSymbol& s) const {
     return std::nullopt;
 }
 
+std::optional<NearAbi> StencilDb::near_abi() {
+    if (!near_abi_) {
+        const auto bias = elf_->absolute_value(*this, "cp_data_bias");
+        const auto marker = elf_->absolute_value(*this, "cp_near_marker");
+        const auto far_relative = elf_->absolute_value(*this, "cp_far_relative");
+        if (bias && marker)
+            near_abi_ = NearAbi{static_cast<int32_t>(static_cast<uint32_t>(*bias)),
+                                static_cast<int32_t>(static_cast<uint32_t>(*marker)), far_relative && *far_relative != 0};
+        else
+            near_abi_ = std::optional<NearAbi>();
+    }
+    return *near_abi_;
+}
+
 const Stencil& StencilDb::stencil(std::string_view name) {
     const uint32_t i = find_function(name);
     if (i == kNoSymbol)
@@ -415,6 +440,19 @@ Stencil StencilDb::prepare(uint32_t symbol_index) {
                 st.relocs.pop_back();
             }
         }
+    }
+    // Near memory operands: a stencil with a far twin addresses its operand
+    // through exactly one data offset field, every other stencil through none
+    // (a second field, or one the target file does not recognise, would leave
+    // the marker offset in the code).
+    if (const auto abi = near_abi()) {
+        st.data_fields = target_->find_data_fields(st.code, abi->marker);
+        const bool far = sym.name.starts_with(kFarPrefix);
+        const size_t want = !far && has_function(far_stencil(sym.name)) ? 1 : 0;
+        if (st.data_fields.size() != want)
+            fail(ErrorKind::Environment,
+                 "{}: stencil '{}' has {} data offset fields (base register + {:#x}), expected {}", path_, st.name,
+                 st.data_fields.size(), abi->marker, want);
     }
     return st;
 }

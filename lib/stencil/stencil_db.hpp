@@ -76,6 +76,19 @@ struct Stencil {
     std::vector<uint32_t> relocs;    // indices into relocs(), excluding the cut jump
     bool tail_cut = false;
     std::optional<State> next;       // the register state it continues in (none: it returns)
+    // Near stencils: the instructions addressing the memory operand as base
+    // register + marker (TargetInfo::find_data_fields), offsets in `code`.
+    std::vector<TargetInfo::DataField> data_fields;
+};
+
+// How a stencil object addresses data (absolute symbols it defines; see
+// stencils/gen_stencils.cpp). Absent in objects without near stencils.
+struct NearAbi {
+    int64_t bias;    // the base register holds data + bias
+    int64_t marker;  // the offset a near stencil's memory operand carries
+    // Far stencils add the placeholder's "address" to the base register: the
+    // linker writes disp (as for a near field) into those relocations.
+    bool far_relative = false;
 };
 
 class StencilDb {
@@ -118,6 +131,9 @@ public:
     const Stencil& stencil(std::string_view name);
     bool has_function(std::string_view name);
 
+    // cp_data_bias and cp_near_marker, if the object defines both.
+    std::optional<NearAbi> near_abi();
+
     // The continuation state of a Continuation symbol / kind of a Hole symbol.
     std::optional<State> continuation_state(const ObjSymbol& s) const;
 
@@ -145,6 +161,7 @@ private:
     std::vector<uint32_t> function_slots_;
     std::vector<std::string_view> function_names_;  // per symbol, for the index
     bool functions_indexed_ = false;
+    std::optional<std::optional<NearAbi>> near_abi_;  // looked up once
     std::vector<std::unique_ptr<Stencil>> prepared_;  // per symbol
 };
 

@@ -29,6 +29,14 @@ constexpr uint32_t read_le32(const uint8_t* p) {
 }
 constexpr uint16_t read_le16(const uint8_t* p) { return uint16_t(p[0] | p[1] << 8); }
 
+inline void write_le32(uint8_t* p, uint32_t v) {
+    for (int i = 0; i < 4; ++i) p[i] = static_cast<uint8_t>(v >> (8 * i));
+}
+inline void write_le16(uint8_t* p, uint16_t v) {
+    p[0] = static_cast<uint8_t>(v);
+    p[1] = static_cast<uint8_t>(v >> 8);
+}
+
 constexpr uint64_t align_up(uint64_t v, uint64_t a) { return (v + a - 1) / a * a; }
 
 }  // namespace copapy

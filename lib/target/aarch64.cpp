@@ -15,9 +15,15 @@
 //   and resolved at compile time; references into the data region are patched.
 // - B/BL reach +-128 MiB (R_AARCH64_JUMP26/CALL26).
 // - RELA relocations: addends are explicit.
+// - Near memory operands are LDR/STR (immediate, unsigned offset) with base
+//   register x19: imm12 (21:10) is the offset scaled by the access size
+//   (size, 31:30), so a 32-bit access reaches 0 ... 16380 in steps of 4.
+//   Negative offsets would need LDUR (imm9): the data region's base is its
+//   start (cp_data_bias 0).
 #include <llvm/BinaryFormat/ELF.h>
 
 #include "support/bits.hpp"
+#include "support/error.hpp"
 #include "target.hpp"
 
 namespace copapy {
@@ -63,6 +69,34 @@ public:
     bool position_independent(cp_patch_kind kind) const override {
         return kind != CP_PATCH_ABS64;  // everything else is PC- or page-relative
     }
+
+    // Load/store register (unsigned immediate): size 111 V 01 opc imm12 Rn Rt.
+    static constexpr uint32_t kLdStUImmMask = 0x3b00'0000, kLdStUImm = 0x3900'0000;
+    static constexpr uint32_t kBaseReg = 19;
+
+    std::vector<DataField> find_data_fields(std::span<const uint8_t> code, int64_t marker) const override {
+        std::vector<DataField> out;
+        for (uint32_t at = 0; at + 4 <= code.size(); at += 4) {
+            const uint32_t insn = read_le32(&code[at]);
+            if ((insn & kLdStUImmMask) != kLdStUImm || extract(insn, 5, 5) != kBaseReg) continue;
+            const unsigned scale = extract(insn, 30, 2);
+            if ((int64_t{extract(insn, 10, 12)} << scale) == marker) out.push_back({at, static_cast<uint8_t>(scale)});
+        }
+        return out;
+    }
+
+    bool data_field_fits(uint8_t scale, int64_t disp) const override {
+        return disp >= 0 && disp % (int64_t{1} << scale) == 0 && (disp >> scale) < 4096;
+    }
+
+    void write_data_field(uint8_t scale, uint8_t* site, int64_t disp) const override {
+        if (!data_field_fits(scale, disp))
+            fail(ErrorKind::Environment, "aarch64: offset {} does not fit an unsigned scaled imm12 (scale {})", disp, scale);
+        const uint32_t insn = read_le32(site);
+        write_le32(site, (insn & ~(0xfffu << 10)) | static_cast<uint32_t>(disp >> scale) << 10);
+    }
+
+    std::string_view data_field_name(uint8_t) const override { return "ldr/str uimm12"; }
 };
 
 }  // namespace

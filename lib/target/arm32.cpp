@@ -19,9 +19,17 @@
 // - Addresses come from MOVW/MOVT pairs (absolute: always patched) and, in
 //   library code, from literal pools (R_ARM_ABS32, patched) or PC-relative
 //   words (R_ARM_REL32, resolved at compile time within the code region).
+// - Near memory operands use base register r9 (the stencils' global register
+//   variable; callee-saved in the AAPCS, so library code preserves it) with an
+//   immediate offset, U bit (23 of the word or of the first halfword) for the
+//   sign: VLDR/VSTR imm8 * 4 (+-1020), A32 LDR/STR imm12 (+-4095), Thumb-2
+//   LDR.W/STR.W imm12 (T3, 0 ... 4095) which becomes the T4 form with imm8
+//   for -255 ... -1. The base is data + cp_data_bias (1020 in ARM state, 252
+//   in Thumb, where negative LDR offsets are short).
 #include <llvm/BinaryFormat/ELF.h>
 
 #include "support/bits.hpp"
+#include "support/error.hpp"
 #include "target.hpp"
 
 namespace copapy {
@@ -53,6 +61,17 @@ int64_t thumb_branch_addend(const uint8_t* p) {
     const uint32_t off = (s << 24) | (i1 << 23) | (i2 << 22) | (extract(hw1, 0, 10) << 12) | (extract(hw2, 0, 11) << 1);
     return sign_extend(off, 25);
 }
+
+// Encoding forms of data offset fields.
+enum DataForm : uint8_t {
+    kArmVfp,    // VLDR/VSTR (A1/A2): cond 1101 UD0L Rn Vd 101x imm8
+    kArmLdst,   // LDR/STR immediate, offset (A1): cond 0101 U0 0L Rn Rt imm12
+    kThumbVfp,  // VLDR/VSTR (T1/T2): 1110 1101 UD0L Rn | Vd 101x imm8
+    kThumbLdst, // LDR.W/STR.W (T3): 1111 1000 110L Rn | Rt imm12
+};
+constexpr uint32_t kBaseReg = 9;
+
+int64_t vfp_offset(uint32_t u, uint32_t imm8) { return (u ? 1 : -1) * int64_t{imm8} * 4; }
 
 class Arm32 final : public TargetInfo {
 public:
@@ -124,6 +143,90 @@ public:
 
     bool position_independent(cp_patch_kind kind) const override {
         return kind == CP_PATCH_ARM_BRANCH24 || kind == CP_PATCH_THM_BRANCH24 || kind == CP_PATCH_REL32;
+    }
+
+    std::vector<DataField> find_data_fields(std::span<const uint8_t> code, int64_t marker) const override {
+        std::vector<DataField> out;
+        if (!thumb) {
+            for (uint32_t at = 0; at + 4 <= code.size(); at += 4) {
+                const uint32_t insn = read_le32(&code[at]);
+                if (extract(insn, 28, 4) == 0xf || extract(insn, 16, 4) != kBaseReg) continue;
+                const bool vfp = (insn & 0x0f20'0e00) == 0x0d00'0a00;
+                const bool ldst = (insn & 0x0f60'0000) == 0x0500'0000;
+                if (vfp && vfp_offset(extract(insn, 23, 1), extract(insn, 0, 8)) == marker) out.push_back({at, kArmVfp});
+                if (ldst && extract(insn, 23, 1) && extract(insn, 0, 12) == marker) out.push_back({at, kArmLdst});
+            }
+            return out;
+        }
+        // Thumb: walk the instructions (a first halfword 0b11101/11110/11111
+        // starts a 32-bit one).
+        for (uint32_t at = 0; at + 2 <= code.size();) {
+            const uint32_t hw1 = read_le16(&code[at]);
+            const bool wide = extract(hw1, 11, 5) >= 0b11101;
+            if (!wide || at + 4 > code.size()) {
+                at += 2;
+                continue;
+            }
+            const uint32_t hw2 = read_le16(&code[at + 2]);
+            if (extract(hw1, 0, 4) == kBaseReg) {
+                if ((hw1 & 0xff20) == 0xed00 && (hw2 & 0x0e00) == 0x0a00 &&
+                    vfp_offset(extract(hw1, 7, 1), extract(hw2, 0, 8)) == marker)
+                    out.push_back({at, kThumbVfp});
+                if ((hw1 & 0xffe0) == 0xf8c0 && extract(hw2, 0, 12) == marker) out.push_back({at, kThumbLdst});
+            }
+            at += 4;
+        }
+        return out;
+    }
+
+    bool data_field_fits(uint8_t form, int64_t disp) const override {
+        switch (form) {
+            case kArmVfp:
+            case kThumbVfp: return disp % 4 == 0 && disp >= -1020 && disp <= 1020;
+            case kArmLdst: return disp >= -4095 && disp <= 4095;
+            case kThumbLdst: return disp >= -255 && disp <= 4095;
+            default: return false;
+        }
+    }
+
+    void write_data_field(uint8_t form, uint8_t* site, int64_t disp) const override {
+        if (!data_field_fits(form, disp))
+            fail(ErrorKind::Environment, "{}: offset {} does not fit a {} field", name, disp, data_field_name(form));
+        const uint32_t u = disp >= 0 ? 1 : 0;
+        const uint32_t mag = static_cast<uint32_t>(disp >= 0 ? disp : -disp);
+        switch (form) {
+            case kArmVfp:
+                write_le32(site, (read_le32(site) & ~((1u << 23) | 0xffu)) | u << 23 | mag / 4);
+                return;
+            case kArmLdst:
+                write_le32(site, (read_le32(site) & ~((1u << 23) | 0xfffu)) | u << 23 | mag);
+                return;
+            case kThumbVfp:
+                write_le16(site, static_cast<uint16_t>((read_le16(site) & ~(1u << 7)) | u << 7));
+                write_le16(site + 2, static_cast<uint16_t>((read_le16(site + 2) & ~0xffu) | mag / 4));
+                return;
+            case kThumbLdst: {
+                const uint32_t hw1 = read_le16(site), rt = extract(read_le16(site + 2), 12, 4);
+                if (u) {  // T3: imm12
+                    write_le16(site + 2, static_cast<uint16_t>(rt << 12 | mag));
+                } else {  // T4: 1111 1000 0101 Rn | Rt 1 P=1 U=0 W=0 imm8
+                    write_le16(site, static_cast<uint16_t>(hw1 & ~(1u << 7)));
+                    write_le16(site + 2, static_cast<uint16_t>(rt << 12 | 0xc00 | mag));
+                }
+                return;
+            }
+            default: fail(ErrorKind::Environment, "{}: unknown data field form {}", name, form);
+        }
+    }
+
+    std::string_view data_field_name(uint8_t form) const override {
+        switch (form) {
+            case kArmVfp:
+            case kThumbVfp: return "vldr/vstr imm8*4";
+            case kArmLdst: return "ldr/str imm12";
+            case kThumbLdst: return "ldr.w/str.w imm12/imm8";
+            default: return "?";
+        }
     }
 };
 

@@ -54,6 +54,24 @@ public:
     // compiler resolves it and no patch is emitted.
     virtual bool position_independent(cp_patch_kind kind) const = 0;
 
+    // Data offset fields. A near stencil addresses its memory operand as
+    // base register + marker (lib/ops/ops.hpp; the marker is the object's
+    // absolute symbol cp_near_marker); find_data_fields returns every
+    // instruction of `code` that does so, with its encoding form, in order.
+    // The linker writes disp = operand's data offset - cp_data_bias into
+    // each field, if data_field_fits(form, disp); otherwise it uses the far
+    // stencil. The forms are the target file's own numbering.
+    struct DataField {
+        uint32_t offset;  // of the instruction (x86-64: of the disp32) in the stencil
+        uint8_t form;
+    };
+    virtual std::vector<DataField> find_data_fields(std::span<const uint8_t> code, int64_t marker) const = 0;
+    virtual bool data_field_fits(uint8_t form, int64_t disp) const = 0;
+    // Writes a displacement that fits (checked again: throws otherwise).
+    virtual void write_data_field(uint8_t form, uint8_t* site, int64_t disp) const = 0;
+    // "vldr/vstr imm8*4", for listings and messages.
+    virtual std::string_view data_field_name(uint8_t form) const = 0;
+
     // Name of an ELF relocation type for messages ("R_X86_64_PC32").
     std::string relocation_name(uint32_t elf_type) const;
 

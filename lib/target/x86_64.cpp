@@ -12,8 +12,14 @@
 // - Data is addressed RIP-relative (R_X86_64_PC32) with -fno-pic: code and data
 //   must be within +-2 GiB, which the runner guarantees by mapping them
 //   together. Code-to-code references are resolved at compile time.
+// - Near memory operands are [rbx + disp32] (rbx is the stencils' base
+//   register): ModRM with mod = 10 and rm = 011 right before the four bytes
+//   of the marker. Every offset of an image fits a disp32, so far stencils
+//   are never needed here.
 #include <llvm/BinaryFormat/ELF.h>
 
+#include "support/bits.hpp"
+#include "support/error.hpp"
 #include "target.hpp"
 
 namespace copapy {
@@ -48,6 +54,28 @@ public:
     }
 
     bool position_independent(cp_patch_kind kind) const override { return kind == CP_PATCH_REL32; }
+
+    std::vector<DataField> find_data_fields(std::span<const uint8_t> code, int64_t marker) const override {
+        std::vector<DataField> out;
+        if (!fits_signed(marker, 32)) return out;
+        for (uint32_t at = 1; at + 4 <= code.size(); ++at) {
+            const bool modrm_rbx_disp32 = (code[at - 1] & 0xc7) == 0x83;  // mod 10, rm 011
+            if (modrm_rbx_disp32 && read_le32(&code[at]) == static_cast<uint32_t>(marker)) {
+                out.push_back({at, 0});
+                at += 3;
+            }
+        }
+        return out;
+    }
+
+    bool data_field_fits(uint8_t, int64_t disp) const override { return fits_signed(disp, 32); }
+
+    void write_data_field(uint8_t form, uint8_t* site, int64_t disp) const override {
+        if (!data_field_fits(form, disp)) fail(ErrorKind::Environment, "x86-64: displacement {} does not fit a disp32", disp);
+        write_le32(site, static_cast<uint32_t>(disp));
+    }
+
+    std::string_view data_field_name(uint8_t) const override { return "disp32"; }
 };
 
 }  // namespace

@@ -63,10 +63,11 @@ LinkedImage thumb_branch_image(Program& program) {
 }  // namespace
 
 TEST_CASE("fixed addresses apply every patch exactly as the runtime loader does") {
+    // (Here the data is base-relative, so these images have no patches left;
+    // the fixed image must still be what the loader makes of it.)
     for (const char* name : {"x86_64", "aarch64"}) {
         INFO(name);
         const CompiledProgram c = compile_for(*find_target(name));
-        REQUIRE(!c.image.patches.empty());
         const std::vector<uint8_t> bytes = write_image(c.image);
         cp_image img;
         REQUIRE(cp_image_open(&img, bytes.data(), bytes.size()) == CP_OK);
@@ -98,20 +99,24 @@ TEST_CASE("fixed addresses apply every patch exactly as the runtime loader does"
     }
 }
 
-TEST_CASE("fixed addresses on 32-bit ARM encode the absolute data address in movw/movt") {
+TEST_CASE("fixed addresses on 32-bit ARM encode absolute addresses in literal words and movw/movt") {
     const TargetInfo& t = thumbv7em_target();
     const CompiledProgram c = compile_for(t);
     const LinkedImage fixed = resolve_fixed(c.image, c.program, {0x2000'0000, 0x2001'0000});
     size_t checked = 0;
     for (const ImagePatch& p : c.image.patches) {
-        if (p.kind != CP_PATCH_THM_MOVW && p.kind != CP_PATCH_THM_MOVT) continue;
         const uint64_t want = (p.region == CP_REGION_DATA ? 0x2001'0000u : 0x2000'0000u) + p.addend;
+        if (p.kind == CP_PATCH_ABS32) {
+            CHECK(cp_read_u32(&fixed.code[p.site]) == want);
+            ++checked;
+        }
+        if (p.kind != CP_PATCH_THM_MOVW && p.kind != CP_PATCH_THM_MOVT) continue;
         const uint32_t field =
             static_cast<uint32_t>(t.implicit_addend(static_cast<cp_patch_kind>(p.kind), &fixed.code[p.site])) & 0xffff;
         CHECK(field == (p.kind == CP_PATCH_THM_MOVW ? want & 0xffff : want >> 16));
         ++checked;
     }
-    CHECK(checked > 10);
+    CHECK(checked > 0);  // picolibc's sinf addresses its tables
 }
 
 TEST_CASE("fixed addresses: a branch that cannot reach names the stencil, kind, value and range") {
@@ -158,13 +163,13 @@ TEST_CASE("listings disassemble every target and mark every patch site") {
         const std::string text = format_listing(emit_input(*t, c, c.image));
         // One note per load-time patch, and the entry and exit stencils by name.
         CHECK(count(text, "; patch ") == c.image.patches.size());
-        CHECK(count(text, "resolved ") > 0);
+        CHECK(count(text, "resolved ") + count(text, "; near ") > 0);
         CHECK_THAT(text, Catch::Contains("; step 0: cp_entry") && Catch::Contains("cp_exit") &&
-                             Catch::Contains("node 3") && Catch::Contains("; constant pool (2 words)") &&
+                             Catch::Contains("node 3") && Catch::Contains("; constants in the data region (2 words)") &&
                              Catch::Contains("x: float input (initial 0.5)"));
         // Instructions, not bytes: something every instruction set has.
         const std::map<std::string_view, std::string> mnemonic = {
-            {"x86_64", "movss"}, {"aarch64", "adrp"}, {"armv7", "movw"}, {"thumbv7", "movw"}, {"thumbv7em", "vldr"}};
+            {"x86_64", "movss"}, {"aarch64", "ldr"}, {"armv7", "vldr"}, {"thumbv7", "vldr"}, {"thumbv7em", "vldr"}};
         CHECK_THAT(text, Catch::Contains(mnemonic.at(t->name)));
         CHECK_THAT(text, !Catch::Contains(".byte"));  // nothing failed to decode
     }
@@ -177,8 +182,8 @@ TEST_CASE("a fixed-address listing shows absolute addresses and the patched fiel
     const std::string text = format_listing(emit_input(thumbv7em_target(), c, fixed, at));
     CHECK(count(text, "; patched ") == c.image.patches.size());
     CHECK_THAT(text, Catch::Contains("code at 0x20000000, data at 0x20010000"));
-    // x is the first data slot: movw r3, #0 / movt r3, #0x2001.
-    CHECK_THAT(text, Catch::Contains("movt    r3, #8193"));
+    // x is the first data slot: 252 bytes below the base register.
+    CHECK_THAT(text, Catch::Contains("[r9, #-252]") && Catch::Contains("; near vldr/vstr imm8*4 data+0x0"));
     CHECK(std::regex_search(text, std::regex("\n20000000  ")));
 }
 

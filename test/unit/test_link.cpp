@@ -2,6 +2,8 @@
 // the image bytes (checked back through the runtime's validator).
 #include <catch2/catch.hpp>
 
+#include <fmt/format.h>
+
 #include <string>
 
 #include "dag/dag.hpp"
@@ -28,19 +30,18 @@ const std::string kProgram = R"({"id":0,"op":"input","dtype":"float","name":"a",
                                 {"id":3,"op":"sin","dtype":"float","args":[2]})";
 }  // namespace
 
-TEST_CASE("data references become patches, code references are resolved") {
+TEST_CASE("data references are base-relative fields, code references are resolved") {
     LinkedImage img = link_of(kProgram, R"([{"name":"y","node":3}])");
-    // Patches only for the two data accesses (load a, store y): the constant
-    // lives in the code region, and calls/continuations are code-relative.
-    REQUIRE(img.patches.size() == 2);
-    for (const ImagePatch& p : img.patches) {
-        CHECK(p.kind == CP_PATCH_REL32);
-        CHECK(p.region == CP_REGION_DATA);
-        CHECK(p.site + 4 <= img.stencil_bytes);
-    }
+    // No patches: the data accesses (load a, the constant, store y) are
+    // offsets from the base register, and calls/continuations are code-relative.
+    CHECK(img.patches.empty());
+    CHECK(img.near_operands == 3);
+    CHECK(img.far_operands == 0);
     CHECK(img.resolved > 0);
     CHECK(img.code.size() > img.stencil_bytes);  // sinf and its helpers were pulled in
-    CHECK(img.data.size() == 8);                 // a, y
+    CHECK(img.data.size() == 12);                // a, y, then the constant 2
+    CHECK(img.const_offset == 8);
+    CHECK(cp_read_u32(img.data.data() + 8) == 0x4000'0000);
 }
 
 TEST_CASE("only the auxiliary code a program uses is pulled in") {
@@ -111,4 +112,40 @@ TEST_CASE("a size or offset beyond a u32 field is an error, not a truncated fiel
         CHECK(std::string(e.what()) == "the image would be too large: the string table size is 4294967296, more than "
                                        "the image format's limit of 4294967295");
     }
+}
+
+TEST_CASE("operands beyond a near field's reach use the far twin, base-relative on Arm") {
+    // 700 float inputs summed: data offsets up to 2800 bytes, beyond VLDR's
+    // 0 ... 2040 from the ARM-state base (data + 1020).
+    std::string nodes, sum;
+    for (int i = 0; i < 700; ++i)
+        nodes += fmt::format(R"({{"id":{},"op":"input","dtype":"float","name":"x{}","value":{}}},)", i, i, i);
+    int id = 700;
+    std::string acc = "0";
+    for (int i = 1; i < 700; ++i, ++id) {
+        nodes += fmt::format(R"({{"id":{},"op":"add","dtype":"float","args":[{},{}]}},)", id, acc, i);
+        acc = std::to_string(id);
+    }
+    nodes.pop_back();
+    std::string s = R"({"format":"copapy-dag","version":1,"nodes":[)" + nodes + R"(],"outputs":[{"name":"y","node":)" +
+                    acc + "}]}";
+    Ir ir = build_ir(read_dag({reinterpret_cast<const uint8_t*>(s.data()), s.size()}));
+    const Program p = plan(ir, linearize(ir));
+    auto arm = StencilDb::load(std::string(COPAPY_STENCIL_DIR) + "/armv7.o", armv7_target());
+    const LinkedImage img = link_program(p, *arm);
+    CHECK(img.near_operands > 0);
+    CHECK(img.far_operands > 0);
+    CHECK(img.patches.empty());  // far offsets are movw/movt constants added to r9
+    size_t far_steps = 0;
+    for (size_t i = 0; i < p.steps.size(); ++i) {
+        if (!img.step_far[i]) continue;
+        ++far_steps;
+        const Step& st = p.steps[i];
+        CHECK((st.hole == HoleKind::Const ? img.const_offset + 4 * st.hole_index : st.hole_index) > 2040);
+    }
+    CHECK(far_steps == img.far_operands);
+    // x86-64's disp32 reaches everything.
+    const LinkedImage x86 = link_program(p, db());
+    CHECK(x86.far_operands == 0);
+    CHECK(x86.patches.empty());
 }

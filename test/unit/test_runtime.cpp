@@ -877,11 +877,11 @@ TEST_CASE("a patched x86-64 image runs: y = 2 * x", "[runtime][exec]") {
 
     REQUIRE(mprotect(code, page, PROT_READ | PROT_EXEC) == 0);
     cp_flush_icache(code, code + img.code_size);
-    auto entry = reinterpret_cast<void (*)()>(cp_image_entry_address(&img, code));
-    entry();
+    auto entry = reinterpret_cast<cp_entry_fn>(cp_image_entry_address(&img, code));
+    entry(data);
     CHECK(static_cast<int32_t>(cp_read_u32(data + y.offset)) == -246912);
     cp_write_u32(data + x.offset, 21);
-    entry();
+    entry(data);
     CHECK(cp_read_u32(data + y.offset) == 42);
     munmap(map, 2 * page);
 }

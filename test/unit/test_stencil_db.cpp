@@ -49,8 +49,18 @@ TEST_CASE("add_ff is one instruction once its tail jump is cut") {
     CHECK(s.code.size() == 4);  // addss %xmm1,%xmm0
 }
 
-TEST_CASE("a load stencil keeps its hole relocation") {
-    const Stencil& s = db().stencil("ld0_f_ii");
+TEST_CASE("a load stencil has one data offset field, its far twin the hole relocation") {
+    const Stencil& near = db().stencil("ld0_f_ii");
+    CHECK(near.relocs.empty());
+    REQUIRE(near.data_fields.size() == 1);
+    CHECK(near.data_fields[0].offset == 4);  // movss disp32(%rbx), %xmm0: f3 0f 10 83 <disp32>
+    const auto abi = db().near_abi();
+    REQUIRE(abi);
+    CHECK(abi->marker == 0x7fff'fff0);
+    CHECK(abi->bias == 0);
+    CHECK_FALSE(abi->far_relative);
+    const Stencil& s = db().stencil(far_stencil("ld0_f_ii"));
+    CHECK(s.data_fields.empty());
     REQUIRE(s.relocs.size() == 1);
     const ObjReloc& r = db().relocs()[s.relocs[0]];
     CHECK(db().symbols()[r.symbol].role == SymbolRole::Hole);
@@ -98,11 +108,13 @@ TEST_CASE("tanh, hypot and the roundings call only what each target's object def
     }
 }
 
-TEST_CASE("the exit stencil is a bare return") {
+TEST_CASE("the exit stencil restores the base register and returns") {
     const Stencil& s = db().stencil(kExitStencil);
     CHECK_FALSE(s.tail_cut);
-    REQUIRE(s.code.size() == 1);
-    CHECK(s.code[0] == 0xc3);
+    CHECK(s.relocs.empty());
+    REQUIRE(s.code.size() == 6);  // addq $8, %rsp; popq %rbx; ret
+    CHECK(s.code[4] == 0x5b);
+    CHECK(s.code[5] == 0xc3);
 }
 
 TEST_CASE("missing or broken stencil objects are clear errors") {
