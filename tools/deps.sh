@@ -11,6 +11,9 @@ PKGS=(
   # tracer tests: static types (mypy --strict) and pip install into a venv
   mypy python3-venv
   libcli11-dev libfmt-dev nlohmann-json3-dev catch2 llvm-14-dev
+  # sanitizer build and fuzzers (the sanitize preset, tools/fuzz.sh): clang with
+  # its ASan/UBSan runtimes and libFuzzer (libclang_rt.fuzzer-x86_64.a)
+  clang-14 libclang-rt-14-dev
   # static libtinfo.a and libz.a: LLVM's static libraries need them (see CMakeLists.txt)
   libncurses-dev zlib1g-dev
   # manual pages: the test renders them (man -l, nroff)
