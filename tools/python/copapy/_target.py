@@ -500,17 +500,9 @@ class Target:
             except (TypeError, ValueError, OverflowError) as e:
                 raise self._relabel(type(e)(f"run_batch(): period {k}: {e}")) from None
             period_writes.append(writes)
-        nodes: Dict[Node, int] = {}
-
-        def record(v: Any) -> Any:
-            if isinstance(v, value):
-                self._output_entry(v)
-                nodes.setdefault(v._node, len(nodes))
-            return self._check_readable(v)
-        self._read_tree(read, record)
-        order = list(nodes)
+        nodes, reads = self._read_plan(read)
         try:
-            rows = runner.batch(period_writes, [self._outputs[node] for node in order])
+            rows = runner.batch(period_writes, reads)
         except (TypeError, ValueError, OverflowError) as e:  # a value the fast path above let through
             raise self._relabel(type(e)(f"run_batch(): {e}")) from None
         if period_writes:
@@ -524,6 +516,20 @@ class Target:
         for row in rows:
             results.append(self._read_tree(read, lambda v: row[nodes[v._node]] if isinstance(v, value) else v))
         return results
+
+    def _read_plan(self, read: Any) -> Tuple[Dict[Node, int], List[Tuple[str, str]]]:
+        """The values `read` names (checked as read_value() checks them),
+        numbered in first-seen order, and their (output name, dtype) in that
+        order, as a runner's batch reads them."""
+        nodes: Dict[Node, int] = {}
+
+        def record(v: Any) -> Any:
+            if isinstance(v, value):
+                self._output_entry(v)
+                nodes.setdefault(v._node, len(nodes))
+            return self._check_readable(v)
+        self._read_tree(read, record)
+        return nodes, [self._outputs[node] for node in nodes]
 
     def run_columns(self, columns: Mapping[Any, Sequence[Any]], read: Any, periods: Optional[int] = None) -> Any:
         """Runs one period per item of the columns {input: [data of period 0,
@@ -610,17 +616,9 @@ class Target:
                 for j, (element, element_name, _) in enumerate(rows[0]):
                     writes.append((element_name, element.dtype))
                     parts.append(struct.pack(f"<{n}{_CODES[element.dtype]}", *[r[j][2] for r in rows]))
-        nodes: Dict[Node, int] = {}
-
-        def record(v: Any) -> Any:
-            if isinstance(v, value):
-                self._output_entry(v)
-                nodes.setdefault(v._node, len(nodes))
-            return self._check_readable(v)
-        self._read_tree(read, record)
-        order = list(nodes)
+        nodes, reads = self._read_plan(read)
         count = periods or 0
-        cols = runner.columns(writes, b"".join(parts), count, [self._outputs[node] for node in order])
+        cols = runner.columns(writes, b"".join(parts), count, reads)
         if count:
             self._ran = True
         seen: Set[int] = set()
