@@ -23,15 +23,7 @@ import sys
 import tarfile
 from pathlib import Path
 
-failures = []
-
-
-def check(what, ok, detail=""):
-    print(("ok   " if ok else "FAIL ") + what)
-    if not ok:
-        failures.append(what)
-        if detail:
-            print(detail[-4000:])
+from _checks import check, finish  # noqa: E402
 
 
 class World:
@@ -139,11 +131,7 @@ def main():
     check("-DCOPAPY_TARGETS with an unknown name is a configure error naming it and the known ones",
           rc != 0 and "COPAPY_TARGETS: unknown target 'pdp11'" in said and "aarch64 (arm64)" in said, out)
 
-    if failures:
-        print(f"{len(failures)} check(s) failed")
-        return 1
-    shutil.rmtree(work, ignore_errors=True)
-    return 0
+    return finish(work)
 
 
 if __name__ == "__main__":

@@ -18,15 +18,7 @@ import subprocess
 import sys
 from pathlib import Path
 
-failures = []
-
-
-def check(what, ok, detail=""):
-    print(("ok   " if ok else "FAIL ") + what)
-    if not ok:
-        failures.append(what)
-        if detail:
-            print(detail[-3000:])
+from _checks import check, finish  # noqa: E402
 
 
 def run(cmd, **kw):
@@ -115,11 +107,7 @@ def main():
         got, _ = complete(script, bin_dir, ["coparun", "prog.cpimg", "--s"])
         check(f"coparun prog.cpimg --s<TAB> (got {got})", set(got) == {"--set", "--serve"})
 
-    if failures:
-        print(f"{len(failures)} check(s) failed")
-        return 1
-    shutil.rmtree(work, ignore_errors=True)
-    return 0
+    return finish(work)
 
 
 if __name__ == "__main__":

@@ -33,18 +33,10 @@ import subprocess
 import sys
 from pathlib import Path
 
+from _checks import check, finish  # noqa: E402
+
 ROOT = Path(__file__).resolve().parents[2]
 MARK = re.compile(r"^<!-- transcript(?::\s*(.*?))?\s*-->$")
-failures = []
-
-
-def check(what, ok, detail=""):
-    print(("ok   " if ok else "FAIL ") + what)
-    if not ok:
-        failures.append(what)
-        if detail:
-            print(detail)
-
 
 def blocks(lines):
     """(line number, marker command or None, block lines) for every marked block."""
@@ -169,11 +161,7 @@ def main():
           {k: v for k, v in rows.items() if k in want} == want and set(want) <= set(rows),
           f"README: {rows}\ncopapy-cc: {want}")
 
-    if failures:
-        print(f"{len(failures)} check(s) failed")
-        return 1
-    shutil.rmtree(work, ignore_errors=True)
-    return 0
+    return finish(work)
 
 
 if __name__ == "__main__":
