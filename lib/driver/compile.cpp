@@ -218,8 +218,8 @@ CompiledProgram compile_program(const CompileOptions& opt) {
     stats.computed = c.order.size();
     stats.t_order = lap(clock);
     if (opt.ranges != RangeCheck::Off) {
-        const std::vector<std::string> findings =
-            range_findings(shown_input(opt), c.ir, analyze_ranges(c.ir, c.order));
+        c.ranges = analyze_ranges(c.ir, c.order);
+        const std::vector<std::string> findings = range_findings(shown_input(opt), c.ir, *c.ranges);
         if (opt.ranges == RangeCheck::Error && !findings.empty()) {
             std::string msg;
             for (const std::string& w : findings) msg += w + "\n";
@@ -233,6 +233,7 @@ CompiledProgram compile_program(const CompileOptions& opt) {
     if (opt.release_stages) {
         c.ir = Ir();
         c.order = {};
+        c.ranges.reset();
     }
     stats.t_plan = lap(clock);
     stats.steps = c.program.steps.size();
@@ -300,7 +301,8 @@ void write_outputs(const CompileOptions& opt, const CompiledProgram& c, std::ost
         }
         image = &fixed_image;
     }
-    const EmitInput in{*opt.target, c.ir, c.order, c.program, *c.db, *image, c.image.patches, opt.fixed, opt.input};
+    const EmitInput in{*opt.target, c.ir,    c.order,   c.program,         *c.db, *image, c.image.patches, opt.fixed,
+                       opt.input,   c.ranges ? &*c.ranges : nullptr};
     // The image is written from its parts (no copy of the code into one
     // buffer); joined only for the artifacts that hold its bytes.
     const ImageParts image_parts = [&] {

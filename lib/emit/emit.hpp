@@ -22,6 +22,7 @@
 #include "ir/ir.hpp"
 #include "link/fixed.hpp"
 #include "link/link.hpp"
+#include "range/range.hpp"
 #include "schedule/plan.hpp"
 #include "stencil/stencil_db.hpp"
 #include "target/target.hpp"
@@ -39,6 +40,7 @@ struct EmitInput {
     std::span<const ImagePatch> patches;  // the load-time patches (for fixed addresses: the ones applied)
     std::optional<FixedAddresses> fixed;
     std::string_view source;              // the DAG file, for comments
+    const RangeAnalysis* ranges = nullptr;  // per IR node, unless --ranges=off
 };
 
 // How the host uses a named value: "input", "output", "input and output"
@@ -70,7 +72,8 @@ std::string format_c_header(const EmitInput& in, std::span<const uint8_t> image_
 // a '_' in front.
 std::string c_identifier(std::string_view name);
 
-// JSON: target, inputs and outputs (name, dtype, data offset), sizes, patch
+// JSON: target, inputs and outputs (name, dtype, data offset; where the
+// Python code made them; declared and proven value ranges), sizes, patch
 // count, steps and stencil usage counts.
 std::string format_manifest(const EmitInput& in, std::span<const uint8_t> image_bytes);
 

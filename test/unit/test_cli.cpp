@@ -28,15 +28,17 @@ fs::path temp_dir() {
     return d;
 }
 void write(const fs::path& p, const std::string& s) { std::ofstream(p) << s; }
-const std::string kGood = R"({"format":"copapy-dag","version":1,"nodes":[
-  {"id":0,"op":"input","dtype":"float","name":"a","value":0.25},
+// The input's declared range keeps the value-range analysis quiet about sqrt.
+const std::string kGood = R"({"format":"copapy-dag","version":3,"nodes":[
+  {"id":0,"op":"input","dtype":"float","name":"a","value":0.25,"range":[0,4]},
   {"id":1,"op":"sqrt","dtype":"float","args":[0]}],"outputs":[{"name":"r","node":1}]})";
 }  // namespace
 
 TEST_CASE("the version output names the image format and LLVM") {
     Run r = cli({"--version"});
     CHECK(r.code == kExitOk);
-    CHECK_THAT(r.out, Catch::StartsWith("copapy-cc ") && Catch::Contains("image format " + std::to_string(CP_IMAGE_VERSION)) && Catch::Contains("LLVM 14"));
+    CHECK_THAT(r.out, Catch::StartsWith("copapy-cc ") &&
+                          Catch::Contains("image format " + std::to_string(CP_IMAGE_VERSION)) && Catch::Contains("LLVM 14"));
 }
 
 TEST_CASE("targets lists the host as default") {
@@ -165,6 +167,49 @@ TEST_CASE("a repeated -t, -O or -o is no error: the last one wins, as in gcc") {
     REQUIRE(fs::exists(d / "last.cpimg"));
     const std::string img = read_text(d / "last.cpimg");
     CHECK(static_cast<unsigned char>(img[10]) == 1);  // target x86_64, the last -t
+}
+
+TEST_CASE("--ranges: warn by default, error stops, off is quiet, a declared range proves it safe") {
+    fs::path d = temp_dir();
+    // sqrt(a) and 10 // k: safe only if a >= 0 and k != 0.
+    auto program = [](const std::string& a_range, const std::string& k_range) {
+        return R"({"format":"copapy-dag","version":3,"files":["ctl.py"],"nodes":[
+          {"id":0,"op":"input","dtype":"float","name":"a","value":1,"loc":[0,2])" + a_range + R"(},
+          {"id":1,"op":"input","dtype":"int","name":"k","value":1,"loc":[0,3])" + k_range + R"(},
+          {"id":2,"op":"sqrt","dtype":"float","args":[0],"loc":[0,4]},
+          {"id":3,"op":"const","dtype":"int","value":10},
+          {"id":4,"op":"floordiv","dtype":"int","args":[3,1],"loc":[0,5]}],
+          "outputs":[{"name":"r","node":2},{"name":"q","node":4}]})";
+    };
+    write(d / "open.json", program("", ""));
+    write(d / "safe.json", program(R"(,"range":[0,100])", R"(,"range":[1,8])"));
+    write(d / "zero.json", program(R"(,"range":[0,100])", R"(,"range":[-1,8])"));
+    const std::string stencils = COPAPY_STENCIL_DIR;
+    auto build = [&](const std::string& file, std::vector<std::string> extra) {
+        std::vector<std::string> args = {"build", (d / file).string(), "-o", (d / "out.cpimg").string(), "--stencils",
+                                          stencils};
+        args.insert(args.end(), extra.begin(), extra.end());
+        fs::remove(d / "out.cpimg");
+        return cli(args);
+    };
+    Run warn = build("open.json", {});
+    CHECK(warn.code == kExitOk);
+    CHECK(warn.err == "copapy-cc: warning: ctl.py:4: node 2 ('sqrt'): sqrt argument in [-inf, inf] or NaN may be negative\n"
+                      "copapy-cc: warning: ctl.py:5: node 4 ('floordiv'): divisor in [-2147483648, 2147483647] includes 0\n");
+    CHECK(fs::exists(d / "out.cpimg"));
+    Run safe = build("safe.json", {"--ranges=error"});
+    CHECK(safe.code == kExitOk);
+    CHECK(safe.err.empty());
+    Run zero = build("zero.json", {"--ranges=error"});
+    CHECK(zero.code == kExitInput);
+    CHECK_THAT(zero.err, Catch::Contains("ctl.py:5: node 4 ('floordiv'): divisor in [-1, 8] includes 0") &&
+                             Catch::Contains("--ranges=error"));
+    CHECK_FALSE(fs::exists(d / "out.cpimg"));
+    Run off = build("open.json", {"--ranges=off"});
+    CHECK(off.code == kExitOk);
+    CHECK(off.err.empty());
+    Run bad = build("open.json", {"--ranges=maybe"});
+    CHECK(bad.code == kExitUsage);
 }
 
 TEST_CASE("the -O option speaks plainly") {
