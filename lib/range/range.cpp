@@ -688,11 +688,11 @@ std::array<Range, 3> operands(const IrNode& n, const std::vector<Range>& ranges)
     return args;
 }
 
-// One forward pass: every computed node from its operands.
-void propagate(const Ir& ir, std::vector<Range>& ranges) {
-    for (uint32_t i = 0; i < ir.nodes.size(); ++i) {
+// One forward pass over the computed nodes the program runs (`order` is
+// topological; dead nodes keep no range worth computing).
+void propagate(const Ir& ir, std::span<const uint32_t> order, std::vector<Range>& ranges) {
+    for (uint32_t i : order) {
         const IrNode& n = ir.nodes[i];
-        if (n.op == Op::Input || n.op == Op::Const) continue;
         const std::array<Range, 3> args = operands(n, ranges);
         ranges[i] = node_range(n, std::span<const Range>(args.data(), n.nargs));
     }
@@ -724,8 +724,8 @@ RangeAnalysis analyze_ranges(const Ir& ir, std::span<const uint32_t> order) {
     // bounds that still move after a few rounds to the type's limits (the
     // NaN flag can change only once, so this ends within a few more rounds).
     constexpr int kRounds = 8;
-    for (int round = 0;; ++round) {
-        propagate(ir, out.ranges);
+    for (int round = 0; !ir.updates.empty(); ++round) {
+        propagate(ir, order, out.ranges);
         bool changed = false;
         for (const IrUpdate& u : ir.updates) {
             const IrInput& in = ir.inputs[u.input];
@@ -753,13 +753,16 @@ RangeAnalysis analyze_ranges(const Ir& ir, std::span<const uint32_t> order) {
             out.ranges[in.node] = next;
         }
         if (!changed) break;
-        propagate(ir, out.ranges);
+        propagate(ir, order, out.ranges);
     }
+    // The final ranges (without states: the only pass), and the findings.
+    const bool final = !ir.updates.empty();  // the ranges are final already
     for (uint32_t i : order) {
         const IrNode& n = ir.nodes[i];
         const std::array<Range, 3> args = operands(n, out.ranges);
-        if (auto f = check(i, n, std::span<const Range>(args.data(), n.nargs), out.ranges[i]))
-            out.findings.push_back(std::move(*f));
+        const std::span<const Range> operand_ranges(args.data(), n.nargs);
+        if (!final) out.ranges[i] = node_range(n, operand_ranges);
+        if (auto f = check(i, n, operand_ranges, out.ranges[i])) out.findings.push_back(std::move(*f));
     }
     // A declared state is assumed to hold its range at the start of every
     // run; that is sound only if every update stays inside it.

@@ -215,6 +215,55 @@ TEST_CASE("ranges: warn by default, error stops, off is quiet, a declared range 
     CHECK(bad.code == kExitUsage);
 }
 
+TEST_CASE("the listing and the graph and the manifest show the Python source and the value ranges") {
+    fs::path d = temp_dir();
+    write(d / "ctl.py", "import copapy as cp\nu = cp.value(0.5, range=(-1, 1))\nacc = cp.state(0.0)\n"
+                        "acc.next(cp.clamp(acc + u * 0.1, -1, 1))\n");
+    // acc = clamp(acc + u * 0.1, -1, 1): a state that stays in [-1, 1].
+    write(d / "ctl.json", R"({"format":"copapy-dag","version":3,"files":["ctl.py"],"nodes":[
+      {"id":0,"op":"input","dtype":"float","name":"u","value":0.5,"loc":[0,2],"range":[-1,1]},
+      {"id":1,"op":"state","dtype":"float","name":"acc","value":0,"loc":[0,3]},
+      {"id":2,"op":"const","dtype":"float","value":0.1,"loc":[0,4]},
+      {"id":3,"op":"mul","dtype":"float","args":[0,2],"loc":[0,4]},
+      {"id":4,"op":"add","dtype":"float","args":[1,3],"loc":[0,4]},
+      {"id":5,"op":"const","dtype":"float","value":-1,"loc":[0,4]},
+      {"id":6,"op":"const","dtype":"float","value":1,"loc":[0,4]},
+      {"id":7,"op":"max","dtype":"float","args":[4,5],"loc":[0,4]},
+      {"id":8,"op":"min","dtype":"float","args":[7,6],"loc":[0,4]}],
+      "outputs":[{"name":"y","node":8}],"updates":[{"state":1,"node":8}]})");
+    Run r = cli({"build", (d / "ctl.json").string(), "--emit",
+                 "listing=" + (d / "ctl.lst").string() + ",dot=" + (d / "ctl.dot").string() +
+                     ",manifest=" + (d / "ctl.manifest.json").string(),
+                 "--ranges=detail", "--stencils", COPAPY_STENCIL_DIR});
+    INFO(r.err);
+    REQUIRE(r.code == kExitOk);
+    CHECK(r.err.empty());
+    const std::string listing = read_text(d / "ctl.lst");
+    // The source line above its steps (the file is found next to the DAG), once.
+    CHECK_THAT(listing, Catch::Contains("; ctl.py:4: acc.next(cp.clamp(acc + u * 0.1, -1, 1))\n"));
+    CHECK(listing.find("; ctl.py:4:") == listing.rfind("; ctl.py:4:"));
+    CHECK_THAT(listing, Catch::Contains("  in [-1, 1]\n"));
+    const std::string dot = read_text(d / "ctl.dot");
+    CHECK_THAT(dot, Catch::Contains("ctl.py:4") && Catch::Contains("in [-1, 1]"));
+    const auto manifest = nlohmann::json::parse(read_text(d / "ctl.manifest.json"));
+    const auto& u = manifest["inputs"][0];
+    CHECK(u["name"] == "u");
+    CHECK(u["loc"] == "ctl.py:2");
+    CHECK(u["declared_range"] == nlohmann::json::array({-1.0, 1.0}));
+    bool state_seen = false;
+    for (const auto& o : manifest["outputs"]) {
+        CHECK(o["range"] == nlohmann::json::array({-1.0, 1.0}));
+        CHECK(o["nan"] == false);
+        state_seen = state_seen || o["name"] == "acc";
+    }
+    CHECK(state_seen);
+    // Without detail the listing shows no ranges; without files no source text.
+    Run plain = cli({"build", (d / "ctl.json").string(), "--emit", "listing=" + (d / "plain.lst").string(), "--stencils",
+                     COPAPY_STENCIL_DIR});
+    REQUIRE(plain.code == kExitOk);
+    CHECK(read_text(d / "plain.lst").find("  in [") == std::string::npos);
+}
+
 TEST_CASE("the -O option speaks plainly") {
     for (const char* level : {"3", "s", "-1", "fast"}) {
         Run r = cli({"build", "x.json", "-O", level});
