@@ -85,6 +85,22 @@ struct RangeAnalysis {
 // else every value of its type).
 Range declared_range(const IrInput& in);
 
+// Records in ir.inputs the invariant of every state without a declared range
+// whose proven range can be written down (no NaN, not the whole type), so
+// that the image makes hosts keep to it: the analysis assumed that the state
+// holds only values the program itself gives it. Returns how many.
+size_t adopt_state_invariants(Ir& ir, const RangeAnalysis& analysis);
+
+// -O2 with proven ranges: makes users of a node that cannot change its
+// operand's value use the operand itself: a min or max that never binds
+// (one side always chosen, so a clamp whose bounds are never reached), abs
+// of a value that is never negative (ints >= 0; floats > 0 and never NaN,
+// as abs(-0.0) is +0.0), a select whose condition is decided. Bit-exact for
+// every run inside the ranges. Rewrites operands, outputs and updates in
+// place (the nodes left unused drop out of the next linearize()); returns
+// how many nodes were bypassed.
+size_t simplify_by_ranges(Ir& ir, const RangeAnalysis& analysis);
+
 // Ranges of every node; findings for the nodes of `order` (the computed
 // nodes the program runs: linearize(ir)). Inputs range over their declared
 // range (IrInput::declared) or their whole type; a declared state holds its
