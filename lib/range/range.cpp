@@ -139,6 +139,9 @@ Range f_mul(const Range& a, const Range& b) {
     for (double x : {a.flo, a.fhi})
         for (double y : {b.flo, b.fhi}) {
             const double p = x * y;  // exact in double for binary32 operands
+            // 0 * inf at a corner is NaN, but the finite values next to the
+            // infinite bound give 0 there: [-inf, inf] * [0] holds 0.
+            if (std::isnan(p)) h.add(0, 0);
             h.add(p, p);
         }
     // 0 * inf inside the intervals is NaN even when no corner is.
@@ -161,6 +164,13 @@ Range f_div(const Range& a, const Range& b) {
     for (double x : {a.flo, a.fhi})
         for (double y : {b.flo, b.fhi}) {
             const double q = x / y;
+            // inf / inf at a corner is NaN; a finite value next to the
+            // infinite dividend gives 0 there: [-inf, inf] / [inf] holds 0.
+            if (std::isnan(q)) {
+                h.add(0, 0);
+                h.add(q, q);
+                continue;
+            }
             const bool exact = quotient_exact(x, y, q);
             h.add(lo_of(q, exact), hi_of(q, exact));
         }
