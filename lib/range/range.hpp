@@ -29,13 +29,14 @@ namespace copapy {
 
 struct Range {
     Kind kind = Kind::F;
+    // (The flags next to the kind: 40 bytes rather than 48, one per IR node.)
+    bool nan = false;
+    bool empty = false;  // floats only: NaN or nothing
     // Kind::I: [ilo, ihi] within int32.
     int64_t ilo = 0, ihi = 0;
     // Kind::F: [flo, fhi] (binary32 values held exactly in doubles, maybe
     // infinite), `empty` if no non-NaN value is possible; `nan` if NaN is.
     double flo = 0, fhi = 0;
-    bool nan = false;
-    bool empty = false;  // floats only: NaN or nothing
 
     static Range ints(int64_t lo, int64_t hi);
     static Range floats(double lo, double hi, bool nan = false);
