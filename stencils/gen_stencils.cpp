@@ -111,6 +111,8 @@ void emit_ops(std::ostream& os) {
             emit(os, {op_stencil(op, in), in, {res, k}, bind("a", 0, k) + bind("b", 1, k), "", value, "b"});
             if (has_to1_variant(op, k))
                 emit(os, {op_to1_stencil(op, in), in, {k, res}, bind("a", 0, k) + bind("b", 1, k), "", "a", value});
+            if (has_rreg_variant(op, k))
+                emit(os, {op_rreg_stencil(op, in), in, {res, k}, bind("b", 0, k) + bind("a", 1, k), "", value, "a"});
             // One operand from memory, r1 untouched: b = *hole (and, when
             // the order matters, a = *hole with b in r0).
             for (Kind other : {Kind::I, Kind::F}) {

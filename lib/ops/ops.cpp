@@ -146,6 +146,8 @@ bool has_to1_variant(Op op, Kind operand) {
     return op != Op::Select && op_info(op).arity == 2 && has_variant(op, operand) && !op_calls(op, operand);
 }
 std::string op_to1_stencil(Op op, State s) { return std::string(op_name(op)) + "_to1_" + state_suffix(s); }
+bool has_rreg_variant(Op op, Kind operand) { return has_to1_variant(op, operand) && !is_commutative(op); }
+std::string op_rreg_stencil(Op op, State s) { return std::string(op_name(op)) + "_rr_" + state_suffix(s); }
 
 std::string far_stencil(std::string_view name) { return std::string(kFarPrefix) + std::string(name); }
 

@@ -145,6 +145,9 @@ bool op_calls(Op op, Kind operand);
 // every binary op with a register form that does not call.
 bool has_to1_variant(Op op, Kind operand);
 std::string op_to1_stencil(Op op, State s);                // "add_to1_ff"
+// Non-commutative ones also in reverse, r0 = r1 op r0 (instead of a swap).
+bool has_rreg_variant(Op op, Kind operand);
+std::string op_rreg_stencil(Op op, State s);               // "sub_rr_ff"
 
 // The far twin of a memory-operand stencil: "far_add_m_ff".
 inline constexpr std::string_view kFarPrefix = "far_";

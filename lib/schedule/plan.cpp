@@ -175,7 +175,7 @@ private:
     // need neither string building nor hashing.
     enum Shape : uint32_t {
         OpReg, OpMem, OpRevMem, UnaryMem, Load, Store, Swap, Dup, Mov, Entry, Exit,
-        ParkGet, ParkPut, ParkStore, ParkLoad, OpPark, OpRevPark, OpTo1,
+        ParkGet, ParkPut, ParkStore, ParkLoad, OpPark, OpRevPark, OpTo1, OpRevReg,
     };
     static uint32_t key(Shape shape, State s, Op op, Kind k, int reg, int park) {
         static_assert(static_cast<uint32_t>(Op::State) < 64 && kMaxParks <= 16, "the key's fields are wide enough");
@@ -209,6 +209,7 @@ private:
                 case OpPark: made = op_park_stencil(op, park, s); break;
                 case OpRevPark: made = op_rpark_stencil(op, park, s); break;
                 case OpTo1: made = op_to1_stencil(op, s); break;
+                case OpRevReg: made = op_rreg_stencil(op, s); break;
             }
             cached = static_cast<uint32_t>(prog_.stencil_names.size());
             prog_.stencil_names.push_back(std::move(made));
@@ -328,6 +329,7 @@ private:
     // Which variant of the node's stencil computes it.
     enum class Form {
         Reg,       // operands in r0 (and r1)
+        RevReg,    // r1 op r0
         Mem,       // r0 op *hole (unary: op(*hole))
         RevMem,    // *hole op r0
         Park,      // r0 op park (select: r0 ? r1 : park)
@@ -342,7 +344,7 @@ private:
         const Kind operand_kind = ir_.nodes[n.args[n.op == Op::Select ? 1 : 0]].kind;
         // A stencil that calls a library function leaves r1 unspecified.
         const bool clobbers_r1 = op_calls(n.op, operand_kind);
-        const bool reads_r1 = (form == Form::Reg && n.nargs > 1) || n.op == Op::Select || clobbers_r1;
+        const bool reads_r1 = (form == Form::Reg && n.nargs > 1) || form == Form::RevReg || n.op == Op::Select || clobbers_r1;
         consume(n);
         if (form == Form::Reg && n.nargs == 2 && n.op != Op::Select && to_r1_pays(v, operand_kind)) {
             emit(name(OpTo1, n.op));
@@ -360,6 +362,7 @@ private:
         uint32_t stencil = 0;
         switch (form) {
             case Form::Reg: stencil = name(OpReg, n.op); break;
+            case Form::RevReg: stencil = name(OpRevReg, n.op); break;
             case Form::Mem:
                 stencil = n.nargs == 1 ? name(UnaryMem, n.op, ir_.nodes[n.args[0]].kind) : name(OpMem, n.op);
                 break;
@@ -435,6 +438,7 @@ private:
         }
         if (comm && reg_[0] == b) std::swap(a, b);
         if (reg_[0] == a && reg_[1] == b) return finish(v, Form::Reg);
+        if (reg_[0] == b && reg_[1] == a && has_rreg_variant(n.op, ir_.nodes[a].kind)) return finish(v, Form::RevReg);
         if (reg_[0] == a) return finish_with_operand(v, b, false);
         if (reg_[0] == b && !comm && elsewhere(a)) return finish_with_operand(v, a, true);
         if (comm && reg_[1] == a) std::swap(a, b);  // then b stays in r1 while a comes into r0
