@@ -381,7 +381,7 @@ private:
     // r1 (r1 = r0 op r1, r0 kept)? When r1's operand is no longer needed
     // there, and either r0's value is still needed (no save) or the next
     // node does not read v (the value would otherwise move to r1 before the
-    // next load into r0).
+    // next load into r0; an output only is stored from either register).
     bool to_r1_pays(uint32_t v, Kind operand_kind) const {
         if (!has_to1_variant(ir_.nodes[v].op, operand_kind) || !expendable(1) || uses_[v] == 0) return false;
         return !expendable(0) || next_use(v) != pos_ + 1;
