@@ -177,17 +177,27 @@ private:
         OpReg, OpMem, OpRevMem, UnaryMem, Load, Store, Swap, Dup, Mov, Entry, Exit,
         ParkGet, ParkPut, ParkStore, ParkLoad, OpPark, OpRevPark, OpTo1, OpRevReg,
     };
-    static uint32_t key(Shape shape, State s, Op op, Kind k, int reg, int park) {
-        static_assert(static_cast<uint32_t>(Op::State) < 64 && kMaxParks <= 16, "the key's fields are wide enough");
-        return ((((static_cast<uint32_t>(shape) * 64 + static_cast<uint32_t>(op)) * 4 +
-                  (static_cast<uint32_t>(s.r0) * 2 + static_cast<uint32_t>(s.r1))) * 2 + static_cast<uint32_t>(k)) * 2 +
-                static_cast<uint32_t>(reg)) * 16 + static_cast<uint32_t>(park);
+    static uint32_t key(Shape shape, State s, Op op, Kind k, int reg) {
+        static_assert(static_cast<uint32_t>(Op::State) < 64, "the key's op field is wide enough");
+        return (((static_cast<uint32_t>(shape) * 64 + static_cast<uint32_t>(op)) * 4 +
+                 (static_cast<uint32_t>(s.r0) * 2 + static_cast<uint32_t>(s.r1))) * 2 + static_cast<uint32_t>(k)) * 2 +
+               static_cast<uint32_t>(reg);
     }
+    static bool park_shape(Shape shape) { return shape >= ParkGet && shape <= OpRevPark; }
     uint32_t name(Shape shape, Op op = Op::Input, Kind k = Kind::I, int reg = 0, int park = 0) {
         const State s = state();
-        const uint32_t code = key(shape, s, op, k, reg, park);
-        if (code >= names_.size()) names_.resize(code + 1, kNoName);
-        uint32_t& cached = names_[code];
+        const uint32_t code = key(shape, s, op, k, reg);
+        // The stencils of a park are looked up by key and park in a map: a
+        // table over every park would be larger than a small program's
+        // whole compilation is worth clearing.
+        uint32_t* slot = nullptr;
+        if (park_shape(shape)) {
+            slot = &park_names_.try_emplace(code * kMaxParks + static_cast<uint32_t>(park), kNoName).first->second;
+        } else {
+            if (code >= names_.size()) names_.resize(code + 1, kNoName);
+            slot = &names_[code];
+        }
+        uint32_t& cached = *slot;
         if (cached == kNoName) {
             std::string made;
             switch (shape) {
@@ -600,6 +610,7 @@ private:
     std::vector<uint8_t> output_;
     static constexpr uint32_t kNoName = UINT32_MAX;
     std::vector<uint32_t> names_;  // key() -> index of the interned stencil name in stencil_names
+    std::unordered_map<uint32_t, uint32_t> park_names_;  // key() * kMaxParks + park -> the same, for park stencils
     std::vector<uint32_t> output_slot_;    // data offset of each output
     std::vector<uint8_t> input_updated_;   // per input: a state whose value changes at the end of a run
     std::vector<uint32_t> slot_;  // data offset of a value in memory, or kNone
