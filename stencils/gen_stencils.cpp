@@ -18,6 +18,7 @@
 #include <fstream>
 #include <iostream>
 #include <sstream>
+#include <stdexcept>
 #include <string>
 
 #include "ops.hpp"
@@ -58,17 +59,19 @@ std::string replace_all(std::string s, std::string_view from, std::string_view t
 
 // The function text. The pair of parameters the output state does not use
 // is passed through unchanged (no instruction) or, in a stencil that calls a
-// library function, gets unspecified values (CP_DEAD_*), so that nothing has
-// to be kept alive across the call.
+// library function, gets unspecified values (CP_DEAD_*), and so does r1, so
+// that nothing has to be kept alive across the call (op_calls in ops.hpp;
+// the planner saves r1's value first, in a park if it can).
 std::string text(const Spec& sp, const std::string& name, bool far) {
-    std::string body = sp.bind + sp.stmts + ctype(sp.out.r0) + " o0 = " + sp.r0 + "; " + ctype(sp.out.r1) + " o1 = " +
-                       sp.r1 + "; ";
+    std::string body = sp.bind + sp.stmts + ctype(sp.out.r0) + " o0 = " + sp.r0 + "; " +
+                       "__attribute__((unused)) " + ctype(sp.out.r1) + " o1 = " + sp.r1 + "; ";
     body = replace_all(body, "HOLE_F", far ? "CP_FAR_F" : "CP_NEAR_F");
     body = replace_all(body, "HOLE_I", far ? "CP_FAR_I" : "CP_NEAR_I");
     auto arg = [&](int r, Kind k) {
         const Kind have = r == 0 ? sp.out.r0 : sp.out.r1;
-        if (have == k) return std::string(r == 0 ? "o0" : "o1");
-        return sp.calls ? std::string(k == Kind::F ? "CP_DEAD_F" : "CP_DEAD_I") : reg(r, k);
+        const std::string dead = k == Kind::F ? "CP_DEAD_F" : "CP_DEAD_I";
+        if (have == k) return sp.calls && r == 1 ? dead : std::string(r == 0 ? "o0" : "o1");
+        return sp.calls ? dead : reg(r, k);
     };
     return "void " + name + "(int32_t i0, int32_t i1, float f0, float f1) { " + body + continuation_symbol(sp.out) +
            "(" + arg(0, Kind::I) + ", " + arg(1, Kind::I) + ", " + arg(0, Kind::F) + ", " + arg(1, Kind::F) + "); }\n";
@@ -90,20 +93,10 @@ void for_each_variant(F f) {
     }
 }
 
-// Does the body (may) call a library function: libm, the helpers built on
-// fmodf or integer division (__aeabi_idivmod on ARMv7-A), and rounding, which
-// is a call where the FPU has no instruction for it?
-bool may_call(const OpInfo& info, const std::string& body) {
-    if (info.flags & Libm) return true;
-    for (const char* f : {"cp_mod_", "cp_floordiv_", "floorf", "ceilf", "truncf", "cp_round_f"})
-        if (body.find(f) != std::string::npos) return true;
-    return false;
-}
-
 void emit_ops(std::ostream& os) {
     for_each_variant([&](Op op, const OpInfo& info, Kind k, const std::string& body, Kind res) {
         const std::string value = "(" + body + ")";
-        const bool calls = may_call(info, body);
+        const bool calls = op_calls(op, k);
         auto emit = [&](std::ostream& o, Spec sp) {
             sp.calls = calls;
             ::emit(o, sp);
@@ -116,6 +109,10 @@ void emit_ops(std::ostream& os) {
         } else if (info.arity == 2) {
             State in{k, k};
             emit(os, {op_stencil(op, in), in, {res, k}, bind("a", 0, k) + bind("b", 1, k), "", value, "b"});
+            if (has_to1_variant(op, k))
+                emit(os, {op_to1_stencil(op, in), in, {k, res}, bind("a", 0, k) + bind("b", 1, k), "", "a", value});
+            if (has_rreg_variant(op, k))
+                emit(os, {op_rreg_stencil(op, in), in, {res, k}, bind("b", 0, k) + bind("a", 1, k), "", value, "a"});
             // One operand from memory, r1 untouched: b = *hole (and, when
             // the order matters, a = *hole with b in r0).
             for (Kind other : {Kind::I, Kind::F}) {
@@ -137,6 +134,75 @@ void emit_ops(std::ostream& os) {
                           true});
         }
     });
+}
+
+// Park registers per target: callee-saved FP registers in the platform ABI,
+// reserved in every stencil as gcc global register variables, so a parked
+// value survives every stencil and every library call (library code, built
+// without the declarations, saves and restores them). The entry stencil saves
+// the caller's values and the exit stencil restores them (kTargetPrelude).
+// A new target adds a row; without one it has no parks (cp_park_f = 0).
+struct ParkFile {
+    const char* condition;  // preprocessor test for the target
+    const char* prefix;     // register name prefix
+    int first, count;       // prefix<first> ... prefix<first + count - 1>
+};
+constexpr ParkFile kFloatParks[] = {
+    {"defined(__aarch64__)", "s", 8, 8},  // AAPCS64: d8-d15 (their low halves s8-s15) callee-saved
+    {"defined(__arm__)", "s", 16, 16},    // AAPCS-VFP: s16-s31 callee-saved (also fpv4-sp-d16)
+};
+
+void emit_park_registers(std::ostream& os) {
+    const char* directive = "#if";
+    for (const ParkFile& f : kFloatParks) {
+        static_assert(sizeof(kFloatParks) / sizeof(kFloatParks[0]) > 0);
+        if (f.count > kMaxParks) throw std::logic_error("more parks than kMaxParks");
+        os << directive << " " << f.condition << "\n#define CP_NPARK_F " << f.count << "\n";
+        for (int k = 0; k < f.count; ++k)
+            os << "register float cp_pf" << k << " __asm__(\"" << f.prefix << f.first + k << "\");\n";
+        directive = "#elif";
+    }
+    os << "#else\n#define CP_NPARK_F 0\n#endif\n"
+          "__asm__(\".globl cp_park_f\\n.set cp_park_f, \" CP_STR(CP_NPARK_F) \"\\n\");\n\n";
+}
+
+// The stencils of park k, compiled only where the target has that park.
+void emit_park(std::ostream& os, int k) {
+    std::string park = "cp_pf";  // appended: GCC 12 warns falsely (-Wrestrict) about "cp_pf" + to_string(k)
+    park += std::to_string(k);
+    os << "#if CP_NPARK_F > " << k << "\n";
+    for (State s : kAllStates) {
+        const std::string r0 = reg(0, s.r0), r1 = reg(1, s.r1);
+        emit(os, {park_get_stencil(0, k, s), s, {Kind::F, s.r1}, "", "", park, r1});
+        emit(os, {park_get_stencil(1, k, s), s, {s.r0, Kind::F}, "", "", r0, park});
+        if (s.r0 == Kind::F) emit(os, {park_put_stencil(0, k, s), s, s, "", park + " = " + r0 + "; ", r0, r1});
+        if (s.r1 == Kind::F) emit(os, {park_put_stencil(1, k, s), s, s, "", park + " = " + r1 + "; ", r0, r1});
+        emit(os, {park_store_stencil(k, s), s, s, "", "HOLE_F = " + park + "; ", r0, r1, true});
+        emit(os, {park_load_stencil(k, s), s, s, "", park + " = HOLE_F; ", r0, r1, true});
+    }
+    for (Op op : kTableOps) {
+        if (!has_park_variant(op) || !has_variant(op, Kind::F)) continue;
+        const OpInfo& info = op_info(op);
+        std::string value = "(";  // appended, as above
+        value += info.float_body;
+        value += ")";
+        const Kind res = result_kind(op, Kind::F);
+        if (op == Op::Select) {
+            const State in{Kind::I, Kind::F};
+            emit(os, {op_park_stencil(op, k, in), in, {Kind::F, Kind::F},
+                      bind("c", 0, Kind::I) + bind("a", 1, Kind::F) + "float b = " + park + "; ", "", value, "a"});
+            continue;
+        }
+        for (Kind other : {Kind::I, Kind::F}) {
+            const State in{Kind::F, other};
+            emit(os, {op_park_stencil(op, k, in), in, {res, other}, bind("a", 0, Kind::F) + "float b = " + park + "; ",
+                      "", value, reg(1, other)});
+            if (!is_commutative(op))
+                emit(os, {op_rpark_stencil(op, k, in), in, {res, other},
+                          bind("b", 0, Kind::F) + "float a = " + park + "; ", "", value, reg(1, other)});
+        }
+    }
+    os << "#endif\n";
 }
 
 void emit_moves(std::ostream& os) {
@@ -163,7 +229,8 @@ void emit_moves(std::ostream& os) {
 // with an immediate field the target file recognises and can rewrite: on
 // x86-64 a disp32; on Arm the largest offset of VLDR/VSTR, 1020, which also
 // fits LDR/STR), and the entry and exit stencils, which set and restore the
-// base register. The bias and marker are also absolute symbols of the object
+// base register and save and restore the callee-saved registers that hold
+// the parks (emit_park_registers). The bias and marker are also absolute symbols of the object
 // (cp_data_bias, cp_near_marker), read by the compiler, and so is
 // cp_far_relative: 1 if far stencils take the placeholder's address as an
 // offset from the base register (resolved at compile time), 0 if as the
@@ -187,11 +254,18 @@ const char* kTargetPrelude = R"(
 #define CP_NEAR 1020
 #define CP_FREG "=w"
 #define CP_FAR_RELATIVE 0
+/* Far operands: the offset from the base register in a movz/movk pair that
+ * carries the marker and that the compiler rewrites like a near field (no
+ * relocation, so no load-time patch), then a register-offset load/store. */
+#define CP_FAR_OFFSET \
+    ({ uintptr_t o_; __asm__("movz %x0, %1, lsl #16\n\tmovk %x0, %2" : "=r"(o_) : "i"(CP_NEAR >> 16), "i"(CP_NEAR & 0xffff)); o_; })
 #define CP_ENTRY_EXIT \
     ".section .text.cp_entry,\"ax\",%progbits\n.p2align 2\n.globl cp_entry\n.type cp_entry,%function\ncp_entry:\n" \
-    "  str x19, [sp, #-16]!\n  mov x19, x0\n  b result_ii\n.size cp_entry, .-cp_entry\n" \
+    "  stp d8, d9, [sp, #-80]!\n  stp d10, d11, [sp, #16]\n  stp d12, d13, [sp, #32]\n  stp d14, d15, [sp, #48]\n" \
+    "  str x19, [sp, #64]\n  mov x19, x0\n  b result_ii\n.size cp_entry, .-cp_entry\n" \
     ".section .text.cp_exit,\"ax\",%progbits\n.p2align 2\n.globl cp_exit\n.type cp_exit,%function\ncp_exit:\n" \
-    "  ldr x19, [sp], #16\n  ret\n.size cp_exit, .-cp_exit\n"
+    "  ldr x19, [sp, #64]\n  ldp d14, d15, [sp, #48]\n  ldp d12, d13, [sp, #32]\n  ldp d10, d11, [sp, #16]\n" \
+    "  ldp d8, d9, [sp], #80\n  ret\n.size cp_exit, .-cp_exit\n"
 #elif defined(__arm__) && defined(__thumb__)
 #define CP_BASE_REG "r9"
 /* Thumb-2 LDR/STR reach +4095 but only -255: a small bias. */
@@ -202,9 +276,9 @@ const char* kTargetPrelude = R"(
 #define CP_ENTRY_EXIT \
     ".syntax unified\n.thumb\n" \
     ".section .text.cp_entry,\"ax\",%progbits\n.p2align 2\n.globl cp_entry\n.type cp_entry,%function\n.thumb_func\ncp_entry:\n" \
-    "  push {r9, lr}\n  add.w r9, r0, #252\n  b.w result_ii\n.size cp_entry, .-cp_entry\n" \
+    "  push {r9, lr}\n  vpush {d8-d15}\n  add.w r9, r0, #252\n  b.w result_ii\n.size cp_entry, .-cp_entry\n" \
     ".section .text.cp_exit,\"ax\",%progbits\n.p2align 2\n.globl cp_exit\n.type cp_exit,%function\n.thumb_func\ncp_exit:\n" \
-    "  pop {r9, pc}\n.size cp_exit, .-cp_exit\n"
+    "  vpop {d8-d15}\n  pop {r9, pc}\n.size cp_exit, .-cp_exit\n"
 #elif defined(__arm__)
 #define CP_BASE_REG "r9"
 /* VLDR/VSTR reach +-1020: the base in the middle of that. */
@@ -215,9 +289,9 @@ const char* kTargetPrelude = R"(
 #define CP_ENTRY_EXIT \
     ".syntax unified\n.arm\n" \
     ".section .text.cp_entry,\"ax\",%progbits\n.p2align 2\n.globl cp_entry\n.type cp_entry,%function\ncp_entry:\n" \
-    "  push {r9, lr}\n  add r9, r0, #1020\n  b result_ii\n.size cp_entry, .-cp_entry\n" \
+    "  push {r9, lr}\n  vpush {d8-d15}\n  add r9, r0, #1020\n  b result_ii\n.size cp_entry, .-cp_entry\n" \
     ".section .text.cp_exit,\"ax\",%progbits\n.p2align 2\n.globl cp_exit\n.type cp_exit,%function\ncp_exit:\n" \
-    "  pop {r9, pc}\n.size cp_exit, .-cp_exit\n"
+    "  vpop {d8-d15}\n  pop {r9, pc}\n.size cp_exit, .-cp_exit\n"
 #else
 #error "no stencil ABI for this target"
 #endif
@@ -230,10 +304,14 @@ __asm__(CP_ENTRY_EXIT
         ".globl cp_far_relative\n.set cp_far_relative, " CP_STR(CP_FAR_RELATIVE) "\n");
 #define CP_NEAR_F (*(float *)(cp_base + CP_NEAR))
 #define CP_NEAR_I (*(int32_t *)(cp_base + CP_NEAR))
-/* Far operands. Arm: the placeholder's "address" is the offset from the base
- * register (movw/movt of a constant the compiler writes, no load-time patch).
- * Elsewhere it is the operand's absolute address (patched at load time). */
-#if CP_FAR_RELATIVE
+/* Far operands. AArch64: a far offset field (CP_FAR_OFFSET). Arm: the
+ * placeholder's "address" is the offset from the base register (movw/movt of
+ * a constant the compiler writes). Neither needs a load-time patch. x86-64:
+ * the operand's absolute address (never used: disp32 reaches everything). */
+#if defined(CP_FAR_OFFSET)
+#define CP_FAR_F (*(float *)(cp_base + CP_FAR_OFFSET))
+#define CP_FAR_I (*(int32_t *)(cp_base + CP_FAR_OFFSET))
+#elif CP_FAR_RELATIVE
 #define CP_FAR_F (*(float *)(cp_base + (uintptr_t)&cp_hole_f))
 #define CP_FAR_I (*(int32_t *)(cp_base + (uintptr_t)&cp_hole_i))
 #else
@@ -310,8 +388,10 @@ int main(int argc, char** argv) {
     os << "/* Generated by gen_stencils from lib/ops/ops.def. Do not edit. */\n"
           "#include \"prelude.h\"\n"
        << kTargetPrelude << "\n";
+    emit_park_registers(os);
     emit_ops(os);
     os << "\n";
     emit_moves(os);
+    for (int k = 0; k < kMaxParks; ++k) emit_park(os, k);
     return write_if_changed(argv[1], os.str()) && write_if_changed(argv[2], fold_source()) ? 0 : 1;
 }

@@ -225,6 +225,9 @@ int run_cli(int argc, const char* const* argv, std::ostream& out, std::ostream& 
     build->add_option("--depfile", depfile, "Also write a Make rule: the written files depend on INPUT and the stencil object");
     build->add_option("--code-addr", code_addr, "Resolve every patch for code at this address (with --data-addr)");
     build->add_option("--data-addr", data_addr, "Resolve every patch for data at this address (with --code-addr)");
+    build->add_flag("--pic", opt.pic,
+                    "Require a position-independent image: no load-time patch at all (error if the target's library "
+                    "code needs one)");
     build->add_option("--c-name", opt.c_name, "Identifier prefix in a C header (default: the header's file name)");
     std::string ranges = "warn";
     build->add_option("--ranges", ranges,

@@ -6,6 +6,7 @@
 #include <sys/uio.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cerrno>
 #include <climits>
 #include <chrono>
@@ -27,6 +28,7 @@
 #include "schedule/plan.hpp"
 #include "stencil/stencil_db.hpp"
 #include "support/error.hpp"
+#include "support/text.hpp"
 
 namespace copapy {
 
@@ -184,6 +186,43 @@ std::vector<std::string> range_findings(const std::string& file, const Ir& ir, c
 }
 }  // namespace
 
+namespace {
+
+// Where a patch site lies, for messages: a library section or a step's stencil.
+std::string patch_origin(const CompiledProgram& c, uint32_t site) {
+    for (const LinkedImage::Placement& a : c.image.aux)
+        if (a.region == CP_REGION_CODE && site >= a.offset && site < a.offset + a.size)
+            return fmt::format("library section {} (+{:#x})", quote(a.name), site - a.offset);
+    const auto& offs = c.image.step_offsets;
+    const auto it = std::upper_bound(offs.begin(), offs.end(), site);
+    if (it != offs.begin() && !c.program.steps.empty()) {
+        const size_t step = static_cast<size_t>(it - offs.begin()) - 1;
+        return fmt::format("step {} (stencil '{}')", step, c.program.stencil(c.program.steps[step]));
+    }
+    return fmt::format("code offset {:#x}", site);
+}
+
+}  // namespace
+
+// --pic: the image must load anywhere with no patch at all. Every patch that
+// remains is reported (one line per distinct origin), then the compilation stops.
+void check_position_independent(const CompileOptions& opt, const CompiledProgram& c) {
+    if (c.image.patches.empty()) return;
+    std::vector<std::string> lines;
+    for (const ImagePatch& p : c.image.patches) {
+        std::string line = fmt::format("{}: --pic: {} needs a load-time patch ({} to {}+{:#x})", shown_input(opt),
+                                       patch_origin(c, p.site), cp_patch_kind_name(static_cast<cp_patch_kind>(p.kind)),
+                                       p.region == CP_REGION_DATA ? "data" : "code", p.addend);
+        if (std::find(lines.begin(), lines.end(), line) == lines.end()) lines.push_back(std::move(line));
+    }
+    std::string msg;
+    for (const std::string& l : lines) msg += l + "\n";
+    throw Error(ErrorKind::Input,
+                msg + fmt::format("{}: --pic: {} load-time patches remain: this program cannot be position independent "
+                                  "on {} (see docs/image-format.md, Position independence)",
+                                  shown_input(opt), c.image.patches.size(), opt.target->name));
+}
+
 CompiledProgram compile_program(const CompileOptions& opt) {
     CompiledProgram c;
     CompileStats& stats = c.stats;
@@ -248,7 +287,10 @@ CompiledProgram compile_program(const CompileOptions& opt) {
         stats.warnings.insert(stats.warnings.end(), findings.begin(), findings.end());
     }
     stats.t_ranges = lap(clock);
-    c.program = plan(c.ir, c.order);
+    c.stencil_path = opt.stencil_dir + "/" + std::string(opt.target->name) + ".o";
+    c.db = StencilDb::load(c.stencil_path, *opt.target);  // the planner needs its park count
+    const double t_load = lap(clock);                      // counted as linking, as before
+    c.program = plan(c.ir, c.order, c.db->float_parks());
     if (opt.release_stages) {
         c.ir = Ir();
         c.order = {};
@@ -260,9 +302,8 @@ CompiledProgram compile_program(const CompileOptions& opt) {
     stats.stores = c.program.stores;
     stats.moves = c.program.moves;
 
-    c.stencil_path = opt.stencil_dir + "/" + std::string(opt.target->name) + ".o";
-    c.db = StencilDb::load(c.stencil_path, *opt.target);
     c.image = link_program(c.program, *c.db);
+    if (opt.pic) check_position_independent(opt, c);
     stats.code_bytes = c.image.code.size();
     stats.stencil_bytes = c.image.stencil_bytes;
     stats.data_bytes = c.image.data.size();
@@ -271,7 +312,7 @@ CompiledProgram compile_program(const CompileOptions& opt) {
     stats.near_operands = c.image.near_operands;
     stats.far_operands = c.image.far_operands;
     if (opt.release_stages) c.program.steps = {};
-    stats.t_link = lap(clock);
+    stats.t_link = t_load + lap(clock);
     return c;
 }
 

@@ -50,6 +50,7 @@ struct CompileOptions {
     std::vector<EmitOutput> outputs;       // what write_outputs() writes, each to its own path
     std::string depfile;                   // if set: a Make rule "<outputs>: <DAG> <stencil object>"
     std::optional<FixedAddresses> fixed;   // resolve every patch for these load addresses (bare metal)
+    bool pic = false;                      // --pic: fail unless the image needs no load-time patch at all
     std::string c_name;                    // identifier prefix in a C header (default: the header's file name)
     RangeCheck ranges = RangeCheck::Warn;
     // Release the IR and the linear order once planned, and the program's
@@ -84,6 +85,10 @@ struct CompiledProgram {
 
 // Runs the pipeline; throws Error with messages "<file>: <where>: <what>".
 CompiledProgram compile_program(const CompileOptions& options);
+
+// Throws Error (Input) naming every load-time patch of the linked image, if
+// it has any (--pic).
+void check_position_independent(const CompileOptions& options, const CompiledProgram& compiled);
 
 // Writes options.outputs (resolved for options.fixed addresses, if given),
 // then options.depfile; an artifact whose path is "-" goes to `out`. Every

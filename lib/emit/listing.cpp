@@ -125,7 +125,8 @@ private:
             const Stencil& st = in_.db.stencil(step_name(i));
             for (const TargetInfo::DataField& d : st.data_fields)
                 notes_[img_.step_offsets[i] + d.offset].push_back(
-                    fmt::format("near {} data+{:#x}", in_.target.data_field_name(d.form), hole_offset(step)));
+                    fmt::format("{} {} data+{:#x}", img_.step_far.size() > i && img_.step_far[i] ? "far" : "near",
+                                in_.target.data_field_name(d.form), hole_offset(step)));
             for (uint32_t r : st.relocs) {
                 const ObjReloc& rel = in_.db.relocs()[r];
                 const ObjSymbol& sym = in_.db.symbols()[rel.symbol];

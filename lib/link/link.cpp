@@ -153,6 +153,10 @@ private:
                              "{}: stencil '{}': data offset {} does not fit its {} field and there is no '{}'",
                              db_.path(), near.name, disp, target_.data_field_name(near.data_fields[0].form), twin);
                     k = distinct(far_by_name[step.stencil], twin, i);
+                    for (const TargetInfo::DataField& f : stencils_[k]->data_fields)
+                        if (!target_.data_field_fits(f.form, disp))
+                            fail(ErrorKind::Environment, "{}: stencil '{}': data offset {} does not fit its {} field",
+                                 db_.path(), twin, disp, target_.data_field_name(f.form));
                     ++img_.far_operands;
                 } else {
                     ++img_.near_operands;

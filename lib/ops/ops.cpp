@@ -100,6 +100,55 @@ std::string unary_mem_stencil(Op op, Kind k, State s) {
     return std::string(op_name(op)) + "_m_" + kind_char(k) + "_" + state_suffix(s);
 }
 
+namespace {
+// (Appended, not "p" + to_string(): GCC 12 warns falsely (-Wrestrict) about that.)
+std::string park_name(int park) {
+    std::string name = "p";
+    name += std::to_string(park);
+    return name;
+}
+}  // namespace
+
+std::string park_get_stencil(int reg, int park, State s) {
+    return "get" + std::to_string(reg) + "_" + park_name(park) + "_" + state_suffix(s);
+}
+std::string park_put_stencil(int reg, int park, State s) {
+    return "put" + std::to_string(reg) + "_" + park_name(park) + "_" + state_suffix(s);
+}
+std::string park_store_stencil(int park, State s) { return "st" + park_name(park) + "_" + state_suffix(s); }
+std::string park_load_stencil(int park, State s) { return "ld" + park_name(park) + "_" + state_suffix(s); }
+
+bool has_park_variant(Op op) {
+    if (op == Op::Select) return true;
+    const OpInfo& info = op_info(op);
+    return info.arity == 2 && info.float_body && !(info.flags & (Libm | Lowered | Internal)) && op != Op::Floordiv &&
+           op != Op::Mod;
+}
+std::string op_park_stencil(Op op, int park, State s) {
+    return std::string(op_name(op)) + "_" + park_name(park) + "_" + state_suffix(s);
+}
+std::string op_rpark_stencil(Op op, int park, State s) {
+    return std::string(op_name(op)) + "_r" + park_name(park) + "_" + state_suffix(s);
+}
+
+bool op_calls(Op op, Kind operand) {
+    const OpInfo& info = op_info(op);
+    if (info.flags & Libm) return true;
+    const char* body = operand == Kind::I ? info.int_body : info.float_body;
+    if (!body) return false;
+    const std::string_view text(body);
+    for (std::string_view f : {"cp_mod_", "cp_floordiv_", "floorf", "ceilf", "truncf", "cp_round_f"})
+        if (text.find(f) != std::string_view::npos) return true;
+    return false;
+}
+
+bool has_to1_variant(Op op, Kind operand) {
+    return op != Op::Select && op_info(op).arity == 2 && has_variant(op, operand) && !op_calls(op, operand);
+}
+std::string op_to1_stencil(Op op, State s) { return std::string(op_name(op)) + "_to1_" + state_suffix(s); }
+bool has_rreg_variant(Op op, Kind operand) { return has_to1_variant(op, operand) && !is_commutative(op); }
+std::string op_rreg_stencil(Op op, State s) { return std::string(op_name(op)) + "_rr_" + state_suffix(s); }
+
 std::string far_stencil(std::string_view name) { return std::string(kFarPrefix) + std::string(name); }
 
 }  // namespace copapy

@@ -117,6 +117,38 @@ std::string op_mem_stencil(Op op, State s);                // "sub_m_ff": r0 = r
 std::string op_rmem_stencil(Op op, State s);               // "sub_rm_ff": r0 = *hole - r0 (non-commutative)
 std::string unary_mem_stencil(Op op, Kind k, State s);     // "neg_m_f_ii": r0 = -*hole (hole of class k)
 
+// Park registers: float values kept in callee-saved FP registers between
+// uses (gcc global register variables, see gen_stencils.cpp), so they survive
+// every stencil and library call. A target has 0 ... kMaxParks of them (the
+// stencil object's absolute symbol cp_park_f says how many); park k is "p3".
+inline constexpr int kMaxParks = 16;
+std::string park_get_stencil(int reg, int park, State s);  // "get0_p3_ii": reg = park
+std::string park_put_stencil(int reg, int park, State s);  // "put1_p3_if": park = reg (a float)
+std::string park_store_stencil(int park, State s);         // "stp3_ii": *hole = park
+std::string park_load_stencil(int park, State s);          // "ldp3_ii": park = *hole
+// Ops with park-operand variants (r1 untouched): r0 = r0 op park, r0 = park op
+// r0 (non-commutative), select: r0 = r0 ? r1 : park. Binary float ops that
+// are one FPU instruction (no library call) and select.
+bool has_park_variant(Op op);
+std::string op_park_stencil(Op op, int park, State s);     // "mul_p3_ff"
+std::string op_rpark_stencil(Op op, int park, State s);    // "sub_rp3_fi"
+
+// Does the op's stencil for operands of class `operand` (may) call a library
+// function: libm, the helpers built on fmodf or integer division
+// (__aeabi_idivmod on ARMv7-A), and rounding, a call where the FPU has no
+// instruction for it? Such a stencil leaves r1 (and the unused pair) with
+// unspecified values, so that nothing has to be kept alive across the call:
+// the planner saves what r1 holds first.
+bool op_calls(Op op, Kind operand);
+
+// Binary ops whose result may go to r1 instead (r1 = r0 op r1, r0 kept):
+// every binary op with a register form that does not call.
+bool has_to1_variant(Op op, Kind operand);
+std::string op_to1_stencil(Op op, State s);                // "add_to1_ff"
+// Non-commutative ones also in reverse, r0 = r1 op r0 (instead of a swap).
+bool has_rreg_variant(Op op, Kind operand);
+std::string op_rreg_stencil(Op op, State s);               // "sub_rr_ff"
+
 // The far twin of a memory-operand stencil: "far_add_m_ff".
 inline constexpr std::string_view kFarPrefix = "far_";
 std::string far_stencil(std::string_view name);

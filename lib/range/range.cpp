@@ -141,7 +141,8 @@ Range f_mul(const Range& a, const Range& b) {
             const double p = x * y;  // exact in double for binary32 operands
             // 0 * inf at a corner is NaN, but the finite values next to the
             // infinite bound give 0 there: [-inf, inf] * [0] holds 0.
-            if (std::isnan(p)) h.add(0, 0);
+            const Range& infinite = std::isinf(x) ? a : b;
+            if (std::isnan(p) && infinite.flo != infinite.fhi) h.add(0, 0);
             h.add(p, p);
         }
     // 0 * inf inside the intervals is NaN even when no corner is.
@@ -167,7 +168,7 @@ Range f_div(const Range& a, const Range& b) {
             // inf / inf at a corner is NaN; a finite value next to the
             // infinite dividend gives 0 there: [-inf, inf] / [inf] holds 0.
             if (std::isnan(q)) {
-                h.add(0, 0);
+                if (a.flo != a.fhi) h.add(0, 0);
                 h.add(q, q);
                 continue;
             }

@@ -13,7 +13,9 @@ namespace {
 
 class Planner {
 public:
-    explicit Planner(const Ir& ir) : ir_(ir), uses_(ir.nodes.size(), 0), slot_(ir.nodes.size(), kNone), pool_(ir.nodes.size(), kNone) {}
+    Planner(const Ir& ir, int float_parks)
+        : ir_(ir), uses_(ir.nodes.size(), 0), slot_(ir.nodes.size(), kNone), pool_(ir.nodes.size(), kNone),
+          park_of_(ir.nodes.size(), kNoPark), park_(static_cast<size_t>(float_parks), kNone) {}
 
     Program run(const std::vector<uint32_t>& order) {
         // Inputs first: the host addresses them by name, in file order.
@@ -26,7 +28,7 @@ public:
         prog_.steps.reserve(3 * order.size() + 2 * ir_.outputs.size() + 4 * ir_.updates.size() + 2);
 
         emit(name(Entry));
-        for (uint32_t v : order) compute(v);
+        for (pos_ = 0; pos_ < order.size(); ++pos_) compute(order[pos_]);
         input_updated_.assign(ir_.inputs.size(), 0);
         for (const IrUpdate& u : ir_.updates)
             if (u.node != ir_.inputs[u.input].node) input_updated_[u.input] = 1;
@@ -76,6 +78,88 @@ private:
 
     bool in_memory(uint32_t v) const { return ir_.nodes[v].op == Op::Const || slot_[v] != kNone; }
 
+    // ---- Park registers (lib/ops/ops.hpp) ----------------------------------
+    // Float values wait in parks instead of memory: using a parked value as
+    // an operand is one register operation, from memory a load first (on the
+    // load/store ISAs). Parks are managed by Belady's rule, like r0/r1.
+    static constexpr uint8_t kNoPark = 0xff;
+    int parked(uint32_t v) const { return v == kNone || park_of_[v] == kNoPark ? -1 : park_of_[v]; }
+    bool elsewhere(uint32_t v) const { return in_memory(v) || parked(v) >= 0; }
+
+    // The park to put float value v in, or -1 (Belady's rule, as for r0/r1):
+    // an empty park or one whose value is dead, else the park whose value is
+    // needed latest, if that is later than v's next use, preferring one whose
+    // value is in memory too (dropped without a store). need_free: only
+    // parks that cost no store. A value needed only as an output is not worth
+    // a park (a store now is cheaper than a move now and a store later), and
+    // the park the next stencil reads (pinned_park_) is never chosen.
+    int choose_park(uint32_t v, bool need_free) const {
+        if (park_.empty() || ir_.nodes[v].kind != Kind::F) return -1;
+        const uint32_t mine = next_use(v);
+        if (mine == UINT32_MAX) return -1;
+        int best = -1, best_class = -1;
+        uint32_t best_next = 0;
+        for (int k = 0; k < static_cast<int>(park_.size()); ++k) {
+            if (k == pinned_park_) continue;
+            const uint32_t w = park_[k];
+            int cls = 3;  // empty or dead
+            uint32_t next = UINT32_MAX;
+            if (w != kNone && uses_[w] != 0) {
+                next = next_use(w);
+                if (next <= mine) continue;  // needed sooner than v: it stays
+                // (A copy in a register does not count: that register may
+                // be overwritten before anything looks again.)
+                const bool free = in_memory(w);
+                if (need_free && !free) continue;
+                cls = free ? 2 : 1;
+            }
+            if (cls > best_class || (cls == best_class && next > best_next)) {
+                best = k;
+                best_class = cls;
+                best_next = next;
+            }
+        }
+        return best;
+    }
+
+    // Empties park k, storing its value first if that is needed and exists
+    // nowhere else.
+    void evict_park(int k) {
+        const uint32_t w = park_[k];
+        if (w == kNone) return;
+        if (uses_[w] > 0 && !in_memory(w)) {
+            slot_[w] = new_slot(0);
+            emit(name(ParkStore, Op::Input, Kind::F, 0, k), hole_of(w));
+            ++prog_.stores;
+        }
+        park_of_[w] = kNoPark;
+        park_[k] = kNone;
+    }
+
+    void set_park(int k, uint32_t v) {
+        park_[k] = v;
+        park_of_[v] = static_cast<uint8_t>(k);
+    }
+
+    // Stores a parked value to memory (its park keeps it too).
+    void store_park(uint32_t v) {
+        slot_[v] = new_slot(0);
+        emit(name(ParkStore, Op::Input, Kind::F, 0, parked(v)), hole_of(v));
+        ++prog_.stores;
+    }
+
+    // Register r's value must survive being overwritten: into a park if one
+    // is worth it, else to memory.
+    void spill(int r) {
+        const uint32_t v = reg_[r];
+        const int k = choose_park(v, /*need_free=*/false);
+        if (k < 0) return store(r);
+        evict_park(k);
+        emit(name(ParkPut, Op::Input, Kind::F, r, k));
+        set_park(k, v);
+        ++prog_.moves;
+    }
+
     std::pair<HoleKind, uint32_t> hole_of(uint32_t v) {
         if (slot_[v] != kNone) return {HoleKind::Data, slot_[v]};
         assert(ir_.nodes[v].op == Op::Const);
@@ -89,17 +173,31 @@ private:
     // Stencil names are interned: each distinct one is built once and steps
     // refer to it. The key packs what determines the name, so that steps
     // need neither string building nor hashing.
-    enum Shape : uint32_t { OpReg, OpMem, OpRevMem, UnaryMem, Load, Store, Swap, Dup, Mov, Entry, Exit };
-    static uint32_t key(Shape shape, State s, Op op = Op::Input, Kind k = Kind::I, int reg = 0) {
+    enum Shape : uint32_t {
+        OpReg, OpMem, OpRevMem, UnaryMem, Load, Store, Swap, Dup, Mov, Entry, Exit,
+        ParkGet, ParkPut, ParkStore, ParkLoad, OpPark, OpRevPark, OpTo1, OpRevReg,
+    };
+    static uint32_t key(Shape shape, State s, Op op, Kind k, int reg) {
+        static_assert(static_cast<uint32_t>(Op::State) < 64, "the key's op field is wide enough");
         return (((static_cast<uint32_t>(shape) * 64 + static_cast<uint32_t>(op)) * 4 +
                  (static_cast<uint32_t>(s.r0) * 2 + static_cast<uint32_t>(s.r1))) * 2 + static_cast<uint32_t>(k)) * 2 +
                static_cast<uint32_t>(reg);
     }
-    uint32_t name(Shape shape, Op op = Op::Input, Kind k = Kind::I, int reg = 0) {
+    static bool park_shape(Shape shape) { return shape >= ParkGet && shape <= OpRevPark; }
+    uint32_t name(Shape shape, Op op = Op::Input, Kind k = Kind::I, int reg = 0, int park = 0) {
         const State s = state();
         const uint32_t code = key(shape, s, op, k, reg);
-        if (code >= names_.size()) names_.resize(code + 1, kNoName);
-        uint32_t& cached = names_[code];
+        // The stencils of a park are looked up by key and park in a map: a
+        // table over every park would be larger than a small program's
+        // whole compilation is worth clearing.
+        uint32_t* slot = nullptr;
+        if (park_shape(shape)) {
+            slot = &park_names_.try_emplace(code * kMaxParks + static_cast<uint32_t>(park), kNoName).first->second;
+        } else {
+            if (code >= names_.size()) names_.resize(code + 1, kNoName);
+            slot = &names_[code];
+        }
+        uint32_t& cached = *slot;
         if (cached == kNoName) {
             std::string made;
             switch (shape) {
@@ -114,6 +212,14 @@ private:
                 case Mov: made = mov_stencil(s); break;
                 case Entry: made = std::string(kEntryStencil); break;
                 case Exit: made = std::string(kExitStencil); break;
+                case ParkGet: made = park_get_stencil(reg, park, s); break;
+                case ParkPut: made = park_put_stencil(reg, park, s); break;
+                case ParkStore: made = park_store_stencil(park, s); break;
+                case ParkLoad: made = park_load_stencil(park, s); break;
+                case OpPark: made = op_park_stencil(op, park, s); break;
+                case OpRevPark: made = op_rpark_stencil(op, park, s); break;
+                case OpTo1: made = op_to1_stencil(op, s); break;
+                case OpRevReg: made = op_rreg_stencil(op, s); break;
             }
             cached = static_cast<uint32_t>(prog_.stencil_names.size());
             prog_.stencil_names.push_back(std::move(made));
@@ -136,7 +242,7 @@ private:
     // reloaded from memory: its register may be reused freely.
     bool expendable(int r) const {
         const uint32_t v = reg_[r];
-        return v == kNone || uses_[v] == 0 || in_memory(v) || reg_[1 - r] == v;
+        return v == kNone || uses_[v] == 0 || elsewhere(v) || reg_[1 - r] == v;
     }
 
     // Is v an operand of the node being computed?
@@ -159,7 +265,7 @@ private:
         const uint32_t v = reg_[r];
         if (expendable(r)) return;
         if (r == 0 && !reads_r1 && !operand(reg_[1])) {
-            if (!expendable(1) && next_use(v) < next_use(reg_[1])) store(1);
+            if (!expendable(1) && next_use(v) < next_use(reg_[1])) spill(1);
             if (expendable(1)) {
                 emit(name(Dup));
                 reg_[1] = v;
@@ -168,17 +274,27 @@ private:
                 return;
             }
         }
-        store(r);
+        spill(r);
     }
 
+    // Register r = v, from its park or from memory.
     void load(int r, uint32_t v) {
+        const int k = parked(v);
+        const int saved_pin = pinned_park_;
+        if (k >= 0) pinned_park_ = k;  // spilling r must not reuse v's park
         spill_if_needed(r, /*reads_r1=*/r == 1);
-        assert(in_memory(v));
-        const Kind k = ir_.nodes[v].kind;
-        emit(name(Load, Op::Input, k, r), hole_of(v));
+        pinned_park_ = saved_pin;
+        const Kind kind = ir_.nodes[v].kind;
+        if (k >= 0) {
+            emit(name(ParkGet, Op::Input, kind, r, k));
+            ++prog_.moves;
+        } else {
+            assert(in_memory(v));
+            emit(name(Load, Op::Input, kind, r), hole_of(v));
+            ++prog_.loads;
+        }
         reg_[r] = v;
-        kind_[r] = k;
-        ++prog_.loads;
+        kind_[r] = kind;
     }
 
     void swap() {
@@ -223,37 +339,101 @@ private:
     // Which variant of the node's stencil computes it.
     enum class Form {
         Reg,       // operands in r0 (and r1)
+        RevReg,    // r1 op r0
         Mem,       // r0 op *hole (unary: op(*hole))
         RevMem,    // *hole op r0
+        Park,      // r0 op park (select: r0 ? r1 : park)
+        RevPark,   // park op r0
     };
 
     // Emits the computing stencil; the result replaces r0, whose old value is
     // saved first if something still needs it. The stencil is named only
     // after that, since saving may change the register state.
-    void finish(uint32_t v, Form form, std::pair<HoleKind, uint32_t> hole = {HoleKind::None, 0}) {
+    void finish(uint32_t v, Form form, std::pair<HoleKind, uint32_t> hole = {HoleKind::None, 0}, int park = -1) {
         const IrNode& n = ir_.nodes[v];
-        const bool reads_r1 = form == Form::Reg && (n.nargs > 1);
+        const Kind operand_kind = ir_.nodes[n.args[n.op == Op::Select ? 1 : 0]].kind;
+        // A stencil that calls a library function leaves r1 unspecified.
+        const bool clobbers_r1 = op_calls(n.op, operand_kind);
+        const bool reads_r1 = (form == Form::Reg && n.nargs > 1) || form == Form::RevReg || n.op == Op::Select || clobbers_r1;
         consume(n);
+        if (form == Form::Reg && n.nargs == 2 && n.op != Op::Select && to_r1_pays(v, operand_kind)) {
+            emit(name(OpTo1, n.op));
+            reg_[1] = v;
+            kind_[1] = n.kind;
+            return;
+        }
+        const int saved_pin = pinned_park_;
+        pinned_park_ = park;  // the stencil reads it after r0 is saved
+        // r1's value is lost too: saved first unless it exists elsewhere
+        // (r0 does not count, it is about to be overwritten).
+        if (const uint32_t w = reg_[1]; clobbers_r1 && w != kNone && uses_[w] > 0 && !elsewhere(w)) spill(1);
         spill_if_needed(0, reads_r1);
+        pinned_park_ = saved_pin;
         uint32_t stencil = 0;
         switch (form) {
             case Form::Reg: stencil = name(OpReg, n.op); break;
+            case Form::RevReg: stencil = name(OpRevReg, n.op); break;
             case Form::Mem:
                 stencil = n.nargs == 1 ? name(UnaryMem, n.op, ir_.nodes[n.args[0]].kind) : name(OpMem, n.op);
                 break;
             case Form::RevMem: stencil = name(OpRevMem, n.op); break;
+            case Form::Park: stencil = name(OpPark, n.op, Kind::F, 0, park); break;
+            case Form::RevPark: stencil = name(OpRevPark, n.op, Kind::F, 0, park); break;
         }
         emit(stencil, hole);
         if (hole.first != HoleKind::None && ir_.nodes[v].op != Op::Select) ++prog_.loads;
         reg_[0] = v;
         kind_[0] = ir_.nodes[v].kind;
+        if (clobbers_r1) reg_[1] = kNone;
+    }
+
+    // Should binary node v (operands in r0, r1, consumed) leave its result in
+    // r1 (r1 = r0 op r1, r0 kept)? When r1's operand is no longer needed
+    // there, and either r0's value is still needed (no save) or the next
+    // node does not read v (the value would otherwise move to r1 before the
+    // next load into r0; an output only is stored from either register).
+    bool to_r1_pays(uint32_t v, Kind operand_kind) const {
+        if (!has_to1_variant(ir_.nodes[v].op, operand_kind) || !expendable(1) || uses_[v] == 0) return false;
+        return !expendable(0) || next_use(v) != pos_ + 1;
     }
 
     void compute_unary(uint32_t v, const IrNode& n) {
         const uint32_t a = n.args[0];
-        if (reg_[0] != a && reg_[1] == a) to_r0(a);
+        if (reg_[0] != a && (reg_[1] == a || parked(a) >= 0)) to_r0(a);
         if (reg_[0] == a) return finish(v, Form::Reg);
         finish(v, Form::Mem, hole_of(a));  // from memory straight into r0
+    }
+
+    // Can node n take operand x from a park?
+    bool park_operand(const IrNode& n, uint32_t x) const {
+        return !park_.empty() && ir_.nodes[x].kind == Kind::F && has_park_variant(n.op);
+    }
+
+    // Finishes binary node v whose other operand x is not in a register: from
+    // its park, or from memory. rev: x is the left operand (x op r0). A value
+    // read from memory that is used again goes through a park for free
+    // (a park load instead of the stencil's own load, where a park costs no
+    // store), so later uses find it there.
+    void finish_with_operand(uint32_t v, uint32_t x, bool rev) {
+        const IrNode& n = ir_.nodes[v];
+        int k = parked(x);
+        if (k < 0 && park_operand(n, x) && uses_[x] - output_[x] >= 2) {
+            k = choose_park(x, /*need_free=*/true);
+            if (k >= 0) {
+                evict_park(k);
+                emit(name(ParkLoad, Op::Input, Kind::F, 0, k), hole_of(x));
+                set_park(k, x);
+                ++prog_.loads;
+            }
+        }
+        if (k >= 0 && park_operand(n, x)) return finish(v, rev ? Form::RevPark : Form::Park, {HoleKind::None, 0}, k);
+        if (k >= 0 && !in_memory(x)) {
+            // Parked only, and this op has no park variant: through r1.
+            load(1, x);
+            if (rev) swap();
+            return finish(v, Form::Reg);
+        }
+        finish(v, rev ? Form::RevMem : Form::Mem, hole_of(x));
     }
 
     // Operands stay counted as used until finish(), so that arranging them
@@ -268,19 +448,30 @@ private:
         }
         if (comm && reg_[0] == b) std::swap(a, b);
         if (reg_[0] == a && reg_[1] == b) return finish(v, Form::Reg);
-        if (reg_[0] == a) return finish(v, Form::Mem, hole_of(b));
-        if (reg_[0] == b && !comm && in_memory(a)) return finish(v, Form::RevMem, hole_of(a));
+        if (reg_[0] == b && reg_[1] == a && has_rreg_variant(n.op, ir_.nodes[a].kind)) return finish(v, Form::RevReg);
+        if (reg_[0] == a) return finish_with_operand(v, b, false);
+        if (reg_[0] == b && !comm && elsewhere(a)) return finish_with_operand(v, a, true);
         if (comm && reg_[1] == a) std::swap(a, b);  // then b stays in r1 while a comes into r0
-        to_r0(a);  // from r1 (a move or swap) or from memory
+        if (comm && parked(a) >= 0 && parked(b) < 0 && in_memory(b) && park_operand(n, a)) std::swap(a, b);  // a park operand saves a load
+        const int saved_pin = pinned_park_;
+        pinned_park_ = parked(b);  // bringing a into r0 must not drop b's park
+        to_r0(a);  // from r1 (a move or swap), a park or memory
+        pinned_park_ = saved_pin;
         if (reg_[1] == b) return finish(v, Form::Reg);
-        finish(v, Form::Mem, hole_of(b));  // b is in memory
+        finish_with_operand(v, b, false);  // b is parked or in memory
     }
 
     // select(c, t, f): c in r0, t in r1, f from memory.
     void compute_select(uint32_t v, const IrNode& n) {
         const uint32_t c = n.args[0], t = n.args[1], f = n.args[2];
-        // f must be readable from memory before the registers change.
-        if (!in_memory(f)) store(reg_[0] == f ? 0 : 1);
+        // f must be readable from its park or memory before the registers change.
+        const int fpark = parked(f) >= 0 && park_operand(n, f) ? parked(f) : -1;
+        if (fpark < 0 && !in_memory(f)) {
+            if (reg_[0] == f || reg_[1] == f) store(reg_[0] == f ? 0 : 1);
+            else store_park(f);
+        }
+        const int saved_pin = pinned_park_;
+        pinned_park_ = fpark;
         if (c == t) {
             to_r0(c);
             if (reg_[1] != c) dup();
@@ -294,6 +485,8 @@ private:
             }
             if (reg_[1] != t) load(1, t);
         }
+        pinned_park_ = saved_pin;
+        if (fpark >= 0) return finish(v, Form::Park, {HoleKind::None, 0}, fpark);
         finish(v, Form::Reg, hole_of(f));
     }
 
@@ -328,9 +521,13 @@ private:
             slot_[v] = new_slot(n.bits);
             return slot_[v];
         }
-        assert(reg_[0] == v || reg_[1] == v);
         current_ = v;
-        store(reg_[0] == v ? 0 : 1);
+        if (reg_[0] == v || reg_[1] == v) {
+            store(reg_[0] == v ? 0 : 1);
+        } else {
+            assert(parked(v) >= 0);
+            store_park(v);
+        }
         current_ = kNone;
         return slot_[v];
     }
@@ -380,6 +577,10 @@ private:
             // old one are stale for anything read later in this run.
             for (int k = 0; k < 2; ++k)
                 if (reg_[k] == state_node) reg_[k] = kNone;
+            if (const int k = parked(state_node); k >= 0) {
+                park_[k] = kNone;
+                park_of_[state_node] = kNoPark;
+            }
         }
     }
 
@@ -410,10 +611,15 @@ private:
     std::vector<uint8_t> output_;
     static constexpr uint32_t kNoName = UINT32_MAX;
     std::vector<uint32_t> names_;  // key() -> index of the interned stencil name in stencil_names
+    std::unordered_map<uint32_t, uint32_t> park_names_;  // key() * kMaxParks + park -> the same, for park stencils
     std::vector<uint32_t> output_slot_;    // data offset of each output
     std::vector<uint8_t> input_updated_;   // per input: a state whose value changes at the end of a run
     std::vector<uint32_t> slot_;  // data offset of a value in memory, or kNone
     std::vector<uint32_t> pool_;  // constant pool index, or kNone
+    std::vector<uint8_t> park_of_;  // per value: its park, or kNoPark
+    std::vector<uint32_t> park_;     // per park: the value in it, or kNone
+    int pinned_park_ = -1;           // a park the next stencil reads: not to be reused before
+    uint32_t pos_ = 0;               // position in the order of the node being computed
     uint32_t reg_[2] = {kNone, kNone};
     Kind kind_[2] = {Kind::I, Kind::I};  // the entry stencil leaves state ii
     uint32_t current_ = kNone;
@@ -421,6 +627,8 @@ private:
 
 }  // namespace
 
-Program plan(const Ir& ir, const std::vector<uint32_t>& order) { return Planner(ir).run(order); }
+Program plan(const Ir& ir, const std::vector<uint32_t>& order, int float_parks) {
+    return Planner(ir, float_parks).run(order);
+}
 
 }  // namespace copapy

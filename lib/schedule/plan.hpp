@@ -48,6 +48,7 @@ struct Program {
     std::string_view stencil(const Step& s) const { return stencil_names[s.stencil]; }
 };
 
-Program plan(const Ir& ir, const std::vector<uint32_t>& order);
+// float_parks: how many park registers the target's stencils have (0: none).
+Program plan(const Ir& ir, const std::vector<uint32_t>& order, int float_parks = 0);
 
 }  // namespace copapy

@@ -366,6 +366,15 @@ std::optional<State> StencilDb::continuation_state(const ObjSymbol& s) const {
     return std::nullopt;
 }
 
+int StencilDb::float_parks() {
+    const auto n = elf_->absolute_value(*this, "cp_park_f");
+    if (!n) return 0;
+    if (*n > static_cast<uint64_t>(kMaxParks))
+        fail(ErrorKind::Environment, "{}: cp_park_f is {}, more than the {} park registers the compiler knows", path_, *n,
+             kMaxParks);
+    return static_cast<int>(*n);
+}
+
 std::optional<NearAbi> StencilDb::near_abi() {
     if (!near_abi_) {
         const auto bias = elf_->absolute_value(*this, "cp_data_bias");
@@ -444,15 +453,16 @@ Stencil StencilDb::prepare(uint32_t symbol_index) {
     // Near memory operands: a stencil with a far twin addresses its operand
     // through exactly one data offset field, every other stencil through none
     // (a second field, or one the target file does not recognise, would leave
-    // the marker offset in the code).
+    // the marker offset in the code). A far stencil has at most one, of a
+    // wider form (AArch64's movz/movk), or none (it uses relocations).
     if (const auto abi = near_abi()) {
         st.data_fields = target_->find_data_fields(st.code, abi->marker);
         const bool far = sym.name.starts_with(kFarPrefix);
         const size_t want = !far && has_function(far_stencil(sym.name)) ? 1 : 0;
-        if (st.data_fields.size() != want)
+        if (far ? st.data_fields.size() > 1 : st.data_fields.size() != want)
             fail(ErrorKind::Environment,
                  "{}: stencil '{}' has {} data offset fields (base register + {:#x}), expected {}", path_, st.name,
-                 st.data_fields.size(), abi->marker, want);
+                 st.data_fields.size(), abi->marker, far ? "at most 1" : std::to_string(want));
     }
     return st;
 }

@@ -133,6 +133,9 @@ public:
 
     // cp_data_bias and cp_near_marker, if the object defines both.
     std::optional<NearAbi> near_abi();
+    // How many float park registers the stencils have (cp_park_f; 0 if the
+    // object does not say). Throws if it claims more than kMaxParks.
+    int float_parks();
 
     // The continuation state of a Continuation symbol / kind of a Hole symbol.
     std::optional<State> continuation_state(const ObjSymbol& s) const;

@@ -20,6 +20,10 @@
 //   (size, 31:30), so a 32-bit access reaches 0 ... 16380 in steps of 4.
 //   Negative offsets would need LDUR (imm9): the data region's base is its
 //   start (cp_data_bias 0).
+// - Far memory operands (beyond 16 KiB) build the offset in a scratch
+//   register with MOVZ (hw 1) + MOVK (hw 0), written by the compiler like a
+//   near field, and load/store with a register offset from x19: no
+//   relocation, so position independent (ADRP would need the load address).
 #include <llvm/BinaryFormat/ELF.h>
 
 #include "support/bits.hpp"
@@ -74,10 +78,22 @@ public:
     static constexpr uint32_t kLdStUImmMask = 0x3b00'0000, kLdStUImm = 0x3900'0000;
     static constexpr uint32_t kBaseReg = 19;
 
+    // MOVZ / MOVK (64-bit) Xd, #imm16, LSL #(16 * hw): sf 10/11 100101 hw imm16 Rd.
+    static constexpr uint32_t kMovMask = 0xffe0'0000, kMovzHw1 = 0xd2a0'0000, kMovkHw0 = 0xf280'0000;
+    // Forms: 0 ... 4 the scale of a load/store field; kMovzMovk the far pair.
+    static constexpr uint8_t kMovzMovk = 8;
+
     std::vector<DataField> find_data_fields(std::span<const uint8_t> code, int64_t marker) const override {
         std::vector<DataField> out;
         for (uint32_t at = 0; at + 4 <= code.size(); at += 4) {
             const uint32_t insn = read_le32(&code[at]);
+            if ((insn & kMovMask) == kMovzHw1 && at + 8 <= code.size()) {
+                const uint32_t next = read_le32(&code[at + 4]);
+                const int64_t value = int64_t{extract(insn, 5, 16)} << 16 | extract(next, 5, 16);
+                if ((next & kMovMask) == kMovkHw0 && extract(next, 0, 5) == extract(insn, 0, 5) && value == marker)
+                    out.push_back({at, kMovzMovk});
+                continue;
+            }
             if ((insn & kLdStUImmMask) != kLdStUImm || extract(insn, 5, 5) != kBaseReg) continue;
             const unsigned scale = extract(insn, 30, 2);
             if ((int64_t{extract(insn, 10, 12)} << scale) == marker) out.push_back({at, static_cast<uint8_t>(scale)});
@@ -85,18 +101,27 @@ public:
         return out;
     }
 
-    bool data_field_fits(uint8_t scale, int64_t disp) const override {
-        return disp >= 0 && disp % (int64_t{1} << scale) == 0 && (disp >> scale) < 4096;
+    bool data_field_fits(uint8_t form, int64_t disp) const override {
+        if (form == kMovzMovk) return disp >= 0 && disp <= INT64_C(0xffff'ffff);
+        return disp >= 0 && disp % (int64_t{1} << form) == 0 && (disp >> form) < 4096;
     }
 
-    void write_data_field(uint8_t scale, uint8_t* site, int64_t disp) const override {
-        if (!data_field_fits(scale, disp))
-            fail(ErrorKind::Environment, "aarch64: offset {} does not fit an unsigned scaled imm12 (scale {})", disp, scale);
+    void write_data_field(uint8_t form, uint8_t* site, int64_t disp) const override {
+        if (!data_field_fits(form, disp))
+            fail(ErrorKind::Environment, "aarch64: offset {} does not fit a {} field", disp, data_field_name(form));
+        if (form == kMovzMovk) {
+            const uint32_t hi = static_cast<uint32_t>(disp >> 16) & 0xffff, lo = static_cast<uint32_t>(disp) & 0xffff;
+            write_le32(site, (read_le32(site) & ~(0xffffu << 5)) | hi << 5);
+            write_le32(site + 4, (read_le32(site + 4) & ~(0xffffu << 5)) | lo << 5);
+            return;
+        }
         const uint32_t insn = read_le32(site);
-        write_le32(site, (insn & ~(0xfffu << 10)) | static_cast<uint32_t>(disp >> scale) << 10);
+        write_le32(site, (insn & ~(0xfffu << 10)) | static_cast<uint32_t>(disp >> form) << 10);
     }
 
-    std::string_view data_field_name(uint8_t) const override { return "ldr/str uimm12"; }
+    std::string_view data_field_name(uint8_t form) const override {
+        return form == kMovzMovk ? "movz/movk" : "ldr/str uimm12";
+    }
 };
 
 }  // namespace

@@ -149,3 +149,46 @@ TEST_CASE("operands beyond a near field's reach use the far twin, base-relative 
     CHECK(x86.far_operands == 0);
     CHECK(x86.patches.empty());
 }
+
+TEST_CASE("AArch64 far operands are a movz/movk offset the compiler writes, with no patch") {
+    // A chain over 4200 inputs: more than the 16 KiB that LDR/STR's scaled
+    // imm12 reaches from x19.
+    constexpr int n = 4200;
+    std::string nodes;
+    for (int i = 0; i < n; ++i)
+        nodes += fmt::format(R"({{"id":{},"op":"input","dtype":"float","name":"x{}","value":{}}},)", i, i, i);
+    std::string acc = "0";
+    for (int i = 1, id = n; i < n; ++i, ++id) {
+        nodes += fmt::format(R"({{"id":{},"op":"add","dtype":"float","args":[{},{}]}},)", id, acc, i);
+        acc = std::to_string(id);
+    }
+    nodes.pop_back();
+    const std::string s = R"({"format":"copapy-dag","version":1,"nodes":[)" + nodes +
+                          R"(],"outputs":[{"name":"y","node":)" + acc + "}]}";
+    Ir ir = build_ir(read_dag({reinterpret_cast<const uint8_t*>(s.data()), s.size()}));
+    auto a64 = StencilDb::load(std::string(COPAPY_STENCIL_DIR) + "/aarch64.o", aarch64_target());
+    const Program p = plan(ir, linearize(ir), a64->float_parks());
+    const LinkedImage img = link_program(p, *a64);
+    CHECK(img.far_operands > 0);
+    CHECK(img.patches.empty());
+    size_t checked = 0;
+    for (size_t i = 0; i < p.steps.size(); ++i) {
+        if (!img.step_far[i]) continue;
+        const Step& st = p.steps[i];
+        const uint32_t offset = st.hole == HoleKind::Const ? img.const_offset + 4 * st.hole_index : st.hole_index;
+        CHECK(offset > 16380);
+        const Stencil& twin = a64->stencil(far_stencil(p.stencil(st)));
+        REQUIRE(twin.data_fields.size() == 1);
+        CHECK(aarch64_target().data_field_name(twin.data_fields[0].form) == "movz/movk");
+        CHECK(twin.relocs.empty());  // nothing for the loader
+        // movz xd, #hi, lsl #16 ; movk xd, #lo: imm16 in bits 20:5 of each.
+        const uint8_t* at = img.code.data() + img.step_offsets[i] + twin.data_fields[0].offset;
+        const uint32_t hi = (cp_read_u32(at) >> 5) & 0xffff, lo = (cp_read_u32(at + 4) >> 5) & 0xffff;
+        CHECK((hi << 16 | lo) == offset);
+        ++checked;
+    }
+    CHECK(checked == img.far_operands);
+    CHECK_FALSE(aarch64_target().data_field_fits(0, 16384));  // LDR/STR byte form: 12 bits
+    CHECK(aarch64_target().data_field_fits(2, 16380));
+    CHECK_FALSE(aarch64_target().data_field_fits(2, 16384));
+}

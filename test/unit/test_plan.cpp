@@ -12,10 +12,10 @@
 using namespace copapy;
 
 namespace {
-Program plan_of(const std::string& nodes, const std::string& outputs) {
+Program plan_of(const std::string& nodes, const std::string& outputs, int float_parks = 0) {
     std::string s = R"({"format":"copapy-dag","version":1,"nodes":[)" + nodes + R"(],"outputs":)" + outputs + "}";
     Ir ir = build_ir(read_dag({reinterpret_cast<const uint8_t*>(s.data()), s.size()}));
-    return plan(ir, linearize(ir));
+    return plan(ir, linearize(ir), float_parks);
 }
 std::vector<std::string> names(const Program& p) {
     std::vector<std::string> v;
@@ -40,25 +40,59 @@ TEST_CASE("a binary op loads one operand and takes the other from memory") {
 
 TEST_CASE("values kept in registers need neither loads nor stores") {
     // t = a - b; y = t * t + t: mul needs t twice (dup), and the copy left in
-    // r1 serves the add, so t never goes to memory.
+    // r1 serves the add, so t never goes to memory. (The sum goes to r1, the
+    // register whose operand is dead: stored from there, at the same cost.)
     Program p = plan_of(kAB + R"(,{"id":2,"op":"sub","dtype":"float","args":[0,1]},
                                  {"id":3,"op":"mul","dtype":"float","args":[2,2]},
                                  {"id":4,"op":"add","dtype":"float","args":[3,2]})",
                         R"([{"name":"y","node":4}])");
-    CHECK(names(p) == std::vector<std::string>{"cp_entry", "ld0_f_ii", "sub_m_fi", "dup_fi", "mul_ff", "add_ff",
-                                               "st0_ff", "cp_exit"});
+    CHECK(names(p) == std::vector<std::string>{"cp_entry", "ld0_f_ii", "sub_m_fi", "dup_fi", "mul_ff", "add_to1_ff",
+                                               "st1_ff", "cp_exit"});
     CHECK(p.loads == 2);
     CHECK(p.stores == 1);  // only the output
 
-    // t = a - b; y = sin(t) + t: sin overwrites r0 while t has another use,
-    // so t moves to r1 (which sin preserves) instead of going to memory.
-    Program q = plan_of(kAB + R"(,{"id":2,"op":"sub","dtype":"float","args":[0,1]},
+    // t = a - b; y = sin(t) + t: sin calls the library and leaves r1
+    // unspecified (op_calls), so without park registers t goes to memory
+    // before the call and the add takes it from there.
+    const std::string sin_dag = kAB + R"(,{"id":2,"op":"sub","dtype":"float","args":[0,1]},
                                  {"id":3,"op":"sin","dtype":"float","args":[2]},
-                                 {"id":4,"op":"add","dtype":"float","args":[3,2]})",
-                        R"([{"name":"y","node":4}])");
-    CHECK(names(q) == std::vector<std::string>{"cp_entry", "ld0_f_ii", "sub_m_fi", "dup_fi", "sin_ff", "add_ff",
-                                               "st0_ff", "cp_exit"});
-    CHECK(q.stores == 1);
+                                 {"id":4,"op":"add","dtype":"float","args":[3,2]})";
+    Program q = plan_of(sin_dag, R"([{"name":"y","node":4}])");
+    CHECK(names(q) == std::vector<std::string>{"cp_entry", "ld0_f_ii", "sub_m_fi", "st0_fi", "sin_fi", "add_m_fi",
+                                               "st0_fi", "cp_exit"});
+    CHECK(q.stores == 2);
+    // With a park register, t waits there across the call (a register move,
+    // no memory), and the add reads it from the park.
+    Program r = plan_of(sin_dag, R"([{"name":"y","node":4}])", 2);
+    CHECK(names(r) == std::vector<std::string>{"cp_entry", "ld0_f_ii", "sub_m_fi", "put0_p0_fi", "sin_fi", "add_p0_fi",
+                                               "st0_fi", "cp_exit"});
+    CHECK(r.stores == 1);
+}
+
+TEST_CASE("park registers: Belady's rule, then memory") {
+    // Three values live across three calls with one park: the one needed
+    // soonest stays in the park, the others go to memory.
+    Program p = plan_of(kAB + R"(,{"id":2,"op":"sub","dtype":"float","args":[0,1]},
+                                 {"id":3,"op":"mul","dtype":"float","args":[0,1]},
+                                 {"id":4,"op":"add","dtype":"float","args":[0,1]},
+                                 {"id":5,"op":"sin","dtype":"float","args":[4]},
+                                 {"id":6,"op":"add","dtype":"float","args":[5,4]},
+                                 {"id":7,"op":"add","dtype":"float","args":[6,3]},
+                                 {"id":8,"op":"add","dtype":"float","args":[7,2]})",
+                        R"([{"name":"y","node":8}])", 1);
+    size_t puts = 0, park_reads = 0;
+    for (const std::string& n : names(p)) {
+        puts += n.starts_with("put");
+        park_reads += n.find("_p0_") != std::string::npos && !n.starts_with("put");
+    }
+    CHECK(puts >= 1);
+    CHECK(park_reads >= 1);
+    CHECK(p.stores >= 2);  // the output, and what did not fit the park
+    for (const std::string& n : names(p)) CHECK(n.find("_p1_") == std::string::npos);  // only park 0 exists
+    // Without parks the same program is planned as before parks existed.
+    for (const std::string& n : names(plan_of(kAB + R"(,{"id":2,"op":"sin","dtype":"float","args":[0]},
+                                 {"id":3,"op":"add","dtype":"float","args":[2,0]})", R"([{"name":"y","node":3}])")))
+        CHECK(n.find("_p") == std::string::npos);
 }
 
 TEST_CASE("commutative operands are swapped instead of moved") {
