@@ -217,6 +217,9 @@ Range f_math(Op op, std::span<const Range> args) {
         case Op::Cos:
             return a.empty ? Range::only_nan() : Range::floats(-1.0, 1.0, a.nan || a.may_be_inf());
         case Op::Tan:
+            // Increasing between the poles at +-pi/2; 1.5 keeps clear of the
+            // binary32 values next to them, where tanf jumps sign.
+            if (!a.empty && a.flo >= -1.5 && a.fhi <= 1.5) return f_monotone(a, [](double x) { return std::tan(x); }, true);
             return a.empty ? Range::only_nan() : Range::floats(-kInf, kInf, a.nan || a.may_be_inf());
         case Op::Asin:
         case Op::Acos: {

@@ -177,6 +177,9 @@ TEST_CASE("transfer functions at the edges") {
     CHECK(f(Op::Min, {pos, Range::only_nan()}) == pos);  // (b < a ? b : a) with b NaN is a
     CHECK(f(Op::Min, {Range::only_nan(), pos}).str() == "NaN");
     CHECK(f(Op::Abs, {Range::floats(-3, 2)}) == Range::floats(0, 3));
+    // tan between its poles is increasing: tan([0]) is about 0.
+    const Range t0 = f(Op::Tan, {Range::floats(0, 0)});
+    CHECK((t0.flo <= 0 && t0.fhi >= 0 && t0.fhi < 1e-30 && !t0.nan));
     // A corner that is NaN (0 * inf, inf / inf) still has finite neighbours:
     // tan(0) may be any float to the analysis, and tan(0) * 0 is 0.
     CHECK(f(Op::Mul, {Range::floats(-kInf, kInf), Range::floats(0, 0)}) == Range::floats(0, 0, true));
