@@ -69,7 +69,8 @@ std::string format_dot(const EmitInput& in) {
         if (n.op == Op::Input) {
             ++leaves;
             body += fmt::format("  n{} [label={}, shape=invhouse, style=filled, fillcolor=\"#d8e6f8\"];\n", id,
-                                dot_string(fmt::format("{}\n{} input", input_name[id], kind_name(n.kind))));
+                                dot_string(fmt::format("{}\n{} input{}", input_name[id], kind_name(n.kind),
+                                                       source_location(ir, id).empty() ? "" : "\n" + source_location(ir, id))));
         } else if (n.op == Op::Const) {
             ++leaves;
             body += fmt::format("  n{} [label={}, shape=box, style=\"rounded,filled\", fillcolor=\"#eeeeee\"];\n", id,
