@@ -32,8 +32,9 @@ extern "C" {
 
 /* Version of this API (cp_host_api_version): bumped on any change a caller
  * may depend on, so that it can refuse a library it does not understand.
- * 2: cp_host_run_columns. */
-#define CP_HOST_API_VERSION 2
+ * 2: cp_host_run_columns. 3: cp_host_symbol_range and cp_host_symbol_allows
+ * (declared ranges). */
+#define CP_HOST_API_VERSION 3
 
 /* An image loaded for execution: validated, copied, patched, code read+execute. */
 typedef struct cp_host_image cp_host_image;
@@ -72,6 +73,18 @@ CP_HOST_API unsigned cp_host_target(const cp_host_image *image);
 CP_HOST_API uint32_t cp_host_symbol_count(const cp_host_image *image);
 CP_HOST_API int cp_host_symbol(const cp_host_image *image, uint32_t index, const char **name, uint32_t *offset,
                                unsigned *dtype, unsigned *flags);
+
+/* Whether `bits` (a 4-byte value of the symbol's dtype) lies inside the
+ * declared range of symbol `index` (CP_SYM_RANGE in its flags): 1 if it does
+ * or the symbol declares none, 0 if it does not (the compiler assumed the
+ * range, so a host must not write such a value), -1 if `index` is out of
+ * range. */
+CP_HOST_API int cp_host_symbol_allows(const cp_host_image *image, uint32_t index, uint32_t bits);
+
+/* The declared range of symbol `index` as its dtype's 32-bit patterns: 1 and
+ * *lo, *hi if it declares one, 0 if it does not, -1 if `index` is out of
+ * range. */
+CP_HOST_API int cp_host_symbol_range(const cp_host_image *image, uint32_t index, uint32_t *lo, uint32_t *hi);
 
 /* Calls the entry point `count` times (0 does nothing). */
 CP_HOST_API void cp_host_run(cp_host_image *image, uint64_t count);

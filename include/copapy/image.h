@@ -25,9 +25,10 @@ extern "C" {
 #define CP_IMAGE_MAGIC_SIZE 8
 /* Version 2 (from version 1): the header holds the load addresses of
  * fixed-address images (48 -> 64 bytes), and the entry point takes the data
- * region's address, void entry(uint8_t *data) (cp_entry_fn). Version 1
- * images are refused: rebuild them. */
-#define CP_IMAGE_VERSION 2
+ * region's address, void entry(uint8_t *data) (cp_entry_fn). Version 3: a
+ * symbol entry also holds the declared range of an input or state (12 -> 20
+ * bytes, CP_SYM_RANGE). Older images are refused: rebuild them. */
+#define CP_IMAGE_VERSION 3
 
 /* Byte offsets of the header fields (all u32 unless noted). */
 enum cp_header_field {
@@ -76,20 +77,29 @@ enum cp_patch_field {
 
 enum cp_region { CP_REGION_CODE = 0, CP_REGION_DATA = 1 };
 
-/* One symbol (a named input or output in the data region): 12 bytes. */
-#define CP_SYMBOL_SIZE 12
+/* One symbol (a named input or output in the data region): 20 bytes. */
+#define CP_SYMBOL_SIZE 20
 enum cp_symbol_field {
     CP_SYM_NAME = 0,       /* u32: offset of a NUL-terminated name in the string table */
     CP_SYM_OFFSET = 4,     /* u32: offset of the 4-byte value in the data region */
     CP_SYM_DTYPE = 8,      /* u8: enum cp_dtype */
     CP_SYM_FLAGS = 9,      /* u8: enum cp_symbol_flags */
-    CP_SYM_RESERVED = 10   /* u16: zero */
+    CP_SYM_RESERVED = 10,  /* u16: zero */
+    CP_SYM_LO = 12,        /* u32: with CP_SYM_RANGE, the lowest value the host may write (the dtype's bits) */
+    CP_SYM_HI = 16         /* u32: with CP_SYM_RANGE, the highest; both zero without it */
 };
 
 enum cp_dtype { CP_DTYPE_INT = 1, CP_DTYPE_FLOAT = 2, CP_DTYPE_BOOL = 3 };
 /* A state (CP_SYM_STATE) is also an input and an output: the host may write it
- * before a run and reads its updated value after it. */
-enum cp_symbol_flags { CP_SYM_INPUT = 1u << 0, CP_SYM_OUTPUT = 1u << 1, CP_SYM_STATE = 1u << 2 };
+ * before a run and reads its updated value after it. An input or state with
+ * CP_SYM_RANGE has a declared range [lo, hi] (ints signed, floats never NaN):
+ * the compiler assumed it, so a host must not write a value outside it. */
+enum cp_symbol_flags {
+    CP_SYM_INPUT = 1u << 0,
+    CP_SYM_OUTPUT = 1u << 1,
+    CP_SYM_STATE = 1u << 2,
+    CP_SYM_RANGE = 1u << 3
+};
 
 /* ---- Patch kinds --------------------------------------------------------
  * A patch writes the value V = S + A (the absolute target address) into the
@@ -171,7 +181,12 @@ typedef struct cp_symbol {
     uint32_t offset; /* in the data region */
     uint8_t dtype;   /* enum cp_dtype */
     uint8_t flags;   /* enum cp_symbol_flags */
+    uint32_t lo, hi; /* CP_SYM_RANGE: the declared range, as the dtype's bits; else 0 */
 } cp_symbol;
+
+/* Whether `bits` (a value of the symbol's dtype) lies inside its declared
+ * range; always true for a symbol without CP_SYM_RANGE. NaN never does. */
+int cp_symbol_allows(const cp_symbol *symbol, uint32_t bits);
 
 /* Checks every header field, table bound, patch, symbol and the checksum,
  * in time linear in `size`.

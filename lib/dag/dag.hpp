@@ -33,6 +33,21 @@ struct DagUpdate {
     uint32_t node;
 };
 
+// Where the user's code made a node (version 3 `loc`): an index into
+// Dag::files and a line >= 1; line 0 means unknown.
+struct SourceLoc {
+    uint32_t file = 0;
+    uint32_t line = 0;
+    bool operator==(const SourceLoc&) const = default;
+};
+
+// A declared range (version 3 `range`) of an input or state: [lo, hi] as the
+// node's dtype's 32-bit patterns (int32 or binary32, never NaN).
+struct DagRange {
+    uint32_t node;  // index into Dag::nodes
+    uint32_t lo, hi;
+};
+
 struct Dag {
     std::vector<DagNode> nodes;
     std::vector<uint32_t> order;      // a topological order of all nodes (operands first)
@@ -40,6 +55,11 @@ struct Dag {
     std::vector<DagOutput> outputs;
     std::vector<uint32_t> inputs;     // node indices of inputs and states, in file order
     std::vector<DagUpdate> updates;   // version 2
+    // Version 3. Locations are per node, or empty when the file has none
+    // (no cost per node then); ranges are few, in file order.
+    std::vector<std::string> files;
+    std::vector<SourceLoc> locs;
+    std::vector<DagRange> ranges;
     int version = 1;
 };
 

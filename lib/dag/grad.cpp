@@ -152,6 +152,7 @@ private:
     void expand(const std::vector<uint32_t>& group) {
         const uint32_t first = group.front();
         const uint32_t y = resolve(dag_.nodes[first].args[0]);
+        sweep_loc_ = first < dag_.locs.size() ? dag_.locs[first] : SourceLoc{};
         ++sweep_;
         sweep_rank_ = rank_[first];
         one_ = zero_ = kNoNode;
@@ -325,6 +326,8 @@ private:
         const auto v = static_cast<uint32_t>(dag_.nodes.size());
         node.id = next_id_++;
         dag_.nodes.push_back(node);
+        // A derivative's nodes come from the line that asked for it.
+        if (!dag_.locs.empty()) dag_.locs.push_back(sweep_loc_);
         rank_.push_back(sweep_rank_);
         derivative_.push_back(kNoNode);
         adjoint_.push_back(kNoNode);
@@ -379,6 +382,7 @@ private:
     uint32_t sweep_ = 0;
     std::vector<uint32_t> xs_;  // the x's of its grad nodes, kNoNode where y cannot depend on it
     uint32_t sweep_rank_ = 0;   // rank of the nodes made
+    SourceLoc sweep_loc_;       // location of the nodes made: the first grad node's
     uint32_t one_ = kNoNode, zero_ = kNoNode;
     std::vector<uint32_t> window_;
     std::vector<std::pair<uint32_t, uint8_t>> stack_;

@@ -163,6 +163,46 @@ std::string parse_value(const RawValue& v, DType t, uint32_t& bits) {
 enum Field : uint8_t { kId, kOp, kDtype, kValue, kName, kNode, kState, kFieldCount };
 constexpr std::string_view kFieldNames[kFieldCount] = {"id", "op", "dtype", "value", "name", "node", "state"};
 
+// Whether an array-valued field was seen, and as what.
+enum class ListState : uint8_t { Absent, Array, NotArray };
+
+// An array-valued field of non-negative integers: `args` (node ids) and
+// `loc` ([file, line]), collected without a RawValue per element.
+struct UintList {
+    ListState state = ListState::Absent;
+    std::vector<int64_t> items;  // the valid elements
+    size_t count = 0;            // elements
+    int64_t bad = -1;            // first element that is not a non-negative integer
+    void clear() {
+        state = ListState::Absent;
+        items.clear();
+        count = 0;
+        bad = -1;
+    }
+    void add(const RawValue* v) {  // nullptr: a nested array/object
+        if (v && v->is_nonneg_int()) items.push_back(v->as_int());
+        else if (bad < 0) bad = static_cast<int64_t>(count);
+        ++count;
+    }
+    void add_uint(uint64_t u) {  // add() of an unsigned integer
+        if (u <= RawValue::kMaxId) items.push_back(static_cast<int64_t>(u));
+        else if (bad < 0) bad = static_cast<int64_t>(count);
+        ++count;
+    }
+};
+
+// An array-valued field of scalars (`range`: [lo, hi]); rare, so plain RawValues.
+struct ValueList {
+    ListState state = ListState::Absent;
+    std::vector<RawValue> items;
+    bool nested = false;  // an element was an array or object
+    void clear() {
+        state = ListState::Absent;
+        items.clear();
+        nested = false;
+    }
+};
+
 // The fields of one object in `nodes`, `outputs` or `updates`: a slot per
 // known field (no per-field strings or searches on the hot path), other keys
 // kept in order for the error messages.
@@ -170,27 +210,14 @@ struct RawObject {
     std::array<RawValue, kFieldCount> slot;
     uint8_t present = 0;               // bit per Field
     std::vector<std::string> unknown;  // keys the schema does not know
-    enum class Args : uint8_t { Absent, Array, NotArray } args_state = Args::Absent;
-    std::vector<int64_t> args;     // the valid node ids in `args`
-    size_t args_count = 0;         // elements in `args`
-    int64_t args_bad = -1;         // first element that is not a node id
+    UintList args, loc;
+    ValueList range;
     void clear() {
         present = 0;
         unknown.clear();
-        args_state = Args::Absent;
         args.clear();
-        args_count = 0;
-        args_bad = -1;
-    }
-    void add_arg(const RawValue* v) {  // nullptr: a nested array/object
-        if (v && v->is_nonneg_int()) args.push_back(v->as_int());
-        else if (args_bad < 0) args_bad = static_cast<int64_t>(args_count);
-        ++args_count;
-    }
-    void add_arg_uint(uint64_t u) {  // add_arg() of an unsigned integer
-        if (u <= RawValue::kMaxId) args.push_back(static_cast<int64_t>(u));
-        else if (args_bad < 0) args_bad = static_cast<int64_t>(args_count);
-        ++args_count;
+        loc.clear();
+        range.clear();
     }
     // The slot of field f, reset to a fresh value (as set() would store),
     // and marked present: for decoders that fill values in place.
@@ -229,6 +256,13 @@ struct RawObject {
     }
 };
 constexpr uint8_t bit(Field f) { return static_cast<uint8_t>(1u << f); }
+
+// The integer-list field `key` names in `obj` ("args", "loc"), or nullptr.
+UintList* uint_list(RawObject& obj, std::string_view key) {
+    if (key == "args") return &obj.args;
+    if (key == "loc") return &obj.loc;
+    return nullptr;
+}
 
 constexpr uint32_t kNoNode = UINT32_MAX;
 
@@ -352,7 +386,9 @@ public:
 
 private:
     // Where in the document the parser is.
-    enum class At : uint8_t { Start, Top, List, Item, Args, Skip };
+    // Ids: in an integer-list field of an item (ids_); Values: in `range`;
+    // Files: in the top-level `files`.
+    enum class At : uint8_t { Start, Top, List, Item, Ids, Values, Files, Skip };
     static RawValue other(const char* name) {
         RawValue v;
         v.kind = RawValue::Other;
@@ -360,6 +396,7 @@ private:
         return v;
     }
     bool scalar(RawValue v);
+    bool not_array(const std::string& key);
     // Ignores the array or object that starts here (its contents included).
     bool begin_skip() {
         skip_return_ = at_;
@@ -375,6 +412,7 @@ private:
     size_t skip_depth_ = 0;  // nesting inside a skipped value
     At skip_return_ = At::Top;
     RawObject obj_;
+    UintList* ids_ = nullptr;  // the list being read in At::Ids
     size_t index_ = 0;       // position of the object in its array
     std::string error_;
 };
@@ -495,16 +533,14 @@ private:
             p_ = start;
             return false;
         };
-        bool args_seen = false;
         for (uint64_t i = 0; i < count; ++i) {
             if (p_ == end_ || (*p_ >> 5) != 3 || (*p_ & 0x1f) >= 24) return give_up();
             const size_t len = *p_ & 0x1f;
             if (static_cast<size_t>(end_ - p_) < len + 2) return give_up();  // the key, and the value's first byte
             const std::string_view key(reinterpret_cast<const char*>(p_ + 1), len);
             p_ += 1 + len;
-            if (key.size() == 4 && std::memcmp(key.data(), "args", 4) == 0) {
-                if (args_seen || !fast_args(obj)) return give_up();
-                args_seen = true;
+            if (UintList* list = uint_list(obj, key)) {
+                if (list->state != ListState::Absent || !fast_ids(*list)) return give_up();
                 continue;
             }
             const int f = field_of(key);
@@ -584,17 +620,17 @@ private:
         }
     }
 
-    bool fast_args(RawObject& obj) {
+    bool fast_ids(UintList& list) {
         const uint8_t* q = p_ + 1;
         uint64_t n = 0;
         if ((*p_ >> 5) != 4 || !fast_argument(*p_ & 0x1f, q, n) || static_cast<uint64_t>(end_ - q) < n) return false;
-        obj.args_state = RawObject::Args::Array;
+        list.state = ListState::Array;
         for (uint64_t k = 0; k < n; ++k) {
             uint64_t x = 0;
             if (q == end_ || (*q >> 5) != 0) return false;
             const uint8_t info = *q++ & 0x1f;
             if (!fast_argument(info, q, x)) return false;
-            obj.add_arg_uint(x);
+            list.add_uint(x);
         }
         p_ = q;
         return true;
@@ -933,7 +969,6 @@ private:
             ++p_;
             return true;
         }
-        bool args_seen = false;
         while (true) {
             std::string_view k;
             if (!text(k)) return false;
@@ -941,9 +976,8 @@ private:
             if (peek() != ':') return false;
             ++p_;
             skip_ws();
-            if (k.size() == 4 && std::memcmp(k.data(), "args", 4) == 0) {
-                if (args_seen || !fast_args(obj)) return false;
-                args_seen = true;
+            if (UintList* list = uint_list(obj, k)) {
+                if (list->state != ListState::Absent || !fast_ids(*list)) return false;
             } else {
                 const int f = field_of(k);
                 if (f < 0 || (obj.present & (1u << f))) return false;
@@ -980,10 +1014,10 @@ private:
         }
     }
 
-    bool fast_args(RawObject& obj) {
+    bool fast_ids(UintList& list) {
         if (peek() != '[') return false;
         ++p_;
-        obj.args_state = RawObject::Args::Array;
+        list.state = ListState::Array;
         skip_ws();
         if (peek() == ']') {
             ++p_;
@@ -997,7 +1031,7 @@ private:
             const size_t digits = static_cast<size_t>(p_ - start);
             if (digits > 18 || (digits > 1 && *start == '0') || peek() == '.' || peek() == 'e' || peek() == 'E')
                 return false;
-            obj.add_arg_uint(x);
+            list.add_uint(x);
             skip_ws();
             if (peek() == ']') {
                 ++p_;
@@ -1061,6 +1095,7 @@ public:
     Dag finish() {
         if (!top_object_) fail(ErrorKind::Input, "top level must be an object");
         check_header();
+        check_locations();
         diag_.check();
         resolve_args();
         diag_.check();
@@ -1086,9 +1121,25 @@ public:
         } else if (key == "nodes" || key == "outputs" || key == "updates") {
             if (!is_list) diag_.add("field {} must be an array", quote(key));
             (key == "nodes" ? seen_nodes_ : key == "outputs" ? seen_outputs_ : seen_updates_) = is_list;
+        } else if (key == "files") {
+            if (!is_list) diag_.add("field 'files' must be an array of file names");
+            if (!first_v3_) first_v3_ = "field 'files'";
+            seen_files_ = true;
         } else if (key != "meta") {
             diag_.add("unknown top-level field {}", quote(key));
         }
+    }
+    // An element of `files` (nullptr: an array or object).
+    void file_entry(const RawValue* v) {
+        const size_t i = dag_.files.size();
+        if (!v || v->kind != RawValue::Str || v->str().empty() || v->str().size() > 4096) {
+            diag_.add("files[{}]: must be a file name (a non-empty string of at most 4096 bytes)", i);
+            dag_.files.emplace_back();
+            return;
+        }
+        auto [it, fresh] = file_index_.emplace(std::string(v->str()), i);
+        if (!fresh) diag_.add("files[{}]: {} is already files[{}]", i, quote(v->str()), it->second);
+        dag_.files.emplace_back(v->str());
     }
     void list_item(const std::string& list, size_t pos, RawObject* obj) {
         if (!obj) {
@@ -1104,13 +1155,35 @@ private:
     void check_header() {
         if (!format_ok_) diag_.add("field 'format' must be \"copapy-dag\"");
         if (!seen_version_) diag_.add("field 'version' must be an integer");
-        else if (version_ != 1 && version_ != 2)
-            diag_.add("unsupported version {} (this compiler reads versions 1 and 2)", version_);
+        else if (version_ < 1 || version_ > 3)
+            diag_.add("unsupported version {} (this compiler reads versions 1, 2 and 3)", version_);
         if (!seen_nodes_) diag_.add("field 'nodes' must be an array");
         if (!seen_outputs_) diag_.add("field 'outputs' must be an array");
         if (seen_updates_ && version_ == 1) diag_.add("field 'updates' needs version 2");
         if (first_v2_node_ && version_ == 1)
             diag_.add("{}: op '{}' needs version 2", where(*first_v2_node_), op_name(first_v2_node_->op));
+        if (first_v3_ && version_ >= 1 && version_ < 3) diag_.add("{} needs version 3", first_v3_);
+    }
+
+    // Version 3: every `loc` names an entry of `files` (which may come after
+    // the nodes in the file).
+    void check_locations() {
+        if (dag_.locs.empty()) return;
+        dag_.locs.resize(dag_.nodes.size());  // nodes after the last `loc` have none
+        for (uint32_t v = 0; v < dag_.locs.size(); ++v) {
+            const SourceLoc& l = dag_.locs[v];
+            if (l.line != 0 && l.file >= dag_.files.size())
+                diag_.add("{}: field 'loc': file {} is not in 'files' ({} entr{})", where(dag_.nodes[v]), l.file,
+                          dag_.files.size(), dag_.files.size() == 1 ? "y" : "ies");
+        }
+    }
+
+    // "model.py:42: node 17 ('mul')": a node in a message, with where the
+    // user's code made it when the file says (checked locations only).
+    std::string where_at(uint32_t v) const {
+        if (v < dag_.locs.size() && dag_.locs[v].line != 0 && dag_.locs[v].file < dag_.files.size())
+            return fmt::format("{}:{}: {}", dag_.files[dag_.locs[v].file], dag_.locs[v].line, where(dag_.nodes[v]));
+        return where(dag_.nodes[v]);
     }
 
     void read_node(const RawObject& j, size_t pos) {
@@ -1138,6 +1211,20 @@ private:
         const bool named = n.op == Op::Input || n.op == Op::State;
         j.check_fields(bit(kId) | bit(kOp) | bit(kDtype) | (leaf ? bit(kValue) : 0) | (named ? bit(kName) : 0),
                        [&](std::string_view key) { diag_.add("{}: unknown field {}", w(), quote(key)); });
+        if (j.range.state != ListState::Absent && !named) {
+            diag_.add("{}: field 'range' is only allowed on 'input' and 'state' nodes", w());
+            return;
+        }
+        SourceLoc loc;
+        if (j.loc.state != ListState::Absent) {
+            if (!first_v3_) first_v3_ = "field 'loc'";
+            if (j.loc.state != ListState::Array || j.loc.count != 2 || j.loc.bad >= 0 || j.loc.items[0] > UINT32_MAX ||
+                j.loc.items[1] > UINT32_MAX || j.loc.items[1] < 1) {
+                diag_.add("{}: field 'loc' must be [file, line]: a file index and a line number >= 1", w());
+                return;
+            }
+            loc = {static_cast<uint32_t>(j.loc.items[0]), static_cast<uint32_t>(j.loc.items[1])};
+        }
         const RawValue* dt = j.get(kDtype);
         std::optional<DType> dtype;
         if (!dt || dt->kind != RawValue::Str || !(dtype = dtype_from_name(dt->str()))) {
@@ -1151,16 +1238,16 @@ private:
         n.dtype = *dtype;
 
         const unsigned arity = leaf ? 0 : op_info(n.op).arity;
-        if (j.args_state == RawObject::Args::NotArray) {
+        if (j.args.state == ListState::NotArray) {
             diag_.add("{}: field 'args' must be an array of node ids", w());
             return;
         }
-        if (j.args_count != arity) {
-            diag_.add("{}: expects {} operand{}, got {}", w(), arity, arity == 1 ? "" : "s", j.args_count);
+        if (j.args.count != arity) {
+            diag_.add("{}: expects {} operand{}, got {}", w(), arity, arity == 1 ? "" : "s", j.args.count);
             return;
         }
-        if (j.args_bad >= 0) {
-            diag_.add("{}: args[{}] must be a node id (non-negative integer)", w(), j.args_bad);
+        if (j.args.bad >= 0) {
+            diag_.add("{}: args[{}] must be a node id (non-negative integer)", w(), j.args.bad);
             return;
         }
         n.nargs = static_cast<uint8_t>(arity);
@@ -1173,6 +1260,15 @@ private:
             }
             if (auto e = parse_value(*v, n.dtype, n.bits); !e.empty()) {
                 diag_.add("{}: field 'value': {}", w(), e);
+                return;
+            }
+        }
+        std::optional<DagRange> range;
+        if (j.range.state != ListState::Absent) {
+            if (!first_v3_) first_v3_ = "field 'range'";
+            std::string e = parse_range(j.range, n, range.emplace());
+            if (!e.empty()) {
+                diag_.add("{}: field 'range': {}", w(), e);
                 return;
             }
         }
@@ -1200,14 +1296,53 @@ private:
         // of them) are resolved now; the others once every node is read.
         const uint32_t index = static_cast<uint32_t>(dag_.nodes.size());
         for (unsigned k = 0; k < arity; ++k) {
-            n.args[k] = ids_.find(j.args[k]);
+            n.args[k] = ids_.find(j.args.items[k]);
             if (n.args[k] == kNoNode) {
                 n.args[k] = 0;
-                later_args_.push_back({index, k, j.args[k]});
+                later_args_.push_back({index, k, j.args.items[k]});
             }
         }
         ids_.insert(n.id, index);  // not yet present: checked above
         dag_.nodes.push_back(n);
+        if (loc.line != 0) {
+            dag_.locs.resize(index);  // nodes before the first `loc` have none
+            dag_.locs.push_back(loc);
+        }
+        if (range) {
+            range->node = index;
+            dag_.ranges.push_back(*range);
+        }
+    }
+
+    // `range` of leaf n (its value already parsed into n.bits): [lo, hi] of
+    // the node's dtype, lo <= hi, no NaN, holding the value. "" or the problem.
+    static std::string parse_range(const ValueList& list, const DagNode& n, DagRange& out) {
+        if (list.state != ListState::Array || list.nested || list.items.size() != 2)
+            return fmt::format("must be [lo, hi], two {} values", dtype_name(n.dtype));
+        std::array<uint32_t, 2> bits{};
+        for (size_t k = 0; k < 2; ++k)
+            if (std::string e = parse_value(list.items[k], n.dtype, bits[k]); !e.empty())
+                return fmt::format("{}: {}", k == 0 ? "lo" : "hi", e);
+        out.lo = bits[0];
+        out.hi = bits[1];
+        auto text = [&](uint32_t b) {
+            return n.dtype == DType::Float ? fmt::format("{}", std::bit_cast<float>(b))
+                                           : fmt::format("{}", static_cast<int32_t>(b));
+        };
+        if (n.dtype == DType::Float) {
+            const float lo = std::bit_cast<float>(bits[0]), hi = std::bit_cast<float>(bits[1]);
+            const float value = std::bit_cast<float>(n.bits);
+            if (std::isnan(lo) || std::isnan(hi)) return "a range cannot include NaN";
+            if (lo > hi) return fmt::format("lo {} is above hi {}", text(bits[0]), text(bits[1]));
+            if (!(value >= lo && value <= hi))
+                return fmt::format("the value {} lies outside [{}, {}]", text(n.bits), text(bits[0]), text(bits[1]));
+        } else {
+            const auto lo = static_cast<int32_t>(bits[0]), hi = static_cast<int32_t>(bits[1]);
+            const auto value = static_cast<int32_t>(n.bits);
+            if (lo > hi) return fmt::format("lo {} is above hi {}", lo, hi);
+            if (value < lo || value > hi) return fmt::format("the value {} lies outside [{}, {}]", value, lo, hi);
+        }
+        return "";
     }
 
     void resolve_args() {
@@ -1215,7 +1350,7 @@ private:
             DagNode& n = dag_.nodes[a.node];
             const uint32_t it = ids_.find(a.id);
             if (it == kNoNode) {
-                diag_.add("{}: args[{}]: no node with id {}", where(n), a.k, a.id);
+                diag_.add("{}: args[{}]: no node with id {}", where_at(a.node), a.k, a.id);
                 continue;
             }
             n.args[a.k] = it;
@@ -1275,7 +1410,7 @@ private:
             path += fmt::format("{} -> ", dag_.nodes[stack[i].first].id);
         if (stack.size() - start > 8) path += "... -> ";
         path += fmt::format("{}", dag_.nodes[w].id);
-        diag_.add("{}: is part of a cycle: {}", where(dag_.nodes[w]), path);
+        diag_.add("{}: is part of a cycle: {}", where_at(w), path);
     }
 
     void check_types() {
@@ -1291,11 +1426,11 @@ private:
             }
             TypeResult r = infer_type(n.op, std::span(types.data(), n.nargs), n.dtype, nonneg_const);
             if (!r.ok) {
-                diag_.add("{}: {}", where(n), r.error);
+                diag_.add("{}: {}", where_at(v), r.error);
             } else if (r.type != n.dtype) {
                 std::string ops;
                 for (unsigned k = 0; k < n.nargs; ++k) ops += (k ? ", " : "") + std::string(dtype_name(types[k]));
-                diag_.add("{}: dtype is '{}' but operands ({}) give '{}'", where(n), dtype_name(n.dtype), ops,
+                diag_.add("{}: dtype is '{}' but operands ({}) give '{}'", where_at(v), dtype_name(n.dtype), ops,
                           dtype_name(r.type));
             }
         }
@@ -1390,6 +1525,9 @@ private:
     bool seen_nodes_ = false, seen_outputs_ = false, seen_updates_ = false;
     int64_t version_ = 0;
     std::optional<DagNode> first_v2_node_;  // a state or grad node (the header may come after the nodes)
+    const char* first_v3_ = nullptr;        // the first version 3 field seen ("field 'loc'"), for the header check
+    bool seen_files_ = false;
+    std::unordered_map<std::string, size_t> file_index_;  // files[] entries, for duplicates
 };
 
 bool Sax::scalar(RawValue v) {
@@ -1398,13 +1536,28 @@ bool Sax::scalar(RawValue v) {
         case At::Top: r_.top_field(key_, &v, false); return true;
         case At::List: r_.list_item(list_, index_++, nullptr); return true;
         case At::Item:
-            if (key_ == "args") obj_.args_state = RawObject::Args::NotArray;
-            else obj_.set(key_, std::move(v));
+            if (!not_array(key_)) obj_.set(key_, std::move(v));
             return true;
-        case At::Args: obj_.add_arg(&v); return true;
+        case At::Ids: ids_->add(&v); return true;
+        case At::Values: obj_.range.items.push_back(std::move(v)); return true;
+        case At::Files: r_.file_entry(&v); return true;
         case At::Skip: return true;
     }
     return true;
+}
+
+// A scalar or object where an item's array-valued field belongs: records
+// that the field is not an array (true), or false for any other key.
+bool Sax::not_array(const std::string& key) {
+    if (UintList* list = uint_list(obj_, key)) {
+        list->state = ListState::NotArray;
+        return true;
+    }
+    if (key == "range") {
+        obj_.range.state = ListState::NotArray;
+        return true;
+    }
+    return false;
 }
 
 bool Sax::list_object_done() {
@@ -1426,10 +1579,11 @@ bool Sax::start_object(size_t) {
             if (key_ != "meta") r_.top_field(key_, nullptr, false);
             break;
         case At::Item:
-            if (key_ == "args") obj_.args_state = RawObject::Args::NotArray;
-            else obj_.set(key_, other("object"));
+            if (!not_array(key_)) obj_.set(key_, other("object"));
             break;
-        case At::Args: obj_.add_arg(nullptr); break;
+        case At::Ids: ids_->add(nullptr); break;
+        case At::Values: obj_.range.nested = true; break;
+        case At::Files: r_.file_entry(nullptr); break;
         case At::Skip: ++skip_depth_; return true;
     }
     return begin_skip();
@@ -1459,18 +1613,31 @@ bool Sax::start_array(size_t) {
                 at_ = At::List;
                 return true;
             }
+            if (key_ == "files") {
+                r_.top_field(key_, nullptr, true);
+                at_ = At::Files;
+                return true;
+            }
             if (key_ != "meta") r_.top_field(key_, nullptr, false);
             break;
         case At::List: r_.list_item(list_, index_++, nullptr); break;
         case At::Item:
-            if (key_ == "args" && obj_.args_state == RawObject::Args::Absent) {
-                obj_.args_state = RawObject::Args::Array;
-                at_ = At::Args;
+            if (UintList* list = uint_list(obj_, key_); list && list->state == ListState::Absent) {
+                list->state = ListState::Array;
+                ids_ = list;
+                at_ = At::Ids;
+                return true;
+            }
+            if (key_ == "range" && obj_.range.state == ListState::Absent) {
+                obj_.range.state = ListState::Array;
+                at_ = At::Values;
                 return true;
             }
             obj_.set(key_, other("array"));
             break;
-        case At::Args: obj_.add_arg(nullptr); break;
+        case At::Ids: ids_->add(nullptr); break;
+        case At::Values: obj_.range.nested = true; break;
+        case At::Files: r_.file_entry(nullptr); break;
         case At::Skip: ++skip_depth_; return true;
     }
     return begin_skip();
@@ -1478,8 +1645,10 @@ bool Sax::start_array(size_t) {
 
 bool Sax::end_array() {
     switch (at_) {
-        case At::List: at_ = At::Top; return true;
-        case At::Args: at_ = At::Item; return true;
+        case At::List:
+        case At::Files: at_ = At::Top; return true;
+        case At::Ids:
+        case At::Values: at_ = At::Item; return true;
         case At::Skip:
             if (--skip_depth_ == 0) at_ = skip_return_;
             return true;

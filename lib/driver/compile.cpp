@@ -167,14 +167,17 @@ double lap(std::chrono::steady_clock::time_point& since) {
     return s;
 }
 
-// The analysis' findings as warnings naming the file and the DAG node.
+// The analysis' findings as warnings naming the Python line that made the
+// node ("model.py:42: ..."), else the DAG file, and the DAG node.
 std::vector<std::string> range_findings(const std::string& file, const Ir& ir, const RangeAnalysis& analysis) {
     std::vector<std::string> out;
     out.reserve(analysis.findings.size());
     for (const RangeFinding& f : analysis.findings) {
         const IrNode& n = ir.nodes[f.node];
-        out.push_back(n.dag_id >= 0 ? fmt::format("{}: node {} ('{}'): {}", file, n.dag_id, op_name(n.op), f.what)
-                                    : fmt::format("{}: '{}': {}", file, op_name(n.op), f.what));
+        const std::string place = source_location(ir, f.node);
+        const std::string node = n.dag_id >= 0 ? fmt::format("node {} ('{}')", n.dag_id, op_name(n.op))
+                                               : fmt::format("'{}'", op_name(n.op));
+        out.push_back(fmt::format("{}: {}: {}", place.empty() ? file : place, node, f.what));
     }
     return out;
 }

@@ -41,10 +41,13 @@ struct KeyHash {
 
 class Builder {
 public:
-    Builder(const Dag& dag, int opt_level) : dag_(dag), opt_(opt_level), map_(dag.nodes.size(), kNone) {}
+    Builder(const Dag& dag, int opt_level) : dag_(dag), opt_(opt_level), map_(dag.nodes.size(), kNone) {
+        for (const DagRange& r : dag.ranges) declared_.emplace(r.node, r);
+    }
 
     Ir build() {
         ir_.names = dag_.names;
+        ir_.files = dag_.files;
         ir_.nodes.reserve(dag_.nodes.size());
         // At most 3/4 full (tagged entries make long probes cheap): room for
         // about as many nodes as the DAG has without growing.
@@ -64,6 +67,7 @@ public:
                 else ++w;
             if (i + kAhead < order.size() && !prefetch(dag_.nodes[order[i + kAhead]]))
                 waiting[waiting_count++] = i + kAhead;
+            if (!dag_.locs.empty()) loc_ = dag_.locs[order[i]];
             map_[order[i]] = lower(dag_.nodes[order[i]]);
         }
         for (const DagOutput& o : dag_.outputs) ir_.outputs.push_back({o.name, map_[o.node], dag_.nodes[o.node].dtype});
@@ -72,6 +76,13 @@ public:
     }
 
 private:
+    // A new node, made while lowering the DAG node at loc_ (merged nodes
+    // keep the location of the first one made).
+    void push(const IrNode& node) {
+        ir_.nodes.push_back(node);
+        if (!dag_.locs.empty()) ir_.locs.push_back(loc_);
+    }
+
     uint32_t intern(Op op, Kind kind, std::array<uint32_t, 3> args, uint8_t nargs, uint32_t bits, int64_t dag_id) {
         if (is_commutative(op) && nargs == 2 && args[1] < args[0]) std::swap(args[0], args[1]);
         if (op != Op::Const && opt_ >= 1) {
@@ -80,7 +91,7 @@ private:
                 if (auto same = simplify(op, kind, args, nargs, dag_id)) return *same;
         }
         if (opt_ == 0 && op != Op::Const) {
-            ir_.nodes.push_back(IrNode{op, kind, nargs, args, bits, kNone, dag_id});
+            push(IrNode{op, kind, nargs, args, bits, kNone, dag_id});
             return static_cast<uint32_t>(ir_.nodes.size() - 1);
         }
         const Key key{op, kind, nargs, args, bits};
@@ -89,7 +100,7 @@ private:
         if (*slot == kEmpty) {
             const uint32_t index = static_cast<uint32_t>(ir_.nodes.size());
             *slot = entry(hash, index);
-            ir_.nodes.push_back(IrNode{op, kind, nargs, args, bits, kNone, dag_id});
+            push(IrNode{op, kind, nargs, args, bits, kNone, dag_id});
             if (++table_used_ * 4 > table_.size() * 3) grow();
             return index;
         }
@@ -254,8 +265,14 @@ private:
             case Op::Input:
             case Op::State: {  // a state is an input whose slot the program also writes
                 const uint32_t idx = static_cast<uint32_t>(ir_.nodes.size());
-                ir_.nodes.push_back(IrNode{Op::Input, rk, 0, {}, n.bits, static_cast<uint32_t>(ir_.inputs.size()), n.id});
-                ir_.inputs.push_back({n.name, idx, n.dtype, n.op == Op::State});
+                push(IrNode{Op::Input, rk, 0, {}, n.bits, static_cast<uint32_t>(ir_.inputs.size()), n.id});
+                IrInput in{n.name, idx, n.dtype, n.op == Op::State};
+                if (auto r = declared_.find(static_cast<uint32_t>(&n - dag_.nodes.data())); r != declared_.end()) {
+                    in.declared = true;
+                    in.lo = r->second.lo;
+                    in.hi = r->second.hi;
+                }
+                ir_.inputs.push_back(in);
                 return idx;
             }
             case Op::Const: return intern(Op::Const, rk, {}, 0, n.bits, n.id);
@@ -303,6 +320,8 @@ private:
     const int opt_;
     Ir ir_;
     std::vector<uint32_t> map_;  // DAG node index -> IR node index
+    std::unordered_map<uint32_t, DagRange> declared_;  // DAG node index -> its declared range
+    SourceLoc loc_;              // location of the DAG node being lowered
     std::vector<uint64_t> table_;  // see probe()
     size_t table_used_ = 0;
 };
@@ -345,3 +364,8 @@ std::vector<uint32_t> linearize(const Ir& ir) {
 }
 
 }  // namespace copapy
+
+std::string copapy::source_location(const Ir& ir, uint32_t v) {
+    if (v >= ir.locs.size() || ir.locs[v].line == 0 || ir.locs[v].file >= ir.files.size()) return "";
+    return fmt::format("{}:{}", ir.files[ir.locs[v].file], ir.locs[v].line);
+}

@@ -33,6 +33,10 @@ struct IrInput {
     uint32_t node;
     DType dtype;
     bool state = false;  // keeps its value across runs (DAG op `state`)
+    // The declared range (DAG `range`): the host writes only values in
+    // [lo, hi] (the dtype's 32-bit patterns).
+    bool declared = false;
+    uint32_t lo = 0, hi = 0;
 };
 
 // After each run, the state input takes the value of `node` in that run.
@@ -53,7 +57,14 @@ struct Ir {
     std::vector<IrOutput> outputs;
     std::vector<IrUpdate> updates;
     std::vector<std::string> names;
+    // Where the user's code made each node (as Dag::locs; empty if the DAG
+    // has no locations), and the file table they index.
+    std::vector<SourceLoc> locs;
+    std::vector<std::string> files;
 };
+
+// "model.py:42" for node v, or "" if its location is unknown.
+std::string source_location(const Ir& ir, uint32_t v);
 
 // Lowers the DAG. Optimizations by level, applied as each node is created
 // (so they cascade):

@@ -541,6 +541,8 @@ ImageParts::ImageParts(const LinkedImage& img) {
         cp_write_u32(e + CP_SYM_OFFSET, s.offset);
         e[CP_SYM_DTYPE] = static_cast<uint8_t>(s.dtype);
         e[CP_SYM_FLAGS] = s.flags;
+        cp_write_u32(e + CP_SYM_LO, s.lo);
+        cp_write_u32(e + CP_SYM_HI, s.hi);
     }
     std::copy(strtab.begin(), strtab.end(), t + str_at);
     std::fill(t + str_at + strtab.size(), t + crc_at, uint8_t{0});

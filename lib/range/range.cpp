@@ -9,6 +9,8 @@
 
 #include <fmt/format.h>
 
+#include "support/text.hpp"
+
 namespace copapy {
 
 namespace {
@@ -690,35 +692,39 @@ void propagate(const Ir& ir, std::vector<Range>& ranges) {
 
 }  // namespace
 
-RangeAnalysis analyze_ranges(const Ir& ir, std::span<const uint32_t> order,
-                             std::span<const std::optional<Range>> declared) {
+Range declared_range(const IrInput& in) {
+    if (!in.declared) return in.dtype == DType::Bool ? Range::ints(0, 1) : Range::whole(kind_of(in.dtype));
+    if (in.dtype == DType::Float) return Range::floats(std::bit_cast<float>(in.lo), std::bit_cast<float>(in.hi));
+    return Range::ints(static_cast<int32_t>(in.lo), static_cast<int32_t>(in.hi));
+}
+
+RangeAnalysis analyze_ranges(const Ir& ir, std::span<const uint32_t> order) {
     RangeAnalysis out;
     out.ranges.assign(ir.nodes.size(), Range{});
-    auto declared_or = [&](uint32_t input, const Range& fallback) {
-        return input < declared.size() && declared[input] ? *declared[input] : fallback;
-    };
     for (uint32_t i = 0; i < ir.nodes.size(); ++i) {
         const IrNode& n = ir.nodes[i];
         if (n.op == Op::Const) out.ranges[i] = Range::of_bits(n.kind, n.bits);
         if (n.op != Op::Input) continue;
         const IrInput& in = ir.inputs[n.input];
-        const Range type = in.dtype == DType::Bool ? Range::ints(0, 1) : Range::whole(n.kind);
-        out.ranges[i] = in.state ? declared_or(n.input, Range::of_bits(n.kind, n.bits)) : declared_or(n.input, type);
+        // A state without a declared range starts from its initial value and
+        // grows by the fixed point below; everything else is what the host
+        // may write (a declared state also holds its updates: checked below).
+        out.ranges[i] = in.state && !in.declared ? Range::of_bits(n.kind, n.bits) : declared_range(in);
     }
-    // States: the value at the start of a run is the initial value or the
-    // last run's update; iterate to a fixed point, widening after a few rounds.
+    // Undeclared states: the value at the start of a run is the initial
+    // value or the last run's update; iterate to a fixed point, widening to
+    // the whole type after a few rounds.
     constexpr int kRounds = 8;
     for (int round = 0;; ++round) {
         propagate(ir, out.ranges);
         bool changed = false;
         for (const IrUpdate& u : ir.updates) {
-            const uint32_t node = ir.inputs[u.input].node;
-            const Range next = join(out.ranges[node], out.ranges[u.node]);
-            if (next == out.ranges[node]) continue;
-            changed = true;
             const IrInput& in = ir.inputs[u.input];
-            const Range type = in.dtype == DType::Bool ? Range::ints(0, 1) : Range::whole(ir.nodes[node].kind);
-            out.ranges[node] = round < kRounds ? next : declared_or(u.input, type);
+            if (in.declared) continue;
+            const Range next = join(out.ranges[in.node], out.ranges[u.node]);
+            if (next == out.ranges[in.node]) continue;
+            changed = true;
+            out.ranges[in.node] = round < kRounds ? next : declared_range(in);
         }
         if (!changed) break;
     }
@@ -727,6 +733,16 @@ RangeAnalysis analyze_ranges(const Ir& ir, std::span<const uint32_t> order,
         const std::array<Range, 3> args = operands(n, out.ranges);
         if (auto f = check(i, n, std::span<const Range>(args.data(), n.nargs), out.ranges[i]))
             out.findings.push_back(std::move(*f));
+    }
+    // A declared state is assumed to hold its range at the start of every
+    // run; that is sound only if every update stays inside it.
+    for (const IrUpdate& u : ir.updates) {
+        const IrInput& in = ir.inputs[u.input];
+        const Range& next = out.ranges[u.node];
+        if (in.declared && join(next, declared_range(in)) != declared_range(in))
+            out.findings.push_back({u.node, RangeIssue::StateRange,
+                                    fmt::format("state {} may leave its declared range {}: its next value is in {}",
+                                                quote(ir.names[in.name]), declared_range(in).str(), next.str())});
     }
     return out;
 }

@@ -64,6 +64,7 @@ enum class RangeIssue : uint8_t {
     IntWrap,       // int + - * neg abs ** that may wrap around
     FloatSpecial,  // a float result that may be inf or NaN while its operands cannot
     ShiftCount,    // a shift count that may lie outside [0, 31]
+    StateRange,    // a state with a declared range whose next value may leave it
 };
 
 struct RangeFinding {
@@ -77,11 +78,16 @@ struct RangeAnalysis {
     std::vector<RangeFinding> findings;  // in node order, at most one per node
 };
 
+// The range the host promises for an input or state (its declared range,
+// else every value of its type).
+Range declared_range(const IrInput& in);
+
 // Ranges of every node; findings for the nodes of `order` (the computed
-// nodes the program runs: linearize(ir)). `declared[i]`, if set, is the
-// range the host promises for Ir::inputs[i] (an input's values, or a state's
-// values at the start of every run).
-RangeAnalysis analyze_ranges(const Ir& ir, std::span<const uint32_t> order,
-                             std::span<const std::optional<Range>> declared = {});
+// nodes the program runs: linearize(ir)). Inputs range over their declared
+// range (IrInput::declared) or their whole type; a declared state holds its
+// declared range at the start of every run (a finding says where an update
+// may leave it), an undeclared one starts from its initial value and is
+// iterated to a fixed point.
+RangeAnalysis analyze_ranges(const Ir& ir, std::span<const uint32_t> order);
 
 }  // namespace copapy

@@ -328,6 +328,27 @@ int cp_host_symbol(const cp_host_image *h, uint32_t index, const char **name, ui
     return 0;
 }
 
+int cp_host_symbol_allows(const cp_host_image *h, uint32_t index, uint32_t bits) {
+    cp_symbol sym;
+    if (cp_image_symbol(&h->image, index, &sym) != CP_OK) {
+        return -1;
+    }
+    return cp_symbol_allows(&sym, bits);
+}
+
+int cp_host_symbol_range(const cp_host_image *h, uint32_t index, uint32_t *lo, uint32_t *hi) {
+    cp_symbol sym;
+    if (cp_image_symbol(&h->image, index, &sym) != CP_OK) {
+        return -1;
+    }
+    if (!(sym.flags & CP_SYM_RANGE)) {
+        return 0;
+    }
+    if (lo != NULL) *lo = sym.lo;
+    if (hi != NULL) *hi = sym.hi;
+    return 1;
+}
+
 void cp_host_run(cp_host_image *h, uint64_t count) {
     const cp_entry_fn entry = h->entry;
     uint64_t i;

@@ -13,6 +13,7 @@
  * firmware as well as into coparun.
  */
 #include <copapy/image.h>
+#include <string.h>
 
 #include "patch_internal.h"
 
@@ -229,6 +230,45 @@ static void read_symbol(const cp_image *img, uint32_t index, uint32_t *name, cp_
     s->dtype = e[CP_SYM_DTYPE];
     s->flags = e[CP_SYM_FLAGS];
     *reserved = cp_read_u16(e + CP_SYM_RESERVED);
+    s->lo = cp_read_u32(e + CP_SYM_LO);
+    s->hi = cp_read_u32(e + CP_SYM_HI);
+}
+
+/* A binary32 pattern as a float, without type punning through pointers. */
+static float float_of_bits(uint32_t bits) {
+    float f;
+    memcpy(&f, &bits, sizeof f);
+    return f;
+}
+
+/* A declared range is well formed: lo <= hi in the dtype's order, no NaN,
+ * within [0, 1] for bools; only on inputs. Without CP_SYM_RANGE both are 0. */
+static int range_valid(const cp_symbol *s) {
+    if (!(s->flags & CP_SYM_RANGE)) {
+        return s->lo == 0 && s->hi == 0;
+    }
+    if (!(s->flags & CP_SYM_INPUT)) {
+        return 0;
+    }
+    if (s->dtype == CP_DTYPE_FLOAT) {
+        const float lo = float_of_bits(s->lo), hi = float_of_bits(s->hi);
+        return lo == lo && hi == hi && lo <= hi; /* x == x: not NaN */
+    }
+    if ((int32_t)s->lo > (int32_t)s->hi) {
+        return 0;
+    }
+    return s->dtype != CP_DTYPE_BOOL || ((int32_t)s->lo >= 0 && (int32_t)s->hi <= 1);
+}
+
+int cp_symbol_allows(const cp_symbol *s, uint32_t bits) {
+    if (!(s->flags & CP_SYM_RANGE)) {
+        return 1;
+    }
+    if (s->dtype == CP_DTYPE_FLOAT) {
+        const float v = float_of_bits(bits);
+        return v >= float_of_bits(s->lo) && v <= float_of_bits(s->hi); /* false for NaN */
+    }
+    return (int32_t)bits >= (int32_t)s->lo && (int32_t)bits <= (int32_t)s->hi;
 }
 
 /* A non-empty string table ends with a NUL (the writer puts one after every
@@ -242,7 +282,7 @@ static int strtab_terminated(const cp_image *img) {
 /* Checks entry `index`, and gives it in *out (name included) if it is valid.
  * Constant time: it also guards every later use of an opened image. */
 static cp_status check_symbol(const cp_image *img, uint32_t index, cp_symbol *out) {
-    const uint32_t known_flags = CP_SYM_INPUT | CP_SYM_OUTPUT | CP_SYM_STATE;
+    const uint32_t known_flags = CP_SYM_INPUT | CP_SYM_OUTPUT | CP_SYM_STATE | CP_SYM_RANGE;
     uint32_t name;
     uint16_t reserved;
     cp_symbol s;
@@ -256,7 +296,7 @@ static cp_status check_symbol(const cp_image *img, uint32_t index, cp_symbol *ou
         return CP_ERR_SYMBOL;
     }
     if (s.dtype < CP_DTYPE_INT || s.dtype > CP_DTYPE_BOOL || s.flags == 0 ||
-        (s.flags & ~known_flags) != 0 || reserved != 0) {
+        (s.flags & ~known_flags) != 0 || reserved != 0 || !range_valid(&s)) {
         return CP_ERR_SYMBOL;
     }
     if (out != 0) {

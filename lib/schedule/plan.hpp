@@ -33,7 +33,8 @@ struct ImageSymbol {
     std::string name;
     uint32_t offset;  // in the data region
     DType dtype;
-    uint8_t flags;    // cp_symbol_flags
+    uint8_t flags;    // cp_symbol_flags (CP_SYM_RANGE: lo, hi hold the declared range)
+    uint32_t lo = 0, hi = 0;  // the dtype's 32-bit patterns
 };
 
 struct Program {

@@ -74,6 +74,41 @@ VALID_DAG = """{"format":"copapy-dag","version":1,"nodes":[
  "outputs":[{"name":"y","node":3},{"name":"p","node":2}]}"""
 
 
+RANGED_DAG = """{"format":"copapy-dag","version":3,"nodes":[
+ {"id":0,"op":"input","dtype":"float","name":"x","value":0.5,"range":[0,1]},
+ {"id":1,"op":"input","dtype":"int","name":"k","value":2,"range":[-3,3]},
+ {"id":2,"op":"mul","dtype":"float","args":[0,1]}],
+ "outputs":[{"name":"y","node":2}]}"""
+
+
+def ranged_corpus(cc, runner, tmp):
+    """coparun refuses values outside an input's declared range (docs/dag-format.md, version 3)."""
+    dag = tmp / "ranged.json"
+    dag.write_text(RANGED_DAG)
+    img = tmp / "ranged.cpimg"
+    proc = run([cc, "build", str(dag), "-o", str(img)])
+    check("range/build", proc.returncode == 0, proc.stderr)
+    if proc.returncode != 0:
+        return
+    ok = run([runner, str(img), "--set", "x=1", "--set", "k=-3"])
+    check("range/inside", ok.returncode == 0 and '"y": -3.0' in ok.stdout, ok.stdout + ok.stderr)
+    for name, arg, needle in (
+            ("float-above", "x=1.0000001", "--set x=1.0000001: '1.0000001' is outside the declared range [0, 1] of 'x'"),
+            ("float-nan", "x=nan", "'nan' is outside the declared range [0, 1] of 'x'"),
+            ("int-below", "k=-4", "--set k=-4: '-4' is outside the declared range [-3, 3] of 'k'"),
+            ("bits", "k=#80000000", "is outside the declared range [-3, 3] of 'k'")):
+        proc = run([runner, str(img), "--set", arg])
+        expect_error(f"range/{name}", proc, 1, [needle], f"coparun: error: {img}: ")
+    serve = subprocess.run([str(runner), str(img), "--serve"], input="set x 2\nset k 1\ncolumns 2 y | k | 0000000100000009\nrun 1\nget y\n",
+                           capture_output=True, text=True, timeout=60)
+    lines = serve.stdout.splitlines()
+    check("range/serve-set", len(lines) > 1 and lines[1] == "error: set: 2 is outside the declared range [0, 1] of 'x'",
+          serve.stdout)
+    check("range/serve-columns", len(lines) > 3 and
+          lines[3] == "error: columns: 9 is outside the declared range [-3, 3] of 'k' in period 1", serve.stdout)
+    check("range/serve-unchanged", len(lines) > 5 and lines[5] == 'ok {"y": 0.5}', serve.stdout)
+
+
 def fields(img):
     code, _, data = struct.unpack_from("<III", img, 16)
     patches, symbols, strtab = struct.unpack_from("<III", img, 36)
@@ -168,7 +203,7 @@ def image_corpus(cc, runner, tmp):
     check("image/repeat-zero", proc.returncode == 2, proc.stderr)
     bad = bytearray(img)
     struct.pack_into("<H", bad, 8, 1)
-    case("version-1", reseal(bad), ["unsupported image format version 1 (this runner reads version 2): rebuild the "
+    case("version-1", reseal(bad), ["unsupported image format version 1 (this runner reads version 3): rebuild the "
                                     "image with this copapy-cc"])
     fixed_addresses(cc, runner, tmp, dag)
 
@@ -299,6 +334,7 @@ def main():
         conventions(a.cc, tmp)
         broken_stencil_objects(a.cc, tmp)
         image_corpus(a.cc, a.run, tmp)
+        ranged_corpus(a.cc, a.run, tmp)
     for line in failures:
         print("FAIL", line)
     print(f"cli-errors: {passed} passed, {len(failures)} failed")

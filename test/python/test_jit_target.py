@@ -304,7 +304,7 @@ class Save(EnvCase):
             files[kind] = path.read_bytes()
         image = files["image"]
         self.assertEqual(image[:8], b"CPIMG\r\n\x1a")
-        self.assertEqual(int.from_bytes(image[8:10], "little"), 2)       # format version (docs/image-format.md)
+        self.assertEqual(int.from_bytes(image[8:10], "little"), 3)       # format version (docs/image-format.md)
         header = files["c-header"].decode()
         self.assertIn("#ifndef", header)
         self.assertIn("#include <stdint.h>", header)

@@ -52,16 +52,16 @@ def parse_image(data):
     """The fields of include/copapy/image.h that the artifacts describe."""
     (version, target, flags, code_size, code_align, data_size, data_align, entry, npatch, nsym,
      strtab_size) = struct.unpack_from("<HHIIIIIIIII", data, 8)
-    code_addr, data_addr = struct.unpack_from("<QQ", data, 48)  # format version 2: a 64-byte header
+    code_addr, data_addr = struct.unpack_from("<QQ", data, 48)  # a 64-byte header (format version 2 on)
     align4 = lambda n: (n + 3) & ~3
     data_off = align4(64 + code_size)
     patch_off = align4(data_off + data_size)
     sym_off = patch_off + 12 * npatch
-    str_off = sym_off + 12 * nsym
+    str_off = sym_off + 20 * nsym  # format version 3: 20-byte symbols
     patches = [struct.unpack_from("<IBBHi", data, patch_off + 12 * i) for i in range(npatch)]
     symbols = []
     for i in range(nsym):
-        name, offset, dtype, sflags = struct.unpack_from("<IIBB", data, sym_off + 12 * i)
+        name, offset, dtype, sflags = struct.unpack_from("<IIBB", data, sym_off + 20 * i)
         end = data.index(b"\0", str_off + name)
         symbols.append({"name": data[str_off + name:end].decode(), "offset": offset, "dtype": DTYPES[dtype],
                         "flags": sflags})

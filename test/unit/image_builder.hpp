@@ -36,6 +36,7 @@ struct SymbolSpec {
     uint16_t reserved = 0;
     // Overrides the string-table offset of the name (for malformed images).
     std::optional<uint32_t> name_offset = std::nullopt;
+    uint32_t lo = 0, hi = 0;  // the declared range (with CP_SYM_RANGE)
 };
 
 // Byte offsets of the parts of a built image.
@@ -134,6 +135,8 @@ struct ImageBuilder {
             e[CP_SYM_DTYPE] = s.dtype;
             e[CP_SYM_FLAGS] = s.flags;
             cp_write_u16(e + CP_SYM_RESERVED, s.reserved);
+            cp_write_u32(e + CP_SYM_LO, s.lo);
+            cp_write_u32(e + CP_SYM_HI, s.hi);
             name_offset += static_cast<uint32_t>(s.name.size() + 1);
         }
         std::copy(names.begin(), names.end(), out.begin() + static_cast<std::ptrdiff_t>(l.strtab));

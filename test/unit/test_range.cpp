@@ -202,12 +202,11 @@ TEST_CASE("transfer functions at the edges") {
 }
 
 namespace {
-RangeAnalysis analyze(const std::string& nodes, const std::string& outputs, const std::string& updates = "",
-                      std::vector<std::optional<Range>> declared = {}) {
-    std::string s = R"({"format":"copapy-dag","version":2,"nodes":[)" + nodes + R"(],"outputs":)" + outputs +
+RangeAnalysis analyze(const std::string& nodes, const std::string& outputs, const std::string& updates = "") {
+    std::string s = R"({"format":"copapy-dag","version":3,"nodes":[)" + nodes + R"(],"outputs":)" + outputs +
                     (updates.empty() ? "" : R"(,"updates":)" + updates) + "}";
     const Ir ir = build_ir(read_dag({reinterpret_cast<const uint8_t*>(s.data()), s.size()}));
-    return analyze_ranges(ir, linearize(ir), declared);
+    return analyze_ranges(ir, linearize(ir));
 }
 }  // namespace
 
@@ -234,7 +233,7 @@ TEST_CASE("the analysis reports what may go wrong, once, with the derived range"
 
 TEST_CASE("declared ranges and states reach a fixed point") {
     // acc = clamp(acc + u * 0.1, -1, 1) with u declared in [-1, 1]; k counts runs (wraps).
-    const std::string nodes = R"({"id":0,"op":"input","dtype":"float","name":"u","value":0},
+    const std::string nodes = R"({"id":0,"op":"input","dtype":"float","name":"u","value":0,"range":[-1,1]},
                                  {"id":1,"op":"state","dtype":"float","name":"acc","value":0},
                                  {"id":2,"op":"const","dtype":"float","value":0.1},
                                  {"id":3,"op":"mul","dtype":"float","args":[0,2]},
@@ -248,8 +247,7 @@ TEST_CASE("declared ranges and states reach a fixed point") {
                                  {"id":11,"op":"const","dtype":"int","value":1},
                                  {"id":12,"op":"add","dtype":"int","args":[10,11]})";
     const auto a = analyze(nodes, R"([{"name":"y","node":8},{"name":"r","node":9},{"name":"k2","node":12}])",
-                           R"([{"state":1,"node":8},{"state":10,"node":12}])",
-                           {Range::floats(-1, 1), std::nullopt, std::nullopt});
+                           R"([{"state":1,"node":8},{"state":10,"node":12}])");
     std::vector<std::string> what;
     for (const RangeFinding& f : a.findings) what.push_back(f.what);
     // sqrt(u) with u in [-1, 1]; k + 1 with k widened to all of int32 wraps.

@@ -513,7 +513,8 @@ TEST_CASE("header defects are reported specifically", "[runtime][image]") {
     }
     SECTION("version and target") {
         CHECK(with([](ImageBuilder& c) { c.version = 1; }) == CP_ERR_VERSION);  // 48-byte header, refused
-        CHECK(with([](ImageBuilder& c) { c.version = 3; }) == CP_ERR_VERSION);
+        CHECK(with([](ImageBuilder& c) { c.version = 2; }) == CP_ERR_VERSION);  // 12-byte symbols, refused
+        CHECK(with([](ImageBuilder& c) { c.version = 4; }) == CP_ERR_VERSION);
         CHECK(with([](ImageBuilder& c) { c.version = 0; }) == CP_ERR_VERSION);
         CHECK(with([](ImageBuilder& c) { c.target = 0; }) == CP_ERR_TARGET);
         CHECK(with([](ImageBuilder& c) { c.target = 6; }) == CP_ERR_TARGET);
@@ -652,8 +653,39 @@ TEST_CASE("symbol table defects are reported specifically", "[runtime][image]") 
     CHECK(with_symbol({"v", 0, 0, CP_SYM_INPUT}) == CP_ERR_SYMBOL);
     CHECK(with_symbol({"v", 0, 4, CP_SYM_INPUT}) == CP_ERR_SYMBOL);
     CHECK(with_symbol({"v", 0, CP_DTYPE_BOOL, 0}) == CP_ERR_SYMBOL);
-    CHECK(with_symbol({"v", 0, CP_DTYPE_BOOL, 8}) == CP_ERR_SYMBOL);  // 8: no such flag (4 is CP_SYM_STATE)
+    CHECK(with_symbol({"v", 0, CP_DTYPE_BOOL, 16}) == CP_ERR_SYMBOL);  // 16: no such flag (8 is CP_SYM_RANGE)
     CHECK(with_symbol({"v", 0, CP_DTYPE_BOOL, CP_SYM_INPUT, 1}) == CP_ERR_SYMBOL);
+    // Declared ranges: on inputs only, lo <= hi, no NaN, bools within [0, 1], zero without the flag.
+    auto ranged = [&](uint8_t dtype, uint8_t flags, uint32_t lo, uint32_t hi) {
+        return with_symbol({"v", 0, dtype, flags, 0, std::nullopt, lo, hi});
+    };
+    const uint8_t in_range = CP_SYM_INPUT | CP_SYM_RANGE;
+    CHECK(ranged(CP_DTYPE_INT, in_range, static_cast<uint32_t>(-5), 7) == CP_OK);
+    CHECK(ranged(CP_DTYPE_INT, in_range, 7, static_cast<uint32_t>(-5)) == CP_ERR_SYMBOL);  // signed order
+    CHECK(ranged(CP_DTYPE_INT, CP_SYM_OUTPUT | CP_SYM_RANGE, 0, 1) == CP_ERR_SYMBOL);    // not an input
+    CHECK(ranged(CP_DTYPE_INT, CP_SYM_INPUT, 0, 1) == CP_ERR_SYMBOL);                    // bounds without the flag
+    CHECK(ranged(CP_DTYPE_BOOL, in_range, 0, 1) == CP_OK);
+    CHECK(ranged(CP_DTYPE_BOOL, in_range, 0, 2) == CP_ERR_SYMBOL);
+    CHECK(ranged(CP_DTYPE_FLOAT, in_range, 0xbf80'0000u, 0x3f80'0000u) == CP_OK);            // [-1, 1]
+    CHECK(ranged(CP_DTYPE_FLOAT, in_range, 0x3f80'0000u, 0xbf80'0000u) == CP_ERR_SYMBOL);    // [1, -1]
+    CHECK(ranged(CP_DTYPE_FLOAT, in_range, 0x7fc0'0000u, 0x3f80'0000u) == CP_ERR_SYMBOL);    // NaN
+    CHECK(ranged(CP_DTYPE_FLOAT, in_range | CP_SYM_OUTPUT | CP_SYM_STATE, 0xff80'0000u, 0x7f80'0000u) == CP_OK);
+}
+
+TEST_CASE("a declared range allows exactly its values", "[runtime][image]") {
+    cp_symbol f{"f", 0, CP_DTYPE_FLOAT, CP_SYM_INPUT | CP_SYM_RANGE, 0xbf80'0000u, 0x3f80'0000u};  // [-1, 1]
+    CHECK(cp_symbol_allows(&f, 0x3f80'0000u) == 1);   // 1.0
+    CHECK(cp_symbol_allows(&f, 0x8000'0000u) == 1);   // -0.0
+    CHECK(cp_symbol_allows(&f, 0x3f80'0001u) == 0);   // next float above 1
+    CHECK(cp_symbol_allows(&f, 0x7fc0'0000u) == 0);   // NaN
+    CHECK(cp_symbol_allows(&f, 0xff80'0000u) == 0);   // -inf
+    cp_symbol i{"i", 0, CP_DTYPE_INT, CP_SYM_INPUT | CP_SYM_RANGE, static_cast<uint32_t>(-3), 3};
+    CHECK(cp_symbol_allows(&i, static_cast<uint32_t>(-3)) == 1);
+    CHECK(cp_symbol_allows(&i, static_cast<uint32_t>(-4)) == 0);
+    CHECK(cp_symbol_allows(&i, 0x8000'0000u) == 0);   // INT_MIN, not a large unsigned
+    CHECK(cp_symbol_allows(&i, 4) == 0);
+    cp_symbol plain{"p", 0, CP_DTYPE_INT, CP_SYM_INPUT, 0, 0};
+    CHECK(cp_symbol_allows(&plain, 0x8000'0000u) == 1);
 }
 
 TEST_CASE("status messages are short, lower-case and distinct", "[runtime][image]") {

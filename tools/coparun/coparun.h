@@ -41,6 +41,12 @@ const char *coparun_dtype_hint(unsigned dtype);
  * word (json == 0): the same numbers without the added ".0", nan/inf/-inf
  * unquoted. Bools are true/false in both forms. */
 void coparun_print_value(FILE *out, unsigned dtype, uint32_t bits, int json);
+/* The same into text[size] (COPARUN_VALUE_TEXT bytes hold any value). */
+#define COPARUN_VALUE_TEXT 32
+void coparun_format_value(char *text, size_t size, unsigned dtype, uint32_t bits, int json);
+/* "[lo, hi]": the declared range of symbol `index` (of `dtype`), in text[size]
+ * (2 * COPARUN_VALUE_TEXT + 8 bytes hold any); returns text. */
+const char *coparun_range_text(const cp_host_image *h, uint32_t index, unsigned dtype, char *text, size_t size);
 void coparun_print_json_string(FILE *out, const char *s);
 
 /* Serves requests on stdin/stdout for a loaded image until EOF or `quit`

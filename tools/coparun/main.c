@@ -287,7 +287,8 @@ static int apply_setting(const char *file, cp_host_image *h, const struct settin
     unsigned dtype, flags;
     uint32_t offset, bits = 0;
     int parsed;
-    if (find_symbol(h, s->arg, s->name_len, &dtype, &flags, &offset) < 0) {
+    const long index = find_symbol(h, s->arg, s->name_len, &dtype, &flags, &offset);
+    if (index < 0) {
         return file_error(file, "--set %.*s%s: no input named '%.*s%s'", COPARUN_SHOWN(s->arg),
                           COPARUN_SHOWN_N(s->arg, s->name_len));
     }
@@ -303,6 +304,13 @@ static int apply_setting(const char *file, cp_host_image *h, const struct settin
     if (parsed == 0) {
         return file_error(file, "--set %.*s%s: '%.*s%s' is not a valid %s%s", COPARUN_SHOWN(s->arg),
                           COPARUN_SHOWN(s->value), coparun_dtype_name(dtype), coparun_dtype_hint(dtype));
+    }
+    if (cp_host_symbol_allows(h, (uint32_t)index, bits) != 1) {
+        char range[2 * COPARUN_VALUE_TEXT + 8];
+        return file_error(file, "--set %.*s%s: '%.*s%s' is outside the declared range %s of '%.*s%s'",
+                          COPARUN_SHOWN(s->arg), COPARUN_SHOWN(s->value),
+                          coparun_range_text(h, (uint32_t)index, dtype, range, sizeof range),
+                          COPARUN_SHOWN_N(s->arg, s->name_len));
     }
     cp_write_u32(cp_host_data(h) + offset, bits); /* the image is little-endian */
     return CONTINUE;

@@ -52,6 +52,7 @@ struct sym {
     const char *name;
     uint32_t offset;
     unsigned dtype, flags;
+    uint32_t index; /* in the image's symbol table */
 };
 
 struct server {
@@ -119,6 +120,20 @@ static void reply_error(const char *fmt, ...) {
 /* A word quoted for a message, cut short so an error line stays readable. */
 #define SHOWN(w) (strlen(w) > 64 ? 64 : (int)strlen(w)), (w)
 
+/* Whether `bits` lies in y's declared range; else replies with an error
+ * (`where` names the period, or is ""). */
+static int range_allows(const struct server *s, const struct sym *y, uint32_t bits, const char *request,
+                        const char *where) {
+    char value[COPARUN_VALUE_TEXT], range[2 * COPARUN_VALUE_TEXT + 8];
+    if ((y->flags & CP_SYM_RANGE) == 0 || cp_host_symbol_allows(s->image, y->index, bits) == 1) {
+        return 1;
+    }
+    coparun_format_value(value, sizeof value, y->dtype, bits, 0);
+    reply_error("%s: %s is outside the declared range %s of '%.*s'%s", request, value,
+                coparun_range_text(s->image, y->index, y->dtype, range, sizeof range), SHOWN(y->name), where);
+    return 0;
+}
+
 /* Parses NAME VALUE for `request`; on error replies and returns NULL. */
 static const struct sym *parse_write(const struct server *s, const char *request, const char *name,
                                      const char *text, uint32_t *bits) {
@@ -143,6 +158,9 @@ static const struct sym *parse_write(const struct server *s, const char *request
     if (parsed == 0) {
         reply_error("%s: '%.*s' is not a valid %s%s for '%.*s'", request, SHOWN(text),
                     coparun_dtype_name(y->dtype), coparun_dtype_hint(y->dtype), SHOWN(name));
+        return NULL;
+    }
+    if (!range_allows(s, y, *bits, request, "")) {
         return NULL;
     }
     return y;
@@ -451,6 +469,13 @@ static void run_columns(struct server *s, struct columns *c, char *p, char *end)
                             SHOWN(c->ins[i]->name), k);
                 return;
             }
+            if (c->ins[i]->flags & CP_SYM_RANGE) {
+                char where[40];
+                snprintf(where, sizeof where, " in period %zu", k);
+                if (!range_allows(s, c->ins[i], v, "columns", where)) {
+                    return;
+                }
+            }
             c->bits[i * periods + k] = v;
         }
     }
@@ -594,6 +619,7 @@ int coparun_serve(const char *file, cp_host_image *image) {
     } else {
         for (i = 0; i < s.sym_count; ++i) {
             cp_host_symbol(image, i, &s.syms[i].name, &s.syms[i].offset, &s.syms[i].dtype, &s.syms[i].flags);
+            s.syms[i].index = i;
         }
         qsort(s.syms, s.sym_count, sizeof *s.syms, by_name);
         printf("ready %d\n", PROTOCOL_VERSION);

@@ -134,27 +134,44 @@ void coparun_print_json_string(FILE *out, const char *s) {
     putc('"', out);
 }
 
-void coparun_print_value(FILE *out, unsigned dtype, uint32_t bits, int json) {
+void coparun_format_value(char *text, size_t size, unsigned dtype, uint32_t bits, int json) {
     if (dtype == CP_DTYPE_FLOAT) {
         float f;
         memcpy(&f, &bits, sizeof f);
         if (isnan(f)) {
-            fputs(json ? "\"nan\"" : "nan", out);
+            snprintf(text, size, "%s", json ? "\"nan\"" : "nan");
         } else if (isinf(f)) {
-            fputs(f > 0 ? (json ? "\"inf\"" : "inf") : (json ? "\"-inf\"" : "-inf"), out);
+            snprintf(text, size, "%s", f > 0 ? (json ? "\"inf\"" : "inf") : (json ? "\"-inf\"" : "-inf"));
         } else {
             /* In JSON always with a '.' or an exponent, so that readers see a
              * float (and keep the sign of -0.0) rather than an integer. */
-            char text[32];
-            snprintf(text, sizeof text, "%.9g", (double)f);
-            fputs(text, out);
-            if (json && !strpbrk(text, ".e")) fputs(".0", out);
+            const int n = snprintf(text, size, "%.9g", (double)f);
+            if (json && !strpbrk(text, ".e") && n >= 0 && (size_t)n + 2 < size) strcat(text, ".0");
         }
     } else if (dtype == CP_DTYPE_BOOL) {
-        fputs(bits != 0 ? "true" : "false", out);
+        snprintf(text, size, "%s", bits != 0 ? "true" : "false");
     } else {
         /* two's complement int32, converted without implementation-defined casts */
         const long v = bits <= 0x7fffffffu ? (long)bits : -(long)(~bits) - 1;
-        fprintf(out, "%ld", v);
+        snprintf(text, size, "%ld", v);
     }
+}
+
+void coparun_print_value(FILE *out, unsigned dtype, uint32_t bits, int json) {
+    char text[COPARUN_VALUE_TEXT];
+    coparun_format_value(text, sizeof text, dtype, bits, json);
+    fputs(text, out);
+}
+
+const char *coparun_range_text(const cp_host_image *h, uint32_t index, unsigned dtype, char *text, size_t size) {
+    uint32_t lo = 0, hi = 0;
+    char a[COPARUN_VALUE_TEXT], b[COPARUN_VALUE_TEXT];
+    if (cp_host_symbol_range(h, index, &lo, &hi) != 1) {
+        snprintf(text, size, "(none)");
+        return text;
+    }
+    coparun_format_value(a, sizeof a, dtype, lo, 0);
+    coparun_format_value(b, sizeof b, dtype, hi, 0);
+    snprintf(text, size, "[%s, %s]", a, b);
+    return text;
 }

@@ -229,7 +229,7 @@ class Runner:
 
 _DTYPES = {1: "int", 2: "float", 3: "bool"}
 _SYM_INPUT, _SYM_OUTPUT = 1, 2
-_API_VERSION = 2
+_API_VERSION = 3
 _libraries: Dict[str, Any] = {}
 
 
