@@ -232,5 +232,35 @@ class Reproducible(unittest.TestCase):
         self.assertEqual(doc["files"], ["prog.py"])
 
 
+class Jit(unittest.TestCase):
+    """@cp.jit compiles with locations (the function's lines) unless told not to."""
+
+    def test_jit_has_locations_of_the_function(self) -> None:
+        @cp.jit
+        def f(x: Any) -> Any:
+            return x * 2.0 + 1.0
+        at = f.__wrapped__.__code__.co_firstlineno + 2  # type: ignore[attr-defined]
+        self.assertEqual(f(1.5), 4.0)
+        with tempfile.TemporaryDirectory() as d:
+            path = os.path.join(d, "f.json")
+            f.targets[0].save(path, "dag")
+            doc = json.loads(Path(path).read_text())
+        files = doc["files"]
+        where = {n["op"]: (os.path.abspath(files[n["loc"][0]]), n["loc"][1]) for n in doc["nodes"]}
+        self.assertEqual(where["mul"], (os.path.abspath(__file__), at))
+        self.assertEqual(where["add"], (os.path.abspath(__file__), at))
+
+    def test_jit_without_locations(self) -> None:
+        @cp.jit(locations=False)
+        def f(x: Any) -> Any:
+            return x * 2.0
+        self.assertEqual(f(1.5), 3.0)
+        with tempfile.TemporaryDirectory() as d:
+            path = os.path.join(d, "f.json")
+            f.targets[0].save(path, "dag")
+            doc = json.loads(Path(path).read_text())
+        self.assertEqual(doc["version"], 1)
+
+
 if __name__ == "__main__":
     unittest.main()

@@ -1,8 +1,6 @@
 """Declared ranges of inputs and states (DAG format version 3,
 docs/dag-format.md, "Declared ranges"): checked where they are declared,
-exported as the node's `range`, and enforced by Target's writes and runs.
-
-The tests that compile need a copapy-cc that reads version 3 files."""
+exported as the node's `range`, and enforced by Target's writes and runs."""
 import json
 import math
 import os
@@ -120,7 +118,7 @@ class Checked(unittest.TestCase):
 
 class Enforced(unittest.TestCase):
     """write_value, run_batch and run_columns refuse values outside the range,
-    before anything runs, on every runner (needs a copapy-cc reading version 3)."""
+    before anything runs, on every runner."""
 
     def program(self, runner: str) -> Dict[str, Any]:
         t = cp.value(0.5, name="throttle", range=(0.0, 1.0))
@@ -129,7 +127,10 @@ class Enforced(unittest.TestCase):
         s = cp.state(0.0, name="s", range=(-1.0, 1.0))
         v = cp.vector([cp.value(0.5, name=f"v{i}", range=(0.0, 1.0)) for i in range(3)])
         y = t * n + g + v.sum()
-        s.next(s + y)
+        # Kept inside its declared range, as the compiler's range analysis
+        # demands: the runner that passes states on coparun's command line
+        # would have them refused otherwise.
+        s.next(cp.clamp(s + y, -1.0, 1.0))
         tg = cp.Target(runner=runner)
         tg.compile(y, s, v, locations=False)
         return dict(tg=tg, t=t, n=n, g=g, s=s, v=v, y=y)
@@ -182,34 +183,6 @@ class Enforced(unittest.TestCase):
                     tg.read_value(y)  # nothing ran
                 self.assertEqual(tg.run_columns({t: [0.25, 1.0]}, y), [0.5 + 1.5, 2.0 + 1.5])
                 self.assertEqual(tg.run_batch([{t: 0.0, p["v"]: [1.0, 1.0, 1.0]}], y), [3.0])
-
-
-class EnforcedInJit(unittest.TestCase):
-    def test_jit_has_locations_of_the_function(self) -> None:
-        @cp.jit
-        def f(x: Any) -> Any:
-            return x * 2.0 + 1.0
-        at = f.__wrapped__.__code__.co_firstlineno + 2  # type: ignore[attr-defined]
-        self.assertEqual(f(1.5), 4.0)
-        with tempfile.TemporaryDirectory() as d:
-            path = os.path.join(d, "f.json")
-            f.targets[0].save(path, "dag")
-            doc = json.loads(Path(path).read_text())
-        files = doc["files"]
-        where = {n["op"]: (os.path.abspath(files[n["loc"][0]]), n["loc"][1]) for n in doc["nodes"]}
-        self.assertEqual(where["mul"], (os.path.abspath(__file__), at))
-        self.assertEqual(where["add"], (os.path.abspath(__file__), at))
-
-    def test_jit_without_locations(self) -> None:
-        @cp.jit(locations=False)
-        def f(x: Any) -> Any:
-            return x * 2.0
-        self.assertEqual(f(1.5), 3.0)
-        with tempfile.TemporaryDirectory() as d:
-            path = os.path.join(d, "f.json")
-            f.targets[0].save(path, "dag")
-            doc = json.loads(Path(path).read_text())
-        self.assertEqual(doc["version"], 1)
 
 
 if __name__ == "__main__":
