@@ -32,6 +32,6 @@ c = a + b * 2.0
 cp.export("build/examples/readme.json", c=c, d=c ** 2 + cp.sin(a), e=cp.sqrt(b))
 PY
 echo "\$ build/bin/copapy-cc build build/examples/readme.json -o build/examples/readme.cpimg"
-build/bin/copapy-cc build build/examples/readme.json -o build/examples/readme.cpimg
+build/bin/copapy-cc build build/examples/readme.json -o build/examples/readme.cpimg 2>&1  # warnings in order
 echo "\$ build/bin/coparun build/examples/readme.cpimg --set a=0.5"
 build/bin/coparun build/examples/readme.cpimg --set a=0.5

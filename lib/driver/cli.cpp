@@ -225,11 +225,12 @@ int run_cli(int argc, const char* const* argv, std::ostream& out, std::ostream& 
     build->add_option("--code-addr", code_addr, "Resolve every patch for code at this address (with --data-addr)");
     build->add_option("--data-addr", data_addr, "Resolve every patch for data at this address (with --code-addr)");
     build->add_option("--c-name", opt.c_name, "Identifier prefix in a C header (default: the header's file name)");
-    std::string ranges = "off";
+    std::string ranges = "warn";
     build->add_option("--ranges", ranges,
-                      "Value-range analysis: off (default for now), warn about what it cannot rule out (a divisor that may be 0, "
-                      "sqrt of a value that may be negative, ...) or error (exit 1, no output)")
-        ->check(CLI::IsMember({"warn", "error", "off"}));
+                      "Value-range analysis: warn (default) about what it cannot rule out for the declared input ranges "
+                      "(a divisor that may be 0, sqrt of a value that may be negative, ...), error (exit 1, no output), "
+                      "detail (warn, and show every value's range in --emit listing and dot) or off")
+        ->check(CLI::IsMember({"warn", "error", "detail", "off"}));
     add_diagnostics(build);
 
     CLI::App* targets = app.add_subcommand("targets", "List the supported targets");
@@ -338,7 +339,10 @@ int run_cli(int argc, const char* const* argv, std::ostream& out, std::ostream& 
         for (const EmitOutput& o : opt.outputs) report.files.push_back(o.path);
         if (!depfile.empty()) report.files.push_back(depfile);
 
-        opt.ranges = ranges == "off" ? RangeCheck::Off : ranges == "error" ? RangeCheck::Error : RangeCheck::Warn;
+        opt.ranges = ranges == "off"      ? RangeCheck::Off
+                     : ranges == "error"  ? RangeCheck::Error
+                     : ranges == "detail" ? RangeCheck::Detail
+                                          : RangeCheck::Warn;
         const CompileStats s = compile(opt, out);
         for (const std::string& w : s.warnings) report.warning(w);
         if (stats) print_stats(err, *opt.target, s);

@@ -12,6 +12,7 @@
 #include <cstdio>
 #include <cstdlib>
 #include <cstring>
+#include <algorithm>
 #include <filesystem>
 #include <fstream>
 #include <iterator>
@@ -218,8 +219,18 @@ CompiledProgram compile_program(const CompileOptions& opt) {
     stats.computed = c.order.size();
     stats.t_order = lap(clock);
     if (opt.ranges != RangeCheck::Off) {
-        const std::vector<std::string> findings =
-            range_findings(shown_input(opt), c.ir, analyze_ranges(c.ir, c.order));
+        c.ranges = analyze_ranges(c.ir, c.order);
+        std::vector<std::string> findings = range_findings(shown_input(opt), c.ir, *c.ranges);
+        // A large program without declared ranges can have thousands: the
+        // first few say what to declare; --ranges=detail shows them all.
+        constexpr size_t kShown = 20;
+        if (opt.ranges != RangeCheck::Detail && findings.size() > kShown) {
+            const size_t more = findings.size() - kShown;
+            findings.resize(kShown);
+            findings.push_back(fmt::format("{}: {} more finding{} of the value-range analysis not shown "
+                                           "(--ranges=detail shows all)",
+                                           shown_input(opt), more, more == 1 ? "" : "s"));
+        }
         if (opt.ranges == RangeCheck::Error && !findings.empty()) {
             std::string msg;
             for (const std::string& w : findings) msg += w + "\n";
@@ -233,6 +244,7 @@ CompiledProgram compile_program(const CompileOptions& opt) {
     if (opt.release_stages) {
         c.ir = Ir();
         c.order = {};
+        c.ranges.reset();
     }
     stats.t_plan = lap(clock);
     stats.steps = c.program.steps.size();
@@ -300,7 +312,16 @@ void write_outputs(const CompileOptions& opt, const CompiledProgram& c, std::ost
         }
         image = &fixed_image;
     }
-    const EmitInput in{*opt.target, c.ir, c.order, c.program, *c.db, *image, c.image.patches, opt.fixed, opt.input};
+    // Source lines only for a listing, and only if the DAG names its files.
+    std::vector<std::vector<std::string>> sources;
+    const bool listing = std::any_of(opt.outputs.begin(), opt.outputs.end(),
+                                     [](const EmitOutput& o) { return o.kind == Emit::Listing; });
+    if (listing && !c.ir.files.empty())
+        sources = read_source_files(c.ir.files, opt.input == "-" ? "" : std::filesystem::path(opt.input).parent_path().string());
+    EmitInput in{*opt.target, c.ir, c.order, c.program, *c.db, *image, c.image.patches, opt.fixed, opt.input};
+    in.ranges = c.ranges ? &*c.ranges : nullptr;
+    in.show_ranges = opt.ranges == RangeCheck::Detail;
+    in.sources = &sources;
     // The image is written from its parts (no copy of the code into one
     // buffer); joined only for the artifacts that hold its bytes.
     const ImageParts image_parts = [&] {

@@ -18,6 +18,7 @@
 #include "ir/ir.hpp"
 #include "link/fixed.hpp"
 #include "link/link.hpp"
+#include "range/range.hpp"
 #include "schedule/plan.hpp"
 #include "stencil/stencil_db.hpp"
 #include "target/target.hpp"
@@ -38,7 +39,8 @@ struct EmitOutput {
 
 // --ranges: what to do with what the value-range analysis (lib/range) cannot
 // rule out (a divisor that may be 0, sqrt of a value that may be negative, ...).
-enum class RangeCheck : uint8_t { Off, Warn, Error };
+// Detail: as Warn, and the listing and the graph show every value's range.
+enum class RangeCheck : uint8_t { Off, Warn, Error, Detail };
 
 struct CompileOptions {
     std::string input;        // DAG file (JSON or CBOR)
@@ -49,7 +51,7 @@ struct CompileOptions {
     std::string depfile;                   // if set: a Make rule "<outputs>: <DAG> <stencil object>"
     std::optional<FixedAddresses> fixed;   // resolve every patch for these load addresses (bare metal)
     std::string c_name;                    // identifier prefix in a C header (default: the header's file name)
-    RangeCheck ranges = RangeCheck::Off;  // warn by default once the tracer declares input ranges (issue 12)
+    RangeCheck ranges = RangeCheck::Warn;
     // Release the IR and the linear order once planned, and the program's
     // steps once linked: writing images needs neither (the command line
     // sets it when it writes only images, for large programs' memory).
@@ -72,6 +74,7 @@ struct CompiledProgram {
     CompileStats stats;
     Ir ir;
     std::vector<uint32_t> order;
+    std::optional<RangeAnalysis> ranges;  // unless --ranges=off
     Program program;
     std::unique_ptr<StencilDb> db;
     LinkedImage image;

@@ -63,7 +63,9 @@ std::string format_dot(const EmitInput& in) {
     for (uint32_t id = 0; id < ir.nodes.size(); ++id) {
         if (!used[id]) continue;
         const IrNode& n = ir.nodes[id];
-        const std::string origin = n.dag_id >= 0 ? fmt::format("node {}", n.dag_id) : "from lowering";
+        std::string origin = n.dag_id >= 0 ? fmt::format("node {}", n.dag_id) : "from lowering";
+        if (const std::string loc = source_location(ir, id); !loc.empty()) origin += "\n" + loc;
+        if (in.show_ranges && in.ranges) origin += "\nin " + in.ranges->ranges[id].str();
         if (n.op == Op::Input) {
             ++leaves;
             body += fmt::format("  n{} [label={}, shape=invhouse, style=filled, fillcolor=\"#d8e6f8\"];\n", id,

@@ -22,6 +22,7 @@
 #include "ir/ir.hpp"
 #include "link/fixed.hpp"
 #include "link/link.hpp"
+#include "range/range.hpp"
 #include "schedule/plan.hpp"
 #include "stencil/stencil_db.hpp"
 #include "target/target.hpp"
@@ -39,7 +40,18 @@ struct EmitInput {
     std::span<const ImagePatch> patches;  // the load-time patches (for fixed addresses: the ones applied)
     std::optional<FixedAddresses> fixed;
     std::string_view source;              // the DAG file, for comments
+    const RangeAnalysis* ranges = nullptr;  // per IR node, unless --ranges=off
+    bool show_ranges = false;               // --ranges=detail: every value's range in the listing and the graph
+    // The lines of each file of Ir::files, as read by the driver (empty:
+    // unreadable), for the source lines a listing shows above its steps.
+    const std::vector<std::vector<std::string>>* sources = nullptr;
 };
+
+// The lines of each of `files` (paths as the tracer wrote them: tried as
+// given, then relative to `base_dir`, the DAG file's directory); an empty
+// list for a file that cannot be read. For listings only: nothing else
+// depends on the user's source files.
+std::vector<std::vector<std::string>> read_source_files(std::span<const std::string> files, std::string_view base_dir);
 
 // How the host uses a named value: "input", "output", "input and output"
 // (an input read back), or "state" (kept across runs: written and read).
@@ -70,7 +82,8 @@ std::string format_c_header(const EmitInput& in, std::span<const uint8_t> image_
 // a '_' in front.
 std::string c_identifier(std::string_view name);
 
-// JSON: target, inputs and outputs (name, dtype, data offset), sizes, patch
+// JSON: target, inputs and outputs (name, dtype, data offset; where the
+// Python code made them; declared and proven value ranges), sizes, patch
 // count, steps and stencil usage counts.
 std::string format_manifest(const EmitInput& in, std::span<const uint8_t> image_bytes);
 

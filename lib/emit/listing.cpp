@@ -153,8 +153,24 @@ private:
         return step.hole == HoleKind::Const ? img_.const_offset + int64_t{4} * step.hole_index : int64_t{step.hole_index};
     }
 
+    // "; model.py:42: y = k * x" above the first step of each new source
+    // line (like objdump -S): where the user's code made the step's node.
+    void source_line(const Step& step) {
+        if (step.node == kNone || step.node >= in_.ir.locs.size()) return;
+        const SourceLoc loc = in_.ir.locs[step.node];
+        if (loc.line == 0 || loc.file >= in_.ir.files.size() || loc == last_loc_) return;
+        last_loc_ = loc;
+        std::string text;
+        if (in_.sources && loc.file < in_.sources->size() && loc.line <= (*in_.sources)[loc.file].size())
+            text = (*in_.sources)[loc.file][loc.line - 1];
+        const size_t first = text.find_first_not_of(" \t");
+        text = first == std::string::npos ? "" : text.substr(first);
+        out_ += fmt::format(";\n; {}:{}{}{}\n", in_.ir.files[loc.file], loc.line, text.empty() ? "" : ": ", text);
+    }
+
     void step(size_t i) {
         const Step& step = in_.program.steps[i];
+        source_line(step);
         const std::string name = step_name(i);
         const Stencil& st = in_.db.stencil(name);
         const uint32_t at = img_.step_offsets[i];
@@ -166,6 +182,8 @@ private:
         if (step.hole == HoleKind::Const)
             line += fmt::format("  const[{}]={:#010x}", step.hole_index, in_.program.consts[step.hole_index]);
         line += fmt::format("  ({} bytes{})", st.code.size(), st.tail_cut ? ", tail jump cut" : "");
+        if (in_.show_ranges && in_.ranges && step.node != kNone && step.node < in_.ranges->ranges.size())
+            line += "  in " + in_.ranges->ranges[step.node].str();
         out_ += line + "\n";
         const uint32_t copied = at + static_cast<uint32_t>(st.code.size());
         code(at, copied, st.section, st.offset, /*labels=*/false);
@@ -300,6 +318,7 @@ private:
     std::map<uint32_t, std::vector<std::string>> notes_;  // code offset -> notes
     std::vector<std::vector<Mark>> marks_;                // per section
     std::vector<std::map<uint64_t, std::string>> labels_; // per section: function starts
+    SourceLoc last_loc_;  // of the last source line shown
     std::string out_;
 };
 

@@ -29,21 +29,70 @@ nlohmann::ordered_json initial_value(DType dtype, uint32_t bits) {
     return static_cast<int32_t>(bits);
 }
 
+nlohmann::ordered_json bound(Kind kind, double f, int64_t i) {
+    if (kind == Kind::I) return i;
+    if (f == std::numeric_limits<double>::infinity()) return "inf";
+    if (f == -std::numeric_limits<double>::infinity()) return "-inf";
+    return static_cast<float>(f);  // a binary32 value held exactly
+}
+
+// A range as the manifest writes it: "range": [lo, hi] (null if only NaN
+// is possible) and, for floats, "nan": whether NaN is possible.
+void put_range(nlohmann::ordered_json& entry, const char* key, const Range& r) {
+    if (r.kind == Kind::I) {
+        entry[key] = {r.ilo, r.ihi};
+        return;
+    }
+    entry[key] = r.empty ? nlohmann::ordered_json(nullptr)
+                         : nlohmann::ordered_json{bound(Kind::F, r.flo, 0), bound(Kind::F, r.fhi, 0)};
+    if (std::string_view(key) == "range") entry["nan"] = r.nan;  // a declared range never holds NaN
+}
+
+// Per symbol name: the IR nodes behind it (an input's or state's value at
+// the start of a run; an output's value after it).
+struct SymbolNodes {
+    uint32_t input = kNone, output = kNone;
+    const IrInput* in = nullptr;
+};
+
 }  // namespace
 
 std::string format_manifest(const EmitInput& in, std::span<const uint8_t> image_bytes) {
     using Json = nlohmann::ordered_json;
     const LinkedImage& img = in.image;
+    // The IR is released when only images are written; the manifest then
+    // has no locations or ranges (the driver keeps it whenever one is asked for).
+    std::map<std::string_view, SymbolNodes> nodes;
+    for (const IrInput& i : in.ir.inputs) {
+        SymbolNodes& n = nodes[in.ir.names[i.name]];
+        n.input = n.output = i.node;
+        n.in = &i;
+    }
+    for (const IrUpdate& u : in.ir.updates) nodes[in.ir.names[in.ir.inputs[u.input].name]].output = u.node;
+    for (const IrOutput& o : in.ir.outputs) nodes[in.ir.names[o.name]].output = o.node;
     Json inputs = Json::array(), outputs = Json::array();
     for (const ImageSymbol& s : img.symbols) {
         Json entry = {{"name", s.name}, {"dtype", dtype_name(s.dtype)}, {"offset", s.offset}};
         if (s.flags & CP_SYM_STATE) entry["state"] = true;  // in both lists: written and read
+        const auto found = nodes.find(s.name);
+        const SymbolNodes* n = found == nodes.end() ? nullptr : &found->second;
         if (s.flags & CP_SYM_INPUT) {
             Json with_value = entry;
             with_value["initial"] = initial_value(s.dtype, in.program.data[s.offset / 4]);
+            if (n && n->input != kNone) {
+                if (std::string loc = source_location(in.ir, n->input); !loc.empty()) with_value["loc"] = loc;
+                if (n->in && n->in->declared) put_range(with_value, "declared_range", declared_range(*n->in));
+                if (in.ranges) put_range(with_value, "range", in.ranges->ranges[n->input]);
+            }
             inputs.push_back(with_value);
         }
-        if (s.flags & CP_SYM_OUTPUT) outputs.push_back(entry);
+        if (s.flags & CP_SYM_OUTPUT) {
+            if (n && n->output != kNone) {
+                if (std::string loc = source_location(in.ir, n->output); !loc.empty()) entry["loc"] = loc;
+                if (in.ranges) put_range(entry, "range", in.ranges->ranges[n->output]);
+            }
+            outputs.push_back(entry);
+        }
     }
     std::map<std::string_view, size_t> usage;  // sorted: stable output
     for (const Step& st : in.program.steps) ++usage[in.program.stencil(st)];

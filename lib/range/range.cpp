@@ -482,6 +482,14 @@ Range join(const Range& a, const Range& b) {
     return Range::floats(std::min(a.flo, b.flo), std::max(a.fhi, b.fhi), a.nan || b.nan);
 }
 
+Range widen(const Range& old, const Range& next) {
+    if (old.kind == Kind::I)
+        return Range::ints(next.ilo < old.ilo ? kIntMin : old.ilo, next.ihi > old.ihi ? kIntMax : old.ihi);
+    if (next.empty) return next;
+    if (old.empty) return Range::floats(-kInf, kInf, next.nan);
+    return Range::floats(next.flo < old.flo ? -kInf : old.flo, next.fhi > old.fhi ? kInf : old.fhi, next.nan);
+}
+
 Range transfer(Op op, Kind kind, std::span<const Range> args) {
     switch (op) {
         case Op::Gt:
@@ -680,11 +688,11 @@ std::array<Range, 3> operands(const IrNode& n, const std::vector<Range>& ranges)
     return args;
 }
 
-// One forward pass: every computed node from its operands.
-void propagate(const Ir& ir, std::vector<Range>& ranges) {
-    for (uint32_t i = 0; i < ir.nodes.size(); ++i) {
+// One forward pass over the computed nodes the program runs (`order` is
+// topological; dead nodes keep no range worth computing).
+void propagate(const Ir& ir, std::span<const uint32_t> order, std::vector<Range>& ranges) {
+    for (uint32_t i : order) {
         const IrNode& n = ir.nodes[i];
-        if (n.op == Op::Input || n.op == Op::Const) continue;
         const std::array<Range, 3> args = operands(n, ranges);
         ranges[i] = node_range(n, std::span<const Range>(args.data(), n.nargs));
     }
@@ -712,27 +720,49 @@ RangeAnalysis analyze_ranges(const Ir& ir, std::span<const uint32_t> order) {
         out.ranges[i] = in.state && !in.declared ? Range::of_bits(n.kind, n.bits) : declared_range(in);
     }
     // Undeclared states: the value at the start of a run is the initial
-    // value or the last run's update; iterate to a fixed point, widening to
-    // the whole type after a few rounds.
+    // value or the last run's update. Iterate to a post-fixpoint, widening
+    // bounds that still move after a few rounds to the type's limits (the
+    // NaN flag can change only once, so this ends within a few more rounds).
     constexpr int kRounds = 8;
-    for (int round = 0;; ++round) {
-        propagate(ir, out.ranges);
+    for (int round = 0; !ir.updates.empty(); ++round) {
+        propagate(ir, order, out.ranges);
         bool changed = false;
         for (const IrUpdate& u : ir.updates) {
             const IrInput& in = ir.inputs[u.input];
             if (in.declared) continue;
-            const Range next = join(out.ranges[in.node], out.ranges[u.node]);
-            if (next == out.ranges[in.node]) continue;
+            const Range& old = out.ranges[in.node];
+            const Range next = join(old, out.ranges[u.node]);
+            if (next == old) continue;
             changed = true;
-            out.ranges[in.node] = round < kRounds ? next : declared_range(in);
+            out.ranges[in.node] = round < kRounds ? next : widen(old, next);
         }
         if (!changed) break;
     }
+    // Narrowing: S holds every state's start values and F(S) = initial value
+    // joined with the update computed from S lies inside S, so F(S) holds
+    // them too (F is monotone); a widened clamp comes back to its bounds.
+    constexpr int kNarrowings = 2;
+    for (int round = 0; round < kNarrowings && !ir.updates.empty(); ++round) {
+        bool changed = false;
+        for (const IrUpdate& u : ir.updates) {
+            const IrInput& in = ir.inputs[u.input];
+            if (in.declared) continue;
+            const IrNode& n = ir.nodes[in.node];
+            const Range next = join(Range::of_bits(n.kind, n.bits), out.ranges[u.node]);
+            changed = changed || next != out.ranges[in.node];
+            out.ranges[in.node] = next;
+        }
+        if (!changed) break;
+        propagate(ir, order, out.ranges);
+    }
+    // The final ranges (without states: the only pass), and the findings.
+    const bool final = !ir.updates.empty();  // the ranges are final already
     for (uint32_t i : order) {
         const IrNode& n = ir.nodes[i];
         const std::array<Range, 3> args = operands(n, out.ranges);
-        if (auto f = check(i, n, std::span<const Range>(args.data(), n.nargs), out.ranges[i]))
-            out.findings.push_back(std::move(*f));
+        const std::span<const Range> operand_ranges(args.data(), n.nargs);
+        if (!final) out.ranges[i] = node_range(n, operand_ranges);
+        if (auto f = check(i, n, operand_ranges, out.ranges[i])) out.findings.push_back(std::move(*f));
     }
     // A declared state is assumed to hold its range at the start of every
     // run; that is sound only if every update stays inside it.

@@ -51,6 +51,9 @@ struct Range {
 };
 
 Range join(const Range& a, const Range& b);
+// `next` (which holds `old`) with every bound that moved pushed to the
+// type's limit (-inf/inf, INT_MIN/INT_MAX): what makes the fixed point end.
+Range widen(const Range& old, const Range& next);
 
 // The range of `op` applied to operands in `args` (1 to 3 of them, for
 // select the condition first), producing class `kind`.

@@ -28,15 +28,17 @@ fs::path temp_dir() {
     return d;
 }
 void write(const fs::path& p, const std::string& s) { std::ofstream(p) << s; }
-const std::string kGood = R"({"format":"copapy-dag","version":1,"nodes":[
-  {"id":0,"op":"input","dtype":"float","name":"a","value":0.25},
+// The input's declared range keeps the value-range analysis quiet about sqrt.
+const std::string kGood = R"({"format":"copapy-dag","version":3,"nodes":[
+  {"id":0,"op":"input","dtype":"float","name":"a","value":0.25,"range":[0,4]},
   {"id":1,"op":"sqrt","dtype":"float","args":[0]}],"outputs":[{"name":"r","node":1}]})";
 }  // namespace
 
 TEST_CASE("the version output names the image format and LLVM") {
     Run r = cli({"--version"});
     CHECK(r.code == kExitOk);
-    CHECK_THAT(r.out, Catch::StartsWith("copapy-cc ") && Catch::Contains("image format " + std::to_string(CP_IMAGE_VERSION)) && Catch::Contains("LLVM 14"));
+    CHECK_THAT(r.out, Catch::StartsWith("copapy-cc ") &&
+                          Catch::Contains("image format " + std::to_string(CP_IMAGE_VERSION)) && Catch::Contains("LLVM 14"));
 }
 
 TEST_CASE("targets lists the host as default") {
@@ -95,7 +97,10 @@ TEST_CASE("build writes an image and errors leave no output behind") {
 
 TEST_CASE("build with --ranges reports what the value-range analysis cannot rule out") {
     fs::path d = temp_dir();
-    write(d / "good.json", kGood);  // sqrt of an input with no declared range
+    // sqrt of an input with no declared range (and no locations: messages name the file)
+    write(d / "good.json", R"({"format":"copapy-dag","version":1,"nodes":[
+      {"id":0,"op":"input","dtype":"float","name":"a","value":0.25},
+      {"id":1,"op":"sqrt","dtype":"float","args":[0]}],"outputs":[{"name":"r","node":1}]})");
     const std::string file = (d / "good.json").string();
     auto build = [&](const std::string& mode, const std::string& out) {
         return cli({"build", file, "-o", (d / out).string(), "--stencils", COPAPY_STENCIL_DIR, "--ranges=" + mode});
@@ -167,6 +172,98 @@ TEST_CASE("a repeated -t, -O or -o is no error: the last one wins, as in gcc") {
     CHECK(static_cast<unsigned char>(img[10]) == 1);  // target x86_64, the last -t
 }
 
+TEST_CASE("ranges: warn by default, error stops, off is quiet, a declared range proves it safe") {
+    fs::path d = temp_dir();
+    // sqrt(a) and 10 // k: safe only if a >= 0 and k != 0.
+    auto program = [](const std::string& a_range, const std::string& k_range) {
+        return R"({"format":"copapy-dag","version":3,"files":["ctl.py"],"nodes":[
+          {"id":0,"op":"input","dtype":"float","name":"a","value":1,"loc":[0,2])" + a_range + R"(},
+          {"id":1,"op":"input","dtype":"int","name":"k","value":1,"loc":[0,3])" + k_range + R"(},
+          {"id":2,"op":"sqrt","dtype":"float","args":[0],"loc":[0,4]},
+          {"id":3,"op":"const","dtype":"int","value":10},
+          {"id":4,"op":"floordiv","dtype":"int","args":[3,1],"loc":[0,5]}],
+          "outputs":[{"name":"r","node":2},{"name":"q","node":4}]})";
+    };
+    write(d / "open.json", program("", ""));
+    write(d / "safe.json", program(R"(,"range":[0,100])", R"(,"range":[1,8])"));
+    write(d / "zero.json", program(R"(,"range":[0,100])", R"(,"range":[-1,8])"));
+    const std::string stencils = COPAPY_STENCIL_DIR;
+    auto build = [&](const std::string& file, std::vector<std::string> extra) {
+        std::vector<std::string> args = {"build", (d / file).string(), "-o", (d / "out.cpimg").string(), "--stencils",
+                                          stencils};
+        args.insert(args.end(), extra.begin(), extra.end());
+        fs::remove(d / "out.cpimg");
+        return cli(args);
+    };
+    Run warn = build("open.json", {});
+    CHECK(warn.code == kExitOk);
+    CHECK(warn.err == "copapy-cc: warning: ctl.py:4: node 2 ('sqrt'): sqrt argument in [-inf, inf] or NaN may be negative\n"
+                      "copapy-cc: warning: ctl.py:5: node 4 ('floordiv'): divisor in [-2147483648, 2147483647] includes 0\n");
+    CHECK(fs::exists(d / "out.cpimg"));
+    Run safe = build("safe.json", {"--ranges=error"});
+    CHECK(safe.code == kExitOk);
+    CHECK(safe.err.empty());
+    Run zero = build("zero.json", {"--ranges=error"});
+    CHECK(zero.code == kExitInput);
+    CHECK_THAT(zero.err, Catch::Contains("ctl.py:5: node 4 ('floordiv'): divisor in [-1, 8] includes 0") &&
+                             Catch::Contains("--ranges=error"));
+    CHECK_FALSE(fs::exists(d / "out.cpimg"));
+    Run off = build("open.json", {"--ranges=off"});
+    CHECK(off.code == kExitOk);
+    CHECK(off.err.empty());
+    Run bad = build("open.json", {"--ranges=maybe"});
+    CHECK(bad.code == kExitUsage);
+}
+
+TEST_CASE("the listing and the graph and the manifest show the Python source and the value ranges") {
+    fs::path d = temp_dir();
+    write(d / "ctl.py", "import copapy as cp\nu = cp.value(0.5, range=(-1, 1))\nacc = cp.state(0.0)\n"
+                        "acc.next(cp.clamp(acc + u * 0.1, -1, 1))\n");
+    // acc = clamp(acc + u * 0.1, -1, 1): a state that stays in [-1, 1].
+    write(d / "ctl.json", R"({"format":"copapy-dag","version":3,"files":["ctl.py"],"nodes":[
+      {"id":0,"op":"input","dtype":"float","name":"u","value":0.5,"loc":[0,2],"range":[-1,1]},
+      {"id":1,"op":"state","dtype":"float","name":"acc","value":0,"loc":[0,3]},
+      {"id":2,"op":"const","dtype":"float","value":0.1,"loc":[0,4]},
+      {"id":3,"op":"mul","dtype":"float","args":[0,2],"loc":[0,4]},
+      {"id":4,"op":"add","dtype":"float","args":[1,3],"loc":[0,4]},
+      {"id":5,"op":"const","dtype":"float","value":-1,"loc":[0,4]},
+      {"id":6,"op":"const","dtype":"float","value":1,"loc":[0,4]},
+      {"id":7,"op":"max","dtype":"float","args":[4,5],"loc":[0,4]},
+      {"id":8,"op":"min","dtype":"float","args":[7,6],"loc":[0,4]}],
+      "outputs":[{"name":"y","node":8}],"updates":[{"state":1,"node":8}]})");
+    Run r = cli({"build", (d / "ctl.json").string(), "--emit",
+                 "listing=" + (d / "ctl.lst").string() + ",dot=" + (d / "ctl.dot").string() +
+                     ",manifest=" + (d / "ctl.manifest.json").string(),
+                 "--ranges=detail", "--stencils", COPAPY_STENCIL_DIR});
+    INFO(r.err);
+    REQUIRE(r.code == kExitOk);
+    CHECK(r.err.empty());
+    const std::string listing = read_text(d / "ctl.lst");
+    // The source line above its steps (the file is found next to the DAG), once.
+    CHECK_THAT(listing, Catch::Contains("; ctl.py:4: acc.next(cp.clamp(acc + u * 0.1, -1, 1))\n"));
+    CHECK(listing.find("; ctl.py:4:") == listing.rfind("; ctl.py:4:"));
+    CHECK_THAT(listing, Catch::Contains("  in [-1, 1]\n"));
+    const std::string dot = read_text(d / "ctl.dot");
+    CHECK_THAT(dot, Catch::Contains("ctl.py:4") && Catch::Contains("in [-1, 1]"));
+    const auto manifest = nlohmann::json::parse(read_text(d / "ctl.manifest.json"));
+    const auto& u = manifest["inputs"][0];
+    CHECK(u["name"] == "u");
+    CHECK(u["loc"] == "ctl.py:2");
+    CHECK(u["declared_range"] == nlohmann::json::array({-1.0, 1.0}));
+    bool state_seen = false;
+    for (const auto& o : manifest["outputs"]) {
+        CHECK(o["range"] == nlohmann::json::array({-1.0, 1.0}));
+        CHECK(o["nan"] == false);
+        state_seen = state_seen || o["name"] == "acc";
+    }
+    CHECK(state_seen);
+    // Without detail the listing shows no ranges; without files no source text.
+    Run plain = cli({"build", (d / "ctl.json").string(), "--emit", "listing=" + (d / "plain.lst").string(), "--stencils",
+                     COPAPY_STENCIL_DIR});
+    REQUIRE(plain.code == kExitOk);
+    CHECK(read_text(d / "plain.lst").find("  in [") == std::string::npos);
+}
+
 TEST_CASE("the -O option speaks plainly") {
     for (const char* level : {"3", "s", "-1", "fast"}) {
         Run r = cli({"build", "x.json", "-O", level});
@@ -204,7 +301,8 @@ TEST_CASE("help [COMMAND] and misspelled commands, kinds and targets") {
     CHECK_THAT(target.err, Catch::Contains("unknown target 'aarch46'; did you mean 'aarch64'?"));
 }
 
-TEST_CASE("-o with --emit KIND=PATH writes the image to -o and the rest where named") {
+// (A test name must not start with '-': Catch would read it as an option.)
+TEST_CASE("with -o, --emit KIND=PATH writes the image to -o and the rest where named") {
     fs::path d = temp_dir();
     write(d / "good.json", kGood);
     Run r = cli({"build", (d / "good.json").string(), "-o", (d / "prog.cpimg").string(), "--emit",
