@@ -141,6 +141,36 @@ class Locations(unittest.TestCase):
         v = cp.vector([cp.value(float(i)) for i in range(70)])
         self.check({"mul"}, {at_twice}, y=v.map(twice))
 
+    def test_threads_keep_their_own_lines(self) -> None:
+        """A bulk operation pins its line for its own thread only: scalar
+        operations traced meanwhile in another thread keep theirs."""
+        import threading
+        results: Dict[str, Any] = {}
+
+        def bulk() -> None:
+            v = cp.vector([cp.value(float(i)) for i in range(300)])
+            out = []
+            for _ in range(40):
+                out.append((cp.sin(v), line()))
+            results["bulk"] = (cp.vector([o.sum() for o, _ in out]).sum(), out[0][1])
+
+        def scalar() -> None:
+            x = y = cp.value(1.0)
+            for _ in range(20000):
+                y = y * x
+            results["scalar"] = (y, line() - 1)
+        threads = [threading.Thread(target=bulk), threading.Thread(target=scalar)]
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join()
+        y, at_mul = results["scalar"]
+        doc, _, _, _ = documents(y=y)
+        self.assertEqual(lines_of(doc, {"mul"}), {at_mul})
+        s, at_sin = results["bulk"]
+        doc, _, _, _ = documents(s=s)
+        self.assertEqual(lines_of(doc, {"sin"}), {at_sin})
+
     def test_paths_relative_to_the_working_directory(self) -> None:
         cwd = os.getcwd()
         self.addCleanup(os.chdir, cwd)

@@ -39,6 +39,7 @@ _inside: Dict[str, bool] = {}  # code file name -> whether it is one of the pack
 # id(code object of the user's) -> (the code object, its instruction offsets -> location index)
 _codes: Dict[int, Tuple[CodeType, Dict[int, int]]] = {}
 _by_line: Dict[Tuple[str, int], int] = {}     # (file name, line) -> location index
+_new_location = threading.Lock()  # two threads must not give two places one index
 _getframe = sys._getframe
 _get_ident = threading.get_ident
 #: thread id -> the location pinned by the bulk operation it is in (see
@@ -82,8 +83,11 @@ def _line_location(filename: str, line: Optional[int]) -> int:
         return NO_LOCATION
     loc = _by_line.get((filename, line))
     if loc is None:
-        loc = _by_line[(filename, line)] = len(LOCATIONS)
-        LOCATIONS.append((filename, line))
+        with _new_location:
+            loc = _by_line.get((filename, line))
+            if loc is None:
+                loc = _by_line[(filename, line)] = len(LOCATIONS)
+                LOCATIONS.append((filename, line))
     return loc
 
 
