@@ -220,6 +220,14 @@ CompiledProgram compile_program(const CompileOptions& opt) {
     stats.t_order = lap(clock);
     if (opt.ranges != RangeCheck::Off) {
         c.ranges = analyze_ranges(c.ir, c.order);
+        adopt_state_invariants(c.ir, *c.ranges);
+        if (opt.opt_level >= 2) {
+            stats.range_bypassed = simplify_by_ranges(c.ir, *c.ranges);
+            if (stats.range_bypassed != 0) {
+                c.order = linearize(c.ir);
+                stats.computed = c.order.size();
+            }
+        }
         std::vector<std::string> findings = range_findings(shown_input(opt), c.ir, *c.ranges);
         // A large program without declared ranges can have thousands: the
         // first few say what to declare; --ranges=detail shows them all.

@@ -36,6 +36,10 @@ struct IrInput {
     // The declared range (DAG `range`): the host writes only values in
     // [lo, hi] (the dtype's 32-bit patterns).
     bool declared = false;
+    // A state's invariant proven by the range analysis (adopt_state_invariants),
+    // in lo and hi: the image records it like a declared range, so hosts keep
+    // the state inside what the analysis assumed.
+    bool proven = false;
     uint32_t lo = 0, hi = 0;
 };
 

@@ -139,6 +139,9 @@ Range f_mul(const Range& a, const Range& b) {
     for (double x : {a.flo, a.fhi})
         for (double y : {b.flo, b.fhi}) {
             const double p = x * y;  // exact in double for binary32 operands
+            // 0 * inf at a corner is NaN, but the finite values next to the
+            // infinite bound give 0 there: [-inf, inf] * [0] holds 0.
+            if (std::isnan(p)) h.add(0, 0);
             h.add(p, p);
         }
     // 0 * inf inside the intervals is NaN even when no corner is.
@@ -161,6 +164,13 @@ Range f_div(const Range& a, const Range& b) {
     for (double x : {a.flo, a.fhi})
         for (double y : {b.flo, b.fhi}) {
             const double q = x / y;
+            // inf / inf at a corner is NaN; a finite value next to the
+            // infinite dividend gives 0 there: [-inf, inf] / [inf] holds 0.
+            if (std::isnan(q)) {
+                h.add(0, 0);
+                h.add(q, q);
+                continue;
+            }
             const bool exact = quotient_exact(x, y, q);
             h.add(lo_of(q, exact), hi_of(q, exact));
         }
@@ -755,6 +765,19 @@ RangeAnalysis analyze_ranges(const Ir& ir, std::span<const uint32_t> order) {
         if (!changed) break;
         propagate(ir, order, out.ranges);
     }
+    // A state's invariant is kept by the program, but the host may also write
+    // the state (a reset). The image records an invariant without NaN as the
+    // state's range, which hosts enforce (adopt_state_invariants); one with
+    // NaN cannot be written down, so the host may write anything there.
+    bool unbounded = false;
+    for (const IrUpdate& u : ir.updates) {
+        const IrInput& in = ir.inputs[u.input];
+        if (!in.declared && out.ranges[in.node].nan) {
+            out.ranges[in.node] = declared_range(in);
+            unbounded = true;
+        }
+    }
+    if (unbounded) propagate(ir, order, out.ranges);
     // The final ranges (without states: the only pass), and the findings.
     const bool final = !ir.updates.empty();  // the ranges are final already
     for (uint32_t i : order) {
@@ -775,6 +798,83 @@ RangeAnalysis analyze_ranges(const Ir& ir, std::span<const uint32_t> order) {
                                                 quote(ir.names[in.name]), declared_range(in).str(), next.str())});
     }
     return out;
+}
+
+namespace {
+
+// The node `n` (operands already rewritten) equals, if it always gives one
+// of its operands' values bit for bit; else kNone.
+uint32_t same_as_operand(const IrNode& n, const std::vector<Range>& r) {
+    auto never_less = [&](uint32_t x, uint32_t y) {  // x < y is false in every run
+        const Range &a = r[x], &b = r[y];
+        if (a.kind == Kind::I) return a.ilo >= b.ihi;
+        return a.empty || b.empty || a.flo >= b.fhi;  // NaN compares false
+    };
+    auto always_less = [&](uint32_t x, uint32_t y) {  // x < y in every run
+        const Range &a = r[x], &b = r[y];
+        if (a.kind == Kind::I) return a.ihi < b.ilo;
+        return !a.nan && !b.nan && !a.empty && !b.empty && a.fhi < b.flo;
+    };
+    const uint32_t a = n.args[0], b = n.args[1];
+    switch (n.op) {
+        case Op::Min:  // b if b < a else a
+            if (never_less(b, a)) return a;
+            if (always_less(b, a)) return b;
+            return kNone;
+        case Op::Max:  // b if b > a else a
+            if (never_less(a, b)) return a;
+            if (always_less(a, b)) return b;
+            return kNone;
+        case Op::Abs: {
+            const Range& x = r[a];
+            if (x.kind == Kind::I) return x.ilo >= 0 ? a : kNone;
+            return !x.nan && !x.empty && x.flo > 0 ? a : kNone;
+        }
+        case Op::Select: {  // the condition is an int (lowering made it one)
+            const Range& c = r[a];
+            if (c.ilo == 0 && c.ihi == 0) return n.args[2];
+            if (!c.may_be_zero()) return b;
+            return kNone;
+        }
+        default: return kNone;
+    }
+}
+
+}  // namespace
+
+size_t simplify_by_ranges(Ir& ir, const RangeAnalysis& analysis) {
+    std::vector<uint32_t> repl(ir.nodes.size());
+    size_t bypassed = 0;
+    // Nodes are in topological order: operands are final before their users.
+    for (uint32_t i = 0; i < ir.nodes.size(); ++i) {
+        IrNode& n = ir.nodes[i];
+        for (unsigned k = 0; k < n.nargs; ++k) n.args[k] = repl[n.args[k]];
+        const uint32_t same = same_as_operand(n, analysis.ranges);
+        repl[i] = same == kNone ? i : same;
+        bypassed += same != kNone;
+    }
+    for (IrOutput& o : ir.outputs) o.node = repl[o.node];
+    for (IrUpdate& u : ir.updates) u.node = repl[u.node];
+    return bypassed;
+}
+
+size_t adopt_state_invariants(Ir& ir, const RangeAnalysis& analysis) {
+    size_t adopted = 0;
+    for (const IrUpdate& u : ir.updates) {
+        IrInput& in = ir.inputs[u.input];
+        const Range& r = analysis.ranges[in.node];
+        if (in.declared || r.nan || r.empty || r == declared_range(in)) continue;
+        in.proven = true;
+        if (r.kind == Kind::I) {
+            in.lo = static_cast<uint32_t>(static_cast<int32_t>(r.ilo));
+            in.hi = static_cast<uint32_t>(static_cast<int32_t>(r.ihi));
+        } else {
+            in.lo = std::bit_cast<uint32_t>(static_cast<float>(r.flo));
+            in.hi = std::bit_cast<uint32_t>(static_cast<float>(r.fhi));
+        }
+        ++adopted;
+    }
+    return adopted;
 }
 
 }  // namespace copapy

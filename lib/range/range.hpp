@@ -29,13 +29,14 @@ namespace copapy {
 
 struct Range {
     Kind kind = Kind::F;
+    // (The flags next to the kind: 40 bytes rather than 48, one per IR node.)
+    bool nan = false;
+    bool empty = false;  // floats only: NaN or nothing
     // Kind::I: [ilo, ihi] within int32.
     int64_t ilo = 0, ihi = 0;
     // Kind::F: [flo, fhi] (binary32 values held exactly in doubles, maybe
     // infinite), `empty` if no non-NaN value is possible; `nan` if NaN is.
     double flo = 0, fhi = 0;
-    bool nan = false;
-    bool empty = false;  // floats only: NaN or nothing
 
     static Range ints(int64_t lo, int64_t hi);
     static Range floats(double lo, double hi, bool nan = false);
@@ -84,6 +85,22 @@ struct RangeAnalysis {
 // The range the host promises for an input or state (its declared range,
 // else every value of its type).
 Range declared_range(const IrInput& in);
+
+// Records in ir.inputs the invariant of every state without a declared range
+// whose proven range can be written down (no NaN, not the whole type), so
+// that the image makes hosts keep to it: the analysis assumed that the state
+// holds only values the program itself gives it. Returns how many.
+size_t adopt_state_invariants(Ir& ir, const RangeAnalysis& analysis);
+
+// -O2 with proven ranges: makes users of a node that cannot change its
+// operand's value use the operand itself: a min or max that never binds
+// (one side always chosen, so a clamp whose bounds are never reached), abs
+// of a value that is never negative (ints >= 0; floats > 0 and never NaN,
+// as abs(-0.0) is +0.0), a select whose condition is decided. Bit-exact for
+// every run inside the ranges. Rewrites operands, outputs and updates in
+// place (the nodes left unused drop out of the next linearize()); returns
+// how many nodes were bypassed.
+size_t simplify_by_ranges(Ir& ir, const RangeAnalysis& analysis);
 
 // Ranges of every node; findings for the nodes of `order` (the computed
 // nodes the program runs: linearize(ir)). Inputs range over their declared

@@ -389,7 +389,7 @@ private:
             input_symbol.emplace(ir_.names[in.name], prog_.symbols.size());
             // A state is written by the host before a run and read after it.
             uint8_t flags = in.state ? (CP_SYM_INPUT | CP_SYM_OUTPUT | CP_SYM_STATE) : CP_SYM_INPUT;
-            if (in.declared) flags |= CP_SYM_RANGE;  // hosts refuse to write values outside it
+            if (in.declared || in.proven) flags |= CP_SYM_RANGE;  // hosts refuse to write values outside it
             prog_.symbols.push_back({ir_.names[in.name], slot_[in.node], in.dtype, flags, in.lo, in.hi});
         }
         for (const IrOutput& o : ir_.outputs) {

@@ -177,6 +177,11 @@ TEST_CASE("transfer functions at the edges") {
     CHECK(f(Op::Min, {pos, Range::only_nan()}) == pos);  // (b < a ? b : a) with b NaN is a
     CHECK(f(Op::Min, {Range::only_nan(), pos}).str() == "NaN");
     CHECK(f(Op::Abs, {Range::floats(-3, 2)}) == Range::floats(0, 3));
+    // A corner that is NaN (0 * inf, inf / inf) still has finite neighbours:
+    // tan(0) may be any float to the analysis, and tan(0) * 0 is 0.
+    CHECK(f(Op::Mul, {Range::floats(-kInf, kInf), Range::floats(0, 0)}) == Range::floats(0, 0, true));
+    CHECK(f(Op::Div, {Range::floats(-kInf, kInf), Range::floats(kInf, kInf)}) == Range::floats(0, 0, true));
+    CHECK(f(Op::Mul, {Range::floats(kInf, kInf), Range::floats(0, 0)}).contains_bits(0x7fc0'0000u));
     // Ints: wrapping, INT_MIN, division by zero giving 0.
     CHECK(i(Op::Add, {Range::ints(INT32_MAX, INT32_MAX), Range::ints(1, 1)}) == i_all);
     CHECK(i(Op::Neg, {Range::ints(INT32_MIN, 0)}) == i_all);
