@@ -31,7 +31,9 @@ differs from the original project.
 Derivatives. cp.grad(y, x) records a request for dy/dx (a `grad` node) that
 copapy-cc expands in reverse mode; x may be a value, a container or a list.
 y may contain derivatives itself (second order). A file containing such
-nodes is written as DAG format version 2, any other as version 1.
+nodes is written as DAG format version 2, any other as version 1, unless it
+records source locations (the default; cp.export(..., locations=False)
+leaves them out) or declared ranges (cp.value(x, range=(lo, hi))): then 3.
 
 Outputs of a compiled program. Target.compile(*values) makes every given
 value an output. In addition, every value that is still alive (referenced

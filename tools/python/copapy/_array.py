@@ -34,6 +34,7 @@ import operator
 import threading
 from typing import Any, Callable, Dict, Iterable, Iterator, List, Optional, Sequence, Tuple, Type, TypeVar, Generic
 
+from ._loc import here, pinned_location
 from ._value import Node, Scalar, _wrap, cast_node, is_scalar, make, operand_node, result_dtype, value
 
 _PROMOTING = frozenset(("add", "sub", "mul", "floordiv", "mod"))
@@ -268,6 +269,7 @@ def mixed_sum(items: Iterable[Any]) -> "Scalar":
     consts: Any = 0
     first: Optional[value[Any]] = None
     total: Optional[Node] = None  # the running sum of the values, as a node: no value per step
+    loc = here()
     for x in items:
         if isinstance(x, value):
             n = x._node
@@ -280,6 +282,7 @@ def mixed_sum(items: Iterable[Any]) -> "Scalar":
             s.dtype = "float" if total.dtype == "float" or n.dtype == "float" else "int"
             s.args = (total, n)
             s.mark = 0
+            s.loc = loc
             total = s
         else:
             consts = consts + x
@@ -298,10 +301,11 @@ def dot_values(av: Sequence[Any], bv: Sequence[Any]) -> "Scalar":
     of two per element)."""
     if not (set(map(type, av)) == _JUST_VALUE == set(map(type, bv))):
         mul = ELEMENT_OPS["mul"]
-        with paused_gc(len(av)):
+        with paused_gc(len(av)), pinned_location():
             return mixed_sum(mul(a, b) for a, b in zip(av, bv))
     total: Optional[Node] = None
     new = _new_object
+    loc = here()
     with paused_gc(len(av)):
         for a, b in zip(av, bv):
             na = a._node
@@ -311,6 +315,7 @@ def dot_values(av: Sequence[Any], bv: Sequence[Any]) -> "Scalar":
             dtype = m.dtype = "float" if na.dtype == "float" or nb.dtype == "float" else "int"
             m.args = (na, nb)
             m.mark = 0
+            m.loc = loc
             if total is None:
                 total = m
                 continue
@@ -319,6 +324,7 @@ def dot_values(av: Sequence[Any], bv: Sequence[Any]) -> "Scalar":
             s.dtype = "float" if dtype == "float" or total.dtype == "float" else "int"
             s.args = (total, m)
             s.mark = 0
+            s.loc = loc
             total = s
     if total is None:
         return 0
@@ -442,7 +448,7 @@ class ArrayBase(Generic[T]):
         """self op other elementwise (other op self when reflected), broadcasting."""
         fn = ELEMENT_OPS[op]
         if isinstance(other, value):
-            with paused_gc(len(self.values)):
+            with paused_gc(len(self.values)), pinned_location():
                 if reflected:
                     return type(self)._make([fn(other, a) for a in self.values], self.shape)
                 return type(self)._make([fn(a, other) for a in self.values], self.shape)
@@ -471,9 +477,10 @@ class ArrayBase(Generic[T]):
         new = _new_object
         promoting = op in _PROMOTING
         vals = self.values
+        loc = here()
         if promoting and set(map(type, vals)) == _JUST_VALUE:
             # Every element a value and + - * // %: one tight loop.
-            with paused_gc(len(vals)):
+            with paused_gc(len(vals)), pinned_location():
                 const = operand_node(number)
                 const_float = const.dtype == "float"
                 for a in vals:
@@ -483,11 +490,12 @@ class ArrayBase(Generic[T]):
                     n0.dtype = "float" if const_float or node.dtype == "float" else "int"
                     n0.args = (const, node) if reflected else (node, const)
                     n0.mark = 0
+                    n0.loc = loc
                     v0: value[Any] = new(value)
                     v0._node = n0
                     append(v0)
             return type(self)._make(out, self.shape)
-        with paused_gc(len(vals)):
+        with paused_gc(len(vals)), pinned_location():
             for a in vals:
                 if a.__class__ is value or isinstance(a, value):
                     node = a._node
@@ -505,6 +513,7 @@ class ArrayBase(Generic[T]):
                     n.dtype = dtype
                     n.args = args
                     n.mark = 0
+                    n.loc = loc
                     v: value[Any] = new(value)
                     v._node = n
                     append(v)
@@ -572,17 +581,21 @@ class ArrayBase(Generic[T]):
             return int(self.values[0])
         raise TypeError(f"only a {type(self).__name__} of one Python number converts to int")
 
+    # The elements' own operators make the nodes; the location is the caller's, looked up once.
     def __neg__(self: A) -> A:
-        return type(self)._make([-x for x in self.values], self.shape)
+        with pinned_location():
+            return type(self)._make([-x for x in self.values], self.shape)
 
     def __pos__(self: A) -> A:
         return self
 
     def __abs__(self: A) -> A:
-        return type(self)._make([abs(x) for x in self.values], self.shape)
+        with pinned_location():
+            return type(self)._make([abs(x) for x in self.values], self.shape)
 
     def __invert__(self: A) -> A:
-        return type(self)._make([~x for x in self.values], self.shape)
+        with pinned_location():
+            return type(self)._make([~x for x in self.values], self.shape)
 
     def next(self, x: Any) -> None:
         """For a container of states (cp.state of a container): the value of
@@ -642,7 +655,7 @@ class ArrayBase(Generic[T]):
                 axis = None  # every axis: the same as no axis (mixed_sum), as the original
         if axis is None:
             with paused_gc(len(self.values)):
-                total = mixed_sum(self.values)
+                total = mixed_sum(self.values)  # looks its location up once
             if keepdims:
                 from ._tensor import tensor
                 return tensor._make([total], (1,) * len(self.shape))
@@ -726,8 +739,8 @@ def apply(fn: Callable[..., Any], operands: Sequence[Any], prefer: Optional[Type
         else:
             columns.append((x,) * n)
     cls = _container_for(shape, cls)
-    if fn in _ELEMENT_FNS:  # no user code: the collector can pause
-        with paused_gc(n):
+    if fn in _ELEMENT_FNS:  # no user code: the collector can pause, and every node is made on one line
+        with paused_gc(n), pinned_location():
             return cls._make([fn(*args) for args in zip(*columns)], shape)
     return cls._make([fn(*args) for args in zip(*columns)], shape)
 

@@ -16,19 +16,22 @@ from typing import Any, Dict, Iterable, Iterator, List, Optional, Sequence, Set,
 
 from . import _cbor
 from ._array import ArrayBase
+from ._loc import LOCATIONS, file_table
 from ._value import GRAD_MADE, Node, check_name, is_scalar, operand_node
 
 __all__ = ["Dag", "export", "flatten"]
 
 FORMAT = "copapy-dag"
-# Version 1 unless the graph uses what only version 2 has (grad and state
-# nodes), so that files stay readable by compilers that only know version 1.
+# The lowest version that holds what the graph uses, so that files stay
+# readable by older compilers: 1, 2 with grad and state nodes, 3 with source
+# locations or declared ranges.
 VERSION_2_OPS = frozenset(("grad", "state"))
 META = {"generator": "copapy tracer"}
 NAMED_LEAVES = ("input", "state")  # leaves with a name the host writes and reads
 
 PathLike = Union[str, "os.PathLike[str]"]
 _op_of = operator.attrgetter("op")
+_loc_of = operator.attrgetter("loc")
 _DOUBLE = struct.Struct(">d")
 _CHUNK = 4096  # nodes per joined chunk of a document
 
@@ -172,16 +175,20 @@ class Dag:
 
     nodes:   every node the outputs depend on, in topological order; the id of
              nodes[i] is i
-    version: the DAG format version the nodes need (1 or 2)
+    version: the DAG format version the document needs (1, 2 or 3)
+    files:   the source file table (version 3), [] without locations
+    locs:    location index (_loc.LOCATIONS) -> (file index, line) of the
+             nodes' locations; empty without locations
     ids:     node -> id
     names:   input node -> its name (user-given or automatic "in_<id>")
     outputs: [(name, id)] in order
     output_names: node -> the first output name under which it is written
     """
 
-    def __init__(self, outputs: Sequence[Tuple[Optional[str], Node]]) -> None:
+    def __init__(self, outputs: Sequence[Tuple[Optional[str], Node]], locations: bool = True) -> None:
         """`outputs` lists (name, node); a None name means: the input's name
-        for an input, else an automatic "out_<id>"."""
+        for an input, else an automatic "out_<id>". `locations` says whether
+        the document records where each node was made (version 3)."""
         # The new values of states are roots too, and may reach further states.
         numbering = _Numbering()
         numbering.extend(node for _, node in outputs)
@@ -210,7 +217,13 @@ class Dag:
         self.nodes = nodes
         self.base = numbering.base
         self.ids = _Ids(self)
-        self.version = 2 if version2 else 1
+        if locations:
+            # The distinct locations in node order (at C speed), numbered by first use.
+            self.files, self.locs = file_table(dict.fromkeys(map(_loc_of, nodes)))
+        else:
+            self.files, self.locs = [], {}
+        ranged = any(n.range is not None for n in leaves)
+        self.version = 3 if (self.files or ranged) else 2 if version2 else 1
         self.outputs: List[Tuple[str, int]] = []
         self.output_names: Dict[Node, str] = {}
         self._seen_outputs: Dict[str, int] = {}
@@ -276,8 +289,12 @@ class Dag:
         base = self.base
         yield f'{{"format": "{FORMAT}", "version": {self.version},\n'
         yield f' "meta": {json.dumps(META)},\n'
+        if self.files:
+            yield f' "files": [{", ".join(map(json.dumps, self.files))}],\n'
         yield ' "nodes": [\n'
         names = self.names
+        # The text of each node's location by location index ("" for none).
+        lt = self._per_location("", lambda f, line: f', "loc": [{f}, {line}]')
         lines: List[str] = []
         add = lines.append
         # The text of each node after its id, by op and dtype: built once.
@@ -300,16 +317,19 @@ class Dag:
                             f', "op": "{n.op}", "dtype": "{n.dtype}", "args": ['
                     if len(args) == 2:
                         a0, a1 = args
-                        add(f'  {{"id": {t}{head}{txt[a0.mark - base]}, {txt[a1.mark - base]}]}},\n')
+                        add(f'  {{"id": {t}{head}{txt[a0.mark - base]}, {txt[a1.mark - base]}]{lt[n.loc]}}},\n')
                     elif len(args) == 1:
-                        add(f'  {{"id": {t}{head}{txt[args[0].mark - base]}]}},\n')
+                        add(f'  {{"id": {t}{head}{txt[args[0].mark - base]}]{lt[n.loc]}}},\n')
                     else:
-                        add(f'  {{"id": {t}{head}{", ".join(txt[a.mark - base] for a in args)}]}},\n')
+                        add(f'  {{"id": {t}{head}{", ".join(txt[a.mark - base] for a in args)}]{lt[n.loc]}}},\n')
                 elif n.op in NAMED_LEAVES:
+                    bounds = "" if n.range is None else \
+                        f', "range": [{_json_number(n.dtype, n.range[0])}, {_json_number(n.dtype, n.range[1])}]'
                     add(f'  {{"id": {t}, "op": "{n.op}", "dtype": "{n.dtype}", "name": "{names[n]}", '
-                        f'"value": {_json_value(n)}}},\n')
+                        f'"value": {_json_value(n)}{bounds}{lt[n.loc]}}},\n')
                 else:
-                    add(f'  {{"id": {t}, "op": "{n.op}", "dtype": "{n.dtype}", "value": {_json_value(n)}}},\n')
+                    add(f'  {{"id": {t}, "op": "{n.op}", "dtype": "{n.dtype}", '
+                        f'"value": {_json_value(n)}{lt[n.loc]}}},\n')
             if start + _CHUNK >= len(nodes):
                 lines[-1] = lines[-1][:-2] + "\n"  # no comma after the last node
             yield "".join(lines)
@@ -329,6 +349,15 @@ class Dag:
             yield f'  {{"state": {st.mark - base}, "node": {new.mark - base}}}' + (",\n" if k != last else "\n")
         yield " ]}\n"
 
+    def _per_location(self, none: Any, piece: Any) -> List[Any]:
+        """A list indexed by location index: piece(file index, line) for the
+        locations this document records, `none` for the others (a list
+        index per node is cheaper than a dictionary lookup)."""
+        table = [none] * len(LOCATIONS)  # every location made so far: the nodes' are among them
+        for loc, (f, line) in self.locs.items():
+            table[loc] = piece(f, line)
+        return table
+
     # ---- CBOR ----------------------------------------------------------------
 
     def cbor(self) -> bytes:
@@ -344,15 +373,23 @@ class Dag:
                 b = text_cache[s] = enc(s)
             return b
 
-        out = bytearray(_cbor.map_head(6 if self.updates else 5))
+        out = bytearray(_cbor.map_head(5 + bool(self.updates) + bool(self.files)))
         for key, item in (("format", FORMAT), ("version", self.version), ("meta", META)):
             out += text(key)
             _cbor.encode_into(out, item)
+        if self.files:
+            out += text("files")
+            _cbor.encode_into(out, self.files)
         out += text("nodes")
         out += _cbor.array_head(len(self.nodes))
         uint = _cbor.uint_table(len(self.nodes))  # every id and argument is below len(nodes)
-        op_start = _cbor.map_head(4) + text("id")
-        leaf_start = _cbor.map_head(5) + text("id")
+        # By location index: the bytes of the location (b"" for none) and the
+        # head of an operation's map, which has one entry more with a location.
+        loc_bytes = self._per_location(b"", lambda f, line: text("loc") + _cbor.encode([f, line]))
+        op_starts = self._per_location(_cbor.map_head(4) + text("id"), lambda f, line: _cbor.map_head(5) + text("id"))
+        range_key = text("range")
+        # The head of a leaf's map by its number of entries (see below).
+        leaf_starts = [_cbor.map_head(k) + text("id") for k in range(8)]
         # The bytes of each node between its id and its arguments, by op and dtype: built once.
         heads: Dict[str, Dict[str, bytes]] = {}
         leaf_heads: Dict[str, Dict[str, bytes]] = {}  # op and dtype of a leaf, by op and dtype
@@ -385,13 +422,16 @@ class Dag:
                         head = heads.setdefault(n.op, {})[n.dtype] = (
                             text("op") + text(n.op) + text("dtype") + text(n.dtype) + text("args") +
                             _cbor.array_head(len(args)))
+                    loc = n.loc
                     if len(args) == 2:
                         a0, a1 = args
-                        extend((op_start, uint[i], head, uint[a0.mark - base], uint[a1.mark - base]))
+                        extend((op_starts[loc], uint[i], head, uint[a0.mark - base], uint[a1.mark - base],
+                                loc_bytes[loc]))
                         continue
-                    extend((op_start, uint[i], head))
+                    extend((op_starts[loc], uint[i], head))
                     for a in args:
                         add(uint[a.mark - base])
+                    add(loc_bytes[loc])
                     continue
                 op = n.op
                 named = op in NAMED_LEAVES
@@ -400,7 +440,10 @@ class Dag:
                 except KeyError:
                     head = leaf_heads.setdefault(op, {})[n.dtype] = (text("op") + text(op) + text("dtype") +
                                                                       text(n.dtype))
-                extend((leaf_start if named else op_start, uint[i], head))
+                bounds = n.range
+                loc_piece = loc_bytes[n.loc]
+                # id, op, dtype and value; a name, a range and a location if there are.
+                extend((leaf_starts[4 + named + (bounds is not None) + bool(loc_piece)], uint[i], head))
                 if named:
                     extend((name_key, encode_text(names[n])))  # names are unique: not cached
                 add(value_key)
@@ -409,6 +452,9 @@ class Dag:
                     extend((float_head, pack_double(v)))
                 else:
                     add(_cbor.encode(v))
+                if bounds is not None:
+                    extend((range_key, _cbor.encode([_document_number(n.dtype, b) for b in bounds])))
+                add(loc_piece)
             chunks.append(b"".join(parts))
             parts.clear()
         out = bytearray()
@@ -437,17 +483,27 @@ class Dag:
                 f.write("".join(self.json_lines()))
 
 
-def _document_value(n: Node) -> Union[bool, int, float, str]:
-    """A leaf's value in the document: non-finite floats become "inf", "-inf" or "nan"."""
-    v = n.value
-    assert v is not None, "leaves have values"
-    if n.dtype == "float" and not math.isfinite(v):
+def _document_number(dtype: str, v: Union[bool, int, float]) -> Union[bool, int, float, str]:
+    """A number of `dtype` in the document: non-finite floats become "inf", "-inf" or "nan"."""
+    if dtype == "float" and not math.isfinite(v):
         return "nan" if math.isnan(v) else ("inf" if v > 0 else "-inf")
     return v
 
 
+def _document_value(n: Node) -> Union[bool, int, float, str]:
+    """A leaf's value in the document (see _document_number)."""
+    v = n.value
+    assert v is not None, "leaves have values"
+    return _document_number(n.dtype, v)
+
+
 def _json_value(n: Node) -> str:
-    v = _document_value(n)
+    assert n.value is not None, "leaves have values"
+    return _json_number(n.dtype, n.value)
+
+
+def _json_number(dtype: str, number: Union[bool, int, float]) -> str:
+    v = _document_number(dtype, number)
     if isinstance(v, str):
         return f'"{v}"'
     if v is True or v is False:
@@ -483,17 +539,23 @@ def flatten(item: Any, name: Optional[str], out: List[Tuple[Optional[str], Any]]
                         f"not {type(item).__name__}")
 
 
-def export(path: PathLike, *values: Any, **named: Any) -> None:
+def export(path: PathLike, *values: Any, locations: bool = True, **named: Any) -> None:
     """Writes the DAG computing the given values to `path` (CBOR if it ends in .cbor, else JSON).
 
     Positional values become outputs named like the input if they are
     inputs, else "out_<id>"; keyword values are named by their keyword.
     Vectors and lists become one output per element, named key[0], key[1], ...
     Python numbers become constant nodes, so every requested name exists.
+
+    `locations=False` leaves out where each node was made (the file and line
+    of the user's code; DAG format version 3), so that the file does not
+    depend on the source's layout and is what older compilers read.
     """
+    if not isinstance(locations, bool):
+        raise TypeError(f"locations must be True or False, not {locations!r}")
     items: List[Tuple[Optional[str], Any]] = []
     for v in values:
         flatten(v, None, items)
     for key, v in named.items():
         flatten(v, key, items)
-    Dag([(name, operand_node(x)) for name, x in items]).write(path)
+    Dag([(name, operand_node(x)) for name, x in items], locations).write(path)

@@ -108,11 +108,15 @@ def _read(tg: Target, result: Any) -> Any:
 class JitFunction:
     """A function compiled by @cp.jit (see the module docstring); call it like the function."""
 
-    def __init__(self, func: Callable[..., Any], target: Optional[str], optimization: Any) -> None:
+    def __init__(self, func: Callable[..., Any], target: Optional[str], optimization: Any,
+                 locations: bool = True) -> None:
+        if not isinstance(locations, bool):
+            raise TypeError(f"locations must be True or False, not {locations!r}")
         functools.update_wrapper(self, func)
         self._func = func
         self._target = target
         self._optimization = optimization
+        self._locations = locations
         self._cache: Dict[Signature, _Compiled] = {}
         self._params = [p.name for p in inspect.signature(func).parameters.values()
                         if p.kind in (p.POSITIONAL_ONLY, p.POSITIONAL_OR_KEYWORD)]
@@ -132,7 +136,7 @@ class JitFunction:
             raise TypeError(f"the jit function {self._func.__name__}() returned None; it must return the "
                             "values to compute (a value, container, or a tuple or list of them)")
         tg = Target(self._target, self._optimization)
-        tg.compile(result if isinstance(result, (tuple, list)) else [result], inputs)
+        tg.compile(result if isinstance(result, (tuple, list)) else [result], inputs, locations=self._locations)
         return _Compiled(tg, inputs, result)
 
     @property
@@ -148,15 +152,17 @@ class JitFunction:
 @overload
 def jit(func: F) -> F: ...
 @overload
-def jit(func: None = None, *, target: Optional[str] = None, optimization: Any = None) -> Callable[[F], F]: ...
+def jit(func: None = None, *, target: Optional[str] = None, optimization: Any = None,
+        locations: bool = True) -> Callable[[F], F]: ...
 
 
 def jit(func: Optional[Callable[..., Any]] = None, *, target: Optional[str] = None,
-        optimization: Any = None) -> Any:
+        optimization: Any = None, locations: bool = True) -> Any:
     """Decorator: compile the function with copapy-cc and run the compiled
     program on every call (see the module docstring). `@cp.jit` compiles
     for the host, `@cp.jit(target="thumbv7em")` for another target (run under
-    qemu), `optimization=` as for Target."""
+    qemu), `optimization=` as for Target, `locations=` as for
+    Target.compile and cp.export."""
     if func is None:
-        return lambda f: JitFunction(f, target, optimization)
-    return JitFunction(func, target, optimization)
+        return lambda f: JitFunction(f, target, optimization, locations)
+    return JitFunction(func, target, optimization, locations)

@@ -15,6 +15,7 @@ import math
 from typing import TYPE_CHECKING, Any, Callable, Protocol, TypeVar, overload
 
 from ._array import ArrayBase, apply
+from ._loc import pinned_location
 from ._value import IntLike, NumLike, _convert_number, _wrap, cast_node, dtype_of_type, is_scalar, make, operand_node, power, value
 
 __all__ = ["sqrt", "exp", "log", "sin", "cos", "tan", "asin", "acos", "atan", "atan2", "pow", "abs", "sign",
@@ -74,9 +75,10 @@ def _elementwise(func: Callable[..., Any], args: tuple[Any, ...], name: str) -> 
     for x in args:
         _check_operand(x, name)
     if any(isinstance(x, ArrayBase) for x in args):
-        if len(args) == 1:
-            return args[0].map(func)
-        return apply(func, args)
+        with pinned_location():  # func is the package's own: every element is made on the caller's line
+            if len(args) == 1:
+                return args[0].map(func)
+            return apply(func, args)
     return None
 
 

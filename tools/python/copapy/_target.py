@@ -19,7 +19,7 @@ from ._array import ArrayBase, nested_to_flat
 from ._dag import Dag, flatten
 from ._runner import (RUNNER_KINDS, InProcessRunner, ProcessRunner, Runner, ServeRunner, check_input,
                       format_input, load_runtime_library, parse_output, runtime_search_dirs)
-from ._value import INT_MAX, INT_MIN, Node, alive_values, node_repr, value
+from ._value import INT_MAX, INT_MIN, Node, alive_values, format_range, node_repr, value
 
 __all__ = ["Target", "find_tool", "known_targets", "resolve_target"]
 
@@ -180,6 +180,28 @@ def _pack_column(dtype: str, col: Sequence[Any]) -> Optional[bytes]:
         return None
 
 
+def _in_range(node: Node, name: str, x: Any) -> Any:
+    """`x` (checked by check_input) if it lies in the declared range of input
+    or state `node`, else a ValueError naming both: the compiler assumed the
+    range (docs/dag-format.md, "Declared ranges"), so nothing outside it may
+    reach the image."""
+    assert node.range is not None, "only inputs with a declared range are checked"
+    lo, hi = node.range
+    if not lo <= x <= hi:  # NaN is outside every range
+        raise ValueError(f"value {x!r} for {node.op} {name!r} is outside its declared range {format_range(node.range)}")
+    return x
+
+
+def _column_in_range(node: Node, bits: bytes) -> bool:
+    """Whether every value of a packed column (see _pack_column) lies in the
+    declared range of `node` (a column that does not goes through the
+    checks per period, which name the period)."""
+    assert node.range is not None, "only inputs with a declared range are checked"
+    lo, hi = node.range
+    values = struct.unpack(f"<{len(bits) // 4}{_CODES[node.dtype]}", bits)
+    return all(lo <= x <= hi for x in values)
+
+
 def _runtime_dirs() -> List[Path]:
     """Where the in-process runner's library may be: next to the runner that
     $COPAPY_RUN names (its ../lib), the checkout's build/lib, PREFIX/lib of
@@ -286,6 +308,7 @@ class Target:
         self._readers: Dict[Node, Callable[[], Any]] = {}
         self._bulk: Dict[int, Tuple[Any, Any]] = {}       # id(container) -> (container, bulk writer or None)
         self._elements: Dict[int, Tuple[Any, Any]] = {}   # id(container) -> (container, _element_inputs())
+        self._ranged: Set[Node] = set()                   # inputs and states with a declared range
         self._ran = False
 
     def __repr__(self) -> str:
@@ -325,10 +348,14 @@ class Target:
             return ProcessRunner(_runner_command(self.arch), image, outputs, states)
         return ServeRunner(_runner_command(self.arch), image, outputs)
 
-    def compile(self, *values: Any) -> None:
+    def compile(self, *values: Any, locations: bool = True) -> None:
         """Compiles the program computing `values`: values, vectors, tensors,
         quaternions, or any iterable of them (lists, tuples, generators; one
         level deep). Python numbers among them are ignored.
+
+        `locations` (as for cp.export) says whether the DAG given to the
+        compiler records the line of Python that made each node, which its
+        diagnostics, listings and manifests then name.
 
         Besides the given values, every value that is still referenced from
         Python and that the program computes becomes an output too, so that
@@ -337,12 +364,14 @@ class Target:
         The program replaces the one compiled before (whose image is released),
         with every input and state at its initial value.
         """
+        if not isinstance(locations, bool):
+            raise TypeError(f"locations must be True or False, not {locations!r}")
         items: List[Tuple[Optional[str], Any]] = []
         for v in values:
             if not isinstance(v, (ArrayBase, value, list, tuple)) and hasattr(v, "__iter__"):
                 v = list(v)  # a generator or another iterable, one level deep
             flatten(v, None, items)
-        dag = Dag([(None, x._node) for _, x in items if isinstance(x, value)])
+        dag = Dag([(None, x._node) for _, x in items if isinstance(x, value)], locations)
         for av in alive_values():
             if av._node in dag.ids:
                 dag.add_output(None, av._node)
@@ -374,6 +403,9 @@ class Target:
         self._image = image
         self._outputs = outputs
         self._inputs = {node: name for node, name in dag.names.items()}
+        # Inputs and states with a declared range: writes to them are checked
+        # against it, so they stay off the unchecked fast paths.
+        self._ranged = {node for node in dag.names if node.range is not None}
         # What an error about an input the user never named says about it:
         # its automatic name alone ("in_3") would mean nothing to them.
         self._labels = {name: f"{node_repr(node)}, DAG node {dag.ids[node]}"
@@ -483,6 +515,7 @@ class Target:
         runner = self._active()
         period_writes: List[List[Tuple[Any, str, Any]]] = []
         names = self._inputs
+        ranged = self._ranged
         for k, period in enumerate(inputs):
             if period.__class__ is not dict and not isinstance(period, Mapping):
                 raise TypeError(f"run_batch(): period {k} must be a mapping {{input: data}} as write_value() "
@@ -491,7 +524,8 @@ class Target:
             try:
                 for v, x in period.items():
                     node = getattr(v, "_node", None)
-                    if x.__class__ is float and node is not None and node.dtype == "float" and node in names:
+                    if x.__class__ is float and node is not None and node.dtype == "float" and node in names \
+                            and node not in ranged:
                         writes.append((names[node], "float", x))  # the commonest case, inline
                     elif not self._plain_writes(v, x, writes):
                         checked: List[Tuple[Node, str, Any]] = []
@@ -595,7 +629,7 @@ class Target:
             name = self._inputs.get(node) if node is not None else None
             if name is not None and node is not None:
                 bits = _pack_column(node.dtype, col)
-                if bits is not None:
+                if bits is not None and (node not in self._ranged or _column_in_range(node, bits)):
                     writes.append((name, node.dtype))
                     parts.append(bits)
                     continue
@@ -637,7 +671,7 @@ class Target:
         anything else, which then goes through write_value()'s checks."""
         if not isinstance(v, ArrayBase) or not col:
             return False
-        elements = self._element_inputs(v)
+        elements = self._element_inputs(v)  # None for elements with a declared range
         if elements is None:
             return False
         names, dtype = elements
@@ -660,7 +694,7 @@ class Target:
         node = getattr(v, "_node", None)
         if node is not None:
             name = self._inputs.get(node)
-            if name is None:
+            if name is None or node in self._ranged:
                 return False
             dtype = node.dtype
             if (x.__class__ is float and dtype == "float") or (x is True or x is False) and dtype == "bool" or \
@@ -693,13 +727,14 @@ class Target:
         return ok
 
     def _element_inputs(self, v: ArrayBase[Any]) -> Optional[Tuple[Tuple[str, ...], str]]:
-        """Input names and their common dtype for a 1-D container of inputs of one dtype, else None."""
+        """Input names and their common dtype for a 1-D container of inputs of
+        one dtype without declared ranges, else None."""
         if len(v.shape) != 1 or not v.values:
             return None
         names = []
         for e in v.values:
             name = self._inputs.get(e._node) if isinstance(e, value) else None
-            if name is None or e._node.dtype != v.values[0]._node.dtype:
+            if name is None or e._node.dtype != v.values[0]._node.dtype or e._node in self._ranged:
                 return None
             names.append(name)
         return tuple(names), v.values[0]._node.dtype
@@ -820,17 +855,30 @@ class Target:
         for n, name, checked in writes:
             writer = self._writers.get(n)
             if writer is None:
-                writer = self._writers[n] = self._active().writer(name, n.dtype)
+                writer = self._writers[n] = self._writer(n, name)
             writer(checked)
 
+    def _writer(self, node: Node, name: str) -> Callable[[Any], None]:
+        """The runner's writer of input (or state) `node`, which checks the
+        declared range first if it has one (write_value() calls it with
+        values not checked yet once it exists)."""
+        write = self._active().writer(name, node.dtype)
+        if node not in self._ranged:
+            return write
+
+        def write_in_range(x: Any) -> None:
+            write(_in_range(node, name, check_input(node.dtype, name, x)))
+        return write_in_range
+
     def _bulk_writer(self, v: ArrayBase[Any]) -> Optional[Callable[[Sequence[Any]], bool]]:
-        """A runner's writer for all elements of a 1-D container of inputs at once, if it has one."""
+        """A runner's writer for all elements of a 1-D container of inputs
+        (without declared ranges) at once, if it has one."""
         if len(v.shape) != 1:
             return None
         names: List[str] = []
         for e in v.values:
             name = self._inputs.get(e._node) if isinstance(e, value) else None
-            if name is None:
+            if name is None or e._node in self._ranged:
                 return None
             names.append(name)
         return self._active().bulk_writer(names, [e._node.dtype for e in v.values])
@@ -863,4 +911,5 @@ class Target:
         name = self._inputs.get(v._node)
         if name is None:
             raise ValueError(f"{v!r} is not an input of the compiled program (no compiled value depends on it)")
-        out.append((v._node, name, check_input(v._node.dtype, name, x)))
+        checked = check_input(v._node.dtype, name, x)
+        out.append((v._node, name, _in_range(v._node, name, checked) if v._node in self._ranged else checked))

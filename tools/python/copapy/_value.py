@@ -23,11 +23,16 @@ import math
 import numbers
 import re
 import struct
+import sys
+import threading
 from typing import Any, Generic, List, Optional, Tuple, TypeVar, Union, cast, overload
+
+from ._loc import NO_LOCATION, PINNED, here, location_from
 
 __all__ = ["value", "Node", "Leaf", "new_op", "GRAD_MADE", "node_repr", "f32", "INT_MIN", "INT_MAX", "is_scalar",
            "operand_node", "make", "alive_values",
-           "check_name", "NumLike", "Scalar", "IntLike", "FloatLike", "BoolLike", "cast_node", "dtype_of_type", "state"]
+           "check_name", "declare_range", "format_range", "NumLike", "Scalar", "IntLike", "FloatLike", "BoolLike",
+           "cast_node", "dtype_of_type", "state"]
 
 Number = Union[bool, int, float]
 T = TypeVar("T", covariant=True)
@@ -77,26 +82,31 @@ class Node:
            built plus that DAG's base (a mark below the base means "not in
            that DAG"); one int on the node instead of a dict keyed by node
            keeps exporting cheap per node.
+    loc:   where the user's code made the node: an index into
+           _loc.LOCATIONS (0: unknown)
 
-    Tracing makes one of these per operation, so it is kept small (four
+    Tracing makes one of these per operation, so it is kept small (five
     slots) and is made without a Python-level __init__ on the hot paths
     (see `make` and `new_op`).
     """
-    __slots__ = ("op", "dtype", "args", "mark")
+    __slots__ = ("op", "dtype", "args", "mark", "loc")
     op: str
     dtype: str
     args: Tuple["Node", ...]
     mark: int
+    loc: int
     # What only leaves have (as slots of Leaf); operations read these defaults.
     value: Optional[Number] = None
     name: Optional[str] = None
     update: Optional["Node"] = None
+    range: Optional[Tuple[Number, Number]] = None
 
-    def __init__(self, op: str, dtype: str, args: Tuple["Node", ...] = ()) -> None:
+    def __init__(self, op: str, dtype: str, args: Tuple["Node", ...] = (), loc: int = NO_LOCATION) -> None:
         self.op = op
         self.dtype = dtype
         self.args = args
         self.mark = 0
+        self.loc = loc
 
     def __repr__(self) -> str:
         if self.op == "input":
@@ -113,30 +123,39 @@ class Leaf(Node):
     name:   the user's name of an input or state, None if it is to be named
             automatically
     update: a state's value for the next run (state.next()), else None
+    range:  an input's or state's declared range (lo, hi), values of its
+            dtype (see declare_range), else None
     """
-    __slots__ = ("value", "name", "update")
+    __slots__ = ("value", "name", "update", "range")
     value: Number
 
-    def __init__(self, op: str, dtype: str, value: Number, name: Optional[str] = None) -> None:
+    def __init__(self, op: str, dtype: str, value: Number, name: Optional[str] = None,
+                 loc: int = NO_LOCATION) -> None:
         self.op = op
         self.dtype = dtype
         self.args = ()
         self.mark = 0
+        self.loc = loc
         self.value = value
         self.name = name
         self.update = None
+        self.range = None
 
 
 _new = object.__new__
+_getframe = sys._getframe
+_get_ident = threading.get_ident
 
 
 def new_op(op: str, dtype: str, args: Tuple[Node, ...]) -> Node:
-    """Node(op, dtype, args) without the __init__ call (the tracer's hot paths inline this)."""
+    """Node(op, dtype, args) made here (at the user's line) without the __init__
+    call (the tracer's hot paths inline this)."""
     n: Node = _new(Node)
     n.op = op
     n.dtype = dtype
     n.args = args
     n.mark = 0
+    n.loc = here()
     return n
 
 
@@ -182,12 +201,13 @@ def is_scalar(x: Any) -> bool:
     return type(x) in _SCALAR_TYPES or isinstance(x, (value, numbers.Real))
 
 
-def operand_node(x: Any) -> Node:
-    """The node for an operand: a value's node, or a new `const` node for a Python number."""
+def operand_node(x: Any, loc: Optional[int] = None) -> Node:
+    """The node for an operand: a value's node, or a new `const` node for a
+    Python number (made at location `loc`, by default the caller's)."""
     if isinstance(x, value):
         return x._node
     dtype, v = _classify(x)
-    return Leaf("const", dtype, v)
+    return Leaf("const", dtype, v, None, here() if loc is None else loc)
 
 
 # Python operator symbols, for error messages.
@@ -268,8 +288,9 @@ def _wrap(node: Node) -> "value[Any]":
 GRAD_MADE = [False]
 
 
-def make(op: str, *args: Node) -> "value[Any]":
-    """A new value computing `op` over the operand nodes."""
+def make(op: str, *args: Node, loc: Optional[int] = None) -> "value[Any]":
+    """A new value computing `op` over the operand nodes, made at location
+    `loc` (by default the caller's, see _loc)."""
     if op in _PROMOTING:  # the hot path of tracing: + - * with two operands
         a, b = args
         dtype = "float" if a.dtype == "float" or b.dtype == "float" else "int"
@@ -282,6 +303,7 @@ def make(op: str, *args: Node) -> "value[Any]":
     n.dtype = dtype
     n.args = args
     n.mark = 0
+    n.loc = here() if loc is None else loc
     v: value[Any] = _new(value)
     v._node = n
     return v
@@ -293,7 +315,13 @@ def _binary(op: str, a: Any, b: Any) -> "value[Any]":
     vector is vector.__radd__)."""
     if not (is_scalar(a) and is_scalar(b)):
         return NotImplemented
-    return make(op, operand_node(a), operand_node(b))
+    # Called by the values' operators only: the user's code (or the package's
+    # caller of the operator) is two frames out. One lookup for the node and
+    # a constant made for a Python operand.
+    loc = PINNED.get(_get_ident()) if PINNED else None
+    if loc is None:
+        loc = location_from(_getframe(2))
+    return make(op, operand_node(a, loc), operand_node(b, loc), loc=loc)
 
 
 _DTYPES = {int: "int", float: "float", bool: "bool", "int": "int", "float": "float", "bool": "bool"}
@@ -331,7 +359,8 @@ class value(Generic[T]):
     (binary32; `x` is rounded to the nearest binary32 value). Inputs without a
     name are named automatically when the program is exported. `dtype`
     (int, float or bool) converts `x` first, so `cp.value(1, float)` is a
-    float input.
+    float input. `range=(lo, hi)` declares the values the host will write
+    (see declare_range); Target refuses to write others.
 
     Arithmetic, comparisons and bit operations with other values or Python
     numbers record DAG nodes instead of computing; Python numbers become
@@ -341,8 +370,9 @@ class value(Generic[T]):
     __slots__ = ("_node", "__weakref__")
     _node: Node
 
-    def __init__(self, x: Union[T, "value[Any]"], dtype: Any = None, name: Optional[str] = None) -> None:
-        if x.__class__ is float and dtype is None and name is None:
+    def __init__(self, x: Union[T, "value[Any]"], dtype: Any = None, name: Optional[str] = None,
+                 range: Any = None) -> None:
+        if x.__class__ is float and dtype is None and name is None and range is None:
             # The common case (cp.value(1.5)) without the general checks below.
             try:
                 v = _f32_unpack(_f32_pack(x))[0]
@@ -353,9 +383,11 @@ class value(Generic[T]):
             n.dtype = "float"
             n.args = ()
             n.mark = 0
+            n.loc = here()
             n.value = v
             n.name = None
             n.update = None
+            n.range = None
             self._node = n
             return
         if isinstance(dtype, str) and dtype not in _DTYPES:
@@ -366,7 +398,10 @@ class value(Generic[T]):
                             "(use cp.cast(v, type) to convert a value)")
         number: Any = x if dtype is None else _convert_number(x, dtype_of_type(dtype))
         kind, v = _classify(number)
-        self._node = Leaf("input", kind, v, None if name is None else check_name(name, "input"))
+        node = Leaf("input", kind, v, None if name is None else check_name(name, "input"), here())
+        if range is not None:
+            declare_range(node, range)
+        self._node = node
 
     @property
     def dtype(self) -> str:
@@ -688,7 +723,58 @@ def power(x: value[Any], y: Any) -> Any:
     return _binary("pow", x, y)
 
 
-def state(x: Any, name: Optional[str] = None) -> Any:
+def _range_bound(node: Node, bound: Any) -> Number:
+    """One bound of a declared range, as a value of the node's dtype (see declare_range)."""
+    what = node_repr(node)
+    if isinstance(bound, value):
+        raise TypeError(f"the range of {what} must be given as Python numbers, not a traced value ({bound!r})")
+    if not isinstance(bound, numbers.Real):
+        raise TypeError(f"the range of {what} must be two numbers, not {type(bound).__name__}")
+    if node.dtype == "float":
+        b = float(bound)
+        if math.isnan(b):
+            raise ValueError(f"the range of {what} cannot have a NaN bound (a declared range excludes NaN)")
+        r = f32(b)
+        if math.isinf(r) and not math.isinf(b):
+            raise ValueError(f"the range bound {bound!r} of {what} is out of float range (binary32)")
+        return r
+    if not isinstance(bound, numbers.Integral):
+        raise TypeError(f"the range of {what} must be {node.dtype} bounds, not {bound!r}")
+    if node.dtype == "bool":
+        if bound not in (0, 1):
+            raise ValueError(f"the range of {what} must be bounds of 0/1 or False/True, not {bound!r}")
+        return bool(bound)
+    b = int(bound)
+    if not INT_MIN <= b <= INT_MAX:
+        raise ValueError(f"the range bound {b} of {what} does not fit in int32")
+    return b
+
+
+def format_range(bounds: Tuple[Number, Number]) -> str:
+    """A declared range as messages show it: [0.0, 1.0]."""
+    return f"[{bounds[0]!r}, {bounds[1]!r}]"
+
+
+def declare_range(node: Node, bounds: Any) -> None:
+    """Declares the closed interval `bounds` = (lo, hi) of the values the host
+    will write into input or state `node` (docs/dag-format.md, "Declared
+    ranges"): checked here, so that the DAG file is valid and a mistake names
+    the Python call that made it."""
+    if node.op not in ("input", "state") or not isinstance(node, Leaf):
+        raise TypeError(f"only inputs and states have a declared range (the values the host writes), "
+                        f"not {node_repr(node)}")
+    if isinstance(bounds, (str, bytes)) or not isinstance(bounds, (tuple, list)) or len(bounds) != 2:
+        raise TypeError(f"the range of {node_repr(node)} must be a pair (lo, hi) of numbers, not {bounds!r}")
+    lo, hi = _range_bound(node, bounds[0]), _range_bound(node, bounds[1])
+    if lo > hi:
+        raise ValueError(f"the range of {node_repr(node)} is empty: lo = {lo!r} > hi = {hi!r}")
+    if not lo <= node.value <= hi:  # also for a NaN initial value: a range excludes NaN
+        raise ValueError(f"the initial value {node.value!r} of {node_repr(node)} is outside its declared range "
+                         f"{format_range((lo, hi))}")
+    node.range = (lo, hi)
+
+
+def state(x: Any, name: Optional[str] = None, range: Any = None) -> Any:
     """A value that keeps its value across runs: it starts as `x`, and after
     each run takes what `.next(expr)` said (unchanged if next() is never
     called). Like an input, the host can write it (Target.write_value) and
@@ -697,7 +783,10 @@ def state(x: Any, name: Optional[str] = None) -> Any:
     For a vector, tensor or quaternion of numbers (or nested lists, which
     give a tensor) the result is the same container of states, named
     name[0], name[1], ... (name[i][j] for matrices); its .next(expr) takes a
-    container of the same shape (or a scalar) and sets every element."""
+    container of the same shape (or a scalar) and sets every element.
+
+    `range=(lo, hi)` declares the values the host may write into the state
+    (for a container: into each element), as for cp.value."""
     if isinstance(x, value):
         raise TypeError("cp.state() takes the initial value as a Python number (or numbers in a container)")
     from ._array import ArrayBase
@@ -712,12 +801,15 @@ def state(x: Any, name: Optional[str] = None) -> Any:
         def element(e: Any) -> value[Any]:
             k = next(counter)
             if name is None:
-                return state(e)  # type: ignore[no-any-return]
+                return state(e, range=range)  # type: ignore[no-any-return]
             index = ""
             for d in reversed(x.shape):
                 index = f"[{k % d}]" + index
                 k //= d
-            return state(e, name + index)  # type: ignore[no-any-return]
+            return state(e, name + index, range)  # type: ignore[no-any-return]
         return x.map(element)
     dtype, v = _classify(x)
-    return _wrap(Leaf("state", dtype, v, None if name is None else check_name(name, "state")))
+    node = Leaf("state", dtype, v, None if name is None else check_name(name, "state"), here())
+    if range is not None:
+        declare_range(node, range)
+    return _wrap(node)
