@@ -24,6 +24,8 @@ PKGS=(
   gcc-aarch64-linux-gnu libc6-dev-arm64-cross
   gcc-arm-linux-gnueabihf libc6-dev-armhf-cross
   gcc-arm-none-eabi picolibc-arm-none-eabi
+  gcc-riscv64-linux-gnu libc6-dev-riscv64-cross
+  gcc-i686-linux-gnu libc6-dev-i386-cross
   qemu-user qemu-system-arm
 )
 

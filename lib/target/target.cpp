@@ -18,6 +18,8 @@ constexpr std::string_view kHostTargetName = "x86_64";
 }  // namespace
 
 int64_t TargetInfo::implicit_addend(cp_patch_kind, const uint8_t*) const { return 0; }
+bool TargetInfo::is_pcrel_low_part(uint32_t) const { return false; }
+bool TargetInfo::is_pcrel_high_part(uint32_t) const { return false; }
 
 std::string TargetInfo::relocation_name(uint32_t elf_type) const {
     return llvm::object::getELFRelocationTypeName(elf_machine, elf_type).str();

@@ -48,14 +48,17 @@ _INSTALL_BINS = _install_bins()
 
 # platform.machine() -> canonical target the host runs natively.
 _HOST_MACHINES = {"x86_64": "x86_64", "amd64": "x86_64", "aarch64": "aarch64", "arm64": "aarch64",
-                  "armv7l": "armv7"}
+                  "armv7l": "armv7", "riscv64": "riscv64", "i686": "x86", "i386": "x86"}
 
 # Canonical target -> (qemu user-mode emulator, runner built for that target,
 # environment variable that may name the runner).
 _AARCH64_RUNNER = ("qemu-aarch64", "coparun-aarch64", "COPAPY_RUN_AARCH64")
 _ARMHF_RUNNER = ("qemu-arm", "coparun-armhf", "COPAPY_RUN_ARMHF")
+_RISCV64_RUNNER = ("qemu-riscv64", "coparun-riscv64", "COPAPY_RUN_RISCV64")
+_X86_RUNNER = ("qemu-i386", "coparun-x86", "COPAPY_RUN_X86")
 _EMULATED_RUNNERS = {"aarch64": _AARCH64_RUNNER, "armv7": _ARMHF_RUNNER, "thumbv7": _ARMHF_RUNNER,
-                     "thumbv7em": _ARMHF_RUNNER}
+                     "thumbv7em": _ARMHF_RUNNER, "riscv64": _RISCV64_RUNNER,
+                     "x86": _X86_RUNNER}
 
 # What `-O` levels the optimization= argument accepts. The original project's
 # levels are gcc's for its stencils ("O3" by default); ours are the compiler's
