@@ -64,7 +64,8 @@ enum cp_target {
     CP_TARGET_THUMBV7EM = 5, /* ARMv7E-M (Cortex-M4F), Thumb-2 */
     CP_TARGET_RISCV64 = 6,   /* RV64GC, lp64d */
     CP_TARGET_X86 = 7,       /* i686 + SSE2 */
-    CP_TARGET_LAST = CP_TARGET_X86 /* the highest valid value (loaders check against it) */
+    CP_TARGET_ARMV6 = 8,     /* ARMv6 (ARM1176JZF-S), ARM state, VFPv2 */
+    CP_TARGET_LAST = CP_TARGET_ARMV6 /* the highest valid value (loaders check against it) */
 };
 
 /* One patch: 12 bytes. */

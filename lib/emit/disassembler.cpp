@@ -48,6 +48,7 @@ McTarget mc_target(cp_target target) {
         case CP_TARGET_ARMV7: return {"armv7-linux-gnueabihf", "cortex-a15", 4, 4, false};
         case CP_TARGET_THUMBV7: return {"thumbv7-linux-gnueabihf", "cortex-a15", 2, 4, false};
         case CP_TARGET_THUMBV7EM: return {"thumbv7em-none-eabihf", "cortex-m4", 2, 4, false};
+        case CP_TARGET_ARMV6: return {"armv6-linux-gnueabihf", "arm1176jzf-s", 4, 4, false};
         case CP_TARGET_X86: return {"i686-linux-gnu", "pentium4", 1, 15, true};
         case CP_TARGET_RISCV64: return {"riscv64-unknown-linux-gnu", "generic-rv64", 2, 4, false, "+m,+a,+f,+d,+c"};
     }

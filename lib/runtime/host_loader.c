@@ -58,6 +58,7 @@ const char *cp_host_target_name(unsigned target) {
     case CP_TARGET_THUMBV7EM: return "thumbv7em";
     case CP_TARGET_RISCV64: return "riscv64";
     case CP_TARGET_X86: return "x86";
+    case CP_TARGET_ARMV6: return "armv6";
     default: return "unknown";
     }
 }
@@ -69,8 +70,11 @@ int cp_host_runs(unsigned target) {
     return target == CP_TARGET_X86_64;
 #elif defined(__aarch64__)
     return target == CP_TARGET_AARCH64;
+#elif defined(__arm__) && __ARM_ARCH >= 7
+    return target == CP_TARGET_ARMV7 || target == CP_TARGET_THUMBV7 || target == CP_TARGET_THUMBV7EM ||
+           target == CP_TARGET_ARMV6;
 #elif defined(__arm__)
-    return target == CP_TARGET_ARMV7 || target == CP_TARGET_THUMBV7 || target == CP_TARGET_THUMBV7EM;
+    return target == CP_TARGET_ARMV6; /* an ARMv6 build (coparun-armv6): no Thumb-2, no ARMv7 */
 #elif defined(__riscv) && __riscv_xlen == 64
     return target == CP_TARGET_RISCV64;
 #elif defined(__i386__)

@@ -90,6 +90,7 @@ static uint32_t entry_alignment(uint16_t target, uint32_t flags) {
     case CP_TARGET_ARMV7:
     case CP_TARGET_THUMBV7:
     case CP_TARGET_THUMBV7EM:
+    case CP_TARGET_ARMV6:
         return (flags & CP_FLAG_THUMB_ENTRY) ? 2 : 4;
     case CP_TARGET_RISCV64:
         return 2; /* the C extension: 16-bit instructions */
@@ -99,7 +100,8 @@ static uint32_t entry_alignment(uint16_t target, uint32_t flags) {
 }
 
 static int is_arm32(uint16_t target) {
-    return target == CP_TARGET_ARMV7 || target == CP_TARGET_THUMBV7 || target == CP_TARGET_THUMBV7EM;
+    return target == CP_TARGET_ARMV7 || target == CP_TARGET_THUMBV7 || target == CP_TARGET_THUMBV7EM ||
+           target == CP_TARGET_ARMV6;
 }
 
 /* Targets with a 32-bit address space. */
@@ -194,6 +196,8 @@ static int kind_allowed(uint16_t target, unsigned kind) {
         return kind == CP_PATCH_REL32 || kind == CP_PATCH_ABS64 || kind == CP_PATCH_ABS32;
     case CP_TARGET_X86:
         return kind == CP_PATCH_REL32 || kind == CP_PATCH_ABS32;
+    case CP_TARGET_ARMV6: /* no MOVW/MOVT before ARMv6T2: literal pools */
+        return kind == CP_PATCH_ARM_BRANCH24 || kind == CP_PATCH_ABS32;
     case CP_TARGET_AARCH64:
         return (kind >= CP_PATCH_A64_ADR_PAGE21 && kind <= CP_PATCH_A64_BRANCH26) ||
                kind == CP_PATCH_ABS64 || kind == CP_PATCH_ABS32;

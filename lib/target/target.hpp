@@ -105,5 +105,6 @@ const TargetInfo& thumbv7_target();
 const TargetInfo& thumbv7em_target();
 const TargetInfo& riscv64_target();
 const TargetInfo& x86_target();
+const TargetInfo& armv6_target();
 
 }  // namespace copapy
