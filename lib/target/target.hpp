@@ -93,7 +93,10 @@ std::vector<std::string_view> table_aliases(std::string_view name);
 
 // Looks a target up by name or alias; nullptr if unknown.
 const TargetInfo* find_target(std::string_view name);
-// The target of the machine the compiler runs on (x86_64 here).
+// The target of the machine the compiler was built for (lib/target/target.cpp
+// picks it from the architecture), or nullptr on a machine without one;
+// host_target() throws a usage error there.
+const TargetInfo* find_host_target();
 const TargetInfo& host_target();
 std::span<const TargetInfo* const> all_targets();
 
