@@ -248,6 +248,23 @@ const char* kTargetPrelude = R"(
     "  pushq %rbx\n  subq $8, %rsp\n  movq %rdi, %rbx\n  jmp result_ii\n.size cp_entry, .-cp_entry\n" \
     ".section .text.cp_exit,\"ax\",@progbits\n.globl cp_exit\n.type cp_exit,@function\ncp_exit:\n" \
     "  addq $8, %rsp\n  popq %rbx\n  ret\n.size cp_exit, .-cp_exit\n"
+#elif defined(__i386__)
+/* Built with -mregparm=3 -msseregparm (stencils and libm alike): i0/i1 in
+ * eax/edx, f0/f1 in xmm0/xmm1, as on x86-64. ebx is callee-saved and, with
+ * -fno-pic, not the GOT pointer. The entry is called with the platform's
+ * stack convention (cp_entry_fn): its argument is at 4(%esp). Each stencil
+ * must find the stack as at a function's entry (esp + 4 16-byte aligned, the
+ * psABI's rule): push + 12. */
+#define CP_BASE_REG "ebx"
+#define CP_BIAS 0
+#define CP_NEAR 0x7ffffff0
+#define CP_FREG "=x"
+#define CP_FAR_RELATIVE 0
+#define CP_ENTRY_EXIT \
+    ".section .text.cp_entry,\"ax\",@progbits\n.globl cp_entry\n.type cp_entry,@function\ncp_entry:\n" \
+    "  pushl %ebx\n  movl 8(%esp), %ebx\n  subl $12, %esp\n  jmp result_ii\n.size cp_entry, .-cp_entry\n" \
+    ".section .text.cp_exit,\"ax\",@progbits\n.globl cp_exit\n.type cp_exit,@function\ncp_exit:\n" \
+    "  addl $12, %esp\n  popl %ebx\n  ret\n.size cp_exit, .-cp_exit\n"
 #elif defined(__aarch64__)
 #define CP_BASE_REG "x19"
 #define CP_BIAS 0
@@ -292,6 +309,31 @@ const char* kTargetPrelude = R"(
     "  push {r9, lr}\n  vpush {d8-d15}\n  add r9, r0, #1020\n  b result_ii\n.size cp_entry, .-cp_entry\n" \
     ".section .text.cp_exit,\"ax\",%progbits\n.p2align 2\n.globl cp_exit\n.type cp_exit,%function\ncp_exit:\n" \
     "  vpop {d8-d15}\n  pop {r9, pc}\n.size cp_exit, .-cp_exit\n"
+#elif defined(__riscv)
+/* s11 (x27) is callee-saved and never a compressed register (x8-x15), so a
+ * near operand is always the 32-bit flw/lw/fsw/sw with a 12-bit signed
+ * offset: the base in the middle of that reach. Far operands are absolute
+ * addresses built PC-relative (auipc, -mcmodel=medany) and patched. */
+#define CP_BASE_REG "s11"
+#define CP_BIAS 2040
+#define CP_NEAR 2040
+#define CP_FREG "=f"
+#define CP_FAR_RELATIVE 0
+#if __riscv_xlen == 64
+#define CP_SAVE_BASE "  sd s11, 0(sp)\n"
+#define CP_LOAD_BASE "  ld s11, 0(sp)\n"
+#else
+#define CP_SAVE_BASE "  sw s11, 0(sp)\n"
+#define CP_LOAD_BASE "  lw s11, 0(sp)\n"
+#endif
+/* The stack stays 16-byte aligned (both psABIs); .option norelax as the
+ * stencils' -mno-relax: the compiler copies code and never relaxes it. */
+#define CP_ENTRY_EXIT \
+    ".option norelax\n" \
+    ".section .text.cp_entry,\"ax\",@progbits\n.p2align 2\n.globl cp_entry\n.type cp_entry,@function\ncp_entry:\n" \
+    "  addi sp, sp, -16\n" CP_SAVE_BASE "  addi s11, a0, 2040\n  tail result_ii\n.size cp_entry, .-cp_entry\n" \
+    ".section .text.cp_exit,\"ax\",@progbits\n.p2align 2\n.globl cp_exit\n.type cp_exit,@function\ncp_exit:\n" \
+    CP_LOAD_BASE "  addi sp, sp, 16\n  ret\n.size cp_exit, .-cp_exit\n"
 #else
 #error "no stencil ABI for this target"
 #endif

@@ -24,6 +24,12 @@ PKGS=(
   gcc-aarch64-linux-gnu libc6-dev-arm64-cross
   gcc-arm-linux-gnueabihf libc6-dev-armhf-cross
   gcc-arm-none-eabi picolibc-arm-none-eabi
+  gcc-riscv64-linux-gnu libc6-dev-riscv64-cross
+  gcc-i686-linux-gnu libc6-dev-i386-cross
+  # the compiler's sources checked for an AArch64 host (test other-hosts)
+  g++-aarch64-linux-gnu
+  # armv6 runner: armel glibc is ARMv5TE code (armhf's needs ARMv7)
+  gcc-arm-linux-gnueabi libc6-dev-armel-cross
   qemu-user qemu-system-arm
 )
 

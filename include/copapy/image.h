@@ -62,7 +62,11 @@ enum cp_target {
     CP_TARGET_AARCH64 = 2,
     CP_TARGET_ARMV7 = 3,     /* ARMv7-A, ARM state */
     CP_TARGET_THUMBV7 = 4,   /* ARMv7-A, Thumb-2 */
-    CP_TARGET_THUMBV7EM = 5  /* ARMv7E-M (Cortex-M4F), Thumb-2 */
+    CP_TARGET_THUMBV7EM = 5, /* ARMv7E-M (Cortex-M4F), Thumb-2 */
+    CP_TARGET_RISCV64 = 6,   /* RV64GC, lp64d */
+    CP_TARGET_X86 = 7,       /* i686 + SSE2 */
+    CP_TARGET_ARMV6 = 8,     /* ARMv6 (ARM1176JZF-S), ARM state, VFPv2 */
+    CP_TARGET_LAST = CP_TARGET_ARMV6 /* the highest valid value (loaders check against it) */
 };
 
 /* One patch: 12 bytes. */
@@ -106,6 +110,9 @@ enum cp_symbol_flags {
  * field at address P. PC-relative kinds encode V - P (AArch64 ADRP: page
  * difference). LO/HI, ranges and instruction shapes are per kind; the
  * encoders live in lib/runtime/patch_<family>.c, one file per target family.
+ * RISC-V's PCREL_LO12 kinds encode the low 12 bits of the distance from their
+ * auipc, not from themselves: the compiler adds (lo site - auipc site) to their
+ * addend, so that V - P is that distance (lib/stencil/stencil_db.cpp).
  *
  *  X(name, value, check, lo, hi)
  *    check: 0 = no overflow check (_NC forms), 1 = signed range [lo, hi] of the
@@ -129,7 +136,15 @@ enum cp_symbol_flags {
     X(CP_PATCH_ARM_BRANCH24, 14, 1, -33554432LL, 33554431LL)  /* b/bl (ARM state) */     \
     X(CP_PATCH_THM_MOVW, 15, 0, 0, 0)                                                    \
     X(CP_PATCH_THM_MOVT, 16, 0, 0, 0)                                                    \
-    X(CP_PATCH_THM_BRANCH24, 17, 1, -16777216LL, 16777215LL)  /* b.w/bl (Thumb-2) */
+    X(CP_PATCH_THM_BRANCH24, 17, 1, -16777216LL, 16777215LL)  /* b.w/bl (Thumb-2) */    \
+    X(CP_PATCH_RV_BRANCH, 18, 1, -4096LL, 4095LL)             /* beq.. (B-type) */       \
+    X(CP_PATCH_RV_JAL, 19, 1, -1048576LL, 1048575LL)          /* jal (J-type) */         \
+    X(CP_PATCH_RV_CALL, 20, 1, -2147485696LL, 2147481599LL)   /* auipc+jalr pair */      \
+    X(CP_PATCH_RV_PCREL_HI20, 21, 1, -2147485696LL, 2147481599LL) /* auipc */            \
+    X(CP_PATCH_RV_PCREL_LO12_I, 22, 0, 0, 0)                  /* addi/load, paired */    \
+    X(CP_PATCH_RV_PCREL_LO12_S, 23, 0, 0, 0)                  /* store, paired */        \
+    X(CP_PATCH_RV_RVC_BRANCH, 24, 1, -256LL, 255LL)           /* c.beqz/c.bnez */        \
+    X(CP_PATCH_RV_RVC_JUMP, 25, 1, -2048LL, 2047LL)           /* c.j */
 
 enum cp_patch_kind {
 #define CP_X_ENUM(name, value, check, lo, hi) name = value,

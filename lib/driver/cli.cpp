@@ -211,8 +211,10 @@ int run_cli(int argc, const char* const* argv, std::ostream& out, std::ostream& 
     build->add_option("-o,--output", output,
                       "File for the first artifact (default: INPUT with the artifact's extension; - for standard "
                       "output); the other artifacts are named after it");
-    build->add_option("-t,--target", target_name, "Target (default: the host, " + std::string(host_target().name) +
-                                                       "); see 'copapy-cc targets'");
+    const TargetInfo* host = find_host_target();
+    build->add_option("-t,--target", target_name,
+                      "Target (default: the host, " + std::string(host ? host->name : "none here") +
+                          "); see 'copapy-cc targets'");
     build->add_option("--stencils", opt.stencil_dir,
                       "Directory with <target>.o stencil objects (default: $COPAPY_STENCIL_DIR or "
                       "<bin>/../share/copapy-cc/stencils)");
@@ -294,7 +296,7 @@ int run_cli(int argc, const char* const* argv, std::ostream& out, std::ostream& 
             list.push_back({{"name", std::string(t->name)},
                             {"aliases", aliases},
                             {"description", std::string(t->description)},
-                            {"host", t == &host_target()}});
+                            {"host", t == find_host_target()}});
         }
         out << list.dump() << "\n";
         return kExitOk;
@@ -305,7 +307,7 @@ int run_cli(int argc, const char* const* argv, std::ostream& out, std::ostream& 
             for (auto a : t->aliases) aliases += (aliases.empty() ? "" : ", ") + std::string(a);
             out << fmt::format("{:<10} {}{}{}\n", t->name, t->description,
                                aliases.empty() ? "" : " (aliases: " + aliases + ")",
-                               t == &host_target() ? " [host, default]" : "");
+                               t == find_host_target() ? " [host, default]" : "");
         }
         return kExitOk;
     }

@@ -30,6 +30,9 @@ std::string_view target_enum(cp_target t) {
         case CP_TARGET_ARMV7: return "CP_TARGET_ARMV7";
         case CP_TARGET_THUMBV7: return "CP_TARGET_THUMBV7";
         case CP_TARGET_THUMBV7EM: return "CP_TARGET_THUMBV7EM";
+        case CP_TARGET_RISCV64: return "CP_TARGET_RISCV64";
+        case CP_TARGET_X86: return "CP_TARGET_X86";
+        case CP_TARGET_ARMV6: return "CP_TARGET_ARMV6";
     }
     return "?";
 }

@@ -38,6 +38,7 @@ struct McTarget {
     const char* cpu;
     uint32_t min_size, max_size;
     bool branch_from_end;
+    const char* features = "";  // RISC-V: the generic CPUs have only the base ISA
 };
 
 McTarget mc_target(cp_target target) {
@@ -47,11 +48,14 @@ McTarget mc_target(cp_target target) {
         case CP_TARGET_ARMV7: return {"armv7-linux-gnueabihf", "cortex-a15", 4, 4, false};
         case CP_TARGET_THUMBV7: return {"thumbv7-linux-gnueabihf", "cortex-a15", 2, 4, false};
         case CP_TARGET_THUMBV7EM: return {"thumbv7em-none-eabihf", "cortex-m4", 2, 4, false};
+        case CP_TARGET_ARMV6: return {"armv6-linux-gnueabihf", "arm1176jzf-s", 4, 4, false};
+        case CP_TARGET_X86: return {"i686-linux-gnu", "pentium4", 1, 15, true};
+        case CP_TARGET_RISCV64: return {"riscv64-unknown-linux-gnu", "generic-rv64", 2, 4, false, "+m,+a,+f,+d,+c"};
     }
     fail(ErrorKind::Environment, "no disassembler for target {}", static_cast<int>(target));
 }
 
-// Only the three LLVM targets we decode (the only ones linked), on first use:
+// Only the LLVM targets we decode (the only ones linked), on first use:
 // compiling without a listing never registers them.
 void initialize_llvm() {
     static std::once_flag once;
@@ -65,6 +69,9 @@ void initialize_llvm() {
         LLVMInitializeARMTargetInfo();
         LLVMInitializeARMTargetMC();
         LLVMInitializeARMDisassembler();
+        LLVMInitializeRISCVTargetInfo();
+        LLVMInitializeRISCVTargetMC();
+        LLVMInitializeRISCVDisassembler();
     });
 }
 
@@ -109,7 +116,7 @@ Disassembler::Disassembler(cp_target target) : impl_(std::make_unique<Impl>()) {
     const llvm::MCTargetOptions options;
     m.regs.reset(t->createMCRegInfo(mc.triple));
     if (m.regs) m.asm_info.reset(t->createMCAsmInfo(*m.regs, mc.triple, options));
-    m.subtarget.reset(t->createMCSubtargetInfo(mc.triple, mc.cpu, ""));
+    m.subtarget.reset(t->createMCSubtargetInfo(mc.triple, mc.cpu, mc.features));
     m.instrs.reset(t->createMCInstrInfo());
     if (!m.regs || !m.asm_info || !m.subtarget || !m.instrs)
         fail(ErrorKind::Environment, "LLVM lacks the MC layer for {}", mc.triple);

@@ -14,10 +14,13 @@ namespace {
 uint64_t highest_address(cp_target target) {
     switch (target) {
         case CP_TARGET_X86_64:
-        case CP_TARGET_AARCH64: return UINT64_MAX;
+        case CP_TARGET_AARCH64:
+        case CP_TARGET_RISCV64: return UINT64_MAX;
         case CP_TARGET_ARMV7:
         case CP_TARGET_THUMBV7:
-        case CP_TARGET_THUMBV7EM: return UINT32_MAX;
+        case CP_TARGET_THUMBV7EM:
+        case CP_TARGET_X86:
+        case CP_TARGET_ARMV6: return UINT32_MAX;
     }
     return 0;
 }
@@ -40,7 +43,15 @@ int64_t patch_quantity(unsigned kind, uint64_t value, uint64_t place) {
         case CP_PATCH_REL32:
         case CP_PATCH_A64_BRANCH26:
         case CP_PATCH_ARM_BRANCH24:
-        case CP_PATCH_THM_BRANCH24: return static_cast<int64_t>(value - place);
+        case CP_PATCH_THM_BRANCH24:
+        case CP_PATCH_RV_BRANCH:
+        case CP_PATCH_RV_JAL:
+        case CP_PATCH_RV_CALL:
+        case CP_PATCH_RV_PCREL_HI20:
+        case CP_PATCH_RV_PCREL_LO12_I:
+        case CP_PATCH_RV_PCREL_LO12_S:
+        case CP_PATCH_RV_RVC_BRANCH:
+        case CP_PATCH_RV_RVC_JUMP: return static_cast<int64_t>(value - place);
         default: return static_cast<int64_t>(value);
     }
 }

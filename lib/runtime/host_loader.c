@@ -56,6 +56,9 @@ const char *cp_host_target_name(unsigned target) {
     case CP_TARGET_ARMV7: return "armv7";
     case CP_TARGET_THUMBV7: return "thumbv7";
     case CP_TARGET_THUMBV7EM: return "thumbv7em";
+    case CP_TARGET_RISCV64: return "riscv64";
+    case CP_TARGET_X86: return "x86";
+    case CP_TARGET_ARMV6: return "armv6";
     default: return "unknown";
     }
 }
@@ -67,8 +70,15 @@ int cp_host_runs(unsigned target) {
     return target == CP_TARGET_X86_64;
 #elif defined(__aarch64__)
     return target == CP_TARGET_AARCH64;
+#elif defined(__arm__) && __ARM_ARCH >= 7
+    return target == CP_TARGET_ARMV7 || target == CP_TARGET_THUMBV7 || target == CP_TARGET_THUMBV7EM ||
+           target == CP_TARGET_ARMV6;
 #elif defined(__arm__)
-    return target == CP_TARGET_ARMV7 || target == CP_TARGET_THUMBV7 || target == CP_TARGET_THUMBV7EM;
+    return target == CP_TARGET_ARMV6; /* an ARMv6 build (coparun-armv6): no Thumb-2, no ARMv7 */
+#elif defined(__riscv) && __riscv_xlen == 64
+    return target == CP_TARGET_RISCV64;
+#elif defined(__i386__)
+    return target == CP_TARGET_X86;
 #else
     (void)target;
     return 0;
@@ -82,6 +92,10 @@ const char *cp_host_name(void) {
     return "aarch64";
 #elif defined(__arm__)
     return "32-bit arm";
+#elif defined(__riscv) && __riscv_xlen == 64
+    return "riscv64";
+#elif defined(__i386__)
+    return "32-bit x86";
 #else
     return "this";
 #endif
@@ -109,7 +123,7 @@ static int check_image(cp_image *img, const uint8_t *bytes, size_t size, char *e
     const int intact = size >= CP_HEADER_SIZE && st != CP_ERR_MAGIC && st != CP_ERR_TRUNCATED &&
                        st != CP_ERR_VERSION && st != CP_ERR_CHECKSUM;
     const unsigned target = intact ? cp_read_u16(bytes + CP_HDR_TARGET) : 0;
-    if (intact && target >= CP_TARGET_X86_64 && target <= CP_TARGET_THUMBV7EM && !cp_host_runs(target)) {
+    if (intact && target >= CP_TARGET_X86_64 && target <= CP_TARGET_LAST && !cp_host_runs(target)) {
         set_error(error, error_size, "image is for %s, but this runner executes %s code", cp_host_target_name(target),
                   cp_host_name());
         return 0;

@@ -91,19 +91,28 @@ static uint32_t entry_alignment(uint16_t target, uint32_t flags) {
     case CP_TARGET_ARMV7:
     case CP_TARGET_THUMBV7:
     case CP_TARGET_THUMBV7EM:
+    case CP_TARGET_ARMV6:
         return (flags & CP_FLAG_THUMB_ENTRY) ? 2 : 4;
+    case CP_TARGET_RISCV64:
+        return 2; /* the C extension: 16-bit instructions */
     default:
         return 1; /* x86-64: instructions have no alignment */
     }
 }
 
 static int is_arm32(uint16_t target) {
-    return target == CP_TARGET_ARMV7 || target == CP_TARGET_THUMBV7 || target == CP_TARGET_THUMBV7EM;
+    return target == CP_TARGET_ARMV7 || target == CP_TARGET_THUMBV7 || target == CP_TARGET_THUMBV7EM ||
+           target == CP_TARGET_ARMV6;
+}
+
+/* Targets with a 32-bit address space. */
+static int is_32bit(uint16_t target) {
+    return is_arm32(target) || target == CP_TARGET_X86;
 }
 
 /* [at, at + size) is aligned and lies in the target's address space (no wrap). */
 static int region_fits(uint16_t target, uint64_t at, uint32_t size, uint32_t align) {
-    const uint64_t highest = is_arm32(target) ? 0xffffffffu : ~(uint64_t)0;
+    const uint64_t highest = is_32bit(target) ? 0xffffffffu : ~(uint64_t)0;
     if ((at & (uint64_t)(align - 1u)) != 0 || at > highest) {
         return 0;
     }
@@ -131,7 +140,7 @@ static cp_status check_addresses(const cp_image *img) {
  * (and checked) to find the checksum. */
 static cp_status check_header(const cp_image *img) {
     const uint32_t known_flags = CP_FLAG_THUMB_ENTRY | CP_FLAG_FIXED_ADDR;
-    if (img->target < CP_TARGET_X86_64 || img->target > CP_TARGET_THUMBV7EM) {
+    if (img->target < CP_TARGET_X86_64 || img->target > CP_TARGET_LAST) {
         return CP_ERR_TARGET;
     }
     /* Unknown flags could change the meaning of the image: refuse them. The
@@ -186,6 +195,10 @@ static int kind_allowed(uint16_t target, unsigned kind) {
     switch (target) {
     case CP_TARGET_X86_64:
         return kind == CP_PATCH_REL32 || kind == CP_PATCH_ABS64 || kind == CP_PATCH_ABS32;
+    case CP_TARGET_X86:
+        return kind == CP_PATCH_REL32 || kind == CP_PATCH_ABS32;
+    case CP_TARGET_ARMV6: /* no MOVW/MOVT before ARMv6T2: literal pools */
+        return kind == CP_PATCH_ARM_BRANCH24 || kind == CP_PATCH_ABS32;
     case CP_TARGET_AARCH64:
         return (kind >= CP_PATCH_A64_ADR_PAGE21 && kind <= CP_PATCH_A64_BRANCH26) ||
                kind == CP_PATCH_ABS64 || kind == CP_PATCH_ABS32;
@@ -194,6 +207,9 @@ static int kind_allowed(uint16_t target, unsigned kind) {
         return (kind >= CP_PATCH_ARM_MOVW && kind <= CP_PATCH_THM_BRANCH24) || kind == CP_PATCH_ABS32;
     case CP_TARGET_THUMBV7EM:
         return (kind >= CP_PATCH_THM_MOVW && kind <= CP_PATCH_THM_BRANCH24) || kind == CP_PATCH_ABS32;
+    case CP_TARGET_RISCV64:
+        return (kind >= CP_PATCH_RV_BRANCH && kind <= CP_PATCH_RV_RVC_JUMP) || kind == CP_PATCH_ABS64 ||
+               kind == CP_PATCH_ABS32;
     default:
         return 0;
     }

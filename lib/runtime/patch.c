@@ -58,6 +58,14 @@ struct kind_info {
 #define CP_KIND_CP_PATCH_THM_MOVW "thm_movw", 4, Q_ABS, 1, cp_encode_thumb_movw
 #define CP_KIND_CP_PATCH_THM_MOVT "thm_movt", 4, Q_ABS, 1, cp_encode_thumb_movt
 #define CP_KIND_CP_PATCH_THM_BRANCH24 "thm_branch24", 4, Q_REL, 0, cp_encode_thumb_branch24
+#define CP_KIND_CP_PATCH_RV_BRANCH "rv_branch", 4, Q_REL, 0, cp_encode_riscv_branch
+#define CP_KIND_CP_PATCH_RV_JAL "rv_jal", 4, Q_REL, 0, cp_encode_riscv_jal
+#define CP_KIND_CP_PATCH_RV_CALL "rv_call", 8, Q_REL, 0, cp_encode_riscv_call
+#define CP_KIND_CP_PATCH_RV_PCREL_HI20 "rv_pcrel_hi20", 4, Q_REL, 0, cp_encode_riscv_pcrel_hi20
+#define CP_KIND_CP_PATCH_RV_PCREL_LO12_I "rv_pcrel_lo12_i", 4, Q_REL, 0, cp_encode_riscv_pcrel_lo12_i
+#define CP_KIND_CP_PATCH_RV_PCREL_LO12_S "rv_pcrel_lo12_s", 4, Q_REL, 0, cp_encode_riscv_pcrel_lo12_s
+#define CP_KIND_CP_PATCH_RV_RVC_BRANCH "rv_rvc_branch", 2, Q_REL, 0, cp_encode_riscv_rvc_branch
+#define CP_KIND_CP_PATCH_RV_RVC_JUMP "rv_rvc_jump", 2, Q_REL, 0, cp_encode_riscv_rvc_jump
 
 static const struct kind_info kinds[CP_PATCH_KIND_MAX] = {
 #define CP_X_ROW(name, value, check, lo, hi) [name] = {CP_KIND_##name, check, lo, hi},

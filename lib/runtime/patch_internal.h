@@ -42,6 +42,16 @@ cp_status cp_encode_thumb_movw(uint8_t *site, uint64_t q);
 cp_status cp_encode_thumb_movt(uint8_t *site, uint64_t q);
 cp_status cp_encode_thumb_branch24(uint8_t *site, uint64_t q);
 
+/* patch_riscv.c */
+cp_status cp_encode_riscv_branch(uint8_t *site, uint64_t q);
+cp_status cp_encode_riscv_jal(uint8_t *site, uint64_t q);
+cp_status cp_encode_riscv_call(uint8_t *site, uint64_t q);
+cp_status cp_encode_riscv_pcrel_hi20(uint8_t *site, uint64_t q);
+cp_status cp_encode_riscv_pcrel_lo12_i(uint8_t *site, uint64_t q);
+cp_status cp_encode_riscv_pcrel_lo12_s(uint8_t *site, uint64_t q);
+cp_status cp_encode_riscv_rvc_branch(uint8_t *site, uint64_t q);
+cp_status cp_encode_riscv_rvc_jump(uint8_t *site, uint64_t q);
+
 /* ---- Bit-field helpers -------------------------------------------------- */
 
 /* A mask of the low `width` bits, 1 <= width <= 32. */

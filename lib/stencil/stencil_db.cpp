@@ -318,7 +318,38 @@ std::unique_ptr<StencilDb> StencilDb::load(const std::string& path, const Target
 StencilDb::~StencilDb() = default;
 
 void StencilDb::decode_symbol(uint32_t i) { elf_->decode_symbol(*this, i); }
-void StencilDb::decode_relocations(uint32_t section) { elf_->decode_relocations(*this, section); }
+void StencilDb::decode_relocations(uint32_t section) {
+    elf_->decode_relocations(*this, section);
+    pair_pcrel_low_parts(section);
+}
+
+// A split PC-relative address (RISC-V auipc + addi/load/store): the low
+// part's relocation names the label of the auipc, whose own relocation holds
+// the target. Both halves encode the distance from the auipc, so the low part
+// takes the high part's symbol and addend plus (low site - auipc site): its
+// S + A - P is then exactly that distance, wherever the code is loaded.
+void StencilDb::pair_pcrel_low_parts(uint32_t section) {
+    const ObjSection& sec = sections_[section];
+    const auto begin = relocs_.begin() + sec.reloc_begin, end = relocs_.begin() + sec.reloc_end;  // sorted by offset
+    for (auto lo = begin; lo != end; ++lo) {
+        if (!target_->is_pcrel_low_part(lo->type)) continue;
+        const ObjSymbol& label = symbol(lo->symbol);
+        const ObjReloc* hi = nullptr;
+        if (label.role == SymbolRole::Defined && label.section == section) {
+            auto at = std::lower_bound(begin, end, label.value,
+                                       [](const ObjReloc& r, uint64_t offset) { return r.offset < offset; });
+            for (; at != end && at->offset == label.value && !hi; ++at)
+                if (target_->is_pcrel_high_part(at->type)) hi = &*at;
+        }
+        if (!hi)
+            fail(ErrorKind::Environment,
+                 "{}: section {}: relocation {} at offset {:#x} refers to {}, which labels no high-part relocation in "
+                 "the same section",
+                 path_, quote(sec.name), target_->relocation_name(lo->type), lo->offset, quote(label.name));
+        lo->symbol = hi->symbol;
+        lo->addend = hi->addend + (static_cast<int64_t>(lo->offset) - static_cast<int64_t>(hi->offset));
+    }
+}
 
 std::span<const ObjSymbol> StencilDb::symbols() {
     if (!all_symbols_done_) {

@@ -146,6 +146,7 @@ private:
     StencilDb() = default;
     void decode_symbol(uint32_t i);
     void decode_relocations(uint32_t section);
+    void pair_pcrel_low_parts(uint32_t section);
     uint32_t find_function(std::string_view name);  // symbol index, or UINT32_MAX
     Stencil prepare(uint32_t symbol);
 

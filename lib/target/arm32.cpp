@@ -244,6 +244,16 @@ const TargetInfo& thumbv7_target() {
     return target;
 }
 
+// ARMv6 has no MOVW/MOVT (ARMv6T2 added them): gcc loads every address from
+// a literal pool word (R_ARM_ABS32) after the function, so a stencil with one
+// keeps its final jump (the pool follows it) and far operands are pool words
+// holding the base-relative offset.
+const TargetInfo& armv6_target() {
+    static const Arm32 target(CP_TARGET_ARMV6, "armv6", false,
+                              "ARMv6 ARM1176JZF-S, ARM state, VFPv2 hard-float (runs under qemu-arm -cpu arm1176)");
+    return target;
+}
+
 const TargetInfo& thumbv7em_target() {
     static const Arm32 target(CP_TARGET_THUMBV7EM, "thumbv7em", true,
                               "ARMv7E-M Cortex-M4F, Thumb-2, fpv4-sp-d16 (runs in the armhf runner under qemu-arm)");

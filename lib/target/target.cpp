@@ -6,18 +6,36 @@
 #include <algorithm>
 #include <array>
 
+#include "support/error.hpp"
+
 namespace copapy {
 
 namespace {
-// The target of the machine the compiler runs on; also called "native".
+// The target of the machine the compiler is built for, from the compiler's
+// own architecture macros; also called "native". Nothing else in the
+// compiler depends on the host: images are written byte by byte in little
+// endian and stencil objects are read as the ELF files they are. A machine
+// with no target of its own gets "" and compiles only with -t.
 #if defined(__x86_64__)
 constexpr std::string_view kHostTargetName = "x86_64";
+#elif defined(__aarch64__)
+constexpr std::string_view kHostTargetName = "aarch64";
+#elif defined(__riscv) && __riscv_xlen == 64
+constexpr std::string_view kHostTargetName = "riscv64";
+#elif defined(__i386__)
+constexpr std::string_view kHostTargetName = "x86";
+#elif defined(__arm__) && __ARM_ARCH >= 7
+constexpr std::string_view kHostTargetName = "armv7";
+#elif defined(__arm__) && __ARM_ARCH == 6
+constexpr std::string_view kHostTargetName = "armv6";
 #else
-#error "copapy-cc runs on x86_64 hosts"
+constexpr std::string_view kHostTargetName = "";
 #endif
 }  // namespace
 
 int64_t TargetInfo::implicit_addend(cp_patch_kind, const uint8_t*) const { return 0; }
+bool TargetInfo::is_pcrel_low_part(uint32_t) const { return false; }
+bool TargetInfo::is_pcrel_high_part(uint32_t) const { return false; }
 
 std::string TargetInfo::relocation_name(uint32_t elf_type) const {
     return llvm::object::getELFRelocationTypeName(elf_machine, elf_type).str();
@@ -63,8 +81,14 @@ const TargetInfo* find_target(std::string_view name) {
     return nullptr;
 }
 
+const TargetInfo* find_host_target() {
+    static const TargetInfo* host = kHostTargetName.empty() ? nullptr : find_target(kHostTargetName);
+    return host;
+}
+
 const TargetInfo& host_target() {
-    static const TargetInfo* host = find_target(kHostTargetName);
+    const TargetInfo* host = find_host_target();
+    if (!host) fail(ErrorKind::Usage, "this machine has no target of its own: give one with -t (see 'copapy-cc targets')");
     return *host;
 }
 

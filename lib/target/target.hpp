@@ -1,7 +1,7 @@
 // A compilation target: the ISA facts the target-independent stages need.
 //
 // One source file per target family implements this interface
-// (x86_64.cpp, aarch64.cpp, arm32.cpp for ARM and Thumb): it classifies the
+// (x86_64.cpp, aarch64.cpp, arm32.cpp for ARM and Thumb, riscv.cpp): it classifies the
 // ELF relocations gcc emits for our stencils into the image's patch kinds
 // (include/copapy/image.h), decodes implicit addends (REL objects), and
 // recognises the tail jump that ends a stencil. Encoding lives in the runtime
@@ -72,6 +72,13 @@ public:
     // "vldr/vstr imm8*4", for listings and messages.
     virtual std::string_view data_field_name(uint8_t form) const = 0;
 
+    // Split PC-relative addresses (RISC-V auipc + addi/load/store): the low
+    // part's relocation (PCREL_LO12_*) refers to the label of the instruction
+    // whose relocation (PCREL_HI20) holds the high part and the real target;
+    // the stencil database pairs them. No such relocations elsewhere.
+    virtual bool is_pcrel_low_part(uint32_t elf_type) const;
+    virtual bool is_pcrel_high_part(uint32_t elf_type) const;
+
     // Name of an ELF relocation type for messages ("R_X86_64_PC32").
     std::string relocation_name(uint32_t elf_type) const;
 
@@ -86,7 +93,10 @@ std::vector<std::string_view> table_aliases(std::string_view name);
 
 // Looks a target up by name or alias; nullptr if unknown.
 const TargetInfo* find_target(std::string_view name);
-// The target of the machine the compiler runs on (x86_64 here).
+// The target of the machine the compiler was built for (lib/target/target.cpp
+// picks it from the architecture), or nullptr on a machine without one;
+// host_target() throws a usage error there.
+const TargetInfo* find_host_target();
 const TargetInfo& host_target();
 std::span<const TargetInfo* const> all_targets();
 
@@ -96,5 +106,8 @@ const TargetInfo& aarch64_target();
 const TargetInfo& armv7_target();
 const TargetInfo& thumbv7_target();
 const TargetInfo& thumbv7em_target();
+const TargetInfo& riscv64_target();
+const TargetInfo& x86_target();
+const TargetInfo& armv6_target();
 
 }  // namespace copapy

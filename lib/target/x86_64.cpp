@@ -16,6 +16,20 @@
 //   register): ModRM with mod = 10 and rm = 011 right before the four bytes
 //   of the marker. Every offset of an image fits a disp32, so far stencils
 //   are never needed here.
+//
+// 32-bit x86 (target `x86`, i686 + SSE2; System V i386 psABI,
+// https://gitlab.com/x86-psABIs/i386-ABI) shares the instruction encoding, so
+// the tail jump and the [ebx + disp32] operands are recognised the same way.
+// Its own quirks:
+// - REL, not RELA: the addend (-4 for a call or jmp rel32) is the field's
+//   content (implicit_addend).
+// - There is no RIP-relative addressing: with -fno-pic data is addressed
+//   absolutely (R_386_32), so every reference to data or to library
+//   constants is a load-time abs32 patch; calls and jumps are R_386_PC32
+//   (R_386_PLT32 from newer assemblers), resolved at compile time.
+// - The default ABI passes floats on the stack and returns them in x87
+//   st(0); the stencils and their musl libm are built with -mregparm=3
+//   -msseregparm, so values travel in eax/edx and xmm0/xmm1 as on x86-64.
 #include <llvm/BinaryFormat/ELF.h>
 
 #include "support/bits.hpp"
@@ -25,16 +39,53 @@
 namespace copapy {
 namespace {
 
-class X86_64 final : public TargetInfo {
-public:
-    X86_64() : TargetInfo(CP_TARGET_X86_64, "x86_64", llvm::ELF::EM_X86_64) {
+// What x86-64 and i686 share: the encoding of jmp rel32 and of [base + disp32].
+class X86Family : public TargetInfo {
+protected:
+    X86Family(cp_target id_, std::string_view name_, uint16_t machine, std::string_view desc)
+        : TargetInfo(id_, name_, machine) {
         aliases = table_aliases(name);
         code_align = 16;
         data_align = 16;
         max_stencil_align = 1;  // no instruction alignment requirements
         nop = {0x90};
-        description = "x86-64 System V (host gcc)";
+        description = desc;
     }
+
+    // `jmp rel32` (E9) whose field ends the function.
+    static std::optional<uint32_t> final_jmp_rel32(std::span<const uint8_t> code, uint32_t offset) {
+        constexpr uint8_t kJmpRel32 = 0xe9;
+        if (offset < 1 || offset + 4 != code.size() || code[offset - 1] != kJmpRel32) return std::nullopt;
+        return offset - 1;
+    }
+
+public:
+    std::vector<DataField> find_data_fields(std::span<const uint8_t> code, int64_t marker) const override {
+        std::vector<DataField> out;
+        if (!fits_signed(marker, 32)) return out;
+        for (uint32_t at = 1; at + 4 <= code.size(); ++at) {
+            const bool modrm_base_disp32 = (code[at - 1] & 0xc7) == 0x83;  // mod 10, rm 011 (rbx / ebx)
+            if (modrm_base_disp32 && read_le32(&code[at]) == static_cast<uint32_t>(marker)) {
+                out.push_back({at, 0});
+                at += 3;
+            }
+        }
+        return out;
+    }
+
+    bool data_field_fits(uint8_t, int64_t disp) const override { return fits_signed(disp, 32); }
+
+    void write_data_field(uint8_t form, uint8_t* site, int64_t disp) const override {
+        if (!data_field_fits(form, disp)) fail(ErrorKind::Environment, "{}: displacement {} does not fit a disp32", name, disp);
+        write_le32(site, static_cast<uint32_t>(disp));
+    }
+
+    std::string_view data_field_name(uint8_t) const override { return "disp32"; }
+};
+
+class X86_64 final : public X86Family {
+public:
+    X86_64() : X86Family(CP_TARGET_X86_64, "x86_64", llvm::ELF::EM_X86_64, "x86-64 System V (host gcc)") {}
 
     std::optional<cp_patch_kind> classify(uint32_t type) const override {
         switch (type) {
@@ -47,41 +98,50 @@ public:
 
     std::optional<uint32_t> tail_jump_start(std::span<const uint8_t> code, uint32_t offset,
                                             uint32_t type) const override {
-        constexpr uint8_t kJmpRel32 = 0xe9;
         if (type != llvm::ELF::R_X86_64_PLT32 && type != llvm::ELF::R_X86_64_PC32) return std::nullopt;
-        if (offset < 1 || offset + 4 != code.size() || code[offset - 1] != kJmpRel32) return std::nullopt;
-        return offset - 1;
+        return final_jmp_rel32(code, offset);
     }
 
     bool position_independent(cp_patch_kind kind) const override { return kind == CP_PATCH_REL32; }
+};
 
-    std::vector<DataField> find_data_fields(std::span<const uint8_t> code, int64_t marker) const override {
-        std::vector<DataField> out;
-        if (!fits_signed(marker, 32)) return out;
-        for (uint32_t at = 1; at + 4 <= code.size(); ++at) {
-            const bool modrm_rbx_disp32 = (code[at - 1] & 0xc7) == 0x83;  // mod 10, rm 011
-            if (modrm_rbx_disp32 && read_le32(&code[at]) == static_cast<uint32_t>(marker)) {
-                out.push_back({at, 0});
-                at += 3;
-            }
+class X86_32 final : public X86Family {
+public:
+    X86_32()
+        : X86Family(CP_TARGET_X86, "x86", llvm::ELF::EM_386,
+                    "i686 + SSE2, floats in XMM registers (i686-linux-gnu-gcc; runs under qemu-i386)") {}
+
+    std::optional<cp_patch_kind> classify(uint32_t type) const override {
+        switch (type) {
+            case llvm::ELF::R_386_PC32:
+            case llvm::ELF::R_386_PLT32: return CP_PATCH_REL32;  // no PLT in an image: calls go directly
+            case llvm::ELF::R_386_32: return CP_PATCH_ABS32;
+            default: return std::nullopt;  // GOT/GOTOFF/GOTPC (no -fpic), TLS
         }
-        return out;
     }
 
-    bool data_field_fits(uint8_t, int64_t disp) const override { return fits_signed(disp, 32); }
-
-    void write_data_field(uint8_t form, uint8_t* site, int64_t disp) const override {
-        if (!data_field_fits(form, disp)) fail(ErrorKind::Environment, "x86-64: displacement {} does not fit a disp32", disp);
-        write_le32(site, static_cast<uint32_t>(disp));
+    int64_t implicit_addend(cp_patch_kind kind, const uint8_t* site) const override {
+        return kind == CP_PATCH_REL32 || kind == CP_PATCH_ABS32 ? int64_t{static_cast<int32_t>(read_le32(site))} : 0;
     }
 
-    std::string_view data_field_name(uint8_t) const override { return "disp32"; }
+    std::optional<uint32_t> tail_jump_start(std::span<const uint8_t> code, uint32_t offset,
+                                            uint32_t type) const override {
+        if (type != llvm::ELF::R_386_PC32 && type != llvm::ELF::R_386_PLT32) return std::nullopt;
+        return final_jmp_rel32(code, offset);
+    }
+
+    bool position_independent(cp_patch_kind kind) const override { return kind == CP_PATCH_REL32; }
 };
 
 }  // namespace
 
 const TargetInfo& x86_64_target() {
     static const X86_64 target;
+    return target;
+}
+
+const TargetInfo& x86_target() {
+    static const X86_32 target;
     return target;
 }
 

@@ -87,7 +87,7 @@ class TargetNames(EnvCase):
 
     def test_unknown_names_list_the_known_ones(self) -> None:
         table = self.target_table()
-        for name in ("x86", "armv6", "riscv64", "pdp11", ""):
+        for name in ("pdp11", "m68k", "sparc", ""):  # never targets (x86, armv6, riscv64 became ones)
             with self.subTest(name=name):
                 with self.assertRaisesRegex(ValueError, f"unknown target '{name}'") as cm:
                     cp.Target(name)

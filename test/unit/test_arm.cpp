@@ -156,3 +156,27 @@ TEST_CASE("every target's stencil object has every stencil, cut to size, and lin
         for (const ImagePatch& p : img.patches) CHECK((p.region == CP_REGION_DATA || p.kind == CP_PATCH_ABS32));
     }
 }
+
+TEST_CASE("armv6 is ARM state without MOVW/MOVT: addresses come from literal pools") {
+    const TargetInfo& t = armv6_target();
+    CHECK(find_target("armv6") == &t);
+    CHECK(find_target("armv6l") == &t);
+    CHECK(t.id == CP_TARGET_ARMV6);
+    CHECK_FALSE(t.thumb);
+    auto db = StencilDb::load(std::string(COPAPY_STENCIL_DIR) + "/armv6.o", t);
+    size_t abs32 = 0;
+    for (const ObjReloc& r : db->relocs()) {
+        CHECK(r.type != R_ARM_MOVW_ABS_NC);  // ARMv6T2 and later only
+        CHECK(r.type != R_ARM_MOVT_ABS);
+        CHECK(r.type != R_ARM_THM_CALL);     // no Thumb-2 either
+        abs32 += r.type == R_ARM_ABS32;
+    }
+    CHECK(abs32 > 0);
+    // A far operand is a pool word after the final branch: the base-relative
+    // offset, so the stencil keeps its jump and has no load-time patch.
+    const Stencil& far = db->stencil("far_ld0_f_ii");
+    CHECK_FALSE(far.tail_cut);
+    CHECK(db->stencil("ld0_f_ii").tail_cut);
+    // The loader accepts only ARM-state branches and pool words in its images.
+    CHECK(cp_patch_kind_name(CP_PATCH_ARM_MOVW) != nullptr);
+}

@@ -58,3 +58,41 @@ TEST_CASE("rel32 encodes S + A - P and rejects overflow") {
     CHECK(code[4] == 0xff);
     CHECK(cp_patch_apply(CP_PATCH_REL32, code.data() + 1, 0x1'0000'0000ull, 0) == CP_ERR_PATCH_RANGE);
 }
+
+TEST_CASE("x86 (i686) is found by name and aliases and classifies REL relocations") {
+    const TargetInfo& t = x86_target();
+    CHECK(find_target("x86") == &t);
+    CHECK(find_target("i686") == &t);
+    CHECK(find_target("i386") == &t);
+    CHECK(t.id == CP_TARGET_X86);
+    CHECK(t.classify(R_386_PC32) == CP_PATCH_REL32);
+    CHECK(t.classify(R_386_PLT32) == CP_PATCH_REL32);
+    CHECK(t.classify(R_386_32) == CP_PATCH_ABS32);
+    CHECK_FALSE(t.classify(R_386_GOTOFF));  // PIC musl: built with -fno-pic instead
+    CHECK_FALSE(t.classify(R_386_GOTPC));
+    CHECK_FALSE(t.classify(R_386_TLS_LE));
+    CHECK(t.position_independent(CP_PATCH_REL32));
+    CHECK_FALSE(t.position_independent(CP_PATCH_ABS32));  // no RIP-relative data on i386
+    CHECK(t.relocation_name(R_386_PC32) == "R_386_PC32");
+    // REL: the addend is the field's content (-4 for a rel32 at the end of its instruction).
+    const std::vector<uint8_t> rel = {0xfc, 0xff, 0xff, 0xff};
+    CHECK(t.implicit_addend(CP_PATCH_REL32, rel.data()) == -4);
+    const std::vector<uint8_t> abs = {0x10, 0, 0, 0};
+    CHECK(t.implicit_addend(CP_PATCH_ABS32, abs.data()) == 16);
+}
+
+TEST_CASE("x86 cuts only a final jmp rel32 and finds [ebx + disp32] operands") {
+    const TargetInfo& t = x86_target();
+    // addss 0x7ffffff0(%ebx),%xmm0 ; jmp result_ff
+    std::vector<uint8_t> code = {0xf3, 0x0f, 0x58, 0x83, 0xf0, 0xff, 0xff, 0x7f, 0xe9, 0xfc, 0xff, 0xff, 0xff};
+    CHECK(t.tail_jump_start(code, 9, R_386_PC32) == 8u);
+    CHECK_FALSE(t.tail_jump_start(code, 9, R_386_32));
+    code[8] = 0xe8;  // call
+    CHECK_FALSE(t.tail_jump_start(code, 9, R_386_PC32));
+    const auto fields = t.find_data_fields(code, 0x7fff'fff0);
+    REQUIRE(fields.size() == 1);
+    CHECK(fields[0].offset == 4);
+    t.write_data_field(0, code.data() + 4, 8);
+    CHECK(code[4] == 8);
+    CHECK(code[7] == 0);
+}

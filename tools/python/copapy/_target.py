@@ -48,14 +48,22 @@ _INSTALL_BINS = _install_bins()
 
 # platform.machine() -> canonical target the host runs natively.
 _HOST_MACHINES = {"x86_64": "x86_64", "amd64": "x86_64", "aarch64": "aarch64", "arm64": "aarch64",
-                  "armv7l": "armv7"}
+                  "armv7l": "armv7", "riscv64": "riscv64", "i686": "x86", "i386": "x86",
+                  "armv6l": "armv6"}
 
 # Canonical target -> (qemu user-mode emulator, runner built for that target,
 # environment variable that may name the runner).
 _AARCH64_RUNNER = ("qemu-aarch64", "coparun-aarch64", "COPAPY_RUN_AARCH64")
 _ARMHF_RUNNER = ("qemu-arm", "coparun-armhf", "COPAPY_RUN_ARMHF")
+_RISCV64_RUNNER = ("qemu-riscv64", "coparun-riscv64", "COPAPY_RUN_RISCV64")
+_X86_RUNNER = ("qemu-i386", "coparun-x86", "COPAPY_RUN_X86")
+_ARMV6_RUNNER = ("qemu-arm", "coparun-armv6", "COPAPY_RUN_ARMV6")
 _EMULATED_RUNNERS = {"aarch64": _AARCH64_RUNNER, "armv7": _ARMHF_RUNNER, "thumbv7": _ARMHF_RUNNER,
-                     "thumbv7em": _ARMHF_RUNNER}
+                     "thumbv7em": _ARMHF_RUNNER, "riscv64": _RISCV64_RUNNER,
+                     "x86": _X86_RUNNER, "armv6": _ARMV6_RUNNER}
+# Options for the emulator: armv6 code runs on qemu's model of that very CPU,
+# so an ARMv7 instruction in an image fails the tests instead of passing.
+_EMULATOR_ARGS = {"armv6": ["-cpu", "arm1176"]}
 
 # What `-O` levels the optimization= argument accepts. The original project's
 # levels are gcc's for its stencils ("O3" by default); ours are the compiler's
@@ -151,7 +159,7 @@ def _runner_command(target: str) -> List[str]:
     # A cross runner sits next to the host runner, so look there first when COPAPY_RUN names one.
     host_runner = os.environ.get("COPAPY_RUN")
     extra = (Path(host_runner).parent,) if host_runner else ()
-    return [qemu, find_tool(runner, env_var, extra)]
+    return [qemu, *_EMULATOR_ARGS.get(target, []), find_tool(runner, env_var, extra)]
 
 
 def _format_input(node: Node, name: str, x: Any) -> str:
