@@ -2,7 +2,7 @@ import copapy as cp
 
 # Define variables
 a = cp.value(0.25)
-b = cp.value(0.87)
+b = cp.value(0.87, range=(0.0, 1.0))  # declared: sqrt(b) below is safe
 
 # Define computations
 c = a + b * 2.0

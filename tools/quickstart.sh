@@ -27,7 +27,7 @@ mkdir -p build/examples
 PYTHONPATH="$PWD/tools/python" python3 - <<'PY'
 import copapy as cp
 a = cp.value(0.25, name="a")
-b = cp.value(0.87, name="b")
+b = cp.value(0.87, name="b", range=(0.0, 1.0))
 c = a + b * 2.0
 cp.export("build/examples/readme.json", c=c, d=c ** 2 + cp.sin(a), e=cp.sqrt(b))
 PY

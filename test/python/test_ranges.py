@@ -187,3 +187,35 @@ class Enforced(unittest.TestCase):
 
 if __name__ == "__main__":
     unittest.main()
+
+
+class Warned(unittest.TestCase):
+    """copapy-cc's range findings reach a Target's user as CompileWarnings
+    naming the Python line; a declared range that makes the program safe
+    silences them."""
+
+    def compile_sqrt(self, **declared: Any) -> List[str]:
+        import warnings
+        x = cp.value(2.0, **declared)
+        y = cp.sqrt(x)  # the line the warning names
+        line = sys._getframe().f_lineno - 1
+        tg = cp.Target()
+        self.addCleanup(tg.close)
+        with warnings.catch_warnings(record=True) as caught:
+            warnings.simplefilter("always")
+            tg.compile(y)
+        tg.run()
+        self.assertAlmostEqual(tg.read_value(y), math.sqrt(2.0), places=6)
+        found = [w for w in caught if issubclass(w.category, cp.CompileWarning)]
+        self.line = line
+        self.places = [(Path(w.filename).name, w.lineno) for w in found]
+        return [str(w.message) for w in found]
+
+    def test_finding_names_the_line(self) -> None:
+        texts = self.compile_sqrt()
+        self.assertEqual(len(texts), 1, texts)
+        self.assertRegex(texts[0], r"node \d+ \('sqrt'\): sqrt argument in \[-inf, inf\] or NaN may be negative")
+        self.assertEqual(self.places, [("test_ranges.py", self.line)])  # issued at the line that made the node
+
+    def test_declared_range_silences_it(self) -> None:
+        self.assertEqual(self.compile_sqrt(range=(0.0, 4.0)), [])

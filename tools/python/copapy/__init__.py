@@ -68,7 +68,7 @@ from ._interp import lerp, interp
 from ._sorting import sort, argsort
 from ._grad import grad
 from ._dag import export
-from ._target import Target
+from ._target import CompileWarning, Target
 from ._jit import jit
 from .linalg import solve, inv, det
 from . import linalg
@@ -77,7 +77,7 @@ from . import filters
 from .nn import relu, sigmoid
 
 __all__ = [
-    "__version__", "Target", "NumLike", "value", "state", "iif", "vector", "tensor", "matrix", "array",
+    "__version__", "Target", "CompileWarning", "NumLike", "value", "state", "iif", "vector", "tensor", "matrix", "array",
     "quaternion", "identity", "zeros", "ones", "eye", "diagonal", "arange", "concat", "ravel",
     "sqrt", "abs", "sin", "sign", "cos", "tan", "tanh", "asin", "acos", "atan", "atan2", "log", "exp", "pow",
     "hypot", "floor", "ceil", "trunc", "round", "clamp", "minimum", "maximum", "min", "max",

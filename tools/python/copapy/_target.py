@@ -10,6 +10,7 @@ import shutil
 import struct
 import subprocess
 import tempfile
+import warnings
 import weakref
 from pathlib import Path
 from typing import (TYPE_CHECKING, Any, Callable, Dict, Iterable, List, Mapping, Optional, Sequence, Set, Tuple,
@@ -69,6 +70,33 @@ _EMULATOR_ARGS = {"armv6": ["-cpu", "arm1176"]}
 # levels are gcc's for its stencils ("O3" by default); ours are the compiler's
 # passes, -O2 being the highest, so "O3" means -O2.
 _OPT_LEVELS = {0: "0", 1: "1", 2: "2", 3: "2"}
+
+
+class CompileWarning(UserWarning):
+    """What copapy-cc warns about while compiling a Target's program: above all
+    the value-range analysis' findings ("model.py:42: node 17 ('floordiv'):
+    divisor in [-2, 3] includes 0"), which name the Python line."""
+
+
+_WARNING_PREFIX = "copapy-cc: warning: "
+
+
+_PLACE = re.compile(r"(?P<file>[^:]+\.py):(?P<line>\d+): (?P<what>.*)\Z")
+
+
+def _forward_warnings(stderr: str) -> None:
+    """copapy-cc's warnings as Python warnings, so that a Target's user sees
+    them too: one that names a Python line ("model.py:42: ...") is issued at
+    that line, like any warning of the user's code; others at the caller."""
+    for line in stderr.splitlines():
+        if not line.startswith(_WARNING_PREFIX):
+            continue
+        text = line[len(_WARNING_PREFIX):]
+        place = _PLACE.match(text)
+        if place:
+            warnings.warn_explicit(place["what"], CompileWarning, place["file"], int(place["line"]))
+        else:
+            warnings.warn(text, CompileWarning, stacklevel=3)
 
 
 def _host_target() -> Optional[str]:
@@ -395,6 +423,7 @@ class Target:
         proc = subprocess.run(self._build_command(dag_path) + ["-o", image], capture_output=True, text=True)
         if proc.returncode != 0:
             raise RuntimeError(f"copapy-cc failed (exit status {proc.returncode}):\n{proc.stderr.strip()}")
+        _forward_warnings(proc.stderr)
 
         outputs = {node: (name, node.dtype) for node, name in dag.output_names.items()}
         states = {node: name for node, name in dag.names.items() if node.op == "state"}
