@@ -81,14 +81,20 @@ RANGED_DAG = """{"format":"copapy-dag","version":3,"nodes":[
  "outputs":[{"name":"y","node":2}]}"""
 
 
+def build_image(cc, tmp, stem, text, what):
+    """Compiles the DAG `text` to tmp/<stem>.cpimg, checked as `what`; the image's path, or None."""
+    dag = tmp / f"{stem}.json"
+    dag.write_text(text)
+    img = tmp / f"{stem}.cpimg"
+    proc = run([cc, "build", str(dag), "-o", str(img)])
+    check(what, proc.returncode == 0, proc.stderr)
+    return img if proc.returncode == 0 else None
+
+
 def ranged_corpus(cc, runner, tmp):
     """coparun refuses values outside an input's declared range (docs/dag-format.md, version 3)."""
-    dag = tmp / "ranged.json"
-    dag.write_text(RANGED_DAG)
-    img = tmp / "ranged.cpimg"
-    proc = run([cc, "build", str(dag), "-o", str(img)])
-    check("range/build", proc.returncode == 0, proc.stderr)
-    if proc.returncode != 0:
+    img = build_image(cc, tmp, "ranged", RANGED_DAG, "range/build")
+    if img is None:
         return
     ok = run([runner, str(img), "--set", "x=1", "--set", "k=-3"])
     check("range/inside", ok.returncode == 0 and '"y": -3.0' in ok.stdout, ok.stdout + ok.stderr)
@@ -128,12 +134,8 @@ def reseal(img):
 
 
 def image_corpus(cc, runner, tmp):
-    dag = tmp / "valid.json"
-    dag.write_text(VALID_DAG)
-    good = tmp / "valid.cpimg"
-    proc = run([cc, "build", str(dag), "-o", str(good)])
-    check("image/build-valid", proc.returncode == 0, proc.stderr)
-    if proc.returncode != 0:
+    good = build_image(cc, tmp, "valid", VALID_DAG, "image/build-valid")
+    if good is None:
         return
     ok = run([runner, str(good), "--set", "x=0.5", "--set", "k=3"])
     check("image/run-valid", ok.returncode == 0 and '"p": 1.5' in ok.stdout, ok.stdout + ok.stderr)
@@ -205,7 +207,7 @@ def image_corpus(cc, runner, tmp):
     struct.pack_into("<H", bad, 8, 1)
     case("version-1", reseal(bad), ["unsupported image format version 1 (this runner reads version 3): rebuild the "
                                     "image with this copapy-cc"])
-    fixed_addresses(cc, runner, tmp, dag)
+    fixed_addresses(cc, runner, tmp, tmp / "valid.json")
 
 
 def fixed_addresses(cc, runner, tmp, dag):
