@@ -36,16 +36,18 @@ nlohmann::ordered_json bound(Kind kind, double f, int64_t i) {
     return static_cast<float>(f);  // a binary32 value held exactly
 }
 
-// A range as the manifest writes it: "range": [lo, hi] (null if only NaN
-// is possible) and, for floats, "nan": whether NaN is possible.
-void put_range(nlohmann::ordered_json& entry, const char* key, const Range& r) {
-    if (r.kind == Kind::I) {
-        entry[key] = {r.ilo, r.ihi};
-        return;
-    }
-    entry[key] = r.empty ? nlohmann::ordered_json(nullptr)
-                         : nlohmann::ordered_json{bound(Kind::F, r.flo, 0), bound(Kind::F, r.fhi, 0)};
-    if (std::string_view(key) == "range") entry["nan"] = r.nan;  // a declared range never holds NaN
+// A range's bounds as the manifest writes them: [lo, hi], null if only NaN
+// is possible (whether NaN is, the caller writes where it can be).
+nlohmann::ordered_json bounds(const Range& r) {
+    if (r.kind == Kind::I) return {r.ilo, r.ihi};
+    return r.empty ? nlohmann::ordered_json(nullptr)
+                   : nlohmann::ordered_json{bound(Kind::F, r.flo, 0), bound(Kind::F, r.fhi, 0)};
+}
+
+// "range" and, for floats, "nan": what the analysis proved for a value.
+void put_proven(nlohmann::ordered_json& entry, const Range& r) {
+    entry["range"] = bounds(r);
+    if (r.kind == Kind::F) entry["nan"] = r.nan;
 }
 
 // Per symbol name: the IR nodes behind it (an input's or state's value at
@@ -81,15 +83,15 @@ std::string format_manifest(const EmitInput& in, std::span<const uint8_t> image_
             with_value["initial"] = initial_value(s.dtype, in.program.data[s.offset / 4]);
             if (n && n->input != kNone) {
                 if (std::string loc = source_location(in.ir, n->input); !loc.empty()) with_value["loc"] = loc;
-                if (n->in && n->in->declared) put_range(with_value, "declared_range", declared_range(*n->in));
-                if (in.ranges) put_range(with_value, "range", in.ranges->ranges[n->input]);
+                if (n->in && n->in->declared) with_value["declared_range"] = bounds(declared_range(*n->in));
+                if (in.ranges) put_proven(with_value, in.ranges->ranges[n->input]);
             }
             inputs.push_back(with_value);
         }
         if (s.flags & CP_SYM_OUTPUT) {
             if (n && n->output != kNone) {
                 if (std::string loc = source_location(in.ir, n->output); !loc.empty()) entry["loc"] = loc;
-                if (in.ranges) put_range(entry, "range", in.ranges->ranges[n->output]);
+                if (in.ranges) put_proven(entry, in.ranges->ranges[n->output]);
             }
             outputs.push_back(entry);
         }

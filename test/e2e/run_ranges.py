@@ -29,6 +29,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[2]
 sys.path.insert(0, str(ROOT / "tools/python"))
 from copapy._target import _runner_command  # noqa: E402  (the one place that knows how to run a target)
+from copapy._value import f32  # noqa: E402
 
 INT_MIN, INT_MAX = -(2 ** 31), 2 ** 31 - 1
 MATH1 = ["sqrt", "exp", "log", "sin", "cos", "tan", "asin", "acos", "atan", "tanh", "floor", "ceil", "trunc", "round"]
@@ -38,10 +39,6 @@ CMP = ["gt", "ge", "lt", "le", "eq", "ne"]
 BITS = ["and", "or", "xor"]
 SHIFT = ["lshift", "rshift"]
 FLOAT2 = ["div", "atan2", "hypot", "pow"]
-
-
-def f32(x):
-    return struct.unpack("<f", struct.pack("<f", x))[0]
 
 
 def num2_type(a, b, op):
@@ -252,7 +249,7 @@ def main():
                 failures.append(f"program {k}: copapy-cc --ranges=off failed: {off.stderr[-800:]}")
                 continue
             m = json.loads(manifest.read_text())
-            outs = [o for o in m["outputs"]]
+            outs = m["outputs"]
             names = [o["name"] for o in outs]
             columns = prog.random_inputs(a.periods)
             got = run_image(runner, ranged, names, columns, a.periods)
