@@ -68,9 +68,10 @@ std::string format_dot(const EmitInput& in) {
         if (in.show_ranges && in.ranges) origin += "\nin " + in.ranges->ranges[id].str();
         if (n.op == Op::Input) {
             ++leaves;
+            const std::string loc = source_location(ir, id);
             body += fmt::format("  n{} [label={}, shape=invhouse, style=filled, fillcolor=\"#d8e6f8\"];\n", id,
-                                dot_string(fmt::format("{}\n{} input{}", input_name[id], kind_name(n.kind),
-                                                       source_location(ir, id).empty() ? "" : "\n" + source_location(ir, id))));
+                                dot_string(fmt::format("{}\n{} input{}{}", input_name[id], kind_name(n.kind),
+                                                       loc.empty() ? "" : "\n", loc)));
         } else if (n.op == Op::Const) {
             ++leaves;
             body += fmt::format("  n{} [label={}, shape=box, style=\"rounded,filled\", fillcolor=\"#eeeeee\"];\n", id,

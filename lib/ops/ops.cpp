@@ -4,17 +4,6 @@
 
 namespace copapy {
 
-namespace {
-constexpr OpInfo kInfo[] = {
-#define OP(id, name, arity, typing, flags, ibody, fbody) {name, arity, Typing::typing, flags, ibody, fbody},
-#include "ops.def"
-#undef OP
-    {"input", 0, Typing::Cast, Internal, nullptr, nullptr},
-    {"const", 0, Typing::Cast, Internal, nullptr, nullptr},
-    {"state", 0, Typing::Cast, Internal, nullptr, nullptr},
-};
-}  // namespace
-
 std::string_view dtype_name(DType t) {
     switch (t) {
         case DType::Int: return "int";
@@ -30,8 +19,6 @@ std::optional<DType> dtype_from_name(std::string_view s) {
     if (s == "bool") return DType::Bool;
     return std::nullopt;
 }
-
-const OpInfo& op_info(Op op) { return kInfo[static_cast<size_t>(op)]; }
 
 std::optional<Op> op_from_name(std::string_view name) {
     // Called for every node of every DAG file: open addressing over a small
@@ -62,19 +49,6 @@ std::optional<Op> op_from_name(std::string_view name) {
         if (op_info(op).name == name) return op;
     }
     return std::nullopt;
-}
-
-Kind result_kind(Op op, Kind operand) {
-    switch (op_info(op).typing) {
-        case Typing::Cmp:
-        case Typing::Bits:
-        case Typing::Shift: return Kind::I;
-        case Typing::Fdiv:
-        case Typing::Grad:
-        case Typing::Math: return Kind::F;
-        case Typing::Conv: return op == Op::Itof ? Kind::F : Kind::I;
-        default: return operand;
-    }
 }
 
 bool has_variant(Op op, Kind operand) {
@@ -131,7 +105,10 @@ std::string op_rpark_stencil(Op op, int park, State s) {
     return std::string(op_name(op)) + "_r" + park_name(park) + "_" + state_suffix(s);
 }
 
-bool op_calls(Op op, Kind operand) {
+namespace {
+// Scans the stencil body's C text: done once per op and class (the planner
+// asks for every node).
+bool body_calls(Op op, Kind operand) {
     const OpInfo& info = op_info(op);
     if (info.flags & Libm) return true;
     const char* body = operand == Kind::I ? info.int_body : info.float_body;
@@ -140,6 +117,18 @@ bool op_calls(Op op, Kind operand) {
     for (std::string_view f : {"cp_mod_", "cp_floordiv_", "floorf", "ceilf", "truncf", "cp_round_f"})
         if (text.find(f) != std::string_view::npos) return true;
     return false;
+}
+}  // namespace
+
+bool op_calls(Op op, Kind operand) {
+    constexpr size_t kOps = std::size(kOpInfo);
+    static const std::array<std::array<bool, 2>, kOps> table = [] {
+        std::array<std::array<bool, 2>, kOps> t{};
+        for (size_t i = 0; i < kOps; ++i)
+            for (Kind k : {Kind::I, Kind::F}) t[i][static_cast<size_t>(k)] = body_calls(static_cast<Op>(i), k);
+        return t;
+    }();
+    return table[static_cast<size_t>(op)][static_cast<size_t>(operand)];
 }
 
 bool has_to1_variant(Op op, Kind operand) {

@@ -47,7 +47,18 @@ struct OpInfo {
     const char* float_body;  // C expression for float operands, or nullptr
 };
 
-const OpInfo& op_info(Op op);
+// Every op's row (ops.def, then the internal leaf ops): in the header so
+// that the compiler's per-node lookups are inlined.
+inline constexpr OpInfo kOpInfo[] = {
+#define OP(id, name, arity, typing, flags, ibody, fbody) {name, arity, Typing::typing, flags, ibody, fbody},
+#include "ops.def"
+#undef OP
+    {"input", 0, Typing::Cast, Internal, nullptr, nullptr},
+    {"const", 0, Typing::Cast, Internal, nullptr, nullptr},
+    {"state", 0, Typing::Cast, Internal, nullptr, nullptr},
+};
+
+inline const OpInfo& op_info(Op op) { return kOpInfo[static_cast<size_t>(op)]; }
 inline std::string_view op_name(Op op) { return op_info(op).name; }
 inline bool is_commutative(Op op) { return op_info(op).flags & Comm; }
 
@@ -65,7 +76,18 @@ inline constexpr Op kTableOps[] = {
 
 // Machine class of the result of `op` applied to operands of class `operand`
 // (for select: the class of the selected values; the condition is always I).
-Kind result_kind(Op op, Kind operand);
+inline Kind result_kind(Op op, Kind operand) {
+    switch (op_info(op).typing) {
+        case Typing::Cmp:
+        case Typing::Bits:
+        case Typing::Shift: return Kind::I;
+        case Typing::Fdiv:
+        case Typing::Grad:
+        case Typing::Math: return Kind::F;
+        case Typing::Conv: return op == Op::Itof ? Kind::F : Kind::I;
+        default: return operand;
+    }
+}
 
 // Does the op have a stencil for operands of this class?
 bool has_variant(Op op, Kind operand);

@@ -696,7 +696,7 @@ Range node_range(const IrNode& n, std::span<const Range> args) {
     return transfer(n.op, n.kind, args);
 }
 
-std::array<Range, 3> operands(const IrNode& n, const std::vector<Range>& ranges) {
+std::array<Range, 3> operands(const IrNode& n, const RangeTable& ranges) {
     std::array<Range, 3> args{};
     for (size_t k = 0; k < args.size() && k < n.nargs; ++k) args[k] = ranges[n.args[k]];
     return args;
@@ -704,15 +704,63 @@ std::array<Range, 3> operands(const IrNode& n, const std::vector<Range>& ranges)
 
 // One forward pass over the computed nodes the program runs (`order` is
 // topological; dead nodes keep no range worth computing).
-void propagate(const Ir& ir, std::span<const uint32_t> order, std::vector<Range>& ranges) {
+void propagate(const Ir& ir, std::span<const uint32_t> order, RangeTable& ranges) {
     for (uint32_t i : order) {
         const IrNode& n = ir.nodes[i];
         const std::array<Range, 3> args = operands(n, ranges);
-        ranges[i] = node_range(n, std::span<const Range>(args.data(), n.nargs));
+        ranges.set(i, node_range(n, std::span<const Range>(args.data(), n.nargs)));
     }
 }
 
 }  // namespace
+
+// ---- RangeTable ---------------------------------------------------------------
+
+namespace {
+constexpr uint8_t kNan = 1, kEmpty = 2;
+
+// The largest binary32 value <= x (rounding down), or the smallest >= x.
+float float_below(double x) {
+    float f = static_cast<float>(x);
+    if (static_cast<double>(f) > x) f = std::nextafter(f, -std::numeric_limits<float>::infinity());
+    return f;
+}
+float float_above(double x) {
+    float f = static_cast<float>(x);
+    if (static_cast<double>(f) < x) f = std::nextafter(f, std::numeric_limits<float>::infinity());
+    return f;
+}
+}  // namespace
+
+RangeTable::Packed RangeTable::pack(const Range& r) {
+    Packed p{0, 0, r.kind, static_cast<uint8_t>((r.nan ? kNan : 0) | (r.empty ? kEmpty : 0))};
+    if (r.kind == Kind::I) {
+        p.lo = static_cast<uint32_t>(static_cast<int32_t>(std::clamp<int64_t>(r.ilo, kIntMin, kIntMax)));
+        p.hi = static_cast<uint32_t>(static_cast<int32_t>(std::clamp<int64_t>(r.ihi, kIntMin, kIntMax)));
+    } else {
+        p.lo = std::bit_cast<uint32_t>(float_below(r.flo));
+        p.hi = std::bit_cast<uint32_t>(float_above(r.fhi));
+    }
+    return p;
+}
+
+Range RangeTable::operator[](size_t i) const {
+    const Packed& p = packed_[i];
+    Range r;
+    r.kind = p.kind;
+    r.nan = p.flags & kNan;
+    r.empty = p.flags & kEmpty;
+    if (p.kind == Kind::I) {
+        r.ilo = static_cast<int32_t>(p.lo);
+        r.ihi = static_cast<int32_t>(p.hi);
+    } else {
+        r.flo = std::bit_cast<float>(p.lo);
+        r.fhi = std::bit_cast<float>(p.hi);
+    }
+    return r;
+}
+
+void RangeTable::assign(size_t n, const Range& r) { packed_.assign(n, pack(r)); }
 
 Range declared_range(const IrInput& in) {
     if (!in.declared) return in.dtype == DType::Bool ? Range::ints(0, 1) : Range::whole(kind_of(in.dtype));
@@ -725,13 +773,13 @@ RangeAnalysis analyze_ranges(const Ir& ir, std::span<const uint32_t> order) {
     out.ranges.assign(ir.nodes.size(), Range{});
     for (uint32_t i = 0; i < ir.nodes.size(); ++i) {
         const IrNode& n = ir.nodes[i];
-        if (n.op == Op::Const) out.ranges[i] = Range::of_bits(n.kind, n.bits);
+        if (n.op == Op::Const) out.ranges.set(i, Range::of_bits(n.kind, n.bits));
         if (n.op != Op::Input) continue;
         const IrInput& in = ir.inputs[n.input];
         // A state without a declared range starts from its initial value and
         // grows by the fixed point below; everything else is what the host
         // may write (a declared state also holds its updates: checked below).
-        out.ranges[i] = in.state && !in.declared ? Range::of_bits(n.kind, n.bits) : declared_range(in);
+        out.ranges.set(i, in.state && !in.declared ? Range::of_bits(n.kind, n.bits) : declared_range(in));
     }
     // Undeclared states: the value at the start of a run is the initial
     // value or the last run's update. Iterate to a post-fixpoint, widening
@@ -744,11 +792,11 @@ RangeAnalysis analyze_ranges(const Ir& ir, std::span<const uint32_t> order) {
         for (const IrUpdate& u : ir.updates) {
             const IrInput& in = ir.inputs[u.input];
             if (in.declared) continue;
-            const Range& old = out.ranges[in.node];
+            const Range old = out.ranges[in.node];
             const Range next = join(old, out.ranges[u.node]);
             if (next == old) continue;
             changed = true;
-            out.ranges[in.node] = round < kRounds ? next : widen(old, next);
+            out.ranges.set(in.node, round < kRounds ? next : widen(old, next));
         }
         if (!changed) break;
     }
@@ -764,7 +812,7 @@ RangeAnalysis analyze_ranges(const Ir& ir, std::span<const uint32_t> order) {
             const IrNode& n = ir.nodes[in.node];
             const Range next = join(Range::of_bits(n.kind, n.bits), out.ranges[u.node]);
             changed = changed || next != out.ranges[in.node];
-            out.ranges[in.node] = next;
+            out.ranges.set(in.node, next);
         }
         if (!changed) break;
         propagate(ir, order, out.ranges);
@@ -777,7 +825,7 @@ RangeAnalysis analyze_ranges(const Ir& ir, std::span<const uint32_t> order) {
     for (const IrUpdate& u : ir.updates) {
         const IrInput& in = ir.inputs[u.input];
         if (!in.declared && out.ranges[in.node].nan) {
-            out.ranges[in.node] = declared_range(in);
+            out.ranges.set(in.node, declared_range(in));
             unbounded = true;
         }
     }
@@ -788,14 +836,15 @@ RangeAnalysis analyze_ranges(const Ir& ir, std::span<const uint32_t> order) {
         const IrNode& n = ir.nodes[i];
         const std::array<Range, 3> args = operands(n, out.ranges);
         const std::span<const Range> operand_ranges(args.data(), n.nargs);
-        if (!final) out.ranges[i] = node_range(n, operand_ranges);
-        if (auto f = check(i, n, operand_ranges, out.ranges[i])) out.findings.push_back(std::move(*f));
+        const Range r = final ? out.ranges[i] : node_range(n, operand_ranges);
+        if (!final) out.ranges.set(i, r);
+        if (auto f = check(i, n, operand_ranges, r)) out.findings.push_back(std::move(*f));
     }
     // A declared state is assumed to hold its range at the start of every
     // run; that is sound only if every update stays inside it.
     for (const IrUpdate& u : ir.updates) {
         const IrInput& in = ir.inputs[u.input];
-        const Range& next = out.ranges[u.node];
+        const Range next = out.ranges[u.node];
         if (in.declared && join(next, declared_range(in)) != declared_range(in))
             out.findings.push_back({u.node, RangeIssue::StateRange,
                                     fmt::format("state {} may leave its declared range {}: its next value is in {}",
@@ -808,14 +857,14 @@ namespace {
 
 // The node `n` (operands already rewritten) equals, if it always gives one
 // of its operands' values bit for bit; else kNone.
-uint32_t same_as_operand(const IrNode& n, const std::vector<Range>& r) {
+uint32_t same_as_operand(const IrNode& n, const RangeTable& r) {
     auto never_less = [&](uint32_t x, uint32_t y) {  // x < y is false in every run
-        const Range &a = r[x], &b = r[y];
+        const Range a = r[x], b = r[y];
         if (a.kind == Kind::I) return a.ilo >= b.ihi;
         return a.empty || b.empty || a.flo >= b.fhi;  // NaN compares false
     };
     auto always_less = [&](uint32_t x, uint32_t y) {  // x < y in every run
-        const Range &a = r[x], &b = r[y];
+        const Range a = r[x], b = r[y];
         if (a.kind == Kind::I) return a.ihi < b.ilo;
         return !a.nan && !b.nan && !a.empty && !b.empty && a.fhi < b.flo;
     };
@@ -830,12 +879,12 @@ uint32_t same_as_operand(const IrNode& n, const std::vector<Range>& r) {
             if (always_less(a, b)) return b;
             return kNone;
         case Op::Abs: {
-            const Range& x = r[a];
+            const Range x = r[a];
             if (x.kind == Kind::I) return x.ilo >= 0 ? a : kNone;
             return !x.nan && !x.empty && x.flo > 0 ? a : kNone;
         }
         case Op::Select: {  // the condition is an int (lowering made it one)
-            const Range& c = r[a];
+            const Range c = r[a];
             if (c.ilo == 0 && c.ihi == 0) return n.args[2];
             if (!c.may_be_zero()) return b;
             return kNone;
@@ -866,7 +915,7 @@ size_t adopt_state_invariants(Ir& ir, const RangeAnalysis& analysis) {
     size_t adopted = 0;
     for (const IrUpdate& u : ir.updates) {
         IrInput& in = ir.inputs[u.input];
-        const Range& r = analysis.ranges[in.node];
+        const Range r = analysis.ranges[in.node];
         if (in.declared || r.nan || r.empty || r == declared_range(in)) continue;
         in.proven = true;
         if (r.kind == Kind::I) {

@@ -77,8 +77,30 @@ struct RangeFinding {
     std::string what;  // short, with the derived range: "divisor in [-2, 3] includes 0"
 };
 
+// One Range per IR node, stored in 12 bytes instead of 40: the bounds as
+// int32 or binary32 (a Range's bounds always are such values; a float bound
+// that is not is rounded outward, which keeps the range sound). A 10M-node
+// program's table is then 110 MB rather than 370, which the analysis reads
+// at random (operands) and the kernel does not have to zero.
+class RangeTable {
+public:
+    void assign(size_t n, const Range& r);
+    size_t size() const { return packed_.size(); }
+    Range operator[](size_t i) const;
+    void set(size_t i, const Range& r) { packed_[i] = pack(r); }
+
+private:
+    struct Packed {
+        uint32_t lo, hi;  // int32 or binary32 bit patterns
+        Kind kind;
+        uint8_t flags;    // kNan, kEmpty
+    };
+    static Packed pack(const Range& r);
+    std::vector<Packed> packed_;
+};
+
 struct RangeAnalysis {
-    std::vector<Range> ranges;           // per IR node
+    RangeTable ranges;                   // per IR node
     std::vector<RangeFinding> findings;  // in node order, at most one per node
 };
 

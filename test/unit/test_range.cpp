@@ -264,6 +264,6 @@ TEST_CASE("declared ranges and states reach a fixed point") {
     CHECK(what[1].find("add of [-2147483648, 2147483647] and [1] may wrap around int32") == 0);
     // The clamped state stays finite: no inf/NaN finding, and its range is [-1, 1].
     bool found = false;
-    for (const Range& r : a.ranges) found |= r == Range::floats(-1, 1);
+    for (size_t i = 0; i < a.ranges.size(); ++i) found |= a.ranges[i] == Range::floats(-1, 1);
     CHECK(found);
 }
