@@ -12,16 +12,6 @@
 // or "always"; elsewhere they are ordinary pages). Smaller blocks come from
 // malloc as before. Memory use does not grow: pages are still mapped only
 // when touched, a block's last huge page at most being partly used.
-//
-// A released block is not unmapped but kept as spare memory, and the next
-// large block is assembled from spare pages first (moved into place with
-// mremap, which moves page-table entries and copies nothing), fresh pages
-// only for the rest. The compiler's stages free one large structure and
-// allocate the next (the DAG's nodes, then the ranges, then the steps): the
-// kernel would otherwise zero every new block's pages again, a fifth of a
-// 10M-node compile's time here. Spare pages are always used before fresh
-// ones, so the resident size stays the high-water mark of the live blocks,
-// as without spares; it is returned to the system at exit.
 #include <sys/mman.h>
 
 #include <cstddef>
@@ -45,8 +35,6 @@ struct Block {
 constexpr size_t kMaxBlocks = 256;
 Block blocks[kMaxBlocks];
 size_t block_count = 0;
-Block spares[kMaxBlocks];  // released blocks, their pages kept
-size_t spare_count = 0;
 std::mutex blocks_mutex;
 
 // A mapping of `size` bytes (a multiple of 2 MiB) at a 2 MiB boundary.
@@ -62,30 +50,12 @@ void* map_aligned(size_t size) {
     return reinterpret_cast<void*>(start);
 }
 
-// Moves spare pages over the start of the fresh mapping [p, p + size), as
-// many as there are, the last spare first (the most recently released, so
-// the most likely still cached). The moved range replaces the fresh pages
-// there; if a move fails, the fresh pages stay, which is as good.
-void take_spares(char* p, size_t size) {
-    size_t done = 0;
-    while (done < size && spare_count > 0) {
-        Block& s = spares[spare_count - 1];
-        const size_t n = s.size < size - done ? s.size : size - done;
-        if (::mremap(s.start, n, n, MREMAP_MAYMOVE | MREMAP_FIXED, p + done) == MAP_FAILED) return;
-        done += n;
-        s.start = static_cast<char*>(s.start) + n;
-        s.size -= n;
-        if (s.size == 0) --spare_count;
-    }
-}
-
 void* allocate(size_t size) {
     if (size >= kLarge && size <= SIZE_MAX / 2) {
         const size_t rounded = (size + kHugePage - 1) & ~(kHugePage - 1);
         std::lock_guard<std::mutex> lock(blocks_mutex);
         if (block_count < kMaxBlocks) {
             if (void* p = map_aligned(rounded)) {
-                take_spares(static_cast<char*>(p), rounded);
                 blocks[block_count++] = {p, rounded};
                 return p;
             }
@@ -104,8 +74,7 @@ void release(void* p) {
             if (blocks[i].start != p) continue;
             const Block b = blocks[i];
             blocks[i] = blocks[--block_count];
-            if (spare_count < kMaxBlocks) spares[spare_count++] = b;
-            else ::munmap(b.start, b.size);
+            ::munmap(b.start, b.size);
             return;
         }
     }
