@@ -225,14 +225,11 @@ struct RawObject {
     }
     // The slot of field f, reset to a fresh value (as set() would store),
     // and marked present: for decoders that fill values in place.
+    // (Only what says which member holds the value is reset: every decoder
+    // sets the kind and that member, and nothing reads the others.)
     RawValue& fresh_slot(Field f) {
         RawValue& v = slot[f];
         v.kind = RawValue::Absent;
-        v.i = 0;
-        v.u = 0;
-        v.f = 0;
-        v.b = false;
-        v.s.clear();
         v.view = {};
         v.other = "";
         present |= static_cast<uint8_t>(1u << f);
@@ -263,8 +260,9 @@ constexpr uint8_t bit(Field f) { return static_cast<uint8_t>(1u << f); }
 
 // The integer-list field `key` names in `obj` ("args", "loc"), or nullptr.
 UintList* uint_list(RawObject& obj, std::string_view key) {
-    if (key == "args") return &obj.args;
-    if (key == "loc") return &obj.loc;
+    // Per node: fixed-length compares the compiler inlines.
+    if (key.size() == 4 && std::memcmp(key.data(), "args", 4) == 0) return &obj.args;
+    if (key.size() == 3 && std::memcmp(key.data(), "loc", 3) == 0) return &obj.loc;
     return nullptr;
 }
 
