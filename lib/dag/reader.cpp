@@ -258,6 +258,25 @@ struct RawObject {
 };
 constexpr uint8_t bit(Field f) { return static_cast<uint8_t>(1u << f); }
 
+// An item of `outputs` (`first` is kName) or `updates` (kState), kept until
+// every node is read: its two fields and the keys check_fields() reports,
+// not the whole RawObject (a program may have 100,000s of outputs).
+struct RawLink {
+    Field first_field;
+    uint8_t present;
+    RawValue first, node;
+    std::vector<std::string> reported;
+    static RawLink of(RawObject& o, Field first) {
+        RawLink l{first, o.present, std::move(o.slot[first]), std::move(o.slot[kNode]), {}};
+        o.check_fields(bit(first) | bit(kNode), [&](std::string_view key) { l.reported.emplace_back(key); });
+        return l;
+    }
+    const RawValue* get(Field f) const {
+        if (!(present & (1u << f))) return nullptr;
+        return f == kNode ? &node : f == first_field ? &first : nullptr;
+    }
+};
+
 // The integer-list field `key` names in `obj` ("args", "loc"), or nullptr.
 UintList* uint_list(RawObject& obj, std::string_view key) {
     // Per node: fixed-length compares the compiler inlines.
@@ -1215,8 +1234,8 @@ public:
             return;
         }
         if (list == "nodes") read_node(*obj, pos);
-        else if (list == "outputs") raw_outputs_.push_back(std::move(*obj));
-        else raw_updates_.push_back(std::move(*obj));
+        else if (list == "outputs") raw_outputs_.push_back(RawLink::of(*obj, kName));
+        else raw_updates_.push_back(RawLink::of(*obj, kState));
     }
 
 private:
@@ -1507,9 +1526,8 @@ private:
     void resolve_outputs() {
         std::unordered_map<std::string, size_t> seen;
         for (size_t i = 0; i < raw_outputs_.size(); ++i) {
-            const RawObject& o = raw_outputs_[i];
-            o.check_fields(bit(kName) | bit(kNode),
-                           [&](std::string_view key) { diag_.add("outputs[{}]: unknown field {}", i, quote(key)); });
+            const RawLink& o = raw_outputs_[i];
+            for (const std::string& key : o.reported) diag_.add("outputs[{}]: unknown field {}", i, quote(key));
             const RawValue* name = o.get(kName);
             const RawValue* node = o.get(kNode);
             if (!name || name->kind != RawValue::Str || !valid_name(name->str())) {
@@ -1543,9 +1561,8 @@ private:
     void resolve_updates() {
         std::unordered_map<uint32_t, size_t> seen;
         for (size_t i = 0; i < raw_updates_.size(); ++i) {
-            const RawObject& o = raw_updates_[i];
-            o.check_fields(bit(kState) | bit(kNode),
-                           [&](std::string_view key) { diag_.add("updates[{}]: unknown field {}", i, quote(key)); });
+            const RawLink& o = raw_updates_[i];
+            for (const std::string& key : o.reported) diag_.add("updates[{}]: unknown field {}", i, quote(key));
             const RawValue* st = o.get(kState);
             const RawValue* node = o.get(kNode);
             if (!st || !node || !(st->kind == RawValue::Int || st->kind == RawValue::Uint) ||
@@ -1588,7 +1605,7 @@ private:
         int64_t id;
     };
     std::vector<LaterArg> later_args_;  // operands that referred to nodes not read yet, in file order
-    std::vector<RawObject> raw_outputs_, raw_updates_;
+    std::vector<RawLink> raw_outputs_, raw_updates_;
     bool top_object_ = false, format_ok_ = false, seen_format_ = false, seen_version_ = false;
     bool seen_nodes_ = false, seen_outputs_ = false, seen_updates_ = false;
     int64_t version_ = 0;
