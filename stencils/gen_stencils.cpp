@@ -180,6 +180,25 @@ void emit_park(std::ostream& os, int k) {
         emit(os, {park_store_stencil(k, s), s, s, "", "HOLE_F = " + park + "; ", r0, r1, true});
         emit(os, {park_load_stencil(k, s), s, s, "", park + " = HOLE_F; ", r0, r1, true});
     }
+    // Multiply-add with a park operand (lib/ops/ops.hpp).
+    const std::string acc = bind("c", 0, Kind::F);
+    emit(os, {mla_r1_park_stencil(k), {Kind::F, Kind::F}, {Kind::F, Kind::F},
+              acc + bind("a", 1, Kind::F) + "float b = " + park + "; ", "", "CP_MLA(c, a, b)", "f1"});
+    emit(os, {mla_to1_park_stencil(k), {Kind::F, Kind::F}, {Kind::F, Kind::F},
+              bind("a", 0, Kind::F) + bind("c", 1, Kind::F) + "float b = " + park + "; ", "", "f0", "CP_MLA(c, a, b)"});
+    for (Kind other : {Kind::I, Kind::F}) {
+        const State in{Kind::F, other};
+        emit(os, {mla_park_mem_stencil(k, in), in, in, acc + "float a = " + park + "; " + bind_hole("b", Kind::F), "",
+                  "CP_MLA(c, a, b)", reg(1, other), true});
+    }
+    for (int q = k + 1; q < kMaxParks; ++q) {  // r0 += park k * park q, where the target has both
+        std::string other = "cp_pf";
+        other += std::to_string(q);
+        os << "#if CP_NPARK_F > " << q << "\n";
+        emit(os, {mla_park_park_stencil(k, q), {Kind::F, Kind::F}, {Kind::F, Kind::F},
+                  acc + "float a = " + park + ", b = " + other + "; ", "", "CP_MLA(c, a, b)", "f1"});
+        os << "#endif\n";
+    }
     for (Op op : kTableOps) {
         if (!has_park_variant(op) || !has_variant(op, Kind::F)) continue;
         const OpInfo& info = op_info(op);
@@ -203,6 +222,14 @@ void emit_park(std::ostream& os, int k) {
         }
     }
     os << "#endif\n";
+}
+
+// Multiply-add without a park (lib/ops/ops.hpp): r0 = r0 + r1 * *hole.
+void emit_mla(std::ostream& os) {
+    emit(os, {mla_r1_mem_stencil(), {Kind::F, Kind::F}, {Kind::F, Kind::F},
+              bind("c", 0, Kind::F) + bind("a", 1, Kind::F) + bind_hole("b", Kind::F), "", "CP_MLA(c, a, b)", "f1", true});
+    emit(os, {mla_to1_mem_stencil(), {Kind::F, Kind::F}, {Kind::F, Kind::F},
+              bind("a", 0, Kind::F) + bind("c", 1, Kind::F) + bind_hole("b", Kind::F), "", "f0", "CP_MLA(c, a, b)", true});
 }
 
 void emit_moves(std::ostream& os) {
@@ -337,6 +364,13 @@ const char* kTargetPrelude = R"(
 #else
 #error "no stencil ABI for this target"
 #endif
+/* c + a * b, the product rounded first. Arm's VMLA is exactly that (gcc
+ * does not choose it for every CPU, e.g. not for the Cortex-M4). */
+#if defined(__arm__)
+#define CP_MLA(c, a, b) ({ float r_ = (c); __asm__("vmla.f32 %0, %1, %2" : "+t"(r_) : "t"(a), "t"(b)); r_; })
+#else
+#define CP_MLA(c, a, b) ((c) + (a) * (b))
+#endif
 #define CP_STR2(x) #x
 #define CP_STR(x) CP_STR2(x)
 register uint8_t *cp_base __asm__(CP_BASE_REG);
@@ -434,6 +468,7 @@ int main(int argc, char** argv) {
     emit_ops(os);
     os << "\n";
     emit_moves(os);
+    emit_mla(os);
     for (int k = 0; k < kMaxParks; ++k) emit_park(os, k);
     return write_if_changed(argv[1], os.str()) && write_if_changed(argv[2], fold_source()) ? 0 : 1;
 }
