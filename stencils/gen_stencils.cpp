@@ -263,16 +263,24 @@ void emit_moves(std::ostream& os) {
 // offset from the base register (resolved at compile time), 0 if as the
 // operand's absolute address.
 const char* kTargetPrelude = R"(
-#if defined(__x86_64__)
-#define CP_BASE_REG "rbx"
-#define CP_BIAS 0
-#define CP_NEAR 0x7ffffff0
+#if defined(__x86_64__) || defined(__i386__)
+/* x86 (both): near operands are [base + disp8] (the marker 0x7c, a short
+ * encoding: 3 bytes fewer than a disp32), reaching data + 0 ... 255 from
+ * base = data + 128; far operands [base + disp32] (marker 0x7fffff7c, the
+ * near marker in the low byte: lib/target/x86_64.cpp), reaching everything.
+ * Neither needs a relocation. */
+#define CP_BIAS 128
+#define CP_NEAR 0x7c
+#define CP_FAR_OFFSET ((uintptr_t)0x7fffff7c)
 #define CP_FREG "=x"
 #define CP_FAR_RELATIVE 0
+#endif
+#if defined(__x86_64__)
+#define CP_BASE_REG "rbx"
 /* The stack stays 16-byte aligned as at a function's entry: push + 8. */
 #define CP_ENTRY_EXIT \
     ".section .text.cp_entry,\"ax\",@progbits\n.globl cp_entry\n.type cp_entry,@function\ncp_entry:\n" \
-    "  pushq %rbx\n  subq $8, %rsp\n  movq %rdi, %rbx\n  jmp result_ii\n.size cp_entry, .-cp_entry\n" \
+    "  pushq %rbx\n  subq $8, %rsp\n  leaq 128(%rdi), %rbx\n  jmp result_ii\n.size cp_entry, .-cp_entry\n" \
     ".section .text.cp_exit,\"ax\",@progbits\n.globl cp_exit\n.type cp_exit,@function\ncp_exit:\n" \
     "  addq $8, %rsp\n  popq %rbx\n  ret\n.size cp_exit, .-cp_exit\n"
 #elif defined(__i386__)
@@ -283,13 +291,9 @@ const char* kTargetPrelude = R"(
  * must find the stack as at a function's entry (esp + 4 16-byte aligned, the
  * psABI's rule): push + 12. */
 #define CP_BASE_REG "ebx"
-#define CP_BIAS 0
-#define CP_NEAR 0x7ffffff0
-#define CP_FREG "=x"
-#define CP_FAR_RELATIVE 0
 #define CP_ENTRY_EXIT \
     ".section .text.cp_entry,\"ax\",@progbits\n.globl cp_entry\n.type cp_entry,@function\ncp_entry:\n" \
-    "  pushl %ebx\n  movl 8(%esp), %ebx\n  subl $12, %esp\n  jmp result_ii\n.size cp_entry, .-cp_entry\n" \
+    "  pushl %ebx\n  movl 8(%esp), %ebx\n  subl $-128, %ebx\n  subl $12, %esp\n  jmp result_ii\n.size cp_entry, .-cp_entry\n" \
     ".section .text.cp_exit,\"ax\",@progbits\n.globl cp_exit\n.type cp_exit,@function\ncp_exit:\n" \
     "  addl $12, %esp\n  popl %ebx\n  ret\n.size cp_exit, .-cp_exit\n"
 #elif defined(__aarch64__)
@@ -380,10 +384,10 @@ __asm__(CP_ENTRY_EXIT
         ".globl cp_far_relative\n.set cp_far_relative, " CP_STR(CP_FAR_RELATIVE) "\n");
 #define CP_NEAR_F (*(float *)(cp_base + CP_NEAR))
 #define CP_NEAR_I (*(int32_t *)(cp_base + CP_NEAR))
-/* Far operands. AArch64: a far offset field (CP_FAR_OFFSET). Arm: the
- * placeholder's "address" is the offset from the base register (movw/movt of
- * a constant the compiler writes). Neither needs a load-time patch. x86-64:
- * the operand's absolute address (never used: disp32 reaches everything). */
+/* Far operands. AArch64: a far offset field (CP_FAR_OFFSET); x86: a disp32
+ * field (CP_FAR_OFFSET). Arm: the placeholder's "address" is the offset from
+ * the base register (movw/movt of a constant the compiler writes). None needs
+ * a load-time patch. RISC-V: the operand's absolute address. */
 #if defined(CP_FAR_OFFSET)
 #define CP_FAR_F (*(float *)(cp_base + CP_FAR_OFFSET))
 #define CP_FAR_I (*(int32_t *)(cp_base + CP_FAR_OFFSET))
