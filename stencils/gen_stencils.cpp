@@ -150,6 +150,7 @@ struct ParkFile {
 constexpr ParkFile kFloatParks[] = {
     {"defined(__aarch64__)", "s", 8, 8},  // AAPCS64: d8-d15 (their low halves s8-s15) callee-saved
     {"defined(__arm__)", "s", 16, 16},    // AAPCS-VFP: s16-s31 callee-saved (also fpv4-sp-d16)
+    {"defined(__riscv) && defined(__riscv_flen)", "fs", 0, 12},  // RISC-V psABI: fs0-fs11 callee-saved
 };
 
 void emit_park_registers(std::ostream& os) {
@@ -357,14 +358,33 @@ const char* kTargetPrelude = R"(
 #define CP_SAVE_BASE "  sw s11, 0(sp)\n"
 #define CP_LOAD_BASE "  lw s11, 0(sp)\n"
 #endif
+/* The parks fs0-fs11 (emit_park_registers), saved in 8-byte slots above s11's. */
+#if defined(__riscv_flen) && __riscv_flen == 64
+#define CP_FSAVE "fsd"
+#define CP_FLOAD "fld"
+#elif defined(__riscv_flen)
+#define CP_FSAVE "fsw"
+#define CP_FLOAD "flw"
+#endif
+#if defined(__riscv_flen)
+#define CP_FRAME "112"
+#define CP_PARKS(op) \
+    "  " op " fs0, 16(sp)\n  " op " fs1, 24(sp)\n  " op " fs2, 32(sp)\n  " op " fs3, 40(sp)\n" \
+    "  " op " fs4, 48(sp)\n  " op " fs5, 56(sp)\n  " op " fs6, 64(sp)\n  " op " fs7, 72(sp)\n" \
+    "  " op " fs8, 80(sp)\n  " op " fs9, 88(sp)\n  " op " fs10, 96(sp)\n  " op " fs11, 104(sp)\n"
+#else
+#define CP_FRAME "16"
+#define CP_PARKS(op) ""
+#endif
 /* The stack stays 16-byte aligned (both psABIs); .option norelax as the
  * stencils' -mno-relax: the compiler copies code and never relaxes it. */
 #define CP_ENTRY_EXIT \
     ".option norelax\n" \
     ".section .text.cp_entry,\"ax\",@progbits\n.p2align 2\n.globl cp_entry\n.type cp_entry,@function\ncp_entry:\n" \
-    "  addi sp, sp, -16\n" CP_SAVE_BASE "  addi s11, a0, 2040\n  tail result_ii\n.size cp_entry, .-cp_entry\n" \
+    "  addi sp, sp, -" CP_FRAME "\n" CP_SAVE_BASE CP_PARKS(CP_FSAVE) "  addi s11, a0, 2040\n  tail result_ii\n" \
+    ".size cp_entry, .-cp_entry\n" \
     ".section .text.cp_exit,\"ax\",@progbits\n.p2align 2\n.globl cp_exit\n.type cp_exit,@function\ncp_exit:\n" \
-    CP_LOAD_BASE "  addi sp, sp, 16\n  ret\n.size cp_exit, .-cp_exit\n"
+    CP_LOAD_BASE CP_PARKS(CP_FLOAD) "  addi sp, sp, " CP_FRAME "\n  ret\n.size cp_exit, .-cp_exit\n"
 #else
 #error "no stencil ABI for this target"
 #endif
