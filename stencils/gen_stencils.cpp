@@ -82,6 +82,38 @@ void emit(std::ostream& os, const Spec& sp) {
     if (sp.hole) os << text(sp, far_stencil(sp.name), true);
 }
 
+// A stencil that only calls a one-argument libm function fn (its operand in
+// r0, or from memory), written in assembly on AArch64 and Arm: the argument
+// is already in s0, so it is the call and the jump to the next stencil, and
+// the link register needs no saving (the entry stencil saved the caller's;
+// gcc would save and restore it around every call). The far twin stays C.
+// Elsewhere the C text.
+void emit_libm_call(std::ostream& os, const Spec& sp, const std::string& fn) {
+    const std::string next = continuation_symbol(sp.out);
+    const std::string head = ".section .text." + sp.name + ",\\\"ax\\\",%progbits\\n.p2align 2\\n.globl " + sp.name +
+                             "\\n.type " + sp.name + ",%function\\n";
+    const std::string tail = ".size " + sp.name + ", .-" + sp.name + "\\n";
+    const std::string load_a64 = sp.hole ? "  ldr s0, [x19, #\" CP_STR(CP_NEAR) \"]\\n" : "";
+    const std::string load_arm = sp.hole ? "  vldr s0, [r9, #\" CP_STR(CP_NEAR) \"]\\n" : "";
+    os << "#if defined(__aarch64__)\n__asm__(\"" << head << sp.name << ":\\n" << load_a64 << "  bl " << fn
+       << "\\n  b " << next << "\\n" << tail << "\");\n"
+       << "#elif defined(__arm__) && defined(__thumb__)\n__asm__(\".syntax unified\\n.thumb\\n" << head << ".thumb_func\\n"
+       << sp.name << ":\\n" << load_arm << "  bl " << fn << "\\n  b.w " << next << "\\n" << tail << "\");\n"
+       << "#elif defined(__arm__)\n__asm__(\".syntax unified\\n.arm\\n" << head << sp.name << ":\\n" << load_arm
+       << "  bl " << fn << "\\n  b " << next << "\\n" << tail << "\");\n"
+       << "#else\n"
+       << text(sp, sp.name, false) << "#endif\n";
+    if (sp.hole) os << text(sp, far_stencil(sp.name), true);
+}
+
+// The libm function a float body calls alone ("sinf(a)" -> "sinf"), or "".
+std::string lone_libm_call(Op op, const std::string& body) {
+    if (!(op_info(op).flags & Libm) || op_info(op).arity != 1) return "";
+    const size_t paren = body.find('(');
+    if (paren == std::string::npos || body.substr(paren) != "(a)") return "";
+    return body.substr(0, paren);
+}
+
 // Calls f(op, info, operand class, body, result class) for every op variant
 // with a stencil.
 template <typename F>
@@ -97,8 +129,10 @@ void emit_ops(std::ostream& os) {
     for_each_variant([&](Op op, const OpInfo& info, Kind k, const std::string& body, Kind res) {
         const std::string value = "(" + body + ")";
         const bool calls = op_calls(op, k);
+        const std::string libm = k == Kind::F ? lone_libm_call(op, body) : "";
         auto emit = [&](std::ostream& o, Spec sp) {
             sp.calls = calls;
+            if (!libm.empty()) return emit_libm_call(o, sp, libm);
             ::emit(o, sp);
         };
         if (op == Op::Select) {
@@ -311,9 +345,9 @@ const char* kTargetPrelude = R"(
 #define CP_ENTRY_EXIT \
     ".section .text.cp_entry,\"ax\",%progbits\n.p2align 2\n.globl cp_entry\n.type cp_entry,%function\ncp_entry:\n" \
     "  stp d8, d9, [sp, #-80]!\n  stp d10, d11, [sp, #16]\n  stp d12, d13, [sp, #32]\n  stp d14, d15, [sp, #48]\n" \
-    "  str x19, [sp, #64]\n  mov x19, x0\n  b result_ii\n.size cp_entry, .-cp_entry\n" \
+    "  stp x19, x30, [sp, #64]\n  mov x19, x0\n  b result_ii\n.size cp_entry, .-cp_entry\n" \
     ".section .text.cp_exit,\"ax\",%progbits\n.p2align 2\n.globl cp_exit\n.type cp_exit,%function\ncp_exit:\n" \
-    "  ldr x19, [sp, #64]\n  ldp d14, d15, [sp, #48]\n  ldp d12, d13, [sp, #32]\n  ldp d10, d11, [sp, #16]\n" \
+    "  ldp x19, x30, [sp, #64]\n  ldp d14, d15, [sp, #48]\n  ldp d12, d13, [sp, #32]\n  ldp d10, d11, [sp, #16]\n" \
     "  ldp d8, d9, [sp], #80\n  ret\n.size cp_exit, .-cp_exit\n"
 #elif defined(__arm__) && defined(__thumb__)
 #define CP_BASE_REG "r9"
