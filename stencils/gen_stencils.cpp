@@ -378,13 +378,18 @@ const char* kTargetPrelude = R"(
 #elif defined(__riscv)
 /* s11 (x27) is callee-saved and never a compressed register (x8-x15), so a
  * near operand is always the 32-bit flw/lw/fsw/sw with a 12-bit signed
- * offset: the base in the middle of that reach. Far operands are absolute
- * addresses built PC-relative (auipc, -mcmodel=medany) and patched. */
+ * offset: the base in the middle of that reach. Far operands: the offset
+ * from the base register in a lui + addi pair that carries the marker and
+ * that the compiler rewrites like a near field (uncompressed: norvc), then
+ * added to s11, so no load-time patch. */
 #define CP_BASE_REG "s11"
 #define CP_BIAS 2040
 #define CP_NEAR 2040
 #define CP_FREG "=f"
 #define CP_FAR_RELATIVE 0
+#define CP_FAR_OFFSET \
+    ({ uintptr_t o_; __asm__(".option push\n\t.option norvc\n\tlui %0, 0\n\taddi %0, %0, %1\n\t.option pop" \
+                             : "=r"(o_) : "i"(CP_NEAR)); o_; })
 #if __riscv_xlen == 64
 #define CP_SAVE_BASE "  sd s11, 0(sp)\n"
 #define CP_LOAD_BASE "  ld s11, 0(sp)\n"
@@ -438,10 +443,10 @@ __asm__(CP_ENTRY_EXIT
         ".globl cp_far_relative\n.set cp_far_relative, " CP_STR(CP_FAR_RELATIVE) "\n");
 #define CP_NEAR_F (*(float *)(cp_base + CP_NEAR))
 #define CP_NEAR_I (*(int32_t *)(cp_base + CP_NEAR))
-/* Far operands. AArch64: a far offset field (CP_FAR_OFFSET); x86: a disp32
- * field (CP_FAR_OFFSET). Arm: the placeholder's "address" is the offset from
- * the base register (movw/movt of a constant the compiler writes). None needs
- * a load-time patch. RISC-V: the operand's absolute address. */
+/* Far operands. AArch64, RISC-V: a far offset field (CP_FAR_OFFSET); x86: a
+ * disp32 field (CP_FAR_OFFSET). Arm: the placeholder's "address" is the offset
+ * from the base register (movw/movt of a constant the compiler writes). None
+ * needs a load-time patch. */
 #if defined(CP_FAR_OFFSET)
 #define CP_FAR_F (*(float *)(cp_base + CP_FAR_OFFSET))
 #define CP_FAR_I (*(int32_t *)(cp_base + CP_FAR_OFFSET))

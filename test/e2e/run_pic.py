@@ -46,8 +46,6 @@ EXPECTED_FAILURES: Dict[Tuple[str, str], str] = {
     # musl for i686 is built -fno-pic (its PIC form needs a GOT): absolute R_386_32 to its tables.
     ("x86", "libm"): "needs a load-time patch",
     ("x86", "rotation"): "needs a load-time patch",
-    # riscv64 far operands (beyond 4 KiB of data) are auipc + %pcrel_lo to the data: patched.
-    ("riscv64", "large"): "needs a load-time patch",
 }
 
 
