@@ -132,12 +132,16 @@ public:
         switch (type) {
             case llvm::ELF::R_386_PC32:
             case llvm::ELF::R_386_PLT32: return CP_PATCH_REL32;  // no PLT in an image: calls go directly
+            case llvm::ELF::R_386_GOTPC: return CP_PATCH_REL32;  // GOT + A - P, the GOT at the code's start
             case llvm::ELF::R_386_32: return CP_PATCH_ABS32;
-            default: return std::nullopt;  // GOT/GOTOFF/GOTPC (no -fpic), TLS
+            case llvm::ELF::R_386_GOTOFF: return CP_PATCH_ABS32;  // S + A - GOT: code_base_relative
+            default: return std::nullopt;  // GOT32/GOT32X (a GOT entry), TLS
         }
     }
 
-    int64_t implicit_addend(cp_patch_kind kind, const uint8_t* site) const override {
+    bool code_base_relative(uint32_t type) const override { return type == llvm::ELF::R_386_GOTOFF; }
+
+    int64_t implicit_addend(cp_patch_kind kind, const uint8_t* site) const override {  // also GOTPC, GOTOFF
         return kind == CP_PATCH_REL32 || kind == CP_PATCH_ABS32 ? int64_t{static_cast<int32_t>(read_le32(site))} : 0;
     }
 

@@ -68,8 +68,14 @@ TEST_CASE("x86 (i686) is found by name and aliases and classifies REL relocation
     CHECK(t.classify(R_386_PC32) == CP_PATCH_REL32);
     CHECK(t.classify(R_386_PLT32) == CP_PATCH_REL32);
     CHECK(t.classify(R_386_32) == CP_PATCH_ABS32);
-    CHECK_FALSE(t.classify(R_386_GOTOFF));  // PIC musl: built with -fno-pic instead
-    CHECK_FALSE(t.classify(R_386_GOTPC));
+    // PIC musl: GOT-relative constants from a PC-relative GOT pointer, the
+    // "GOT" being the code region's start; a GOT entry is not supported.
+    CHECK(t.classify(R_386_GOTPC) == CP_PATCH_REL32);
+    CHECK(t.classify(R_386_GOTOFF) == CP_PATCH_ABS32);
+    CHECK(t.code_base_relative(R_386_GOTOFF));
+    CHECK_FALSE(t.code_base_relative(R_386_32));
+    CHECK_FALSE(t.code_base_relative(R_386_GOTPC));
+    CHECK_FALSE(t.classify(R_386_GOT32));
     CHECK_FALSE(t.classify(R_386_TLS_LE));
     CHECK(t.position_independent(CP_PATCH_REL32));
     CHECK_FALSE(t.position_independent(CP_PATCH_ABS32));  // no RIP-relative data on i386
