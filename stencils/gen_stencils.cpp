@@ -82,6 +82,38 @@ void emit(std::ostream& os, const Spec& sp) {
     if (sp.hole) os << text(sp, far_stencil(sp.name), true);
 }
 
+// A stencil that only calls a one-argument libm function fn (its operand in
+// r0, or from memory), written in assembly on AArch64 and Arm: the argument
+// is already in s0, so it is the call and the jump to the next stencil, and
+// the link register needs no saving (the entry stencil saved the caller's;
+// gcc would save and restore it around every call). The far twin stays C.
+// Elsewhere the C text.
+void emit_libm_call(std::ostream& os, const Spec& sp, const std::string& fn) {
+    const std::string next = continuation_symbol(sp.out);
+    const std::string head = ".section .text." + sp.name + ",\\\"ax\\\",%progbits\\n.p2align 2\\n.globl " + sp.name +
+                             "\\n.type " + sp.name + ",%function\\n";
+    const std::string tail = ".size " + sp.name + ", .-" + sp.name + "\\n";
+    const std::string load_a64 = sp.hole ? "  ldr s0, [x19, #\" CP_STR(CP_NEAR) \"]\\n" : "";
+    const std::string load_arm = sp.hole ? "  vldr s0, [r9, #\" CP_STR(CP_NEAR) \"]\\n" : "";
+    os << "#if defined(__aarch64__)\n__asm__(\"" << head << sp.name << ":\\n" << load_a64 << "  bl " << fn
+       << "\\n  b " << next << "\\n" << tail << "\");\n"
+       << "#elif defined(__arm__) && defined(__thumb__)\n__asm__(\".syntax unified\\n.thumb\\n" << head << ".thumb_func\\n"
+       << sp.name << ":\\n" << load_arm << "  bl " << fn << "\\n  b.w " << next << "\\n" << tail << "\");\n"
+       << "#elif defined(__arm__)\n__asm__(\".syntax unified\\n.arm\\n" << head << sp.name << ":\\n" << load_arm
+       << "  bl " << fn << "\\n  b " << next << "\\n" << tail << "\");\n"
+       << "#else\n"
+       << text(sp, sp.name, false) << "#endif\n";
+    if (sp.hole) os << text(sp, far_stencil(sp.name), true);
+}
+
+// The libm function a float body calls alone ("sinf(a)" -> "sinf"), or "".
+std::string lone_libm_call(Op op, const std::string& body) {
+    if (!(op_info(op).flags & Libm) || op_info(op).arity != 1) return "";
+    const size_t paren = body.find('(');
+    if (paren == std::string::npos || body.substr(paren) != "(a)") return "";
+    return body.substr(0, paren);
+}
+
 // Calls f(op, info, operand class, body, result class) for every op variant
 // with a stencil.
 template <typename F>
@@ -97,8 +129,10 @@ void emit_ops(std::ostream& os) {
     for_each_variant([&](Op op, const OpInfo& info, Kind k, const std::string& body, Kind res) {
         const std::string value = "(" + body + ")";
         const bool calls = op_calls(op, k);
+        const std::string libm = k == Kind::F ? lone_libm_call(op, body) : "";
         auto emit = [&](std::ostream& o, Spec sp) {
             sp.calls = calls;
+            if (!libm.empty()) return emit_libm_call(o, sp, libm);
             ::emit(o, sp);
         };
         if (op == Op::Select) {
@@ -150,6 +184,7 @@ struct ParkFile {
 constexpr ParkFile kFloatParks[] = {
     {"defined(__aarch64__)", "s", 8, 8},  // AAPCS64: d8-d15 (their low halves s8-s15) callee-saved
     {"defined(__arm__)", "s", 16, 16},    // AAPCS-VFP: s16-s31 callee-saved (also fpv4-sp-d16)
+    {"defined(__riscv) && defined(__riscv_flen)", "fs", 0, 12},  // RISC-V psABI: fs0-fs11 callee-saved
 };
 
 void emit_park_registers(std::ostream& os) {
@@ -180,6 +215,25 @@ void emit_park(std::ostream& os, int k) {
         emit(os, {park_store_stencil(k, s), s, s, "", "HOLE_F = " + park + "; ", r0, r1, true});
         emit(os, {park_load_stencil(k, s), s, s, "", park + " = HOLE_F; ", r0, r1, true});
     }
+    // Multiply-add with a park operand (lib/ops/ops.hpp).
+    const std::string acc = bind("c", 0, Kind::F);
+    emit(os, {mla_r1_park_stencil(k), {Kind::F, Kind::F}, {Kind::F, Kind::F},
+              acc + bind("a", 1, Kind::F) + "float b = " + park + "; ", "", "CP_MLA(c, a, b)", "f1"});
+    emit(os, {mla_to1_park_stencil(k), {Kind::F, Kind::F}, {Kind::F, Kind::F},
+              bind("a", 0, Kind::F) + bind("c", 1, Kind::F) + "float b = " + park + "; ", "", "f0", "CP_MLA(c, a, b)"});
+    for (Kind other : {Kind::I, Kind::F}) {
+        const State in{Kind::F, other};
+        emit(os, {mla_park_mem_stencil(k, in), in, in, acc + "float a = " + park + "; " + bind_hole("b", Kind::F), "",
+                  "CP_MLA(c, a, b)", reg(1, other), true});
+    }
+    for (int q = k + 1; q < kMaxParks; ++q) {  // r0 += park k * park q, where the target has both
+        std::string other = "cp_pf";
+        other += std::to_string(q);
+        os << "#if CP_NPARK_F > " << q << "\n";
+        emit(os, {mla_park_park_stencil(k, q), {Kind::F, Kind::F}, {Kind::F, Kind::F},
+                  acc + "float a = " + park + ", b = " + other + "; ", "", "CP_MLA(c, a, b)", "f1"});
+        os << "#endif\n";
+    }
     for (Op op : kTableOps) {
         if (!has_park_variant(op) || !has_variant(op, Kind::F)) continue;
         const OpInfo& info = op_info(op);
@@ -203,6 +257,14 @@ void emit_park(std::ostream& os, int k) {
         }
     }
     os << "#endif\n";
+}
+
+// Multiply-add without a park (lib/ops/ops.hpp): r0 = r0 + r1 * *hole.
+void emit_mla(std::ostream& os) {
+    emit(os, {mla_r1_mem_stencil(), {Kind::F, Kind::F}, {Kind::F, Kind::F},
+              bind("c", 0, Kind::F) + bind("a", 1, Kind::F) + bind_hole("b", Kind::F), "", "CP_MLA(c, a, b)", "f1", true});
+    emit(os, {mla_to1_mem_stencil(), {Kind::F, Kind::F}, {Kind::F, Kind::F},
+              bind("a", 0, Kind::F) + bind("c", 1, Kind::F) + bind_hole("b", Kind::F), "", "f0", "CP_MLA(c, a, b)", true});
 }
 
 void emit_moves(std::ostream& os) {
@@ -236,16 +298,24 @@ void emit_moves(std::ostream& os) {
 // offset from the base register (resolved at compile time), 0 if as the
 // operand's absolute address.
 const char* kTargetPrelude = R"(
-#if defined(__x86_64__)
-#define CP_BASE_REG "rbx"
-#define CP_BIAS 0
-#define CP_NEAR 0x7ffffff0
+#if defined(__x86_64__) || defined(__i386__)
+/* x86 (both): near operands are [base + disp8] (the marker 0x7c, a short
+ * encoding: 3 bytes fewer than a disp32), reaching data + 0 ... 255 from
+ * base = data + 128; far operands [base + disp32] (marker 0x7fffff7c, the
+ * near marker in the low byte: lib/target/x86_64.cpp), reaching everything.
+ * Neither needs a relocation. */
+#define CP_BIAS 128
+#define CP_NEAR 0x7c
+#define CP_FAR_OFFSET ((uintptr_t)0x7fffff7c)
 #define CP_FREG "=x"
 #define CP_FAR_RELATIVE 0
+#endif
+#if defined(__x86_64__)
+#define CP_BASE_REG "rbx"
 /* The stack stays 16-byte aligned as at a function's entry: push + 8. */
 #define CP_ENTRY_EXIT \
     ".section .text.cp_entry,\"ax\",@progbits\n.globl cp_entry\n.type cp_entry,@function\ncp_entry:\n" \
-    "  pushq %rbx\n  subq $8, %rsp\n  movq %rdi, %rbx\n  jmp result_ii\n.size cp_entry, .-cp_entry\n" \
+    "  pushq %rbx\n  subq $8, %rsp\n  leaq 128(%rdi), %rbx\n  jmp result_ii\n.size cp_entry, .-cp_entry\n" \
     ".section .text.cp_exit,\"ax\",@progbits\n.globl cp_exit\n.type cp_exit,@function\ncp_exit:\n" \
     "  addq $8, %rsp\n  popq %rbx\n  ret\n.size cp_exit, .-cp_exit\n"
 #elif defined(__i386__)
@@ -256,13 +326,9 @@ const char* kTargetPrelude = R"(
  * must find the stack as at a function's entry (esp + 4 16-byte aligned, the
  * psABI's rule): push + 12. */
 #define CP_BASE_REG "ebx"
-#define CP_BIAS 0
-#define CP_NEAR 0x7ffffff0
-#define CP_FREG "=x"
-#define CP_FAR_RELATIVE 0
 #define CP_ENTRY_EXIT \
     ".section .text.cp_entry,\"ax\",@progbits\n.globl cp_entry\n.type cp_entry,@function\ncp_entry:\n" \
-    "  pushl %ebx\n  movl 8(%esp), %ebx\n  subl $12, %esp\n  jmp result_ii\n.size cp_entry, .-cp_entry\n" \
+    "  pushl %ebx\n  movl 8(%esp), %ebx\n  subl $-128, %ebx\n  subl $12, %esp\n  jmp result_ii\n.size cp_entry, .-cp_entry\n" \
     ".section .text.cp_exit,\"ax\",@progbits\n.globl cp_exit\n.type cp_exit,@function\ncp_exit:\n" \
     "  addl $12, %esp\n  popl %ebx\n  ret\n.size cp_exit, .-cp_exit\n"
 #elif defined(__aarch64__)
@@ -279,9 +345,9 @@ const char* kTargetPrelude = R"(
 #define CP_ENTRY_EXIT \
     ".section .text.cp_entry,\"ax\",%progbits\n.p2align 2\n.globl cp_entry\n.type cp_entry,%function\ncp_entry:\n" \
     "  stp d8, d9, [sp, #-80]!\n  stp d10, d11, [sp, #16]\n  stp d12, d13, [sp, #32]\n  stp d14, d15, [sp, #48]\n" \
-    "  str x19, [sp, #64]\n  mov x19, x0\n  b result_ii\n.size cp_entry, .-cp_entry\n" \
+    "  stp x19, x30, [sp, #64]\n  mov x19, x0\n  b result_ii\n.size cp_entry, .-cp_entry\n" \
     ".section .text.cp_exit,\"ax\",%progbits\n.p2align 2\n.globl cp_exit\n.type cp_exit,%function\ncp_exit:\n" \
-    "  ldr x19, [sp, #64]\n  ldp d14, d15, [sp, #48]\n  ldp d12, d13, [sp, #32]\n  ldp d10, d11, [sp, #16]\n" \
+    "  ldp x19, x30, [sp, #64]\n  ldp d14, d15, [sp, #48]\n  ldp d12, d13, [sp, #32]\n  ldp d10, d11, [sp, #16]\n" \
     "  ldp d8, d9, [sp], #80\n  ret\n.size cp_exit, .-cp_exit\n"
 #elif defined(__arm__) && defined(__thumb__)
 #define CP_BASE_REG "r9"
@@ -312,13 +378,18 @@ const char* kTargetPrelude = R"(
 #elif defined(__riscv)
 /* s11 (x27) is callee-saved and never a compressed register (x8-x15), so a
  * near operand is always the 32-bit flw/lw/fsw/sw with a 12-bit signed
- * offset: the base in the middle of that reach. Far operands are absolute
- * addresses built PC-relative (auipc, -mcmodel=medany) and patched. */
+ * offset: the base in the middle of that reach. Far operands: the offset
+ * from the base register in a lui + addi pair that carries the marker and
+ * that the compiler rewrites like a near field (uncompressed: norvc), then
+ * added to s11, so no load-time patch. */
 #define CP_BASE_REG "s11"
 #define CP_BIAS 2040
 #define CP_NEAR 2040
 #define CP_FREG "=f"
 #define CP_FAR_RELATIVE 0
+#define CP_FAR_OFFSET \
+    ({ uintptr_t o_; __asm__(".option push\n\t.option norvc\n\tlui %0, 0\n\taddi %0, %0, %1\n\t.option pop" \
+                             : "=r"(o_) : "i"(CP_NEAR)); o_; })
 #if __riscv_xlen == 64
 #define CP_SAVE_BASE "  sd s11, 0(sp)\n"
 #define CP_LOAD_BASE "  ld s11, 0(sp)\n"
@@ -326,16 +397,42 @@ const char* kTargetPrelude = R"(
 #define CP_SAVE_BASE "  sw s11, 0(sp)\n"
 #define CP_LOAD_BASE "  lw s11, 0(sp)\n"
 #endif
+/* The parks fs0-fs11 (emit_park_registers), saved in 8-byte slots above s11's. */
+#if defined(__riscv_flen) && __riscv_flen == 64
+#define CP_FSAVE "fsd"
+#define CP_FLOAD "fld"
+#elif defined(__riscv_flen)
+#define CP_FSAVE "fsw"
+#define CP_FLOAD "flw"
+#endif
+#if defined(__riscv_flen)
+#define CP_FRAME "112"
+#define CP_PARKS(op) \
+    "  " op " fs0, 16(sp)\n  " op " fs1, 24(sp)\n  " op " fs2, 32(sp)\n  " op " fs3, 40(sp)\n" \
+    "  " op " fs4, 48(sp)\n  " op " fs5, 56(sp)\n  " op " fs6, 64(sp)\n  " op " fs7, 72(sp)\n" \
+    "  " op " fs8, 80(sp)\n  " op " fs9, 88(sp)\n  " op " fs10, 96(sp)\n  " op " fs11, 104(sp)\n"
+#else
+#define CP_FRAME "16"
+#define CP_PARKS(op) ""
+#endif
 /* The stack stays 16-byte aligned (both psABIs); .option norelax as the
  * stencils' -mno-relax: the compiler copies code and never relaxes it. */
 #define CP_ENTRY_EXIT \
     ".option norelax\n" \
     ".section .text.cp_entry,\"ax\",@progbits\n.p2align 2\n.globl cp_entry\n.type cp_entry,@function\ncp_entry:\n" \
-    "  addi sp, sp, -16\n" CP_SAVE_BASE "  addi s11, a0, 2040\n  tail result_ii\n.size cp_entry, .-cp_entry\n" \
+    "  addi sp, sp, -" CP_FRAME "\n" CP_SAVE_BASE CP_PARKS(CP_FSAVE) "  addi s11, a0, 2040\n  tail result_ii\n" \
+    ".size cp_entry, .-cp_entry\n" \
     ".section .text.cp_exit,\"ax\",@progbits\n.p2align 2\n.globl cp_exit\n.type cp_exit,@function\ncp_exit:\n" \
-    CP_LOAD_BASE "  addi sp, sp, 16\n  ret\n.size cp_exit, .-cp_exit\n"
+    CP_LOAD_BASE CP_PARKS(CP_FLOAD) "  addi sp, sp, " CP_FRAME "\n  ret\n.size cp_exit, .-cp_exit\n"
 #else
 #error "no stencil ABI for this target"
+#endif
+/* c + a * b, the product rounded first. Arm's VMLA is exactly that (gcc
+ * does not choose it for every CPU, e.g. not for the Cortex-M4). */
+#if defined(__arm__)
+#define CP_MLA(c, a, b) ({ float r_ = (c); __asm__("vmla.f32 %0, %1, %2" : "+t"(r_) : "t"(a), "t"(b)); r_; })
+#else
+#define CP_MLA(c, a, b) ((c) + (a) * (b))
 #endif
 #define CP_STR2(x) #x
 #define CP_STR(x) CP_STR2(x)
@@ -346,10 +443,10 @@ __asm__(CP_ENTRY_EXIT
         ".globl cp_far_relative\n.set cp_far_relative, " CP_STR(CP_FAR_RELATIVE) "\n");
 #define CP_NEAR_F (*(float *)(cp_base + CP_NEAR))
 #define CP_NEAR_I (*(int32_t *)(cp_base + CP_NEAR))
-/* Far operands. AArch64: a far offset field (CP_FAR_OFFSET). Arm: the
- * placeholder's "address" is the offset from the base register (movw/movt of
- * a constant the compiler writes). Neither needs a load-time patch. x86-64:
- * the operand's absolute address (never used: disp32 reaches everything). */
+/* Far operands. AArch64, RISC-V: a far offset field (CP_FAR_OFFSET); x86: a
+ * disp32 field (CP_FAR_OFFSET). Arm: the placeholder's "address" is the offset
+ * from the base register (movw/movt of a constant the compiler writes). None
+ * needs a load-time patch. */
 #if defined(CP_FAR_OFFSET)
 #define CP_FAR_F (*(float *)(cp_base + CP_FAR_OFFSET))
 #define CP_FAR_I (*(int32_t *)(cp_base + CP_FAR_OFFSET))
@@ -434,6 +531,7 @@ int main(int argc, char** argv) {
     emit_ops(os);
     os << "\n";
     emit_moves(os);
+    emit_mla(os);
     for (int k = 0; k < kMaxParks; ++k) emit_park(os, k);
     return write_if_changed(argv[1], os.str()) && write_if_changed(argv[2], fold_source()) ? 0 : 1;
 }

@@ -18,6 +18,7 @@ std::string_view role_note(SymbolRole role) {
         case SymbolRole::Continuation: return "  (next stencil)";
         case SymbolRole::Hole: return "  (memory operand)";
         case SymbolRole::Undefined: return "  (undefined)";
+        case SymbolRole::CodeBase: return "  (the code region's start)";
         case SymbolRole::Defined: break;
     }
     return "";

@@ -221,6 +221,9 @@ private:
                         p.value = placed_[sym.section] + static_cast<int64_t>(sym.value);
                     }
                     break;
+                case SymbolRole::CodeBase:
+                    p.target = Target::Placed;  // the code region's start: region code, value 0
+                    break;
                 case SymbolRole::Undefined: break;
             }
             out.push_back(p);
@@ -395,10 +398,25 @@ private:
                 }
                 if (sym.thumb) value |= 1;  // interworking: branch/address targets Thumb code
                 break;
+            case SymbolRole::CodeBase: break;  // the code region's start
             case SymbolRole::Undefined:
                 fail(ErrorKind::Environment, "{}: {} refers to undefined symbol '{}'", db_.path(), origin(f), sym.name);
         }
+        if (target_.code_base_relative(rel.type)) {
+            if (region != CP_REGION_CODE)
+                fail(ErrorKind::Environment, "{}: {}: {} to {} in the data region (only code-region targets are supported)",
+                     db_.path(), origin(f), target_.relocation_name(rel.type), quote(sym.name));
+            return code_offset(f, kind, value + rel.addend);
+        }
         apply(f, kind, region, value + rel.addend, target_.position_independent(kind));
+    }
+
+    // An offset from the code region's start (code_base_relative), written now.
+    void code_offset(const Fixup& f, cp_patch_kind kind, int64_t value) {
+        const cp_status st =
+            cp_patch_apply(kind, img_.code.data() + f.site, static_cast<uint64_t>(value) & 0xffff'ffffu, f.site);
+        if (st != CP_OK) report(f, st, value);
+        ++img_.resolved;
     }
 
     // A far stencil's operand as an offset from the base register: a

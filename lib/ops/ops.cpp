@@ -105,6 +105,13 @@ std::string op_rpark_stencil(Op op, int park, State s) {
     return std::string(op_name(op)) + "_r" + park_name(park) + "_" + state_suffix(s);
 }
 
+std::string mla_r1_park_stencil(int park) { return "mla_r1_" + park_name(park) + "_ff"; }
+std::string mla_r1_mem_stencil() { return "mla_r1_m_ff"; }
+std::string mla_park_mem_stencil(int park, State s) { return "mla_" + park_name(park) + "_m_" + state_suffix(s); }
+std::string mla_to1_park_stencil(int park) { return "mla_to1_" + park_name(park) + "_ff"; }
+std::string mla_to1_mem_stencil() { return "mla_to1_m_ff"; }
+std::string mla_park_park_stencil(int p, int q) { return "mla_" + park_name(p) + "_" + park_name(q) + "_ff"; }
+
 namespace {
 // Scans the stencil body's C text: done once per op and class (the planner
 // asks for every node).

@@ -171,6 +171,20 @@ std::string op_to1_stencil(Op op, State s);                // "add_to1_ff"
 bool has_rreg_variant(Op op, Kind operand);
 std::string op_rreg_stencil(Op op, State s);               // "sub_rr_ff"
 
+// Multiply-add: r0 = r0 + x * y for float operands, the planner's fusion of
+// a float mul whose only use is the float add that follows it (the product
+// is rounded before the addition, as two ops: Arm's VMLA, elsewhere a
+// multiply and an add in one stencil). x, y: r1 and a park, r1 and memory,
+// a park and memory, or two parks; r1 is left untouched. State: (F, r1's
+// class), (F, F) where r1 or two parks are read.
+std::string mla_r1_park_stencil(int park);                 // "mla_r1_p3_ff": r0 += r1 * park
+std::string mla_r1_mem_stencil();                          // "mla_r1_m_ff": r0 += r1 * *hole
+std::string mla_park_mem_stencil(int park, State s);       // "mla_p3_m_fi": r0 += park * *hole
+std::string mla_park_park_stencil(int p, int q);           // "mla_p3_p5_ff": r0 += p3 * p5 (p < q)
+// The accumulator in r1 (r1 = r1 + r0 * y, r0 kept):
+std::string mla_to1_park_stencil(int park);                // "mla_to1_p3_ff": r1 += r0 * park
+std::string mla_to1_mem_stencil();                         // "mla_to1_m_ff": r1 += r0 * *hole
+
 // The far twin of a memory-operand stencil: "far_add_m_ff".
 inline constexpr std::string_view kFarPrefix = "far_";
 std::string far_stencil(std::string_view name);

@@ -2,6 +2,7 @@
 
 #include <copapy/image.h>
 
+#include <algorithm>
 #include <cassert>
 #include <string_view>
 #include <unordered_map>
@@ -23,6 +24,7 @@ public:
             slot_[in.node] = new_slot(ir_.nodes[in.node].bits);
         }
         index_uses(order);
+        order_ = &order;
         // About 2-3 steps per computed node (loads, spills, moves): room for
         // more, as address space, so the steps are not copied as they grow.
         prog_.steps.reserve(3 * order.size() + 2 * ir_.outputs.size() + 4 * ir_.updates.size() + 2);
@@ -100,7 +102,7 @@ private:
         int best = -1, best_class = -1;
         uint32_t best_next = 0;
         for (int k = 0; k < static_cast<int>(park_.size()); ++k) {
-            if (k == pinned_park_) continue;
+            if (k == pinned_park_ || k == pinned_park2_) continue;
             const uint32_t w = park_[k];
             int cls = 3;  // empty or dead
             uint32_t next = UINT32_MAX;
@@ -176,6 +178,7 @@ private:
     enum Shape : uint32_t {
         OpReg, OpMem, OpRevMem, UnaryMem, Load, Store, Swap, Dup, Mov, Entry, Exit,
         ParkGet, ParkPut, ParkStore, ParkLoad, OpPark, OpRevPark, OpTo1, OpRevReg,
+        MlaR1Mem, MlaR1Park, MlaParkMem, MlaParkPark, MlaTo1Mem, MlaTo1Park,
     };
     static uint32_t key(Shape shape, State s, Op op, Kind k, int reg) {
         static_assert(static_cast<uint32_t>(Op::State) < 64, "the key's op field is wide enough");
@@ -183,7 +186,10 @@ private:
                  (static_cast<uint32_t>(s.r0) * 2 + static_cast<uint32_t>(s.r1))) * 2 + static_cast<uint32_t>(k)) * 2 +
                static_cast<uint32_t>(reg);
     }
-    static bool park_shape(Shape shape) { return shape >= ParkGet && shape <= OpRevPark; }
+    static bool park_shape(Shape shape) {
+        return (shape >= ParkGet && shape <= OpRevPark) || shape == MlaR1Park || shape == MlaParkMem ||
+               shape == MlaParkPark || shape == MlaTo1Park;
+    }
     uint32_t name(Shape shape, Op op = Op::Input, Kind k = Kind::I, int reg = 0, int park = 0) {
         const State s = state();
         const uint32_t code = key(shape, s, op, k, reg);
@@ -192,7 +198,9 @@ private:
         // whole compilation is worth clearing.
         uint32_t* slot = nullptr;
         if (park_shape(shape)) {
-            slot = &park_names_.try_emplace(code * kMaxParks + static_cast<uint32_t>(park), kNoName).first->second;
+            // (park: a park, or for two parks p * kMaxParks + q)
+            slot = &park_names_.try_emplace(code * kMaxParks * kMaxParks + static_cast<uint32_t>(park), kNoName)
+                        .first->second;
         } else {
             if (code >= names_.size()) names_.resize(code + 1, kNoName);
             slot = &names_[code];
@@ -220,6 +228,12 @@ private:
                 case OpRevPark: made = op_rpark_stencil(op, park, s); break;
                 case OpTo1: made = op_to1_stencil(op, s); break;
                 case OpRevReg: made = op_rreg_stencil(op, s); break;
+                case MlaR1Mem: made = mla_r1_mem_stencil(); break;
+                case MlaR1Park: made = mla_r1_park_stencil(park); break;
+                case MlaParkMem: made = mla_park_mem_stencil(park, s); break;
+                case MlaTo1Mem: made = mla_to1_mem_stencil(); break;
+                case MlaTo1Park: made = mla_to1_park_stencil(park); break;
+                case MlaParkPark: made = mla_park_park_stencil(park / kMaxParks, park % kMaxParks); break;
             }
             cached = static_cast<uint32_t>(prog_.stencil_names.size());
             prog_.stencil_names.push_back(std::move(made));
@@ -245,12 +259,16 @@ private:
         return v == kNone || uses_[v] == 0 || elsewhere(v) || reg_[1 - r] == v;
     }
 
-    // Is v an operand of the node being computed?
+    // Is v an operand of the node being computed (or of the multiplication
+    // fused into it)?
     bool operand(uint32_t v) const {
         if (current_ == kNone || v == kNone) return false;
-        const IrNode& n = ir_.nodes[current_];
-        for (unsigned k = 0; k < n.nargs; ++k)
-            if (n.args[k] == v) return true;
+        for (uint32_t node : {current_, fused_}) {
+            if (node == kNone) continue;
+            const IrNode& n = ir_.nodes[node];
+            for (unsigned k = 0; k < n.nargs; ++k)
+                if (n.args[k] == v) return true;
+        }
         return false;
     }
 
@@ -490,9 +508,136 @@ private:
         finish(v, Form::Reg, hole_of(f));
     }
 
+    // ---- Multiply-add (lib/ops/ops.hpp) -----------------------------------
+    // A float mul whose only use is the float add right after it in the
+    // order is not computed on its own: the add computes x + a * b in one
+    // stencil (the product rounded first, as the two ops), so the product
+    // needs neither r0 nor a park. Its operands a, b stay counted as used
+    // until then.
+    bool fuses_into_next(uint32_t m, const IrNode& n) const {
+        // Only where parks hold the operands: without them (x86, RISC-V) an
+        // operand would have to wait in r1, which costs more than it saves.
+        if (park_.empty() || n.op != Op::Mul || n.kind != Kind::F || uses_[m] != 1 || output_[m] ||
+            pos_ + 1 >= order_->size())
+            return false;
+        const uint32_t u = (*order_)[pos_ + 1];
+        const IrNode& add = ir_.nodes[u];
+        if (add.op != Op::Add || add.kind != Kind::F || (add.args[0] == m) == (add.args[1] == m)) return false;
+        const uint32_t x = add.args[0] == m ? add.args[1] : add.args[0];
+        const uint32_t a = n.args[0], b = n.args[1];
+        if (a == b || x == a || x == b || ir_.nodes[a].kind != Kind::F || ir_.nodes[b].kind != Kind::F ||
+            ir_.nodes[x].kind != Kind::F)
+            return false;
+        // With x in neither register but a product operand in r0, the two
+        // ops are cheaper: r0 = r0 * y, then r0 = r0 + x from its park or
+        // memory (fused, x would have to come into a register first).
+        const bool x_in_reg = reg_[0] == x || reg_[1] == x;
+        return x_in_reg || (reg_[0] != a && reg_[0] != b);
+    }
+
+    // add node v = x + m, m = a * b deferred (fused_): x into r0, then a and
+    // b from r1 and a park, r1 and memory, a park and memory, or two parks.
+    void compute_mla(uint32_t v, const IrNode& n) {
+        const uint32_t m = fused_;
+        const uint32_t x = n.args[0] == m ? n.args[1] : n.args[0];
+        uint32_t a = ir_.nodes[m].args[0], b = ir_.nodes[m].args[1];
+        if (reg_[1] == x && (reg_[0] == a || reg_[0] == b)) return mla_to1(v, n, x, reg_[0] == a ? b : a);
+        to_r0(x);  // a value of r0 that is a or b is kept in r1, a park or memory
+        // A product operand read from memory that is used again goes through
+        // a free park, as in finish_with_operand.
+        for (uint32_t w : {a, b})
+            if (reg_[1] != w) park_operand_for_mla(w, parked(w == a ? b : a));
+        if (reg_[1] == b || (reg_[1] != a && parked(a) < 0)) std::swap(a, b);
+        // Now a is in r1, or parked, or (neither is in r1 nor parked) in memory.
+        Shape shape = MlaR1Mem;
+        int park = -1, pin1 = -1, pin2 = -1;
+        if (reg_[1] == a) {
+            if (parked(b) >= 0) shape = MlaR1Park, park = pin1 = parked(b);
+        } else if (parked(a) >= 0 && parked(b) < 0) {
+            shape = MlaParkMem, park = pin1 = parked(a);
+        } else if (parked(a) >= 0 && state() == State{Kind::F, Kind::F}) {
+            const int p = std::min(parked(a), parked(b)), q = std::max(parked(a), parked(b));
+            shape = MlaParkPark, park = p * kMaxParks + q;
+            pin1 = p;
+            pin2 = q;
+        } else if (parked(a) >= 0) {  // both parked, r1 an int: b through r1
+            const int saved = pinned_park_;
+            pinned_park_ = parked(a);
+            load(1, b);
+            pinned_park_ = saved;
+            shape = MlaR1Park, park = pin1 = parked(a);
+        } else {  // both in memory only
+            load(1, a);
+        }
+        assert(shape == MlaR1Park || shape == MlaParkPark || in_memory(b));
+        const int saved_pin = pinned_park_, saved_pin2 = pinned_park2_;
+        pinned_park_ = pin1;  // the stencil reads them after x is saved
+        pinned_park2_ = pin2;
+        consume(n);
+        --uses_[a];
+        --uses_[b];
+        spill_if_needed(0);  // x, if still needed
+        pinned_park_ = saved_pin;
+        pinned_park2_ = saved_pin2;
+        const bool mem = shape == MlaR1Mem || shape == MlaParkMem;
+        emit(name(shape, Op::Add, Kind::F, 0, park), mem ? hole_of(b) : std::pair{HoleKind::None, 0u});
+        if (mem) ++prog_.loads;
+        reg_[0] = v;
+        kind_[0] = Kind::F;
+    }
+
+    // A product operand read from memory that is used again goes through a
+    // free park (as in finish_with_operand); returns its park or -1.
+    int park_operand_for_mla(uint32_t w, int keep) {
+        if (parked(w) >= 0) return parked(w);
+        if (uses_[w] - output_[w] < 2) return -1;
+        const int saved = pinned_park_;
+        pinned_park_ = keep;
+        const int k = choose_park(w, /*need_free=*/true);
+        pinned_park_ = saved;
+        if (k < 0) return -1;
+        evict_park(k);
+        emit(name(ParkLoad, Op::Input, Kind::F, 0, k), hole_of(w));
+        set_park(k, w);
+        ++prog_.loads;
+        return k;
+    }
+
+    // x + a * b with x in r1 and a in r0: r1 = r1 + r0 * b, r0 kept.
+    void mla_to1(uint32_t v, const IrNode& n, uint32_t x, uint32_t b) {
+        const uint32_t a = reg_[0];
+        const int k = park_operand_for_mla(b, -1);
+        const int saved_pin = pinned_park_;
+        pinned_park_ = k;
+        consume(n);
+        --uses_[a];
+        --uses_[b];
+        if (uses_[x] > 0 && !elsewhere(x)) spill(1);
+        pinned_park_ = saved_pin;
+        if (k >= 0) {
+            emit(name(MlaTo1Park, Op::Add, Kind::F, 0, k));
+        } else {
+            assert(in_memory(b));
+            emit(name(MlaTo1Mem, Op::Add, Kind::F), hole_of(b));
+            ++prog_.loads;
+        }
+        reg_[1] = v;
+        kind_[1] = Kind::F;
+    }
+
     void compute(uint32_t v) {
         const IrNode& n = ir_.nodes[v];
+        if (fuses_into_next(v, n)) {
+            fused_ = v;
+            return;
+        }
         current_ = v;
+        if (fused_ != kNone) {
+            compute_mla(v, n);
+            fused_ = kNone;
+            current_ = kNone;
+            return;
+        }
         if (n.op == Op::Select) compute_select(v, n);
         else if (n.nargs == 1) compute_unary(v, n);
         else compute_binary(v, n);
@@ -611,7 +756,7 @@ private:
     std::vector<uint8_t> output_;
     static constexpr uint32_t kNoName = UINT32_MAX;
     std::vector<uint32_t> names_;  // key() -> index of the interned stencil name in stencil_names
-    std::unordered_map<uint32_t, uint32_t> park_names_;  // key() * kMaxParks + park -> the same, for park stencils
+    std::unordered_map<uint32_t, uint32_t> park_names_;  // key() * kMaxParks^2 + park(s) -> the same, for park stencils
     std::vector<uint32_t> output_slot_;    // data offset of each output
     std::vector<uint8_t> input_updated_;   // per input: a state whose value changes at the end of a run
     std::vector<uint32_t> slot_;  // data offset of a value in memory, or kNone
@@ -619,10 +764,13 @@ private:
     std::vector<uint8_t> park_of_;  // per value: its park, or kNoPark
     std::vector<uint32_t> park_;     // per park: the value in it, or kNone
     int pinned_park_ = -1;           // a park the next stencil reads: not to be reused before
+    int pinned_park2_ = -1;          // and a second one (multiply-add of two parks)
     uint32_t pos_ = 0;               // position in the order of the node being computed
     uint32_t reg_[2] = {kNone, kNone};
     Kind kind_[2] = {Kind::I, Kind::I};  // the entry stencil leaves state ii
     uint32_t current_ = kNone;
+    uint32_t fused_ = kNone;  // a mul to be computed with the add that follows it
+    const std::vector<uint32_t>* order_ = nullptr;
 };
 
 }  // namespace

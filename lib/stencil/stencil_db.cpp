@@ -194,6 +194,11 @@ struct StencilDb::ElfOf final : StencilDb::Elf {
             for (const std::string& c : special.continuation)
                 if (s.name == c) s.role = SymbolRole::Continuation;
             if (s.name == special.hole_i || s.name == special.hole_f) s.role = SymbolRole::Hole;
+            // i686 PIC code (musl's libm) finds its constants as GOT-relative
+            // offsets from a GOT pointer it computes PC-relative: with the
+            // code region's start as the "GOT" both are resolved at compile
+            // time (code and library are copied together; there is no GOT).
+            if (s.name == "_GLOBAL_OFFSET_TABLE_") s.role = SymbolRole::CodeBase;
         } else if (es.st_shndx < SHN_LORESERVE && es.st_shndx < db.sections_.size()) {
             s.role = SymbolRole::Defined;
             s.section = es.st_shndx;

@@ -43,6 +43,7 @@ enum class SymbolRole : uint8_t {
     Defined,       // lives in a section of the object
     Continuation,  // result_<state>: the next stencil
     Hole,          // cp_hole_<kind>: the stencil's memory operand
+    CodeBase,      // _GLOBAL_OFFSET_TABLE_ (i686 PIC library code): the code region's start
     Undefined,     // anything else: an error if a used stencil refers to it
 };
 

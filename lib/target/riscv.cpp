@@ -28,7 +28,10 @@
 //   stencils' global register variable; callee-saved, so library code keeps
 //   it) and a 12-bit signed immediate (I-type bits 31:20, S-type 31:25 and
 //   11:7). The base is data + cp_data_bias (2040), so the offsets reach the
-//   first 4 KiB of the data; beyond that the far stencils take over.
+//   first 4 KiB of the data; beyond that the far stencils take over: they
+//   build the offset from s11 in `lui rd, 0; addi rd, rd, 2040` (the marker;
+//   never compressed), a second field form the compiler rewrites (hi20 and
+//   lo12 of the offset), then add s11: no load-time patch.
 #include <llvm/BinaryFormat/ELF.h>
 
 #include "support/bits.hpp"
@@ -44,11 +47,16 @@ constexpr uint32_t kBaseReg = 27;  // s11
 enum DataForm : uint8_t {
     kIType,  // lw / flw: imm[11:0] at 31:20
     kSType,  // sw / fsw: imm[11:5] at 31:25, imm[4:0] at 11:7
+    kLuiAddi,  // far: lui rd, hi20 (31:12) then addi rd, rd, lo12 (31:20)
 };
 
 constexpr uint32_t opcode(uint32_t insn) { return insn & 0x7f; }
 constexpr bool is_load(uint32_t insn) { return opcode(insn) == 0x03 || opcode(insn) == 0x07; }   // lw.. / flw..
 constexpr bool is_store(uint32_t insn) { return opcode(insn) == 0x23 || opcode(insn) == 0x27; }  // sw.. / fsw..
+constexpr bool is_lui(uint32_t insn) { return opcode(insn) == 0x37; }
+constexpr bool is_addi(uint32_t insn) { return opcode(insn) == 0x13 && extract(insn, 12, 3) == 0; }
+constexpr uint32_t rd(uint32_t insn) { return extract(insn, 7, 5); }
+constexpr uint32_t rs1(uint32_t insn) { return extract(insn, 15, 5); }
 constexpr int64_t i_imm(uint32_t insn) { return sign_extend(extract(insn, 20, 12), 12); }
 constexpr int64_t s_imm(uint32_t insn) { return sign_extend(extract(insn, 25, 7) << 5 | extract(insn, 7, 5), 12); }
 
@@ -117,12 +125,23 @@ public:
                 if (is_load(insn) && i_imm(insn) == marker) out.push_back({at, kIType});
                 if (is_store(insn) && s_imm(insn) == marker) out.push_back({at, kSType});
             }
+            if (is_lui(insn) && extract(insn, 12, 20) == 0 && at + 8 <= code.size()) {
+                const uint32_t next = read_le32(&code[at + 4]);
+                if (is_addi(next) && rd(next) == rd(insn) && rs1(next) == rd(insn) && i_imm(next) == marker) {
+                    out.push_back({at, kLuiAddi});
+                    at += 8;
+                    continue;
+                }
+            }
             at += 4;
         }
         return out;
     }
 
-    bool data_field_fits(uint8_t, int64_t disp) const override { return fits_signed(disp, 12); }
+    bool data_field_fits(uint8_t form, int64_t disp) const override {
+        // lui + addi: hi20 = (disp + 0x800) >> 12 must be a signed 20-bit value
+        return form == kLuiAddi ? fits_signed(disp + 0x800, 32) : fits_signed(disp, 12);
+    }
 
     void write_data_field(uint8_t form, uint8_t* site, int64_t disp) const override {
         if (!data_field_fits(form, disp))
@@ -133,12 +152,19 @@ public:
             case kSType:
                 write_le32(site, (insn & 0x01ff'f07fu) | (imm >> 5) << 25 | (imm & 0x1f) << 7);
                 return;
+            case kLuiAddi: {
+                // lo12 is sign-extended by addi, so hi20 rounds: disp = hi * 4096 + sext(lo12)
+                const uint32_t hi = static_cast<uint32_t>((disp + 0x800) >> 12) & 0xf'ffffu;
+                write_le32(site, (insn & 0x0000'0fffu) | hi << 12);
+                write_le32(site + 4, (read_le32(site + 4) & 0x000f'ffffu) | imm << 20);
+                return;
+            }
             default: fail(ErrorKind::Environment, "{}: unknown data field form {}", name, form);
         }
     }
 
     std::string_view data_field_name(uint8_t form) const override {
-        return form == kSType ? "store imm12 (S-type)" : "load imm12 (I-type)";
+        return form == kSType ? "store imm12 (S-type)" : form == kLuiAddi ? "lui/addi" : "load imm12 (I-type)";
     }
 };
 

@@ -76,6 +76,10 @@ public:
     // part's relocation (PCREL_LO12_*) refers to the label of the instruction
     // whose relocation (PCREL_HI20) holds the high part and the real target;
     // the stencil database pairs them. No such relocations elsewhere.
+    // Relocations whose value is S + A minus the code region's start (i686's
+    // R_386_GOTOFF, with _GLOBAL_OFFSET_TABLE_ at that start): an offset,
+    // written at compile time, never a patch.
+    virtual bool code_base_relative(uint32_t) const { return false; }
     virtual bool is_pcrel_low_part(uint32_t elf_type) const;
     virtual bool is_pcrel_high_part(uint32_t elf_type) const;
 

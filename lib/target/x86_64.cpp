@@ -12,10 +12,12 @@
 // - Data is addressed RIP-relative (R_X86_64_PC32) with -fno-pic: code and data
 //   must be within +-2 GiB, which the runner guarantees by mapping them
 //   together. Code-to-code references are resolved at compile time.
-// - Near memory operands are [rbx + disp32] (rbx is the stencils' base
-//   register): ModRM with mod = 10 and rm = 011 right before the four bytes
-//   of the marker. Every offset of an image fits a disp32, so far stencils
-//   are never needed here.
+// - Near memory operands are [rbx + disp8] (rbx is the stencils' base
+//   register, data + 128): ModRM with mod = 01 and rm = 011 right before the
+//   marker byte, reaching data + 0 ... 255 with the short encoding (3 bytes
+//   fewer than a disp32). Far operands are [rbx + disp32] (mod = 10) holding
+//   0x7fffff00 + the marker (kFarMarkerHigh), reaching everything; both are
+//   fields the compiler writes, never a patch.
 //
 // 32-bit x86 (target `x86`, i686 + SSE2; System V i386 psABI,
 // https://gitlab.com/x86-psABIs/i386-ABI) shares the instruction encoding, so
@@ -23,10 +25,11 @@
 // Its own quirks:
 // - REL, not RELA: the addend (-4 for a call or jmp rel32) is the field's
 //   content (implicit_addend).
-// - There is no RIP-relative addressing: with -fno-pic data is addressed
-//   absolutely (R_386_32), so every reference to data or to library
-//   constants is a load-time abs32 patch; calls and jumps are R_386_PC32
-//   (R_386_PLT32 from newer assemblers), resolved at compile time.
+// - There is no RIP-relative addressing: with -fno-pic library constants
+//   are addressed absolutely (R_386_32), a load-time abs32 patch; the
+//   program's own data goes through ebx (near and far fields as on x86-64).
+//   Calls and jumps are R_386_PC32 (R_386_PLT32 from newer assemblers),
+//   resolved at compile time.
 // - The default ABI passes floats on the stack and returns them in x87
 //   st(0); the stencils and their musl libm are built with -mregparm=3
 //   -msseregparm, so values travel in eax/edx and xmm0/xmm1 as on x86-64.
@@ -39,7 +42,8 @@
 namespace copapy {
 namespace {
 
-// What x86-64 and i686 share: the encoding of jmp rel32 and of [base + disp32].
+// What x86-64 and i686 share: the encoding of jmp rel32 and of [base + disp8]
+// and [base + disp32].
 class X86Family : public TargetInfo {
 protected:
     X86Family(cp_target id_, std::string_view name_, uint16_t machine, std::string_view desc)
@@ -59,28 +63,41 @@ protected:
         return offset - 1;
     }
 
+    // Field forms.
+    static constexpr uint8_t kDisp32 = 0;  // [base + disp32]: far stencils
+    static constexpr uint8_t kDisp8 = 1;   // [base + disp8]: near stencils
+    // A far stencil's disp32 marker: this plus the near marker (a byte).
+    static constexpr uint32_t kFarMarkerHigh = 0x7fff'ff00;
+
 public:
     std::vector<DataField> find_data_fields(std::span<const uint8_t> code, int64_t marker) const override {
         std::vector<DataField> out;
-        if (!fits_signed(marker, 32)) return out;
-        for (uint32_t at = 1; at + 4 <= code.size(); ++at) {
-            const bool modrm_base_disp32 = (code[at - 1] & 0xc7) == 0x83;  // mod 10, rm 011 (rbx / ebx)
-            if (modrm_base_disp32 && read_le32(&code[at]) == static_cast<uint32_t>(marker)) {
-                out.push_back({at, 0});
+        if (marker < 0 || marker > 127) return out;
+        const uint32_t far_marker = kFarMarkerHigh + static_cast<uint32_t>(marker);
+        for (uint32_t at = 1; at < code.size(); ++at) {
+            const uint8_t modrm = code[at - 1] & 0xc7;  // mod and rm; rm 011: rbx / ebx, no SIB byte
+            if (modrm == 0x43 && code[at] == marker) {  // mod 01: disp8
+                out.push_back({at, kDisp8});
+            } else if (modrm == 0x83 && at + 4 <= code.size() && read_le32(&code[at]) == far_marker) {  // mod 10
+                out.push_back({at, kDisp32});
                 at += 3;
             }
         }
         return out;
     }
 
-    bool data_field_fits(uint8_t, int64_t disp) const override { return fits_signed(disp, 32); }
-
-    void write_data_field(uint8_t form, uint8_t* site, int64_t disp) const override {
-        if (!data_field_fits(form, disp)) fail(ErrorKind::Environment, "{}: displacement {} does not fit a disp32", name, disp);
-        write_le32(site, static_cast<uint32_t>(disp));
+    bool data_field_fits(uint8_t form, int64_t disp) const override {
+        return fits_signed(disp, form == kDisp8 ? 8 : 32);
     }
 
-    std::string_view data_field_name(uint8_t) const override { return "disp32"; }
+    void write_data_field(uint8_t form, uint8_t* site, int64_t disp) const override {
+        if (!data_field_fits(form, disp))
+            fail(ErrorKind::Environment, "{}: displacement {} does not fit a {}", name, disp, data_field_name(form));
+        if (form == kDisp8) *site = static_cast<uint8_t>(static_cast<int8_t>(disp));
+        else write_le32(site, static_cast<uint32_t>(disp));
+    }
+
+    std::string_view data_field_name(uint8_t form) const override { return form == kDisp8 ? "disp8" : "disp32"; }
 };
 
 class X86_64 final : public X86Family {
@@ -115,12 +132,16 @@ public:
         switch (type) {
             case llvm::ELF::R_386_PC32:
             case llvm::ELF::R_386_PLT32: return CP_PATCH_REL32;  // no PLT in an image: calls go directly
+            case llvm::ELF::R_386_GOTPC: return CP_PATCH_REL32;  // GOT + A - P, the GOT at the code's start
             case llvm::ELF::R_386_32: return CP_PATCH_ABS32;
-            default: return std::nullopt;  // GOT/GOTOFF/GOTPC (no -fpic), TLS
+            case llvm::ELF::R_386_GOTOFF: return CP_PATCH_ABS32;  // S + A - GOT: code_base_relative
+            default: return std::nullopt;  // GOT32/GOT32X (a GOT entry), TLS
         }
     }
 
-    int64_t implicit_addend(cp_patch_kind kind, const uint8_t* site) const override {
+    bool code_base_relative(uint32_t type) const override { return type == llvm::ELF::R_386_GOTOFF; }
+
+    int64_t implicit_addend(cp_patch_kind kind, const uint8_t* site) const override {  // also GOTPC, GOTOFF
         return kind == CP_PATCH_REL32 || kind == CP_PATCH_ABS32 ? int64_t{static_cast<int32_t>(read_le32(site))} : 0;
     }
 

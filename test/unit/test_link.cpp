@@ -144,10 +144,18 @@ TEST_CASE("operands beyond a near field's reach use the far twin, base-relative 
         CHECK((st.hole == HoleKind::Const ? img.const_offset + 4 * st.hole_index : st.hole_index) > 2040);
     }
     CHECK(far_steps == img.far_operands);
-    // x86-64's disp32 reaches everything.
+    // x86-64: disp8 reaches data + 0 ... 255 from rbx = data + 128, the far
+    // twins' disp32 the rest; neither is patched.
     const LinkedImage x86 = link_program(p, db());
-    CHECK(x86.far_operands == 0);
+    CHECK(x86.near_operands > 0);
+    CHECK(x86.far_operands > 0);
     CHECK(x86.patches.empty());
+    for (size_t i = 0; i < p.steps.size(); ++i) {
+        if (p.steps[i].hole == HoleKind::None) continue;
+        const Step& st = p.steps[i];
+        const uint32_t offset = st.hole == HoleKind::Const ? x86.const_offset + 4 * st.hole_index : st.hole_index;
+        CHECK(bool(x86.step_far[i]) == (offset > 255));
+    }
 }
 
 TEST_CASE("AArch64 far operands are a movz/movk offset the compiler writes, with no patch") {

@@ -150,3 +150,29 @@ TEST_CASE("an output that is a state under another name keeps this run's value")
             (p.steps[i].hole_index == y ? store_y : store_s) = i;
     CHECK(store_y < store_s);  // the copy happens before the state changes
 }
+
+TEST_CASE("a float mul whose only use is the next add is fused into it where parks exist") {
+    // y = (a - b) + b * c: b, used twice, goes through a park; the sum takes
+    // the product's operands from the park and memory (r0 = r0 + p0 * *hole),
+    // the product never needs a register.
+    const std::string dag = R"({"id":0,"op":"input","dtype":"float","name":"a","value":1},
+                               {"id":1,"op":"input","dtype":"float","name":"b","value":2},
+                               {"id":2,"op":"input","dtype":"float","name":"c","value":3},
+                               {"id":3,"op":"sub","dtype":"float","args":[0,1]},
+                               {"id":4,"op":"mul","dtype":"float","args":[1,2]},
+                               {"id":5,"op":"add","dtype":"float","args":[3,4]})";
+    Program p = plan_of(dag, R"([{"name":"y","node":5}])", 2);
+    CHECK(names(p) == std::vector<std::string>{"cp_entry", "ld0_f_ii", "ldp0_fi", "sub_p0_fi", "mla_p0_m_fi", "st0_fi",
+                                               "cp_exit"});
+    // Without parks (x86, RISC-V) the two ops stay apart.
+    Program q = plan_of(dag, R"([{"name":"y","node":5}])", 0);
+    bool has_mul = false;
+    for (const std::string& n : names(q)) {
+        CHECK(!n.starts_with("mla"));
+        has_mul = has_mul || n.starts_with("mul");
+    }
+    CHECK(has_mul);
+    // A product that is also an output is computed on its own.
+    Program r = plan_of(dag, R"([{"name":"y","node":5},{"name":"m","node":4}])", 2);
+    for (const std::string& n : names(r)) CHECK(!n.starts_with("mla"));
+}

@@ -9,6 +9,7 @@
 #include <vector>
 
 #include "stencil/stencil_db.hpp"
+#include "support/bits.hpp"
 #include "target/target.hpp"
 
 using namespace copapy;
@@ -192,17 +193,48 @@ TEST_CASE("rv_rvc_branch and rv_rvc_jump encode compressed offsets") {
 }
 
 TEST_CASE("a PCREL_LO12 takes its auipc's target, plus the distance from the auipc") {
+    // sign_ff reads its constants (1.0f, -1.0f) PC-relative: auipc + flw
+    // pairs. (Far operands used to be such pairs to the hole; they are a
+    // lui/addi offset field from s11 now, without relocations.)
     auto db = riscv64_db();
-    for (const char* name : {"far_ld0_f_ii", "far_st0_ii"}) {
-        INFO(name);
-        const Stencil& s = db->stencil(name);
-        REQUIRE(s.relocs.size() == 2);
-        const ObjReloc& hi = db->reloc(s.relocs[0]);
-        const ObjReloc& lo = db->reloc(s.relocs[1]);
-        CHECK(hi.type == R_RISCV_PCREL_HI20);
-        CHECK(db->symbol(hi.symbol).role == SymbolRole::Hole);
+    const Stencil& s = db->stencil("sign_ff");
+    size_t pairs = 0;
+    for (size_t i = 0; i + 1 < s.relocs.size(); ++i) {
+        const ObjReloc& hi = db->reloc(s.relocs[i]);
+        if (hi.type != R_RISCV_PCREL_HI20) continue;
+        const ObjReloc& lo = db->reloc(s.relocs[i + 1]);
+        CHECK(lo.type == R_RISCV_PCREL_LO12_I);
         CHECK(lo.symbol == hi.symbol);  // no longer the auipc's label
         CHECK(lo.addend == hi.addend + static_cast<int64_t>(lo.offset - hi.offset));
         CHECK(lo.offset - hi.offset == 4);
+        ++pairs;
     }
+    CHECK(pairs == 2);
+    for (const char* name : {"far_ld0_f_ii", "far_st0_ii"}) {
+        INFO(name);
+        const Stencil& far = db->stencil(name);
+        CHECK(far.relocs.empty());
+        REQUIRE(far.data_fields.size() == 1);
+        CHECK(riscv64_target().data_field_name(far.data_fields[0].form) == "lui/addi");
+    }
+}
+
+TEST_CASE("the RISC-V far offset field: lui hi20 + addi lo12 from s11") {
+    const TargetInfo& t = riscv64_target();
+    // lui a5, 0 ; addi a5, a5, 2040 ; c.add a5, s11 ; flw fa0, 0(a5)
+    std::vector<uint8_t> code = {0xb7, 0x07, 0x00, 0x00, 0x93, 0x87, 0x87, 0x7f, 0xee, 0x97, 0x07, 0xa5, 0x07, 0x00};
+    const auto fields = t.find_data_fields(code, 2040);
+    REQUIRE(fields.size() == 1);
+    CHECK(fields[0].offset == 0);
+    for (int64_t disp : {int64_t{0x12345}, int64_t{0x7ff}, int64_t{0x800}, int64_t{-2040}, int64_t{0x7fff'f000}}) {
+        INFO(disp);
+        REQUIRE(t.data_field_fits(fields[0].form, disp));
+        t.write_data_field(fields[0].form, code.data(), disp);
+        const uint32_t lui = read_le32(&code[0]), addi = read_le32(&code[4]);
+        const int64_t hi = sign_extend(lui >> 12, 20) * 4096, lo = sign_extend(addi >> 20, 12);
+        CHECK(hi + lo == disp);
+        CHECK((lui & 0xfff) == 0x7b7);   // lui a5 kept
+        CHECK((addi & 0xfffff) == 0x7'8793);  // addi a5, a5 kept
+    }
+    CHECK_FALSE(t.data_field_fits(fields[0].form, int64_t{0x7fff'f800}));
 }

@@ -68,8 +68,14 @@ TEST_CASE("x86 (i686) is found by name and aliases and classifies REL relocation
     CHECK(t.classify(R_386_PC32) == CP_PATCH_REL32);
     CHECK(t.classify(R_386_PLT32) == CP_PATCH_REL32);
     CHECK(t.classify(R_386_32) == CP_PATCH_ABS32);
-    CHECK_FALSE(t.classify(R_386_GOTOFF));  // PIC musl: built with -fno-pic instead
-    CHECK_FALSE(t.classify(R_386_GOTPC));
+    // PIC musl: GOT-relative constants from a PC-relative GOT pointer, the
+    // "GOT" being the code region's start; a GOT entry is not supported.
+    CHECK(t.classify(R_386_GOTPC) == CP_PATCH_REL32);
+    CHECK(t.classify(R_386_GOTOFF) == CP_PATCH_ABS32);
+    CHECK(t.code_base_relative(R_386_GOTOFF));
+    CHECK_FALSE(t.code_base_relative(R_386_32));
+    CHECK_FALSE(t.code_base_relative(R_386_GOTPC));
+    CHECK_FALSE(t.classify(R_386_GOT32));
     CHECK_FALSE(t.classify(R_386_TLS_LE));
     CHECK(t.position_independent(CP_PATCH_REL32));
     CHECK_FALSE(t.position_independent(CP_PATCH_ABS32));  // no RIP-relative data on i386
@@ -81,18 +87,31 @@ TEST_CASE("x86 (i686) is found by name and aliases and classifies REL relocation
     CHECK(t.implicit_addend(CP_PATCH_ABS32, abs.data()) == 16);
 }
 
-TEST_CASE("x86 cuts only a final jmp rel32 and finds [ebx + disp32] operands") {
+TEST_CASE("x86 cuts only a final jmp rel32 and finds [ebx + disp8] and [ebx + disp32] operands") {
     const TargetInfo& t = x86_target();
-    // addss 0x7ffffff0(%ebx),%xmm0 ; jmp result_ff
-    std::vector<uint8_t> code = {0xf3, 0x0f, 0x58, 0x83, 0xf0, 0xff, 0xff, 0x7f, 0xe9, 0xfc, 0xff, 0xff, 0xff};
+    // addss 0x7fffff7c(%ebx),%xmm0 ; jmp result_ff
+    std::vector<uint8_t> code = {0xf3, 0x0f, 0x58, 0x83, 0x7c, 0xff, 0xff, 0x7f, 0xe9, 0xfc, 0xff, 0xff, 0xff};
     CHECK(t.tail_jump_start(code, 9, R_386_PC32) == 8u);
     CHECK_FALSE(t.tail_jump_start(code, 9, R_386_32));
     code[8] = 0xe8;  // call
     CHECK_FALSE(t.tail_jump_start(code, 9, R_386_PC32));
-    const auto fields = t.find_data_fields(code, 0x7fff'fff0);
+    const auto fields = t.find_data_fields(code, 0x7c);
     REQUIRE(fields.size() == 1);
     CHECK(fields[0].offset == 4);
-    t.write_data_field(0, code.data() + 4, 8);
+    CHECK(t.data_field_name(fields[0].form) == "disp32");
+    CHECK(t.data_field_fits(fields[0].form, -0x8000'0000LL));
+    t.write_data_field(fields[0].form, code.data() + 4, 8);
     CHECK(code[4] == 8);
     CHECK(code[7] == 0);
+    // addss 0x7c(%ebx),%xmm0: the short form, reaching -128 ... 127
+    std::vector<uint8_t> near = {0xf3, 0x0f, 0x58, 0x43, 0x7c};
+    const auto short_fields = t.find_data_fields(near, 0x7c);
+    REQUIRE(short_fields.size() == 1);
+    CHECK(short_fields[0].offset == 4);
+    CHECK(t.data_field_name(short_fields[0].form) == "disp8");
+    CHECK(t.data_field_fits(short_fields[0].form, -128));
+    CHECK_FALSE(t.data_field_fits(short_fields[0].form, 128));
+    t.write_data_field(short_fields[0].form, near.data() + 4, -4);
+    CHECK(near[4] == 0xfc);
+    CHECK_THROWS(t.write_data_field(short_fields[0].form, near.data() + 4, 200));
 }

@@ -45,7 +45,7 @@ sys.path.insert(0, str(ROOT / "tools/python"))
 import copapy as cp  # noqa: E402
 
 BUILD = ROOT / "build"
-TARGETS = ["x86_64", "aarch64", "armv7", "thumbv7", "thumbv7em"]
+TARGETS = ["x86_64", "aarch64", "armv7", "thumbv7", "thumbv7em", "x86", "riscv64", "armv6"]
 # Targets whose executed instructions are counted, and how their images and
 # static Linux binaries run.
 EXEC = {"aarch64": ("qemu-aarch64", "coparun-aarch64"), "armv7": ("qemu-arm", "coparun-armhf")}
@@ -158,8 +158,8 @@ def gcc_counts(c_file: Path, target: str, level: str, tmp: Path) -> Tuple[Dict[s
         if re.match(r"^[0-9a-f]+ <cp_program>:", line):
             inside = True
             continue
-        if inside and re.match(r"^[0-9a-f]+ <", line):
-            break
+        if inside and re.match(r"^[0-9a-f]+ <", line) and not re.match(r"^[0-9a-f]+ <\.L", line):
+            break  # the next function (RISC-V objdump also shows local labels, <.L2>:)
         if inside and re.match(r"^\s+[0-9a-f]+:\s+\S", line) and ".word" not in line and ".short" not in line:
             insns += 1
     return {"insns": insns, "bytes": size}, obj
