@@ -178,7 +178,7 @@ std::vector<std::string> range_findings(const std::string& file, const Ir& ir, c
     for (const RangeFinding& f : analysis.findings) {
         const IrNode& n = ir.nodes[f.node];
         const std::string place = source_location(ir, f.node);
-        const std::string node = n.dag_id >= 0 ? fmt::format("node {} ('{}')", n.dag_id, op_name(n.op))
+        const std::string node = ir.dag_id(n) >= 0 ? fmt::format("node {} ('{}')", ir.dag_id(n), op_name(n.op))
                                                : fmt::format("'{}'", op_name(n.op));
         out.push_back(fmt::format("{}: {}: {}", place.empty() ? file : place, node, f.what));
     }

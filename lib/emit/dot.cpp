@@ -63,7 +63,7 @@ std::string format_dot(const EmitInput& in) {
     for (uint32_t id = 0; id < ir.nodes.size(); ++id) {
         if (!used[id]) continue;
         const IrNode& n = ir.nodes[id];
-        std::string origin = n.dag_id >= 0 ? fmt::format("node {}", n.dag_id) : "from lowering";
+        std::string origin = ir.dag_id(n) >= 0 ? fmt::format("node {}", ir.dag_id(n)) : "from lowering";
         if (const std::string loc = source_location(ir, id); !loc.empty()) origin += "\n" + loc;
         if (in.show_ranges && in.ranges) origin += "\nin " + in.ranges->ranges[id].str();
         if (n.op == Op::Input) {

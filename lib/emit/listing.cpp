@@ -177,8 +177,8 @@ private:
         const uint32_t at = img_.step_offsets[i];
         const uint32_t end = i + 1 < in_.program.steps.size() ? img_.step_offsets[i + 1] : img_.stencil_bytes;
         std::string line = fmt::format(";\n; step {}: {}", i, name);
-        if (step.node != kNone && step.node < in_.ir.nodes.size() && in_.ir.nodes[step.node].dag_id >= 0)
-            line += fmt::format("  node {}", in_.ir.nodes[step.node].dag_id);
+        if (step.node != kNone && step.node < in_.ir.nodes.size() && in_.ir.dag_id(in_.ir.nodes[step.node]) >= 0)
+            line += fmt::format("  node {}", in_.ir.dag_id(in_.ir.nodes[step.node]));
         if (step.hole == HoleKind::Data) line += fmt::format("  data+{:#x}", step.hole_index);
         if (step.hole == HoleKind::Const)
             line += fmt::format("  const[{}]={:#010x}", step.hole_index, in_.program.consts[step.hole_index]);

@@ -70,6 +70,12 @@ public:
             if (!dag_.locs.empty()) loc_ = dag_.locs[order[i]];
             map_[order[i]] = lower(dag_.nodes[order[i]]);
         }
+        for (uint32_t i = 0; i < dag_.nodes.size(); ++i) {
+            if (dag_.nodes[i].id == i) continue;
+            ir_.dag_ids.reserve(dag_.nodes.size());  // ids other than the indices: all of them, for messages
+            for (const DagNode& n : dag_.nodes) ir_.dag_ids.push_back(n.id);
+            break;
+        }
         for (const DagOutput& o : dag_.outputs) ir_.outputs.push_back({o.name, map_[o.node], dag_.nodes[o.node].dtype});
         for (const DagUpdate& u : dag_.updates) ir_.updates.push_back({ir_.nodes[map_[u.state]].input, map_[u.node]});
         return std::move(ir_);
@@ -83,15 +89,15 @@ private:
         if (!dag_.locs.empty()) ir_.locs.push_back(loc_);
     }
 
-    uint32_t intern(Op op, Kind kind, std::array<uint32_t, 3> args, uint8_t nargs, uint32_t bits, int64_t dag_id) {
+    uint32_t intern(Op op, Kind kind, std::array<uint32_t, 3> args, uint8_t nargs, uint32_t bits, uint32_t dag_node) {
         if (is_commutative(op) && nargs == 2 && args[1] < args[0]) std::swap(args[0], args[1]);
         if (op != Op::Const && opt_ >= 1) {
-            if (auto folded = fold(op, args, nargs, dag_id)) return *folded;
+            if (auto folded = fold(op, args, nargs, dag_node)) return *folded;
             if (opt_ >= 2)
-                if (auto same = simplify(op, kind, args, nargs, dag_id)) return *same;
+                if (auto same = simplify(op, kind, args, nargs, dag_node)) return *same;
         }
         if (opt_ == 0 && op != Op::Const) {
-            push(IrNode{op, kind, nargs, args, bits, kNone, dag_id});
+            push(IrNode{op, kind, nargs, args, bits, kNone, dag_node});
             return static_cast<uint32_t>(ir_.nodes.size() - 1);
         }
         const Key key{op, kind, nargs, args, bits};
@@ -100,7 +106,7 @@ private:
         if (*slot == kEmpty) {
             const uint32_t index = static_cast<uint32_t>(ir_.nodes.size());
             *slot = entry(hash, index);
-            push(IrNode{op, kind, nargs, args, bits, kNone, dag_id});
+            push(IrNode{op, kind, nargs, args, bits, kNone, dag_node});
             if (++table_used_ * 4 > table_.size() * 3) grow();
             return index;
         }
@@ -163,14 +169,14 @@ private:
 
     bool is_const(uint32_t x) const { return ir_.nodes[x].op == Op::Const; }
     bool is_const(uint32_t x, uint32_t bits) const { return is_const(x) && ir_.nodes[x].bits == bits; }
-    uint32_t constant(Kind k, uint32_t bits, int64_t dag_id) { return intern(Op::Const, k, {}, 0, bits, dag_id); }
+    uint32_t constant(Kind k, uint32_t bits, uint32_t dag_node) { return intern(Op::Const, k, {}, 0, bits, dag_node); }
 
     // All operands constant: evaluate now, exactly as the stencil would.
     // Not for ops backed by libm (sin, powf, ...; the Libm flag of ops.def):
     // the host's libm may differ from the target's by an ulp, and images must
     // not depend on the host. Exact ones (sqrt, floor, round, fmodf in mod)
     // give the same bits everywhere, so they fold.
-    std::optional<uint32_t> fold(Op op, const std::array<uint32_t, 3>& args, uint8_t nargs, int64_t dag_id) {
+    std::optional<uint32_t> fold(Op op, const std::array<uint32_t, 3>& args, uint8_t nargs, uint32_t dag_node) {
         // Only the float variant calls libm (int pow is exact).
         if ((op_info(op).flags & Libm) && ir_.nodes[args[0]].kind == Kind::F) return std::nullopt;
         for (unsigned i = 0; i < nargs; ++i)
@@ -180,13 +186,13 @@ private:
         if (!cp_fold(static_cast<int>(op), operand == Kind::F, ir_.nodes[args[0]].bits,
                      nargs > 1 ? ir_.nodes[args[1]].bits : 0, nargs > 2 ? ir_.nodes[args[2]].bits : 0, &out))
             return std::nullopt;
-        return constant(result_kind(op, operand), out, dag_id);
+        return constant(result_kind(op, operand), out, dag_node);
     }
 
     // Identities that hold for every operand value, NaN and signed zeros
     // included (so x + 0.0 is not one: -0.0 + 0.0 is +0.0).
     std::optional<uint32_t> simplify(Op op, Kind kind, const std::array<uint32_t, 3>& a, uint8_t nargs,
-                                     int64_t dag_id) {
+                                     uint32_t dag_node) {
         const uint32_t x = a[0], y = a[1];
         // Commutative ops have their operands sorted by index, and constants
         // can sit on either side: look at both.
@@ -212,21 +218,21 @@ private:
                 case Op::Lshift:
                 case Op::Rshift:
                     if (is_const(y, 0)) return x;
-                    if (op == Op::Sub && x == y) return constant(Kind::I, 0, dag_id);
+                    if (op == Op::Sub && x == y) return constant(Kind::I, 0, dag_node);
                     return std::nullopt;
                 case Op::Mul:
                     if (auto r = either(1)) return r;
-                    if (is_const(x, 0) || is_const(y, 0)) return constant(Kind::I, 0, dag_id);
+                    if (is_const(x, 0) || is_const(y, 0)) return constant(Kind::I, 0, dag_node);
                     return std::nullopt;
                 case Op::And:
-                    if (is_const(x, 0) || is_const(y, 0)) return constant(Kind::I, 0, dag_id);
+                    if (is_const(x, 0) || is_const(y, 0)) return constant(Kind::I, 0, dag_node);
                     return x == y ? std::optional(x) : std::nullopt;
                 case Op::Floordiv: return is_const(y, 1) ? std::optional(x) : std::nullopt;
-                case Op::Mod: return is_const(y, 1) ? std::optional(constant(Kind::I, 0, dag_id)) : std::nullopt;
+                case Op::Mod: return is_const(y, 1) ? std::optional(constant(Kind::I, 0, dag_node)) : std::nullopt;
                 case Op::Pow:
                     if (is_const(y, 1)) return x;
-                    if (is_const(y, 0)) return constant(Kind::I, 1, dag_id);
-                    if (is_const(y, 2)) return intern(Op::Mul, kind, {x, x}, 2, 0, dag_id);
+                    if (is_const(y, 0)) return constant(Kind::I, 1, dag_node);
+                    if (is_const(y, 2)) return intern(Op::Mul, kind, {x, x}, 2, 0, dag_node);
                     return std::nullopt;
                 case Op::Min:
                 case Op::Max: return x == y ? std::optional(x) : std::nullopt;
@@ -244,20 +250,21 @@ private:
                 // x * x is the correctly rounded square, which powf approximates
                 // within an ulp (same overflow and signed zeros).
                 if (is_const(y, kFloatOne)) return x;
-                if (is_const(y, 0) || is_const(y, kFloatMinusZero)) return constant(Kind::F, kFloatOne, dag_id);
-                if (is_const(y, 0x4000'0000)) return intern(Op::Mul, kind, {x, x}, 2, 0, dag_id);
+                if (is_const(y, 0) || is_const(y, kFloatMinusZero)) return constant(Kind::F, kFloatOne, dag_node);
+                if (is_const(y, 0x4000'0000)) return intern(Op::Mul, kind, {x, x}, 2, 0, dag_node);
                 return std::nullopt;
             default: return std::nullopt;
         }
     }
 
     // Converts an operand to the machine class an op variant needs.
-    uint32_t to_kind(uint32_t x, Kind k, int64_t dag_id) {
+    uint32_t to_kind(uint32_t x, Kind k, uint32_t dag_node) {
         if (ir_.nodes[x].kind == k) return x;
-        return intern(k == Kind::F ? Op::Itof : Op::Ftoi, k, {x}, 1, 0, dag_id);
+        return intern(k == Kind::F ? Op::Itof : Op::Ftoi, k, {x}, 1, 0, dag_node);
     }
 
     uint32_t lower(const DagNode& n) {
+        const uint32_t at = static_cast<uint32_t>(&n - dag_.nodes.data());  // what the made nodes came from
         const Kind rk = kind_of(n.dtype);
         auto arg = [&](unsigned i) { return map_[n.args[i]]; };
         auto arg_dtype = [&](unsigned i) { return dag_.nodes[n.args[i]].dtype; };
@@ -265,9 +272,9 @@ private:
             case Op::Input:
             case Op::State: {  // a state is an input whose slot the program also writes
                 const uint32_t idx = static_cast<uint32_t>(ir_.nodes.size());
-                push(IrNode{Op::Input, rk, 0, {}, n.bits, static_cast<uint32_t>(ir_.inputs.size()), n.id});
+                push(IrNode{Op::Input, rk, 0, {}, n.bits, static_cast<uint32_t>(ir_.inputs.size()), at});
                 IrInput in{n.name, idx, n.dtype, n.op == Op::State};
-                if (auto r = declared_.find(static_cast<uint32_t>(&n - dag_.nodes.data())); r != declared_.end()) {
+                if (auto r = declared_.find(at); r != declared_.end()) {
                     in.declared = true;
                     in.lo = r->second.lo;
                     in.hi = r->second.hi;
@@ -275,21 +282,21 @@ private:
                 ir_.inputs.push_back(in);
                 return idx;
             }
-            case Op::Const: return intern(Op::Const, rk, {}, 0, n.bits, n.id);
+            case Op::Const: return intern(Op::Const, rk, {}, 0, n.bits, at);
             case Op::Cast: {
                 const uint32_t x = arg(0);
                 const DType from = arg_dtype(0);
-                if (n.dtype == DType::Float) return to_kind(x, Kind::F, n.id);
-                if (n.dtype == DType::Int) return to_kind(x, Kind::I, n.id);
+                if (n.dtype == DType::Float) return to_kind(x, Kind::F, at);
+                if (n.dtype == DType::Int) return to_kind(x, Kind::I, at);
                 if (from == DType::Bool) return x;
-                return intern(from == DType::Float ? Op::Ftob : Op::Itob, Kind::I, {x}, 1, 0, n.id);
+                return intern(from == DType::Float ? Op::Ftob : Op::Itob, Kind::I, {x}, 1, 0, at);
             }
             case Op::Lt:
             case Op::Le: {
                 // a < b is b > a (also for NaN: both false); likewise <=.
                 const Kind k = (arg_dtype(0) == DType::Float || arg_dtype(1) == DType::Float) ? Kind::F : Kind::I;
-                return intern(n.op == Op::Lt ? Op::Gt : Op::Ge, Kind::I, {to_kind(arg(1), k, n.id), to_kind(arg(0), k, n.id)},
-                              2, 0, n.id);
+                return intern(n.op == Op::Lt ? Op::Gt : Op::Ge, Kind::I, {to_kind(arg(1), k, at), to_kind(arg(0), k, at)},
+                              2, 0, at);
             }
             default: break;
         }
@@ -308,12 +315,12 @@ private:
         }
         if (n.op == Op::Select) {
             uint32_t c = arg(0);
-            if (ir_.nodes[c].kind == Kind::F) c = intern(Op::Ftob, Kind::I, {c}, 1, 0, n.id);
-            return intern(Op::Select, rk, {c, to_kind(arg(1), rk, n.id), to_kind(arg(2), rk, n.id)}, 3, 0, n.id);
+            if (ir_.nodes[c].kind == Kind::F) c = intern(Op::Ftob, Kind::I, {c}, 1, 0, at);
+            return intern(Op::Select, rk, {c, to_kind(arg(1), rk, at), to_kind(arg(2), rk, at)}, 3, 0, at);
         }
         std::array<uint32_t, 3> args{};
-        for (unsigned i = 0; i < n.nargs; ++i) args[i] = to_kind(arg(i), operand, n.id);
-        return intern(n.op, result_kind(n.op, operand), args, n.nargs, 0, n.id);
+        for (unsigned i = 0; i < n.nargs; ++i) args[i] = to_kind(arg(i), operand, at);
+        return intern(n.op, result_kind(n.op, operand), args, n.nargs, 0, at);
     }
 
     const Dag& dag_;

@@ -25,7 +25,7 @@ struct IrNode {
     std::array<uint32_t, 3> args{};
     uint32_t bits = 0;      // const value / input initial value
     uint32_t input = kNone; // index into Ir::inputs for Op::Input
-    int64_t dag_id = -1;    // the DAG node it came from (-1: made by lowering), for messages and listings
+    uint32_t dag_node = kNone;  // index of the DAG node it came from (kNone: made by lowering); Ir::dag_id() gives its id
 };
 
 struct IrInput {
@@ -65,6 +65,16 @@ struct Ir {
     // has no locations), and the file table they index.
     std::vector<SourceLoc> locs;
     std::vector<std::string> files;
+    // The DAG's node ids by node index, if any differs from its index (the
+    // tracer numbers nodes 0, 1, ... in file order: then empty).
+    std::vector<int64_t> dag_ids;
+
+    // The file's id of the DAG node n came from, for messages and listings;
+    // -1 if lowering made it.
+    int64_t dag_id(const IrNode& n) const {
+        if (n.dag_node == kNone) return -1;
+        return dag_ids.empty() ? int64_t{n.dag_node} : dag_ids[n.dag_node];
+    }
 };
 
 // "model.py:42" for node v, or "" if its location is unknown.

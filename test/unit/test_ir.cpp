@@ -211,3 +211,21 @@ TEST_CASE("floor, ceil, trunc and round fold exactly, but tanh, hypot and other 
         }
     for (Op libm : {Op::Tanh, Op::Hypot, Op::Sin, Op::Pow}) CHECK(out(ir, i++).op == libm);
 }
+
+TEST_CASE("IR nodes name the DAG node they came from by its id in the file") {
+    // Ids 0, 1, ...: no table of ids is kept.
+    Ir dense = ir_of(kXN + R"(,{"id":2,"op":"add","dtype":"float","args":[0,0]})", R"([{"name":"y","node":2}])");
+    CHECK(dense.dag_ids.empty());
+    CHECK(dense.dag_id(dense.nodes[dense.outputs[0].node]) == 2);
+    // Other ids: the table, and the file's ids.
+    Ir sparse = ir_of(R"({"id":70,"op":"input","dtype":"float","name":"x","value":1},
+                         {"id":9000000000,"op":"input","dtype":"int","name":"n","value":2},
+                         {"id":5,"op":"cast","dtype":"float","args":[9000000000]},
+                         {"id":12,"op":"add","dtype":"float","args":[70,5]})",
+                      R"([{"name":"y","node":12}])");
+    CHECK(sparse.dag_ids.size() == 4);
+    CHECK(sparse.dag_id(sparse.nodes[sparse.outputs[0].node]) == 12);
+    bool seen_big = false;
+    for (const IrNode& n : sparse.nodes) seen_big |= sparse.dag_id(n) == 9000000000;
+    CHECK(seen_big);
+}
