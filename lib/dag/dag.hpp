@@ -66,10 +66,7 @@ struct Dag {
 // Reads JSON or CBOR (by the first byte), validates everything, and returns
 // the DAG. Throws Error(Input) with every problem found ("node 17 ('mul'):
 // ..."), one per line, at most 20.
-// Files of at least `pipe_from` bytes validate their nodes on a second
-// thread while the parser runs ahead (the result is the same).
-inline constexpr size_t kPipeFrom = size_t{1} << 20;  // about 25,000 nodes: a thread costs ~50 us
-Dag read_dag(std::span<const uint8_t> bytes, size_t pipe_from = kPipeFrom);
+Dag read_dag(std::span<const uint8_t> bytes);
 
 // The result type of `op` on operands of the given types, or an explanation
 // of why the operands are not allowed. `exponent_nonneg_const` tells, for

@@ -13,10 +13,6 @@
 #include <bit>
 #include <cerrno>
 #include <cmath>
-#include <condition_variable>
-#include <exception>
-#include <mutex>
-#include <thread>
 #include <cstdlib>
 #include <cstring>
 #include <limits>
@@ -344,62 +340,11 @@ int field_of(std::string_view key) {
 
 class Reader;
 
-// The objects of a large file's `nodes` list are validated (Reader::list_item)
-// on a second thread while the parser decodes the next ones: the two halves
-// of reading take about the same time, so a 10M-node file reads in about half
-// the time on two cores. The parser fills batches of RawObjects and hands
-// each over full; the worker takes them in order, so the nodes, diagnostics
-// and their order are exactly those of reading on one thread. The parser
-// touches nothing of the Reader's while the worker runs: drain() waits for
-// the worker at the end of the list, before the parser goes on to the
-// other fields.
-class NodePipe {
-public:
-    explicit NodePipe(Reader& r);
-    ~NodePipe() { stop(); }
-    NodePipe(const NodePipe&) = delete;
-    NodePipe& operator=(const NodePipe&) = delete;
-
-    // The next object to fill (cleared), or nullptr for a non-object item.
-    RawObject* next_slot();
-    // The slot from next_slot() is complete (`object`: false for an item
-    // that is not an object).
-    void commit(bool object);
-    // Everything committed is validated; rethrows what the worker threw.
-    void drain();
-
-private:
-    static constexpr size_t kBatch = 512;
-    struct Batch {
-        std::vector<RawObject> objects = std::vector<RawObject>(kBatch);
-        std::vector<uint8_t> is_object = std::vector<uint8_t>(kBatch);
-        size_t count = 0;
-        size_t first = 0;  // position in the list of objects[0]
-    };
-    void work();
-    void hand_over();  // the filling batch to the worker, a free one to fill
-    void stop();
-
-    Reader& r_;
-    std::vector<Batch> batches_ = std::vector<Batch>(3);
-    size_t filling_ = 0;        // the batch being filled
-    size_t position_ = 0;       // the list position of the next slot
-    std::vector<size_t> full_;  // batches to validate, in order
-    std::vector<size_t> free_;  // batches to fill
-    bool busy_ = false;         // the worker is validating a batch
-    bool quit_ = false;
-    std::exception_ptr failed_;
-    std::mutex m_;
-    std::condition_variable cv_;
-    std::thread worker_;
-};
-
 // Streams the document (JSON or CBOR) into the Reader without building a DOM:
 // memory stays proportional to the nodes, not to the text.
 class Sax {
 public:
-    // pipe: validates the objects of `nodes` on a second thread (or nullptr).
-    explicit Sax(Reader& r, NodePipe* pipe = nullptr) : r_(r), pipe_(pipe) {}
+    explicit Sax(Reader& r) : r_(r) {}
     bool null() { return scalar(other("null")); }
     bool boolean(bool b) {
         RawValue v;
@@ -451,7 +396,6 @@ public:
     // and the hand-over, both as start_object/end_object would do them.
     RawObject* list_object() {
         if (at_ != At::List) return nullptr;
-        if (piped_) return pipe_->next_slot();
         obj_.clear();
         return &obj_;
     }
@@ -470,9 +414,6 @@ private:
     }
     bool scalar(RawValue v);
     bool not_array(const std::string& key);
-    // A complete item of the current list (nullptr: not an object), in
-    // obj_ unless the fast path filled the pipe's slot (`in_slot`).
-    void deliver(RawObject* obj, bool in_slot = false);
     // Ignores the array or object that starts here (its contents included).
     bool begin_skip() {
         skip_return_ = at_;
@@ -482,8 +423,6 @@ private:
     }
 
     Reader& r_;
-    NodePipe* pipe_;
-    bool piped_ = false;     // in `nodes`, with a pipe
     At at_ = At::Start;
     std::string list_;       // which top-level array we are in
     std::string key_;
@@ -1131,27 +1070,18 @@ class Reader {
 public:
     // JSON through JsonReader; nullopt where it declines (the caller then
     // reads the file with read(), nlohmann's parser, in a new Reader).
-    // pipe_from: files of at least this many bytes validate their nodes on
-    // a second thread (NodePipe).
-    std::optional<Dag> read_json_fast(std::span<const uint8_t> bytes, size_t pipe_from) {
+    std::optional<Dag> read_json_fast(std::span<const uint8_t> bytes) {
         reserve(bytes, false);
-        std::optional<NodePipe> pipe;
-        if (bytes.size() >= pipe_from) pipe.emplace(*this);
-        Sax sax(*this, pipe ? &*pipe : nullptr);
+        Sax sax(*this);
         if (!JsonReader(bytes, sax).parse() || !sax.error().empty()) return std::nullopt;
-        pipe.reset();
         return finish();
     }
 
-    Dag read(std::span<const uint8_t> bytes, bool cbor, size_t pipe_from) {
+    Dag read(std::span<const uint8_t> bytes, bool cbor) {
         reserve(bytes, cbor);
-        std::optional<NodePipe> pipe;
-        if (cbor && bytes.size() >= pipe_from) pipe.emplace(*this);
-        Sax sax(*this, pipe ? &*pipe : nullptr);
+        Sax sax(*this);
         if (cbor) {
-            std::string e = CborReader(bytes, sax).parse();
-            pipe.reset();  // the worker is idle (drained at the end of `nodes`) or its work is not wanted
-            if (!e.empty()) fail(ErrorKind::Input, "malformed CBOR: {}", e);
+            if (std::string e = CborReader(bytes, sax).parse(); !e.empty()) fail(ErrorKind::Input, "malformed CBOR: {}", e);
         } else if (!json::sax_parse(bytes.begin(), bytes.end(), &sax) || !sax.error().empty()) {
             std::string what = sax.error();
             // Drop nlohmann's "[json.exception.parse_error.101] " prefix.
@@ -1619,7 +1549,7 @@ bool Sax::scalar(RawValue v) {
     switch (at_) {
         case At::Start: return false;  // not an object: reported by the caller
         case At::Top: r_.top_field(key_, &v, false); return true;
-        case At::List: deliver(nullptr); return true;
+        case At::List: r_.list_item(list_, index_++, nullptr); return true;
         case At::Item:
             if (!not_array(key_)) obj_.set(key_, std::move(v));
             return true;
@@ -1646,21 +1576,8 @@ bool Sax::not_array(const std::string& key) {
 }
 
 bool Sax::list_object_done() {
-    deliver(&obj_, piped_);
+    r_.list_item(list_, index_++, &obj_);
     return true;
-}
-
-void Sax::deliver(RawObject* obj, bool in_slot) {
-    if (!piped_) {
-        r_.list_item(list_, index_++, obj);
-        return;
-    }
-    ++index_;
-    if (!in_slot) {
-        RawObject* slot = pipe_->next_slot();
-        if (obj) std::swap(*slot, *obj);
-    }
-    pipe_->commit(obj != nullptr);
 }
 
 bool Sax::start_object(size_t) {
@@ -1690,7 +1607,7 @@ bool Sax::start_object(size_t) {
 bool Sax::end_object() {
     switch (at_) {
         case At::Item:
-            deliver(&obj_);
+            r_.list_item(list_, index_++, &obj_);
             at_ = At::List;
             return true;
         case At::Skip:
@@ -1709,7 +1626,6 @@ bool Sax::start_array(size_t) {
                 list_ = key_;
                 index_ = 0;
                 at_ = At::List;
-                piped_ = pipe_ && list_ == "nodes";
                 return true;
             }
             if (key_ == "files") {
@@ -1719,7 +1635,7 @@ bool Sax::start_array(size_t) {
             }
             if (key_ != "meta") r_.top_field(key_, nullptr, false);
             break;
-        case At::List: deliver(nullptr); break;
+        case At::List: r_.list_item(list_, index_++, nullptr); break;
         case At::Item:
             if (UintList* list = uint_list(obj_, key_); list && list->state == ListState::Absent) {
                 list->state = ListState::Array;
@@ -1745,10 +1661,6 @@ bool Sax::start_array(size_t) {
 bool Sax::end_array() {
     switch (at_) {
         case At::List:
-            if (piped_) pipe_->drain();
-            piped_ = false;
-            at_ = At::Top;
-            return true;
         case At::Files: at_ = At::Top; return true;
         case At::Ids:
         case At::Values: at_ = At::Item; return true;
@@ -1759,104 +1671,9 @@ bool Sax::end_array() {
     }
 }
 
-
-const std::string kNodesList = "nodes";
-
-NodePipe::NodePipe(Reader& r) : r_(r) {
-    for (size_t i = 1; i < batches_.size(); ++i) free_.push_back(i);
-    worker_ = std::thread([this] { work(); });
-}
-
-RawObject* NodePipe::next_slot() {
-    Batch& b = batches_[filling_];
-    if (b.count == 0) b.first = position_;
-    RawObject& obj = b.objects[b.count];
-    obj.clear();
-    return &obj;
-}
-
-void NodePipe::commit(bool object) {
-    Batch& b = batches_[filling_];
-    b.is_object[b.count++] = object;
-    ++position_;
-    if (b.count == kBatch) hand_over();
-}
-
-void NodePipe::hand_over() {
-    std::unique_lock lock(m_);
-    if (failed_) {  // the worker has stopped: the parser only finishes the list, drain() reports
-        batches_[filling_].count = 0;
-        return;
-    }
-    full_.push_back(filling_);
-    cv_.notify_all();
-    cv_.wait(lock, [&] { return !free_.empty() || failed_; });
-    if (free_.empty()) {  // failed while we waited: it cleared full_, so this batch is ours again
-        batches_[filling_].count = 0;
-        return;
-    }
-    filling_ = free_.back();
-    free_.pop_back();
-    batches_[filling_].count = 0;
-}
-
-void NodePipe::work() {
-    std::unique_lock lock(m_);
-    while (true) {
-        cv_.wait(lock, [&] { return quit_ || !full_.empty(); });
-        if (full_.empty()) return;  // quit_, and nothing left
-        const size_t i = full_.front();
-        full_.erase(full_.begin());
-        busy_ = true;
-        lock.unlock();
-        try {
-            Batch& b = batches_[i];
-            for (size_t k = 0; k < b.count; ++k)
-                r_.list_item(kNodesList, b.first + k, b.is_object[k] ? &b.objects[k] : nullptr);
-        } catch (...) {
-            lock.lock();
-            failed_ = std::current_exception();
-            busy_ = false;
-            full_.clear();
-            cv_.notify_all();
-            return;
-        }
-        lock.lock();
-        busy_ = false;
-        free_.push_back(i);
-        cv_.notify_all();
-    }
-}
-
-void NodePipe::drain() {
-    std::unique_lock lock(m_);
-    const bool handed = !failed_ && batches_[filling_].count > 0;
-    if (handed) {
-        full_.push_back(filling_);
-        cv_.notify_all();
-    }
-    cv_.wait(lock, [&] { return failed_ || (full_.empty() && !busy_); });
-    if (failed_) std::rethrow_exception(std::exchange(failed_, nullptr));
-    if (handed) {  // it came back to free_ with the others
-        filling_ = free_.back();
-        free_.pop_back();
-    }
-    batches_[filling_].count = 0;
-}
-
-void NodePipe::stop() {
-    {
-        std::lock_guard lock(m_);
-        quit_ = true;
-        full_.clear();  // an unfinished read: what is left is not wanted
-        cv_.notify_all();
-    }
-    if (worker_.joinable()) worker_.join();
-}
-
 }  // namespace
 
-Dag read_dag(std::span<const uint8_t> bytes, size_t pipe_from) {
+Dag read_dag(std::span<const uint8_t> bytes) {
     // A UTF-8 byte order mark, as some Windows editors write, starts a JSON
     // text (RFC 8259 lets a parser ignore it); no CBOR file starts with 0xef.
     // nlohmann's parser skips it itself (keeping its byte positions right);
@@ -1866,11 +1683,11 @@ Dag read_dag(std::span<const uint8_t> bytes, size_t pipe_from) {
     while (i < bytes.size() && (bytes[i] == ' ' || bytes[i] == '\t' || bytes[i] == '\n' || bytes[i] == '\r')) ++i;
     if (i == bytes.size()) fail(ErrorKind::Input, "empty file");
     if (bytes[i] == '{') {
-        if (std::optional<Dag> dag = Reader().read_json_fast(bytes.subspan(bom ? 3 : 0), pipe_from)) return std::move(*dag);
-        return Reader().read(bytes, false, pipe_from);
+        if (std::optional<Dag> dag = Reader().read_json_fast(bytes.subspan(bom ? 3 : 0))) return std::move(*dag);
+        return Reader().read(bytes, false);
     }
     if (bom) fail(ErrorKind::Input, "not a DAG file: expected a JSON object after the UTF-8 byte order mark");
-    if (bytes[i] >= 0xa0 && bytes[i] <= 0xbf) return Reader().read(bytes, true, pipe_from);
+    if (bytes[i] >= 0xa0 && bytes[i] <= 0xbf) return Reader().read(bytes, true);
     fail(ErrorKind::Input, "not a DAG file: expected a JSON object or a CBOR map");
 }
 

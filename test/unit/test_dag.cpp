@@ -6,8 +6,6 @@
 
 #include <algorithm>
 #include <bit>
-#include <exception>
-#include <optional>
 #include <string>
 
 #include "dag/dag.hpp"
@@ -19,51 +17,7 @@ namespace {
 
 std::span<const uint8_t> bytes_of(const std::string& s) { return {reinterpret_cast<const uint8_t*>(s.data()), s.size()}; }
 
-bool same_dag(const Dag& a, const Dag& b) {
-    auto same_nodes = [](const DagNode& x, const DagNode& y) {
-        return x.id == y.id && x.op == y.op && x.dtype == y.dtype && x.nargs == y.nargs && x.args == y.args &&
-               x.bits == y.bits && x.name == y.name;
-    };
-    auto same_out = [](const DagOutput& x, const DagOutput& y) { return x.name == y.name && x.node == y.node; };
-    auto same_upd = [](const DagUpdate& x, const DagUpdate& y) { return x.state == y.state && x.node == y.node; };
-    auto same_range = [](const DagRange& x, const DagRange& y) { return x.node == y.node && x.lo == y.lo && x.hi == y.hi; };
-    return std::equal(a.nodes.begin(), a.nodes.end(), b.nodes.begin(), b.nodes.end(), same_nodes) &&
-           a.order == b.order && a.names == b.names && a.inputs == b.inputs &&
-           std::equal(a.outputs.begin(), a.outputs.end(), b.outputs.begin(), b.outputs.end(), same_out) &&
-           std::equal(a.updates.begin(), a.updates.end(), b.updates.begin(), b.updates.end(), same_upd) &&
-           a.files == b.files && a.locs == b.locs &&
-           std::equal(a.ranges.begin(), a.ranges.end(), b.ranges.begin(), b.ranges.end(), same_range) &&
-           a.version == b.version;
-}
-
-// Every file of these tests is read twice: on one thread, and with the
-// nodes validated on a second one (pipe_from 0, as for a large file). Both
-// must give the same DAG or the same error; the first is returned or thrown.
-Dag read_both(std::span<const uint8_t> bytes) {
-    std::optional<Dag> one, piped;
-    std::exception_ptr one_error;
-    std::string one_what, piped_what = "(none)";
-    try {
-        one = read_dag(bytes, SIZE_MAX);
-    } catch (const Error& e) {
-        one_error = std::current_exception();
-        one_what = e.what();
-    }
-    try {
-        piped = read_dag(bytes, 0);
-    } catch (const Error& e) {
-        piped_what = e.what();
-    }
-    if (one_error) {
-        CHECK(piped_what == one_what);
-        std::rethrow_exception(one_error);
-    }
-    REQUIRE(piped.has_value());
-    CHECK(same_dag(*one, *piped));
-    return std::move(*one);
-}
-
-Dag read(const std::string& s) { return read_both(bytes_of(s)); }
+Dag read(const std::string& s) { return read_dag(bytes_of(s)); }
 
 std::string error_of(const std::string& s) {
     try {
@@ -102,7 +56,7 @@ TEST_CASE("reader accepts a small program in any node order") {
 TEST_CASE("reader accepts CBOR with the same schema") {
     auto j = nlohmann::json::parse(doc(kAB + R"(,{"id":2,"op":"add","dtype":"float","args":[0,1]})"));
     std::vector<uint8_t> cbor = nlohmann::json::to_cbor(j);
-    Dag d = read_both(cbor);
+    Dag d = read_dag(cbor);
     CHECK(d.nodes.size() == 3);
     CHECK(d.inputs.size() == 1);
 }
@@ -254,7 +208,7 @@ std::vector<uint8_t> cbor_doc(const std::vector<uint8_t>& nodes_array, uint8_t o
 }
 std::string cbor_error(const std::vector<uint8_t>& bytes) {
     try {
-        read_both(bytes);
+        read_dag(bytes);
     } catch (const Error& e) {
         return e.what();
     }
@@ -273,7 +227,7 @@ TEST_CASE("the CBOR reader handles indefinite lengths, tags and every float widt
     append(nodes, {{0xbf}, ctext("id"), {0x02}, ctext("op"), {0x7f, 0x62, 'a', 'd', 0x61, 'd', 0xff},  // "add" in chunks
                    ctext("dtype"), ctext("float"), ctext("args"), {0x82, 0x00, 0x01}, {0xff}});
     nodes.push_back(0xff);
-    Dag d = read_both(cbor_doc(nodes, 2));
+    Dag d = read_dag(cbor_doc(nodes, 2));
     REQUIRE(d.nodes.size() == 3);
     CHECK(std::bit_cast<float>(d.nodes[0].bits) == 1.5f);
     CHECK(std::bit_cast<float>(d.nodes[1].bits) == 0.25f);
@@ -370,7 +324,7 @@ void indefinite_cbor(const nlohmann::json& j, std::vector<uint8_t>& out) {
 // What reading gives: the error, or the nodes, names and outputs.
 std::string outcome(std::span<const uint8_t> bytes) {
     try {
-        const Dag d = read_both(bytes);
+        const Dag d = read_dag(bytes);
         std::string s;
         for (const DagNode& n : d.nodes)
             s += fmt::format("{} {} {} {} {} {} {} {} {};", n.id, static_cast<int>(n.op), static_cast<int>(n.dtype),
@@ -438,39 +392,4 @@ TEST_CASE("the readers' shortcuts read what the general paths read") {
         CHECK(outcome(definite) == expected);
         CHECK(outcome(indefinite) == expected);
     }
-}
-
-TEST_CASE("a large file's nodes validated on a second thread give the same DAG and the same errors in order") {
-    // 4000 nodes: more than the pipe's three batches of 512, so the parser
-    // waits for the worker; a chain of additions over one input.
-    auto make = [](int n, std::initializer_list<int> bad_op, std::initializer_list<int> not_object) {
-        nlohmann::json nodes = nlohmann::json::array();
-        nodes.push_back({{"id", 0}, {"op", "input"}, {"dtype", "float"}, {"name", "x"}, {"value", 1.0}});
-        for (int i = 1; i < n; ++i) {
-            const bool bad = std::find(bad_op.begin(), bad_op.end(), i) != bad_op.end();
-            if (std::find(not_object.begin(), not_object.end(), i) != not_object.end()) nodes.push_back(i);
-            else nodes.push_back({{"id", i}, {"op", bad ? "ad" : "add"}, {"dtype", "float"}, {"args", {i - 1, 0}}});
-        }
-        return nlohmann::json{{"format", "copapy-dag"}, {"version", 1}, {"nodes", nodes},
-                              {"outputs", {{{"name", "y"}, {"node", n - 1}}}}};
-    };
-    const nlohmann::json good = make(4000, {}, {});
-    for (const std::vector<uint8_t>& bytes : {nlohmann::json::to_cbor(good), [&] {
-             const std::string text = good.dump();
-             return std::vector<uint8_t>(text.begin(), text.end());
-         }()}) {
-        const Dag d = read_both(bytes);
-        CHECK(d.nodes.size() == 4000);
-        CHECK(d.order.size() == 4000);
-    }
-    // Errors in the first, a middle and the last batch, in file order, cut at 20.
-    const std::vector<uint8_t> bad = nlohmann::json::to_cbor(make(4000, {3, 700, 1500, 3999}, {2000, 2001}));
-    const std::string what = cbor_error(bad);
-    CHECK_THAT(what, Catch::Contains("node 3: unknown op 'ad'"));
-    CHECK(what.find("node 3:") < what.find("node 700:"));
-    CHECK(what.find("node 1500:") < what.find("nodes[2000]: must be an object"));
-    CHECK(what.find("nodes[2001]: must be an object") < what.find("node 3999:"));
-    // Cut off in the middle of the nodes while the worker is busy: the CBOR error.
-    CHECK_THAT(cbor_error({bad.begin(), bad.begin() + static_cast<std::ptrdiff_t>(bad.size() / 2)}),
-               Catch::Contains("malformed CBOR: unexpected end of input"));
 }
