@@ -147,16 +147,21 @@ private:
                 const int64_t disp = hole_offset(step) - bias_;
                 for (const TargetInfo::DataField& f : near.data_fields) far = far || !target_.data_field_fits(f.form, disp);
                 if (far) {
-                    const std::string twin = far_stencil(near.name);
-                    if (!db_.has_function(twin))
-                        fail(ErrorKind::Environment,
-                             "{}: stencil '{}': data offset {} does not fit its {} field and there is no '{}'",
-                             db_.path(), near.name, disp, target_.data_field_name(near.data_fields[0].form), twin);
-                    k = distinct(far_by_name[step.stencil], twin, i);
+                    // The twin's name is made and looked up once per stencil (on x86
+                    // most operands of a large program are far).
+                    if (far_by_name[step.stencil] == kNone) {
+                        const std::string twin = far_stencil(near.name);
+                        if (!db_.has_function(twin))
+                            fail(ErrorKind::Environment,
+                                 "{}: stencil '{}': data offset {} does not fit its {} field and there is no '{}'",
+                                 db_.path(), near.name, disp, target_.data_field_name(near.data_fields[0].form), twin);
+                        distinct(far_by_name[step.stencil], twin, i);
+                    }
+                    k = far_by_name[step.stencil];
                     for (const TargetInfo::DataField& f : stencils_[k]->data_fields)
                         if (!target_.data_field_fits(f.form, disp))
                             fail(ErrorKind::Environment, "{}: stencil '{}': data offset {} does not fit its {} field",
-                                 db_.path(), twin, disp, target_.data_field_name(f.form));
+                                 db_.path(), stencils_[k]->name, disp, target_.data_field_name(f.form));
                     ++img_.far_operands;
                 } else {
                     ++img_.near_operands;
