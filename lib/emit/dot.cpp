@@ -64,11 +64,11 @@ std::string format_dot(const EmitInput& in) {
         if (!used[id]) continue;
         const IrNode& n = ir.nodes[id];
         std::string origin = ir.dag_id(n) >= 0 ? fmt::format("node {}", ir.dag_id(n)) : "from lowering";
-        if (const std::string loc = source_location(ir, id); !loc.empty()) origin += "\n" + loc;
+        const std::string loc = source_location(ir, id);
+        if (!loc.empty()) origin += "\n" + loc;
         if (in.show_ranges && in.ranges) origin += "\nin " + in.ranges->ranges[id].str();
         if (n.op == Op::Input) {
             ++leaves;
-            const std::string loc = source_location(ir, id);
             body += fmt::format("  n{} [label={}, shape=invhouse, style=filled, fillcolor=\"#d8e6f8\"];\n", id,
                                 dot_string(fmt::format("{}\n{} input{}{}", input_name[id], kind_name(n.kind),
                                                        loc.empty() ? "" : "\n", loc)));

@@ -6,6 +6,8 @@
 #include <cmath>
 #include <cstring>
 #include <limits>
+#include <tuple>
+#include <utility>
 
 #include <fmt/format.h>
 
@@ -730,18 +732,20 @@ float float_above(double x) {
     if (static_cast<double>(f) < x) f = std::nextafter(f, std::numeric_limits<float>::infinity());
     return f;
 }
+
+// [lo, hi] of r as its kind's 32-bit patterns (int32 or binary32), as the
+// table and the image's symbol ranges hold them.
+std::pair<uint32_t, uint32_t> bound_bits(const Range& r) {
+    if (r.kind == Kind::I)
+        return {static_cast<uint32_t>(static_cast<int32_t>(std::clamp<int64_t>(r.ilo, kIntMin, kIntMax))),
+                static_cast<uint32_t>(static_cast<int32_t>(std::clamp<int64_t>(r.ihi, kIntMin, kIntMax)))};
+    return {std::bit_cast<uint32_t>(float_below(r.flo)), std::bit_cast<uint32_t>(float_above(r.fhi))};
+}
 }  // namespace
 
 RangeTable::Packed RangeTable::pack(const Range& r) {
-    Packed p{0, 0, r.kind, static_cast<uint8_t>((r.nan ? kNan : 0) | (r.empty ? kEmpty : 0))};
-    if (r.kind == Kind::I) {
-        p.lo = static_cast<uint32_t>(static_cast<int32_t>(std::clamp<int64_t>(r.ilo, kIntMin, kIntMax)));
-        p.hi = static_cast<uint32_t>(static_cast<int32_t>(std::clamp<int64_t>(r.ihi, kIntMin, kIntMax)));
-    } else {
-        p.lo = std::bit_cast<uint32_t>(float_below(r.flo));
-        p.hi = std::bit_cast<uint32_t>(float_above(r.fhi));
-    }
-    return p;
+    const auto [lo, hi] = bound_bits(r);
+    return {lo, hi, r.kind, static_cast<uint8_t>((r.nan ? kNan : 0) | (r.empty ? kEmpty : 0))};
 }
 
 Range RangeTable::operator[](size_t i) const {
@@ -918,13 +922,7 @@ size_t adopt_state_invariants(Ir& ir, const RangeAnalysis& analysis) {
         const Range r = analysis.ranges[in.node];
         if (in.declared || r.nan || r.empty || r == declared_range(in)) continue;
         in.proven = true;
-        if (r.kind == Kind::I) {
-            in.lo = static_cast<uint32_t>(static_cast<int32_t>(r.ilo));
-            in.hi = static_cast<uint32_t>(static_cast<int32_t>(r.ihi));
-        } else {
-            in.lo = std::bit_cast<uint32_t>(static_cast<float>(r.flo));
-            in.hi = std::bit_cast<uint32_t>(static_cast<float>(r.fhi));
-        }
+        std::tie(in.lo, in.hi) = bound_bits(r);
         ++adopted;
     }
     return adopted;
