@@ -6,7 +6,9 @@
 // mapping symbols ($d, literal pools) are shown as words. Each instruction
 // that holds a relocation site gets a note: `patch KIND -> region+offset`
 // for a field the loader writes (or, for fixed addresses, that the compiler
-// wrote), `resolved R_TYPE symbol` for one the linker resolved itself.
+// wrote), `resolved R_TYPE symbol` for one the linker resolved itself,
+// `rebased constant data+offset` for a constant operand the linker moved to
+// the data region and addressed from the base register (i686).
 #include <fmt/format.h>
 
 #include <algorithm>
@@ -115,10 +117,15 @@ private:
         for (const ImagePatch& p : in_.patches)
             notes_[p.site].push_back(fmt::format("{} {} -> {}{:+#x}", in_.fixed ? "patched" : "patch",
                                                  cp_patch_kind_name(p.kind), region_name(p.region), p.addend));
+        for (const auto& [site, offset] : img_.rebased)
+            notes_[site].push_back(fmt::format("rebased constant data+{:#x}", offset));
         auto resolved = [&](uint32_t site, const ObjReloc& r, std::string_view what) {
-            if (notes_.count(site)) return;  // a load-time patch, noted above
+            if (notes_.count(site)) return;  // a load-time patch or a rebased operand, noted above
             const ObjSymbol& sym = in_.db.symbols()[r.symbol];
-            notes_[site].push_back(fmt::format("resolved {} {}{}", in_.target.relocation_name(r.type), sym.name, what));
+            // A section symbol (gcc's references to .rodata.cst4) has no name of its own.
+            const std::string_view name =
+                sym.name.empty() && sym.role == SymbolRole::Defined ? in_.db.sections()[sym.section].name : sym.name;
+            notes_[site].push_back(fmt::format("resolved {} {}{}", in_.target.relocation_name(r.type), name, what));
         };
         for (size_t i = 0; i < in_.program.steps.size(); ++i) {
             const Step& step = in_.program.steps[i];

@@ -7,6 +7,7 @@
 #include <bit>
 #include <cstddef>
 #include <cstring>
+#include <unordered_map>
 
 #include "support/bits.hpp"
 #include "support/error.hpp"
@@ -66,7 +67,10 @@ public:
         // would give.
         for (uint32_t k = 0; k < stencils_.size(); ++k) {
             const Stencil& st = *stencils_[k];
-            for (uint32_t r : st.relocs) pull_target(Fixup{0, r, first_step_[k], st.section});
+            for (uint32_t r : st.relocs) {
+                if (rebased(st, r)) copy_to_data(copy_key(r));
+                else pull_target(Fixup{0, r, first_step_[k], st.section});
+            }
         }
         for (size_t i = 0; i < aux_fixups_.size(); ++i) pull_target(aux_fixups_[i]);
         place_data();
@@ -193,7 +197,7 @@ private:
 
     // A stencil relocation with what does not depend on the step worked
     // out: resolving a step is then arithmetic on its offset and its hole.
-    enum class Target : uint8_t { Next, Hole, Self, Placed, Undefined };
+    enum class Target : uint8_t { Next, Hole, Self, Placed, Rebased, Undefined };
     struct StencilReloc {
         uint32_t at;      // of the field in the copy
         uint32_t reloc;   // index into db.relocs(), for messages
@@ -202,7 +206,7 @@ private:
         uint8_t region;   // of a Placed target
         bool thumb;       // the target is Thumb code
         bool pic;         // resolved at compile time when the target is code
-        int64_t value;    // Self: the symbol's offset from the stencil; Placed: in its region
+        int64_t value;    // Self: the symbol's offset from the stencil; Placed: in its region; Rebased: in data
         int64_t addend;
     };
 
@@ -220,6 +224,10 @@ private:
                     if (sym.section == st.section) {
                         p.target = Target::Self;
                         p.value = static_cast<int64_t>(sym.value - st.offset);
+                    } else if (rebased(st, r)) {
+                        p.target = Target::Rebased;
+                        const DataCopy& c = data_copies_[copy_index_.at(copy_key(r))];
+                        p.value = int64_t{c.placed} - static_cast<int64_t>(c.start) + static_cast<int64_t>(sym.value);
                     } else {
                         p.target = Target::Placed;
                         p.region = in_data_[sym.section] ? CP_REGION_DATA : CP_REGION_CODE;
@@ -267,6 +275,11 @@ private:
                         region = p.region;
                         value = p.value;
                         break;
+                    case Target::Rebased:
+                        target_.rebase_operand(img_.code.data() + f.site);
+                        far_offset(f, p.kind, p.value + p.addend - bias_);
+                        img_.rebased.emplace_back(f.site, static_cast<uint32_t>(p.value + p.addend));
+                        continue;
                     case Target::Undefined:
                         fail(ErrorKind::Environment, "{}: {} refers to undefined symbol {}", db_.path(), origin(f),
                              quote(db_.symbol(db_.reloc(p.reloc).symbol).name));
@@ -302,6 +315,53 @@ private:
             fail(ErrorKind::Environment,
                  "{}: stencil '{}' continues in register state {}, the program expects {} (is the stencil object out of date?)",
                  db_.path(), st.name, state_suffix(*st.next), state_suffix(want));
+    }
+
+    // True if stencil relocation `r` is a constant operand the stencil can
+    // address from its base register (TargetInfo::rebasable_operand): a
+    // read-only section without relocations of its own, copied into the data
+    // region (copy_to_data) and addressed there with no patch.
+    bool rebased(const Stencil& st, uint32_t r) const {
+        const ObjReloc& rel = db_.reloc(r);
+        const ObjSymbol& sym = db_.symbol(rel.symbol);
+        if (sym.role != SymbolRole::Defined || sym.section == st.section) return false;
+        const ObjSection& sec = db_.section(sym.section);
+        return sec.alloc && !sec.write && !sec.exec && sec.reloc_begin == sec.reloc_end &&
+               target_.rebasable_operand(st.code, static_cast<uint32_t>(rel.offset - st.offset), rel.type);
+    }
+
+    // What a rebased operand needs copied into the data region: its whole
+    // section, or of a section of merged constants (entsize) only the entry
+    // it reads, so that a sign mask costs 16 bytes of RAM, not the whole
+    // .rodata.cst16. A library function may still use the same section from
+    // the code region (i686: musl's and the stencils' .rodata.cst4 are one
+    // merged section): that is a second, independent placement.
+    struct DataCopy {
+        uint32_t section;
+        uint64_t start, size;  // the bytes of the section copied
+        uint32_t placed = 0;   // their offset in the data region
+    };
+    uint64_t copy_key(uint32_t r) const {
+        const ObjReloc& rel = db_.reloc(r);
+        const ObjSymbol& sym = db_.symbol(rel.symbol);
+        const uint64_t entsize = db_.section(sym.section).entsize;
+        const uint64_t entry = entsize ? (sym.value + static_cast<uint64_t>(rel.addend)) / entsize : 0;
+        return uint64_t{sym.section} << 32 | entry;
+    }
+    // Queues the copy a rebased operand needs (placed by place_data).
+    void copy_to_data(uint64_t key) {
+        if (copy_index_.count(key)) return;
+        const uint32_t s = static_cast<uint32_t>(key >> 32);
+        const ObjSection& sec = db_.section(s);
+        DataCopy c{s, 0, sec.size};
+        if (sec.entsize) {
+            c.start = (key & 0xffff'ffffu) * sec.entsize;
+            c.size = sec.entsize;
+            if (c.start + c.size > sec.size)
+                fail(ErrorKind::Environment, "{}: a constant operand lies outside section {}", db_.path(), quote(sec.name));
+        }
+        copy_index_.emplace(key, static_cast<uint32_t>(data_copies_.size()));
+        data_copies_.push_back(c);
     }
 
     // Places the section a fixup's symbol lives in, if not yet placed, and
@@ -358,6 +418,15 @@ private:
             img_.aux.push_back({std::string(sec.name), CP_REGION_DATA, placed_[s], static_cast<uint32_t>(sec.size), s});
             if (sec.nobits) img_.data.resize(img_.data.size() + sec.size, 0);
             else img_.data.insert(img_.data.end(), sec.bytes.begin(), sec.bytes.end());
+        }
+        for (DataCopy& c : data_copies_) {
+            const ObjSection& sec = db_.section(c.section);
+            reserve_room(img_.data, c.size + 4096, "data");
+            while (img_.data.size() % std::min<uint64_t>(sec.align, 4096)) img_.data.push_back(0);
+            c.placed = static_cast<uint32_t>(img_.data.size());
+            img_.aux.push_back({std::string(sec.name), CP_REGION_DATA, c.placed, static_cast<uint32_t>(c.size), c.section});
+            if (sec.nobits) img_.data.resize(img_.data.size() + c.size, 0);
+            else img_.data.insert(img_.data.end(), sec.bytes.begin() + c.start, sec.bytes.begin() + c.start + c.size);
         }
     }
 
@@ -424,8 +493,9 @@ private:
         ++img_.resolved;
     }
 
-    // A far stencil's operand as an offset from the base register: a
-    // constant (movw/movt), written now, in two's complement.
+    // An operand as an offset from the base register (a far stencil's
+    // movw/movt pair, a rebased operand's disp32), written now, in two's
+    // complement.
     void far_offset(const Fixup& f, cp_patch_kind kind, int64_t disp) {
         if (kind != CP_PATCH_ARM_MOVW && kind != CP_PATCH_ARM_MOVT && kind != CP_PATCH_THM_MOVW &&
             kind != CP_PATCH_THM_MOVT && kind != CP_PATCH_ABS32)
@@ -476,6 +546,8 @@ private:
     std::vector<uint32_t> placed_;  // section -> offset in its region
     std::vector<bool> in_data_;
     std::vector<uint32_t> data_sections_;
+    std::vector<DataCopy> data_copies_;  // copied into the data region for rebased operands, in order
+    std::unordered_map<uint64_t, uint32_t> copy_index_;  // copy_key -> index into data_copies_
     uint32_t const_base_ = 0;  // the constants in the data region
     int64_t bias_ = 0;         // the base register holds data + bias_
     bool far_relative_ = false;  // far operands are base-relative (NearAbi)

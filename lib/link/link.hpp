@@ -55,6 +55,9 @@ struct LinkedImage {
     uint32_t const_offset = 0;           // the constant pool in the data region (after the value slots)
     std::vector<uint8_t> step_far;       // per step: 1 if it uses the far twin of its planned stencil
     uint32_t near_operands = 0, far_operands = 0;  // memory operands by variant
+    // Absolute constant operands rewritten to base register + displacement
+    // (TargetInfo::rebasable_operand): code site -> the constant's data offset.
+    std::vector<std::pair<uint32_t, uint32_t>> rebased;
 };
 
 LinkedImage link_program(const Program& program, StencilDb& db);

@@ -138,6 +138,7 @@ struct StencilDb::ElfOf final : StencilDb::Elf {
             s.write = sh.sh_flags & SHF_WRITE;
             s.exec = sh.sh_flags & SHF_EXECINSTR;
             s.nobits = sh.sh_type == SHT_NOBITS;
+            if ((sh.sh_flags & SHF_MERGE) && !(sh.sh_flags & SHF_STRINGS)) s.entsize = sh.sh_entsize;
             if (!s.nobits && sh.sh_type != SHT_NULL) {
                 auto data = unwrap(file.getSectionContents(sh), path, "cannot read section '" + std::string(s.name) + "'");
                 s.bytes = {data.data(), data.size()};

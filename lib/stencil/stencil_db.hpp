@@ -33,6 +33,9 @@ struct ObjSection {
     uint64_t size = 0;
     uint64_t align = 1;
     bool alloc = false, write = false, exec = false, nobits = false;
+    // SHF_MERGE constants (.rodata.cst4, .rodata.cst16): entries of this
+    // size that are independent of each other; 0 otherwise.
+    uint64_t entsize = 0;
     // This section's relocations: indices into relocs(), sorted by offset
     // once decoded (StencilDb::relocations()).
     uint32_t reloc_begin = 0, reloc_end = 0;

@@ -80,6 +80,16 @@ public:
     // R_386_GOTOFF, with _GLOBAL_OFFSET_TABLE_ at that start): an offset,
     // written at compile time, never a patch.
     virtual bool code_base_relative(uint32_t) const { return false; }
+    // Absolute operand addresses a stencil can take from its base register
+    // instead (i686: `op xmm, [disp32]` becomes `op xmm, [ebx + disp32]`, the
+    // same length): true if the field at `offset` of `code`, of type
+    // `elf_type`, is one. The linker then places the constant in the data
+    // region, rewrites the instruction with rebase_operand() and writes the
+    // displacement from the base register: no patch, position independent.
+    virtual bool rebasable_operand(std::span<const uint8_t>, uint32_t, uint32_t) const { return false; }
+    // Rewrites the instruction whose field is at `site` (where
+    // rebasable_operand said yes) to address base register + that field.
+    virtual void rebase_operand(uint8_t*) const {}
     virtual bool is_pcrel_low_part(uint32_t elf_type) const;
     virtual bool is_pcrel_high_part(uint32_t elf_type) const;
 

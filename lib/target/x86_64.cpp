@@ -25,9 +25,13 @@
 // Its own quirks:
 // - REL, not RELA: the addend (-4 for a call or jmp rel32) is the field's
 //   content (implicit_addend).
-// - There is no RIP-relative addressing: with -fno-pic library constants
-//   are addressed absolutely (R_386_32), a load-time abs32 patch; the
-//   program's own data goes through ebx (near and far fields as on x86-64).
+// - There is no RIP-relative addressing: with -fno-pic a stencil's own
+//   constants (neg's sign mask, floordiv's 0.5f) are absolute [disp32]
+//   operands (R_386_32). The compiler copies them into the data region and
+//   rewrites each such operand to [ebx + disp32] (ModRM mod 00 rm 101 ->
+//   mod 10 rm 011, the same length), so they need no patch, as the
+//   program's own data (near and far fields as on x86-64). musl's libm is
+//   built -fPIE instead (GOTPC/GOTOFF below): library code has no base register.
 //   Calls and jumps are R_386_PC32 (R_386_PLT32 from newer assemblers),
 //   resolved at compile time.
 // - The default ABI passes floats on the stack and returns them in x87
@@ -140,6 +144,19 @@ public:
     }
 
     bool code_base_relative(uint32_t type) const override { return type == llvm::ELF::R_386_GOTOFF; }
+
+    // `[prefix] 0F op ModRM disp32` with ModRM mod 00 rm 101 (an absolute
+    // address, no SIB): every form gcc gives an SSE instruction's constant
+    // operand. Other instructions (moffs, immediates) are not recognised and
+    // stay a patch.
+    bool rebasable_operand(std::span<const uint8_t> code, uint32_t offset, uint32_t type) const override {
+        return type == llvm::ELF::R_386_32 && offset >= 3 && offset + 4 <= code.size() &&
+               (code[offset - 1] & 0xc7) == 0x05 && code[offset - 3] == 0x0f;
+    }
+
+    void rebase_operand(uint8_t* site) const override {
+        site[-1] = static_cast<uint8_t>((site[-1] & 0x38) | 0x83);  // keep reg; mod 10, rm 011: [ebx + disp32]
+    }
 
     int64_t implicit_addend(cp_patch_kind kind, const uint8_t* site) const override {  // also GOTPC, GOTOFF
         return kind == CP_PATCH_REL32 || kind == CP_PATCH_ABS32 ? int64_t{static_cast<int32_t>(read_le32(site))} : 0;

@@ -115,3 +115,26 @@ TEST_CASE("x86 cuts only a final jmp rel32 and finds [ebx + disp8] and [ebx + di
     CHECK(near[4] == 0xfc);
     CHECK_THROWS(t.write_data_field(short_fields[0].form, near.data() + 4, 200));
 }
+
+TEST_CASE("x86 rebases an SSE instruction's absolute constant operand onto ebx and nothing else") {
+    const TargetInfo& t = x86_target();
+    // xorps 0x10,%xmm1 (0f 57 0d disp32): ModRM mod 00 rm 101, reg 001
+    std::vector<uint8_t> xorps = {0x0f, 0x57, 0x0d, 0x10, 0, 0, 0};
+    CHECK(t.rebasable_operand(xorps, 3, R_386_32));
+    CHECK_FALSE(t.rebasable_operand(xorps, 3, R_386_PC32));
+    t.rebase_operand(xorps.data() + 3);
+    CHECK(xorps[2] == 0x8b);  // mod 10, reg 001 kept, rm 011: xorps disp32(%ebx),%xmm1
+    // movss 0x4,%xmm3 (f3 0f 10 1d disp32)
+    const std::vector<uint8_t> movss = {0xf3, 0x0f, 0x10, 0x1d, 4, 0, 0, 0};
+    CHECK(t.rebasable_operand(movss, 4, R_386_32));
+    // add $imm32,%eax (05 imm32) and mov $imm32,%eax (b8 imm32): immediates, not operands
+    const std::vector<uint8_t> add = {0x90, 0x90, 0x05, 0x10, 0, 0, 0};
+    CHECK_FALSE(t.rebasable_operand(add, 3, R_386_32));
+    const std::vector<uint8_t> mov = {0x0f, 0x90, 0xb8, 0x10, 0, 0, 0};
+    CHECK_FALSE(t.rebasable_operand(mov, 3, R_386_32));
+    // a field too close to the start or past the end
+    CHECK_FALSE(t.rebasable_operand(xorps, 2, R_386_32));
+    CHECK_FALSE(t.rebasable_operand(movss, 5, R_386_32));
+    // x86-64 addresses constants RIP-relative: nothing to rebase
+    CHECK_FALSE(x86_64_target().rebasable_operand(movss, 4, R_X86_64_32));
+}
