@@ -23,7 +23,9 @@ PKGS=(
   # cross targets (stencils + runners) and emulators for the tests
   gcc-aarch64-linux-gnu libc6-dev-arm64-cross
   gcc-arm-linux-gnueabihf libc6-dev-armhf-cross
-  gcc-arm-none-eabi picolibc-arm-none-eabi
+  # thumbv7em: newlib-source (its math functions, built -fPIE for the stencils),
+  # picolibc (the bare-metal example's C library and semihosting)
+  gcc-arm-none-eabi newlib-source picolibc-arm-none-eabi
   gcc-riscv64-linux-gnu libc6-dev-riscv64-cross
   gcc-i686-linux-gnu libc6-dev-i386-cross
   # the compiler's sources checked for an AArch64 host (test other-hosts)

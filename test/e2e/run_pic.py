@@ -10,11 +10,10 @@ image is run, and its outputs must be bit for bit those of the same program
 built without --pic; the large program's are also compared with a binary32
 reference, so the far operand sequences are checked.
 
-Where a target's library code cannot be position independent (thumbv7em:
-picolibc's tables are addressed through absolute literal-pool words), --pic
-must fail with exit status 1 and say which library section needs a patch;
-such programs are listed in EXPECTED_FAILURES and any other outcome for them
-is a failure too (so the list cannot silently go stale).
+Every program must build with --pic on every target: library code too is
+position independent everywhere (musl -fPIE / -fpie / medany, newlib -fPIE
+on thumbv7em; until 2026-12-01 thumbv7em's picolibc and i686's own stencil
+constants needed patches, and this script kept a list of expected failures).
 
     python3 test/e2e/run_pic.py --target NAME
 
@@ -39,13 +38,6 @@ import code_quality  # noqa: E402
 
 CP_HDR_PATCH_COUNT = 36  # include/copapy/image.h
 LARGE_N = 3000           # 3 slots per element: about 36 KiB of data
-
-# Programs whose --pic build must fail, per target, and the text the error must contain.
-EXPECTED_FAILURES: Dict[Tuple[str, str], str] = {
-    ("thumbv7em", "libm"): "needs a load-time patch",
-    ("thumbv7em", "rotation"): "needs a load-time patch",  # sinf/cosf: __rem_pio2f's tables
-}
-
 
 def raw(op: str) -> Callable[..., Any]:
     return lambda *args: make(op, *(operand_node(a) for a in args))
@@ -100,14 +92,6 @@ def main() -> int:
             cp.export(str(dag), **make_program())
             proc = subprocess.run([cc, "build", str(dag), "-t", a.target, "--pic", "-o", str(image)],
                                   capture_output=True, text=True)
-            expected = EXPECTED_FAILURES.get((a.target, name))
-            if expected is not None:
-                if proc.returncode == 1 and expected in proc.stderr and not image.exists():
-                    passed += 1
-                else:
-                    failures.append(f"{name}: --pic should fail with status 1 saying {expected!r}, got status "
-                                    f"{proc.returncode}: {proc.stderr.strip()}")
-                continue
             if proc.returncode != 0:
                 failures.append(f"{name}: copapy-cc --pic failed (status {proc.returncode}): {proc.stderr.strip()}")
                 continue

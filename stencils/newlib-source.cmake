@@ -1,0 +1,86 @@
+# Where newlib's source comes from, for the Cortex-M4's math functions (sinf,
+# expf, ...: fdlibm's single-precision code in newlib's libm/math, compiled
+# -fPIE so that its tables are reached PC-relative and an image needs no
+# patch; Debian's prebuilt picolibc reaches them through absolute literal
+# words). First match wins:
+#
+#   -DCOPAPY_NEWLIB_SOURCE=PATH  an unpacked newlib source tree, or a tarball
+#   otherwise                    Debian's newlib-source package:
+#                                /usr/src/newlib/newlib-*.tar.xz (tools/deps.sh
+#                                installs it; no network at build time)
+#
+# A tarball is unpacked into the build tree once (again when it changes), only
+# the parts the math functions need (libm/math, libm/common,
+# libm/machine/arm, libc/include).
+set(COPAPY_NEWLIB_SOURCE "" CACHE PATH
+    "newlib source: an unpacked tree or a tarball (default: Debian's newlib-source package)")
+
+function(_copapy_newlib_check dir what)
+  if(NOT EXISTS "${dir}/newlib/libm/math/sf_sin.c" OR NOT EXISTS "${dir}/newlib/libm/machine/arm/ef_sqrt.c"
+     OR NOT EXISTS "${dir}/newlib/libc/include/math.h")
+    message(FATAL_ERROR "${what} is not a newlib source tree (no newlib/libm/math/sf_sin.c in ${dir})")
+  endif()
+endfunction()
+
+function(_copapy_newlib_unpack archive out)
+  set(dest ${CMAKE_BINARY_DIR}/_deps/newlib-source)
+  file(TIMESTAMP "${archive}" stamp "%s" UTC)
+  set(stamp "${archive} ${stamp}")
+  if(EXISTS ${dest}.stamp)
+    file(READ ${dest}.stamp old)
+  endif()
+  if(NOT old STREQUAL stamp OR NOT EXISTS ${dest}/tree/newlib/libm/machine/arm/ef_sqrt.c)
+    file(REMOVE_RECURSE ${dest} ${dest}.stamp)
+    file(MAKE_DIRECTORY ${dest}/unpack)
+    file(ARCHIVE_EXTRACT INPUT "${archive}" DESTINATION ${dest}/unpack
+         PATTERNS "*/newlib/libm/math/*" "*/newlib/libm/common/*" "*/newlib/libm/machine/arm/*"
+                  "*/newlib/libc/include/*")
+    # The tree is the archive's top directory (newlib-salsa/ in Debian's).
+    file(GLOB top LIST_DIRECTORIES true ${dest}/unpack/*)
+    list(LENGTH top n)
+    if(NOT n EQUAL 1 OR NOT IS_DIRECTORY "${top}")
+      message(FATAL_ERROR "${archive}: not a newlib source tarball (expected one top directory)")
+    endif()
+    file(RENAME "${top}" ${dest}/tree)
+    file(WRITE ${dest}.stamp "${stamp}")
+  endif()
+  set(${out} ${dest}/tree PARENT_SCOPE)
+endfunction()
+
+# Sets `out` to the newlib source tree.
+function(copapy_newlib_source out)
+  get_property(dir GLOBAL PROPERTY COPAPY_NEWLIB_DIR)
+  if(dir)
+    set(${out} ${dir} PARENT_SCOPE)
+    return()
+  endif()
+  if(COPAPY_NEWLIB_SOURCE)
+    get_filename_component(src "${COPAPY_NEWLIB_SOURCE}" ABSOLUTE)
+    set(what "COPAPY_NEWLIB_SOURCE=${COPAPY_NEWLIB_SOURCE}")
+  else()
+    file(GLOB tarballs /usr/src/newlib/newlib-*.tar.xz)
+    set(src "")
+    if(tarballs)
+      list(SORT tarballs)
+      list(GET tarballs -1 src)  # the newest, should there be several
+    endif()
+    set(what "Debian's newlib-source package")
+    if(NOT src)
+      message(FATAL_ERROR
+        "thumbv7em's math functions are compiled from newlib's source, and there is none: install Debian's "
+        "newlib-source package (apt-get install newlib-source; tools/deps.sh does), or name a copy with "
+        "-DCOPAPY_NEWLIB_SOURCE=/path/to/newlib.tar.xz (or an unpacked tree)")
+    endif()
+  endif()
+  if(IS_DIRECTORY "${src}")
+    set(dir "${src}")
+  elseif(EXISTS "${src}")
+    _copapy_newlib_unpack("${src}" dir)
+  else()
+    message(FATAL_ERROR "${what}: ${src}: no such file or directory")
+  endif()
+  _copapy_newlib_check("${dir}" "${what}")
+  message(STATUS "newlib source (thumbv7em's math library for stencils): ${dir} (${what})")
+  set_property(GLOBAL PROPERTY COPAPY_NEWLIB_DIR ${dir})
+  set(${out} ${dir} PARENT_SCOPE)
+endfunction()
