@@ -173,6 +173,7 @@ void print_stats(std::ostream& err, const TargetInfo& target, const CompileStats
         {"stores", s.stores},     {"moves", s.moves},             {"code_bytes", s.code_bytes},
         {"stencil_bytes", s.stencil_bytes}, {"data_bytes", s.data_bytes}, {"patches", s.patches},
         {"resolved", s.resolved}, {"near_operands", s.near_operands}, {"far_operands", s.far_operands},
+        {"immediate_operands", s.immediate_operands},
         {"range_bypassed", s.range_bypassed},
         {"seconds", {{"read", s.t_read}, {"ir", s.t_ir}, {"order", s.t_order}, {"ranges", s.t_ranges},
                      {"plan", s.t_plan}, {"link", s.t_link}}}};

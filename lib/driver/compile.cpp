@@ -311,6 +311,7 @@ CompiledProgram compile_program(const CompileOptions& opt) {
     stats.resolved = c.image.resolved;
     stats.near_operands = c.image.near_operands;
     stats.far_operands = c.image.far_operands;
+    stats.immediate_operands = c.image.immediates.size();
     if (opt.release_stages) c.program.steps = {};
     stats.t_link = t_load + lap(clock);
     return c;

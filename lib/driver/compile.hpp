@@ -64,6 +64,7 @@ struct CompileStats {
     size_t loads = 0, stores = 0, moves = 0;
     size_t code_bytes = 0, stencil_bytes = 0, data_bytes = 0, patches = 0, resolved = 0;
     size_t near_operands = 0, far_operands = 0;  // memory operands by stencil variant
+    size_t immediate_operands = 0;  // constant operands written as instruction immediates instead
     size_t range_bypassed = 0;  // nodes -O2 removed with proven ranges (a clamp that never binds, ...)
     // Wall time per phase, in seconds (--stats).
     double t_read = 0, t_ir = 0, t_order = 0, t_ranges = 0, t_plan = 0, t_link = 0;

@@ -127,13 +127,20 @@ private:
                 sym.name.empty() && sym.role == SymbolRole::Defined ? in_.db.sections()[sym.section].name : sym.name;
             notes_[site].push_back(fmt::format("resolved {} {}{}", in_.target.relocation_name(r.type), name, what));
         };
+        std::map<uint32_t, uint32_t> immediate(img_.immediates.begin(), img_.immediates.end());
         for (size_t i = 0; i < in_.program.steps.size(); ++i) {
             const Step& step = in_.program.steps[i];
             const Stencil& st = in_.db.stencil(step_name(i));
-            for (const TargetInfo::DataField& d : st.data_fields)
-                notes_[img_.step_offsets[i] + d.offset].push_back(
+            for (const TargetInfo::DataField& d : st.data_fields) {
+                const uint32_t site = img_.step_offsets[i] + d.offset;
+                if (immediate.count(site)) {
+                    notes_[site].push_back(fmt::format("immediate const[{}]", step.hole_index));
+                    continue;
+                }
+                notes_[site].push_back(
                     fmt::format("{} {} data+{:#x}", img_.step_far.size() > i && img_.step_far[i] ? "far" : "near",
                                 in_.target.data_field_name(d.form), hole_offset(step)));
+            }
             for (uint32_t r : st.relocs) {
                 const ObjReloc& rel = in_.db.relocs()[r];
                 const ObjSymbol& sym = in_.db.symbols()[rel.symbol];

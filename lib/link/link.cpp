@@ -150,6 +150,8 @@ private:
                          db_.path(), near.name);
                 const int64_t disp = hole_offset(step) - bias_;
                 for (const TargetInfo::DataField& f : near.data_fields) far = far || !target_.data_field_fits(f.form, disp);
+                // A constant beyond reach that every field takes as an immediate needs no far twin.
+                if (far && step.hole == HoleKind::Const && all_immediate(near, prog_.consts[step.hole_index])) far = false;
                 if (far) {
                     // The twin's name is made and looked up once per stencil (on x86
                     // most operands of a large program are far).
@@ -186,6 +188,17 @@ private:
             img_.step_offsets.push_back(static_cast<uint32_t>(img_.code.size()));
             img_.code.insert(img_.code.end(), st.code.begin(), st.code.end());
         }
+    }
+
+    // True if every data field of `st` can hold the constant `bits` as an
+    // immediate (TargetInfo::write_immediate, tried on a copy).
+    bool all_immediate(const Stencil& st, uint32_t bits) const {
+        for (const TargetInfo::DataField& f : st.data_fields) {
+            std::array<uint8_t, 8> insn{};
+            std::memcpy(insn.data(), st.code.data() + f.offset, std::min<size_t>(insn.size(), st.code.size() - f.offset));
+            if (!target_.write_immediate(f.form, insn.data(), bits)) return false;
+        }
+        return true;
     }
 
     // The data offset of a step's memory operand.
@@ -291,9 +304,17 @@ private:
                 }
                 apply(f, p.kind, region, value + p.addend, p.pic);
             }
-            // Near memory operands: the offset from the base register.
-            for (const TargetInfo::DataField& d : st.data_fields)
-                target_.write_data_field(d.form, img_.code.data() + at + d.offset, hole_offset(prog_.steps[i]) - bias_);
+            // Near memory operands: the offset from the base register, or a
+            // constant as the instruction's immediate where it fits.
+            const Step& step = prog_.steps[i];
+            for (const TargetInfo::DataField& d : st.data_fields) {
+                uint8_t* site = img_.code.data() + at + d.offset;
+                if (step.hole == HoleKind::Const && target_.write_immediate(d.form, site, prog_.consts[step.hole_index])) {
+                    img_.immediates.emplace_back(at + d.offset, step.hole_index);
+                    continue;
+                }
+                target_.write_data_field(d.form, site, hole_offset(step) - bias_);
+            }
         }
     }
 

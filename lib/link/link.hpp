@@ -58,6 +58,9 @@ struct LinkedImage {
     // Absolute constant operands rewritten to base register + displacement
     // (TargetInfo::rebasable_operand): code site -> the constant's data offset.
     std::vector<std::pair<uint32_t, uint32_t>> rebased;
+    // Constant operands that became instruction immediates
+    // (TargetInfo::write_immediate): code site -> index of the constant.
+    std::vector<std::pair<uint32_t, uint32_t>> immediates;
 };
 
 LinkedImage link_program(const Program& program, StencilDb& db);

@@ -122,6 +122,34 @@ public:
     std::string_view data_field_name(uint8_t form) const override {
         return form == kMovzMovk ? "movz/movk" : "ldr/str uimm12";
     }
+
+    // A 32-bit load (ldr St / ldr Wt, unsigned offset: size 10, opc 01)
+    // becomes fmov St, #imm8 (0x1e201000), movz Wt, #imm16, lsl #0/16
+    // (0x52800000) or movn Wt (0x12800000).
+    bool write_immediate(uint8_t form, uint8_t* site, uint32_t bits) const override {
+        if (form != 2) return false;
+        const uint32_t insn = read_le32(site), rt = extract(insn, 0, 5);
+        if (extract(insn, 30, 2) != 2 || extract(insn, 22, 2) != 1) return false;
+        if (extract(insn, 26, 1)) {  // SIMD&FP register
+            const auto imm8 = vfp_imm8(bits);
+            if (!imm8) return false;
+            write_le32(site, 0x1e20'1000u | *imm8 << 13 | rt);
+            return true;
+        }
+        if (rt == 31) return false;  // wzr: nothing to load
+        for (const uint32_t hw : {0u, 1u}) {
+            const uint32_t shift = 16 * hw;
+            if ((bits & ~(0xffffu << shift)) == 0) {
+                write_le32(site, 0x5280'0000u | hw << 21 | (bits >> shift) << 5 | rt);
+                return true;
+            }
+            if ((~bits & ~(0xffffu << shift)) == 0) {
+                write_le32(site, 0x1280'0000u | hw << 21 | (~bits >> shift & 0xffff) << 5 | rt);
+                return true;
+            }
+        }
+        return false;
+    }
 };
 
 }  // namespace

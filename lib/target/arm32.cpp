@@ -28,6 +28,8 @@
 //   in Thumb, where negative LDR offsets are short).
 #include <llvm/BinaryFormat/ELF.h>
 
+#include <bit>
+
 #include "support/bits.hpp"
 #include "support/error.hpp"
 #include "target.hpp"
@@ -216,6 +218,63 @@ public:
                 return;
             }
             default: fail(ErrorKind::Environment, "{}: unknown data field form {}", name, form);
+        }
+    }
+
+    // VLDR Sd (L = 1, sz = 0) becomes VMOV.F32 Sd, #imm8 (VFPv3 and later:
+    // not armv6's VFPv2); LDR Rt becomes MOV/MVN Rt, #modified immediate,
+    // or MOVW Rt, #imm16 where there is MOVW (not armv6); LDR.W Rt becomes
+    // MOVW Rt, #imm16 or MVN Rt, #imm8.
+    bool write_immediate(uint8_t form, uint8_t* site, uint32_t bits) const override {
+        const bool vfp3 = id != CP_TARGET_ARMV6, movw = id != CP_TARGET_ARMV6;
+        switch (form) {
+            case kArmVfp: {
+                const uint32_t insn = read_le32(site);
+                const auto imm8 = vfp_imm8(bits);
+                if (!vfp3 || !imm8 || !extract(insn, 20, 1) || extract(insn, 8, 1)) return false;
+                // cond 1110 1D11 imm4H Vd 1010 0000 imm4L, keeping cond, D, Vd
+                write_le32(site, (insn & 0xf040'f000u) | 0x0eb0'0a00u | (*imm8 >> 4) << 16 | (*imm8 & 0xf));
+                return true;
+            }
+            case kThumbVfp: {
+                const uint32_t hw1 = read_le16(site), hw2 = read_le16(site + 2);
+                const auto imm8 = vfp_imm8(bits);
+                if (!imm8 || !extract(hw1, 4, 1) || extract(hw2, 8, 1)) return false;
+                write_le16(site, static_cast<uint16_t>(0xeeb0u | (hw1 & 0x40u) | *imm8 >> 4));
+                write_le16(site + 2, static_cast<uint16_t>((hw2 & 0xf000u) | 0x0a00u | (*imm8 & 0xf)));
+                return true;
+            }
+            case kArmLdst: {
+                const uint32_t insn = read_le32(site), rt = extract(insn, 12, 4);
+                if (!extract(insn, 20, 1) || extract(insn, 22, 1) || rt == 15) return false;  // LDR word, not PC
+                const uint32_t keep = (insn & 0xf000'0000u) | rt << 12;
+                for (uint32_t rot = 0; rot < 16; ++rot) {  // imm12 = rot:imm8, the value imm8 ROR (2 * rot)
+                    const uint32_t v = std::rotl(bits, static_cast<int>(2 * rot)), n = std::rotl(~bits, static_cast<int>(2 * rot));
+                    if (v < 256 || n < 256) {
+                        write_le32(site, keep | (v < 256 ? 0x03a0'0000u : 0x03e0'0000u) | rot << 8 | (v < 256 ? v : n));
+                        return true;
+                    }
+                }
+                if (!movw || bits > 0xffff) return false;
+                write_le32(site, keep | 0x0300'0000u | (bits >> 12) << 16 | (bits & 0xfff));
+                return true;
+            }
+            case kThumbLdst: {
+                const uint32_t hw1 = read_le16(site), rt = extract(read_le16(site + 2), 12, 4);
+                if ((hw1 & 0xfff0u) != 0xf8d0u || rt == 13 || rt == 15) return false;  // LDR.W T3, not SP/PC
+                if (bits <= 0xffff) {  // MOVW T3: 11110 i 10 0100 imm4 | 0 imm3 Rd imm8
+                    write_le16(site, static_cast<uint16_t>(0xf240u | extract(bits, 11, 1) << 10 | bits >> 12));
+                    write_le16(site + 2, static_cast<uint16_t>(extract(bits, 8, 3) << 12 | rt << 8 | (bits & 0xff)));
+                    return true;
+                }
+                if (~bits <= 0xff) {  // MVN T1 (modified immediate 0:000:imm8): 11110 0 0 0011 0 1111 | 0 000 Rd imm8
+                    write_le16(site, 0xf06fu);
+                    write_le16(site + 2, static_cast<uint16_t>(rt << 8 | (~bits & 0xff)));
+                    return true;
+                }
+                return false;
+            }
+            default: return false;
         }
     }
 

@@ -166,6 +166,16 @@ public:
     std::string_view data_field_name(uint8_t form) const override {
         return form == kSType ? "store imm12 (S-type)" : form == kLuiAddi ? "lui/addi" : "load imm12 (I-type)";
     }
+
+    // lw rd (funct3 010: sign-extends, as addi does) of a 12-bit signed
+    // constant becomes addi rd, zero, imm. Floats have no immediates here.
+    bool write_immediate(uint8_t form, uint8_t* site, uint32_t bits) const override {
+        const uint32_t insn = read_le32(site), rd = (insn >> 7) & 0x1f;
+        if (form != kIType || opcode(insn) != 0x03 || ((insn >> 12) & 7) != 2 || rd == 0) return false;
+        if (!fits_signed(static_cast<int32_t>(bits), 12)) return false;
+        write_le32(site, (bits & 0xfff) << 20 | rd << 7 | 0x13);
+        return true;
+    }
 };
 
 }  // namespace

@@ -34,6 +34,14 @@ constexpr std::string_view kHostTargetName = "";
 }  // namespace
 
 int64_t TargetInfo::implicit_addend(cp_patch_kind, const uint8_t*) const { return 0; }
+
+std::optional<uint32_t> vfp_imm8(uint32_t bits) {
+    // imm8 = a:b:cd:efgh gives sign a, exponent NOT(b):bbbbb:cd, fraction efgh:0{19}.
+    if (bits & 0x7ffff) return std::nullopt;
+    const uint32_t exp = (bits >> 23) & 0xff, b = (exp >> 5) & 1;
+    if (exp != (((b ^ 1) << 7) | (b ? 0x7cu : 0u) | (exp & 3))) return std::nullopt;
+    return (bits >> 31) << 7 | b << 6 | (exp & 3) << 4 | ((bits >> 19) & 0xf);
+}
 bool TargetInfo::is_pcrel_low_part(uint32_t) const { return false; }
 bool TargetInfo::is_pcrel_high_part(uint32_t) const { return false; }
 

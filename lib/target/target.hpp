@@ -71,6 +71,14 @@ public:
     virtual void write_data_field(uint8_t form, uint8_t* site, int64_t disp) const = 0;
     // "vldr/vstr imm8*4", for listings and messages.
     virtual std::string_view data_field_name(uint8_t form) const = 0;
+    // Constants as instruction immediates: if the near field `form` at
+    // `site` is a load that an instruction of the same length can replace
+    // by putting `bits` (the constant's 32 bits) into the same register
+    // (VFP `vmov.f32 #imm`, AArch64 `fmov #imm` / `movz` / `movn`, Arm
+    // `mov`/`mvn` of a modified immediate or `movw`, RISC-V `addi rd, zero`),
+    // rewrites it and returns true; otherwise changes nothing and returns
+    // false, and the constant stays a memory operand. Bit-exact either way.
+    virtual bool write_immediate(uint8_t /*form*/, uint8_t* /*site*/, uint32_t /*bits*/) const { return false; }
 
     // Split PC-relative addresses (RISC-V auipc + addi/load/store): the low
     // part's relocation (PCREL_LO12_*) refers to the label of the instruction
@@ -100,6 +108,11 @@ protected:
     TargetInfo(cp_target id_, std::string_view name_, uint16_t machine)
         : id(id_), name(name_), elf_machine(machine) {}
 };
+
+// The 8-bit floating-point immediate of VFPv3+ `vmov.f32` and AArch64
+// `fmov` (VFPExpandImm: +-(16 + m) / 16 * 2^e, m 0...15, e -3...4) that
+// expands to the binary32 `bits`, if there is one (never for 0.0).
+std::optional<uint32_t> vfp_imm8(uint32_t bits);
 
 // The aliases of target `name` in the target table (lib/target/targets.def),
 // and "native" for the host; the per-family constructors fill `aliases` from it.
