@@ -8,6 +8,12 @@
  * Not part of the copapy_runtime library proper: that one must stay free of
  * libc and of memory management for firmware; this file uses malloc, mmap and
  * mprotect.
+ *
+ * Built with COPAPY_BARE_METAL (the semihosting runners, tools/coparun) it
+ * serves a machine without an OS: the memory comes from malloc, there are
+ * no page protections to change (an M-profile core without an MPU set up
+ * executes from RAM), and fixed-address images are refused (firmware that
+ * owns its memory map places those itself). Everything else is shared.
  */
 #define _POSIX_C_SOURCE 200809L
 #define _DEFAULT_SOURCE /* MAP_ANONYMOUS on glibc (not in POSIX 2008) */
@@ -20,6 +26,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#if !defined(COPAPY_BARE_METAL)
 #include <sys/mman.h>
 #include <unistd.h>
 
@@ -32,6 +39,7 @@
 #if defined(__linux__) && !defined(MAP_FIXED_NOREPLACE)
 #define MAP_FIXED_NOREPLACE 0x100000
 #endif
+#endif /* !COPAPY_BARE_METAL */
 
 struct cp_host_image {
     cp_image image;  /* points into `bytes` (symbol names too) */
@@ -66,7 +74,9 @@ const char *cp_host_target_name(unsigned target) {
 /* 32-bit Arm Linux runs ARM-state and Thumb-2 code alike; the Cortex-M4 code
  * is Thumb-2 with single-precision VFP, which an ARMv7-A with VFP executes too. */
 int cp_host_runs(unsigned target) {
-#if defined(__x86_64__)
+#if defined(__ARM_ARCH_PROFILE) && __ARM_ARCH_PROFILE == 'M' && defined(__ARM_FP)
+    return target == CP_TARGET_THUMBV7EM; /* a Cortex-M4F (coparun-semihost-thumbv7em) */
+#elif defined(__x86_64__)
     return target == CP_TARGET_X86_64;
 #elif defined(__aarch64__)
     return target == CP_TARGET_AARCH64;
@@ -142,6 +152,47 @@ static int check_image(cp_image *img, const uint8_t *bytes, size_t size, char *e
 }
 
 static uint64_t round_up(uint64_t v, uint64_t a) { return (v + a - 1) / a * a; }
+
+#if defined(COPAPY_BARE_METAL)
+/* ---- Memory without an OS ------------------------------------------------ */
+
+static int map_fixed(cp_host_image *h, char *error, size_t error_size) {
+    (void)h;
+    set_error(error, error_size,
+              "fixed-address image: this bare-metal runner loads relocatable images only (firmware that owns "
+              "the memory map places a fixed-address image itself)");
+    return 0;
+}
+
+static int map_memory(cp_host_image *h, char *error, size_t error_size) {
+    const cp_image *img = &h->image;
+    uint64_t align = img->code_align > img->data_align ? img->code_align : img->data_align, code_span, len;
+    if (align < 8) align = 8;
+    code_span = round_up(img->code_size ? img->code_size : 1u, img->data_align ? img->data_align : 1u);
+    len = align + code_span + (img->data_size ? img->data_size : 1u);
+    if (len > (uint64_t)SIZE_MAX / 2 || (h->map = malloc((size_t)len)) == NULL) {
+        set_error(error, error_size, "out of memory: the image needs %llu bytes", (unsigned long long)len);
+        return 0;
+    }
+    h->map_len = (size_t)len;
+    h->code = (uint8_t *)(uintptr_t)round_up((uintptr_t)h->map, align);
+    h->code_span = (size_t)code_span;
+    h->data = h->code + h->code_span;
+    h->data_span = (size_t)(len - (uint64_t)(h->data - (uint8_t *)h->map));
+    h->exec = h->code;
+    h->exec_len = h->code_span;
+    return 1;
+}
+
+static int make_executable(cp_host_image *h, char *error, size_t error_size) {
+    (void)h, (void)error, (void)error_size;
+    return 1;
+}
+
+static void unmap(cp_host_image *h) { free(h->map); }
+
+#else
+/* ---- Memory from the OS: mmap, W^X -------------------------------------- */
 
 static uint64_t page_size(void) {
     const long page = sysconf(_SC_PAGESIZE);
@@ -263,6 +314,25 @@ static int map_memory(cp_host_image *h, char *error, size_t error_size) {
     return 1;
 }
 
+/* W^X: the code stops being writable before it becomes executable. */
+static int make_executable(cp_host_image *h, char *error, size_t error_size) {
+    if (mprotect(h->exec, h->exec_len, PROT_READ | PROT_EXEC) != 0) {
+        set_error(error, error_size, "cannot make the code executable: %s", strerror(errno));
+        return 0;
+    }
+    return 1;
+}
+
+static void unmap(cp_host_image *h) {
+    if (h->map != NULL) {
+        munmap(h->map, h->map_len);
+    }
+    if (h->data_map != NULL) {
+        munmap(h->data_map, h->data_map_len);
+    }
+}
+#endif /* COPAPY_BARE_METAL */
+
 cp_host_image *cp_host_load(const void *bytes, size_t size, char *error, size_t error_size) {
     cp_host_image *h;
     cp_status st;
@@ -294,9 +364,7 @@ cp_host_image *cp_host_load(const void *bytes, size_t size, char *error, size_t 
         cp_host_free(h);
         return NULL;
     }
-    /* W^X: the code stops being writable before it becomes executable. */
-    if (mprotect(h->exec, h->exec_len, PROT_READ | PROT_EXEC) != 0) {
-        set_error(error, error_size, "cannot make the code executable: %s", strerror(errno));
+    if (!make_executable(h, error, error_size)) {
         cp_host_free(h);
         return NULL;
     }
@@ -312,12 +380,7 @@ void cp_host_free(cp_host_image *h) {
     if (h == NULL) {
         return;
     }
-    if (h->map != NULL) {
-        munmap(h->map, h->map_len);
-    }
-    if (h->data_map != NULL) {
-        munmap(h->data_map, h->data_map_len);
-    }
+    unmap(h);
     free(h->bytes);
     free(h);
 }

@@ -293,7 +293,7 @@ class Selection(Case):
                                  (FOREIGN, "inprocess", None): "serve"})  # foreign code cannot run in process
         os.environ["COPAPY_RUNNER"] = "threads"
         with self.assertRaisesRegex(ValueError, "COPAPY_RUNNER must be one of auto, inprocess, serve, process, "
-                                                "not 'threads'"):
+                                                "semihost, not 'threads'"):
             cp.Target()
         with self.assertRaisesRegex(ValueError, "runner must be one of"):
             cp.Target(runner="fast")
@@ -338,6 +338,65 @@ class Selection(Case):
             self.assertTrue((self.tmp / "out.cpimg").read_bytes().startswith(b"CPIMG"))
             with self.assertRaisesRegex(FileNotFoundError, "cannot find qemu-arm"):
                 tg.run()
+
+
+# ---- On the bare-metal machine ------------------------------------------------------
+
+class Semihost(Case):
+    """Target(runner="semihost"): coparun as Cortex-M4F firmware on qemu-system-arm's
+    mps2-an386, every run a boot; arguments through `coparun @FILE`."""
+
+    def test_runs_on_the_board_and_carries_states(self) -> None:
+        x, n, flag, y, m, acc = program()
+        tg = cp.Target(FOREIGN, runner="semihost")
+        tg.compile(y, m, acc)
+        tg.run()
+        self.assertEqual(tg._runner.kind, "semihost")
+        self.assertEqual((tg.read_value(y), tg.read_value(m), tg.read_value(acc)), (4.0, 3, 0.5))
+        tg.write_value(x, 1.25)
+        tg.write_value(flag, False)
+        tg.run(2)
+        self.assertEqual((tg.read_value(y), tg.read_value(m), tg.read_value(acc)), (5.5, -3, 3.0))
+
+    def test_a_command_line_longer_than_semihosting_takes(self) -> None:
+        xs = [cp.value(float(i), name=f"a_rather_long_input_name_{i}") for i in range(200)]
+        total = xs[0]
+        for v in xs[1:]:
+            total = total + v
+        tg = cp.Target(FOREIGN, runner="semihost")
+        tg.compile(total)
+        for i, v in enumerate(xs):
+            tg.write_value(v, float(2 * i))
+        tg.run()
+        self.assertEqual(tg.read_value(total), float(2 * sum(range(200))))
+
+    def test_errors_name_the_cause(self) -> None:
+        x, n, flag, y, m, acc = program()
+        tg = cp.Target(FOREIGN, runner="semihost")
+        tg.compile(y)
+        Path(tg._program[0]).write_bytes(b"CPIMG but not an image")  # what the firmware reads
+        with self.assertRaisesRegex(RuntimeError, r"qemu-system-arm failed \(exit status 1\):\ncoparun: error: .*"):
+            tg.run()
+        with self.assertRaisesRegex(RuntimeError, "runner 'semihost': no bare-metal machine for target 'aarch64' "
+                                                  r"\(there is one for thumbv7em\)"):
+            other = cp.Target("aarch64", runner="semihost")
+            other.compile(y)
+            other.run()
+
+    def test_coparun_reads_its_arguments_from_a_file(self) -> None:
+        x, n, flag, y, m, acc = program()
+        image = self.build(HOST, y=y)
+        args = self.tmp / "args"
+        args.write_text(f"{image}\n--set\nx=1.5\r\n")
+        out = subprocess.run([self.run_tool, f"@{args}"], capture_output=True, text=True)
+        self.assertEqual((out.returncode, out.stdout), (0, '{"y": 6.0}\n'))
+        out = subprocess.run([self.run_tool, f"@{self.tmp / 'missing'}"], capture_output=True, text=True)
+        self.assertEqual(out.returncode, 1)
+        self.assertRegex(out.stderr, r"coparun: error: .*missing: cannot open")
+        args.write_bytes(b"a\0b\n")
+        out = subprocess.run([self.run_tool, f"@{args}"], capture_output=True, text=True)
+        self.assertEqual(out.returncode, 1)
+        self.assertIn("one argument per line (this has a NUL byte)", out.stderr)
 
 
 # ---- In process ------------------------------------------------------------------------

@@ -7,6 +7,10 @@
  * executable at once); this file only owns the command line.
  *
  * Exit status: 0 success, 1 bad image or input, 2 usage error.
+ *
+ * Built with COPAPY_BARE_METAL (coparun-semihost-<target>, a firmware whose
+ * files, arguments and output go through semihosting) it has no --serve and
+ * no --time: there is no pipe to serve and no clock to read.
  */
 #define _POSIX_C_SOURCE 200809L
 
@@ -21,7 +25,9 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#if !defined(COPAPY_BARE_METAL)
 #include <time.h>
+#endif
 
 #ifndef COPAPY_VERSION
 #define COPAPY_VERSION "unknown"
@@ -33,7 +39,8 @@ enum { EXIT_BAD_INPUT = 1, EXIT_USAGE = 2 };
 #define CONTINUE (-1)
 
 static const char usage_line[] =
-    "usage: coparun IMAGE [--set NAME=VALUE ...] [--repeat N] [--time] [--serve] [--help] [--version]\n";
+    "usage: coparun IMAGE [--set NAME=VALUE ...] [--repeat N] [--time] [--serve] [--help] [--version]\n"
+    "       coparun @FILE\n";
 
 static const char help_text[] =
     "\n"
@@ -48,6 +55,9 @@ static const char help_text[] =
     "writable and executable at once), and the instruction cache is flushed.\n"
     "A fixed-address image (copapy-cc --code-addr/--data-addr) is mapped at\n"
     "its addresses, or refused with the reason; it never runs elsewhere.\n"
+    "\n"
+    "With a single argument @FILE the arguments are read from FILE instead, one\n"
+    "per line (for command lines longer than the system, or semihosting, allows).\n"
     "\n"
     "options:\n"
     "  --set NAME=VALUE  write the input NAME before running; repeatable.\n"
@@ -194,6 +204,9 @@ static int parse_args(int argc, char **argv, struct options *o) {
             printf("coparun %s (image format %d)\n", COPAPY_VERSION, CP_IMAGE_VERSION);
             return EXIT_SUCCESS;
         } else if (strcmp(arg, "--time") == 0) {
+#if defined(COPAPY_BARE_METAL)
+            return usage_error("--time is not available in this bare-metal runner (no clock)");
+#endif
             o->time = 1;
         } else if (strcmp(arg, "--serve") == 0) {
             o->serve = 1;
@@ -346,6 +359,17 @@ static int print_outputs(const char *file, const cp_host_image *h) {
 
 /* ---- Running ------------------------------------------------------------ */
 
+#if defined(COPAPY_BARE_METAL)
+static int run(const char *file, cp_host_image *h, const struct options *o) {
+    cp_host_run(h, o->repeat);
+    return print_outputs(file, h);
+}
+
+int coparun_serve(const char *file, cp_host_image *image) {
+    (void)image;
+    return file_error(file, "--serve is not available in this bare-metal runner");
+}
+#else
 static int run(const char *file, cp_host_image *h, const struct options *o) {
     struct timespec t0, t1;
     clock_gettime(CLOCK_MONOTONIC, &t0);
@@ -357,14 +381,62 @@ static int run(const char *file, cp_host_image *h, const struct options *o) {
     }
     return print_outputs(file, h);
 }
+#endif
+
+/* `coparun @FILE`: the arguments from FILE, one per line (a final newline
+ * optional, a carriage return before it dropped), after argv[0]. The lines
+ * live in *text, which the caller frees. */
+static int read_response_file(const char *path, char *argv0, int *argc, char ***argv, char **text) {
+    uint8_t *bytes;
+    size_t size, i, lines = 1;
+    char *s, **out;
+    int n = 0, rc = read_file(path, &bytes, &size);
+    if (rc != CONTINUE) {
+        return rc;
+    }
+    s = (char *)bytes;
+    if (memchr(s, '\0', size) != NULL) {
+        free(bytes);
+        return file_error(path, "an argument file holds text, one argument per line (this has a NUL byte)");
+    }
+    for (i = 0; i < size; ++i) lines += s[i] == '\n';
+    out = calloc(lines + 2, sizeof *out);
+    if (out == NULL || (s = realloc(s, size + 1)) == NULL) {
+        free(out);
+        free(bytes);
+        return file_error(path, "cannot read: out of memory");
+    }
+    s[size] = '\0';
+    out[n++] = argv0;
+    for (i = 0; i < size;) {
+        char *line = s + i, *nl = strchr(line, '\n');
+        size_t len = nl ? (size_t)(nl - line) : strlen(line);
+        i += len + (nl != NULL);
+        if (len > 0 && line[len - 1] == '\r') --len;
+        line[len] = '\0';
+        out[n++] = line;
+    }
+    *argc = n;
+    *argv = out;
+    *text = s;
+    return CONTINUE;
+}
 
 int main(int argc, char **argv) {
     struct options o;
     cp_host_image *h = NULL;
     uint8_t *bytes = NULL;
+    char *response = NULL, **response_argv = NULL;
     size_t size = 0, i;
     int rc;
 
+    if (argc == 2 && argv[1][0] == '@') {
+        rc = read_response_file(argv[1] + 1, argv[0], &argc, &response_argv, &response);
+        if (rc != CONTINUE) {
+            return rc;
+        }
+        argv = response_argv;
+    }
     memset(&o, 0, sizeof o);
     o.sets = calloc((size_t)(argc > 0 ? argc : 1), sizeof *o.sets); /* at most one per argument */
     if (o.sets == NULL) {
@@ -391,5 +463,7 @@ int main(int argc, char **argv) {
     }
     cp_host_free(h);
     free(o.sets);
+    free(response_argv);
+    free(response);
     return rc;
 }

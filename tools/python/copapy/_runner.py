@@ -39,11 +39,11 @@ from typing import IO, Any, Callable, Dict, List, Optional, Sequence, Tuple
 
 from ._value import INT_MAX, INT_MIN, f32, value
 
-__all__ = ["RUNNER_KINDS", "Runner", "InProcessRunner", "ServeRunner", "ProcessRunner", "check_input",
+__all__ = ["RUNNER_KINDS", "Runner", "InProcessRunner", "ServeRunner", "ProcessRunner", "SemihostRunner", "check_input",
            "format_input", "parse_output", "load_runtime_library", "runtime_library_name"]
 
 #: What COPAPY_RUNNER (and Target(runner=...)) accept; "auto" is the default.
-RUNNER_KINDS = ("auto", "inprocess", "serve", "process")
+RUNNER_KINDS = ("auto", "inprocess", "serve", "process", "semihost")
 
 # The writes of one period: (input name, dtype, Python value), or for a
 # container of inputs of one dtype (a segment) (tuple of names, dtype,
@@ -995,12 +995,18 @@ class ServeRunner(Runner):
 # ---- One process per run -------------------------------------------------------
 
 class ProcessRunner(Runner):
-    """coparun IMAGE --set ... [--repeat N] for every run, states carried by re-sending them."""
+    """coparun IMAGE --set ... [--repeat N] for every run, states carried by re-sending them.
+
+    `wrap`, if given, turns coparun's arguments into the command line to run
+    (the semihosting runner's are passed to qemu-system, not to a process);
+    by default they follow `command`."""
 
     kind = "process"
 
-    def __init__(self, command: Sequence[str], image_path: str, outputs: Dict[str, str], states: Sequence[str]) -> None:
+    def __init__(self, command: Sequence[str], image_path: str, outputs: Dict[str, str], states: Sequence[str],
+                 wrap: Optional[Callable[[List[str]], List[str]]] = None) -> None:
         self.command = list(command)
+        self._wrap = wrap
         self.image_path = image_path
         self._outputs = outputs            # output name -> dtype
         self._states = list(states)
@@ -1018,15 +1024,16 @@ class ProcessRunner(Runner):
         return lambda: self._results[name]
 
     def run(self, n: int) -> None:
-        cmd = self.command + [self.image_path]
+        args = [self.image_path]
         for name, text in self._written.items():
-            cmd += ["--set", f"{name}={text}"]
+            args += ["--set", f"{name}={text}"]
         if n != 1:
-            cmd += ["--repeat", str(n)]
-        proc = subprocess.run(cmd, capture_output=True, text=True)
-        if proc.returncode != 0:
+            args += ["--repeat", str(n)]
+        cmd = self._wrap(args) if self._wrap is not None else self.command + args
+        proc = subprocess.run(cmd, capture_output=True, text=True, stdin=subprocess.DEVNULL)
+        if proc.returncode != 0:  # a bare-metal runner's message is on its console, stdout
             raise RuntimeError(f"{os.path.basename(cmd[0])} failed ({_describe_exit(proc.returncode)}):\n"
-                               f"{proc.stderr.strip()}")
+                               f"{proc.stderr.strip() or proc.stdout.strip()}")
         try:
             # Numbers as their text: float("-0") keeps the sign that json's int parsing would drop.
             printed = json.loads(proc.stdout, parse_int=str, parse_float=str)
@@ -1053,6 +1060,13 @@ class ProcessRunner(Runner):
             self.run(1)
             rows.append(tuple(self._results[name] for name, _ in reads))
         return rows
+
+
+class SemihostRunner(ProcessRunner):
+    """A ProcessRunner on the target's bare-metal machine (Target(runner="semihost")):
+    every run boots coparun built as firmware, `wrap` giving the qemu-system command."""
+
+    kind = "semihost"
 
 
 def runtime_search_dirs(prefixes: Sequence[Path], extra: Sequence[Path] = ()) -> List[Path]:

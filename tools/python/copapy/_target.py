@@ -18,7 +18,7 @@ from typing import (TYPE_CHECKING, Any, Callable, Dict, Iterable, List, Mapping,
 
 from ._array import ArrayBase, nested_to_flat
 from ._dag import Dag, flatten
-from ._runner import (RUNNER_KINDS, InProcessRunner, ProcessRunner, Runner, ServeRunner, check_input,
+from ._runner import (RUNNER_KINDS, InProcessRunner, ProcessRunner, Runner, SemihostRunner, ServeRunner, check_input,
                       format_input, load_runtime_library, parse_output, runtime_search_dirs)
 from ._value import INT_MAX, INT_MIN, Node, alive_values, format_range, node_repr, value
 
@@ -65,6 +65,47 @@ _EMULATED_RUNNERS = {"aarch64": _AARCH64_RUNNER, "armv7": _ARMHF_RUNNER, "thumbv
 # Options for the emulator: armv6 code runs on qemu's model of that very CPU,
 # so an ARMv7 instruction in an image fails the tests instead of passing.
 _EMULATOR_ARGS = {"armv6": ["-cpu", "arm1176"]}
+
+# Bare-metal machines (Target(runner="semihost")): canonical target ->
+# (qemu system emulator and its machine options, the runner firmware built
+# for it by tools/coparun/CMakeLists.txt, environment variable that may name it).
+_SEMIHOST_MACHINES = {
+    "thumbv7em": (["qemu-system-arm", "-M", "mps2-an386"], "coparun-semihost-thumbv7em.elf",
+                  "COPAPY_RUN_SEMIHOST_THUMBV7EM"),
+}
+
+
+def _semihost_command(target: str) -> Callable[[List[str]], List[str]]:
+    """For a target with a bare-metal machine: what turns coparun's arguments
+    into the qemu-system command line that boots the runner firmware with
+    them (semihosting's command line; QEMU's option syntax doubles commas)."""
+    if target not in _SEMIHOST_MACHINES:
+        raise RuntimeError(f"runner 'semihost': no bare-metal machine for target {target!r} "
+                           f"(there is one for {', '.join(sorted(_SEMIHOST_MACHINES))})")
+    machine, firmware, env_var = _SEMIHOST_MACHINES[target]
+    found = shutil.which(machine[0])
+    if found is None:
+        raise FileNotFoundError(f"cannot find {machine[0]} on PATH (needed to run {target} images on the bare-metal "
+                                "machine; Debian package qemu-system-arm)")
+    qemu: str = found
+    host_runner = os.environ.get("COPAPY_RUN")
+    extra = (Path(host_runner).parent,) if host_runner else ()
+    elf = find_tool(firmware, env_var, extra)
+
+    # The arguments go into a file next to the image (`coparun @FILE`):
+    # picolibc's semihosting start-up takes a command line of a few hundred
+    # bytes only. The firmware's console (its stdout and stderr alike) is
+    # QEMU's stdout, through a chardev: without one QEMU writes it to stderr.
+    def wrap(args: List[str]) -> List[str]:
+        if any("\n" in a for a in args):
+            raise ValueError("runner 'semihost': an argument holds a newline")
+        arg_file = args[0] + ".args"
+        with open(arg_file, "w", encoding="utf-8") as f:
+            f.write("\n".join(args) + "\n")
+        config = f"enable=on,target=native,chardev=cpsh,arg=@{arg_file.replace(',', ',,')}"
+        return [qemu, *machine[1:], "-nographic", "-monitor", "none", "-serial", "null", "-chardev", "stdio,id=cpsh",
+                "-semihosting-config", config, "-kernel", elf]
+    return wrap
 
 # What `-O` levels the optimization= argument accepts. The original project's
 # levels are gcc's for its stencils ("O3" by default); ours are the compiler's
@@ -315,7 +356,11 @@ class Target:
                    (qemu-aarch64 or qemu-arm with build/bin/coparun-aarch64 or
                    coparun-armhf);
       "process"    one coparun process per run(), inputs and states passed
-                   on its command line.
+                   on its command line;
+      "semihost"   the same on the target's bare-metal machine: every run()
+                   boots coparun built as firmware (thumbv7em: a Cortex-M4F,
+                   qemu-system-arm -M mps2-an386) with semihosting for its
+                   command line, the image file and its output.
     All give the same results. The loaded program (the mapping, or the
     process) lives until the next compile(), close() or the Target's end. A
     runner process that dies, replies nonsense or stays silent for
@@ -382,6 +427,8 @@ class Target:
                     return InProcessRunner(lib, f.read(), image)
         if kind == "process":
             return ProcessRunner(_runner_command(self.arch), image, outputs, states)
+        if kind == "semihost":
+            return SemihostRunner([], image, outputs, states, wrap=_semihost_command(self.arch))
         return ServeRunner(_runner_command(self.arch), image, outputs)
 
     def compile(self, *values: Any, locations: bool = True) -> None:
