@@ -1,4 +1,5 @@
-# Where newlib's source comes from, for the Cortex-M4's math functions (sinf,
+# Where newlib's source comes from, for the math functions of the targets
+# without double-precision hardware, the Cortex-M4 and RV32IMAFC (sinf,
 # expf, ...: fdlibm's single-precision code in newlib's libm/math, compiled
 # -fPIE so that its tables are reached PC-relative and an image needs no
 # patch; Debian's prebuilt picolibc reaches them through absolute literal
@@ -10,14 +11,12 @@
 #                                installs it; no network at build time)
 #
 # A tarball is unpacked into the build tree once (again when it changes), only
-# the parts the math functions need (libm/math, libm/common,
-# libm/machine/arm, libc/include).
+# the parts the math functions need (libm/math, libm/common, libc/include).
 set(COPAPY_NEWLIB_SOURCE "" CACHE PATH
     "newlib source: an unpacked tree or a tarball (default: Debian's newlib-source package)")
 
 function(_copapy_newlib_check dir what)
-  if(NOT EXISTS "${dir}/newlib/libm/math/sf_sin.c" OR NOT EXISTS "${dir}/newlib/libm/machine/arm/ef_sqrt.c"
-     OR NOT EXISTS "${dir}/newlib/libc/include/math.h")
+  if(NOT EXISTS "${dir}/newlib/libm/math/sf_sin.c" OR NOT EXISTS "${dir}/newlib/libc/include/math.h")
     message(FATAL_ERROR "${what} is not a newlib source tree (no newlib/libm/math/sf_sin.c in ${dir})")
   endif()
 endfunction()
@@ -29,12 +28,11 @@ function(_copapy_newlib_unpack archive out)
   if(EXISTS ${dest}.stamp)
     file(READ ${dest}.stamp old)
   endif()
-  if(NOT old STREQUAL stamp OR NOT EXISTS ${dest}/tree/newlib/libm/machine/arm/ef_sqrt.c)
+  if(NOT old STREQUAL stamp OR NOT EXISTS ${dest}/tree/newlib/libm/math/sf_sin.c)
     file(REMOVE_RECURSE ${dest} ${dest}.stamp)
     file(MAKE_DIRECTORY ${dest}/unpack)
     file(ARCHIVE_EXTRACT INPUT "${archive}" DESTINATION ${dest}/unpack
-         PATTERNS "*/newlib/libm/math/*" "*/newlib/libm/common/*" "*/newlib/libm/machine/arm/*"
-                  "*/newlib/libc/include/*")
+         PATTERNS "*/newlib/libm/math/*" "*/newlib/libm/common/*" "*/newlib/libc/include/*")
     # The tree is the archive's top directory (newlib-salsa/ in Debian's).
     file(GLOB top LIST_DIRECTORIES true ${dest}/unpack/*)
     list(LENGTH top n)

@@ -27,6 +27,9 @@ PKGS=(
   # picolibc (the bare-metal example's C library and semihosting)
   gcc-arm-none-eabi newlib-source picolibc-arm-none-eabi
   gcc-riscv64-linux-gnu libc6-dev-riscv64-cross
+  # riscv32 (bare metal): the rv32imafc/ilp32f multilib, picolibc for the
+  # semihosting runner, and qemu-system-riscv32 (in qemu-system-misc)
+  gcc-riscv64-unknown-elf picolibc-riscv64-unknown-elf qemu-system-misc
   gcc-i686-linux-gnu libc6-dev-i386-cross
   # the compiler's sources checked for an AArch64 host (test other-hosts)
   g++-aarch64-linux-gnu

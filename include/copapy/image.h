@@ -66,7 +66,8 @@ enum cp_target {
     CP_TARGET_RISCV64 = 6,   /* RV64GC, lp64d */
     CP_TARGET_X86 = 7,       /* i686 + SSE2 */
     CP_TARGET_ARMV6 = 8,     /* ARMv6 (ARM1176JZF-S), ARM state, VFPv2 */
-    CP_TARGET_LAST = CP_TARGET_ARMV6 /* the highest valid value (loaders check against it) */
+    CP_TARGET_RISCV32 = 9,   /* RV32IMAFC, ilp32f, bare metal */
+    CP_TARGET_LAST = CP_TARGET_RISCV32 /* the highest valid value (loaders check against it) */
 };
 
 /* One patch: 12 bytes. */

@@ -31,6 +31,7 @@ std::string_view target_enum(cp_target t) {
         case CP_TARGET_THUMBV7: return "CP_TARGET_THUMBV7";
         case CP_TARGET_THUMBV7EM: return "CP_TARGET_THUMBV7EM";
         case CP_TARGET_RISCV64: return "CP_TARGET_RISCV64";
+        case CP_TARGET_RISCV32: return "CP_TARGET_RISCV32";
         case CP_TARGET_X86: return "CP_TARGET_X86";
         case CP_TARGET_ARMV6: return "CP_TARGET_ARMV6";
     }

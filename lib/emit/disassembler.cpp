@@ -51,6 +51,7 @@ McTarget mc_target(cp_target target) {
         case CP_TARGET_ARMV6: return {"armv6-linux-gnueabihf", "arm1176jzf-s", 4, 4, false};
         case CP_TARGET_X86: return {"i686-linux-gnu", "pentium4", 1, 15, true};
         case CP_TARGET_RISCV64: return {"riscv64-unknown-linux-gnu", "generic-rv64", 2, 4, false, "+m,+a,+f,+d,+c"};
+        case CP_TARGET_RISCV32: return {"riscv32-unknown-elf", "generic-rv32", 2, 4, false, "+m,+a,+f,+c"};
     }
     fail(ErrorKind::Environment, "no disassembler for target {}", static_cast<int>(target));
 }

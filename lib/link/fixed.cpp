@@ -20,7 +20,8 @@ uint64_t highest_address(cp_target target) {
         case CP_TARGET_THUMBV7:
         case CP_TARGET_THUMBV7EM:
         case CP_TARGET_X86:
-        case CP_TARGET_ARMV6: return UINT32_MAX;
+        case CP_TARGET_ARMV6:
+        case CP_TARGET_RISCV32: return UINT32_MAX;
     }
     return 0;
 }

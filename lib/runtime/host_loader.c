@@ -67,6 +67,7 @@ const char *cp_host_target_name(unsigned target) {
     case CP_TARGET_RISCV64: return "riscv64";
     case CP_TARGET_X86: return "x86";
     case CP_TARGET_ARMV6: return "armv6";
+    case CP_TARGET_RISCV32: return "riscv32";
     default: return "unknown";
     }
 }
@@ -87,6 +88,8 @@ int cp_host_runs(unsigned target) {
     return target == CP_TARGET_ARMV6; /* an ARMv6 build (coparun-armv6): no Thumb-2, no ARMv7 */
 #elif defined(__riscv) && __riscv_xlen == 64
     return target == CP_TARGET_RISCV64;
+#elif defined(__riscv) && __riscv_xlen == 32
+    return target == CP_TARGET_RISCV32; /* bare metal (coparun-semihost-riscv32) */
 #elif defined(__i386__)
     return target == CP_TARGET_X86;
 #else
@@ -104,6 +107,8 @@ const char *cp_host_name(void) {
     return "32-bit arm";
 #elif defined(__riscv) && __riscv_xlen == 64
     return "riscv64";
+#elif defined(__riscv) && __riscv_xlen == 32
+    return "riscv32";
 #elif defined(__i386__)
     return "32-bit x86";
 #else

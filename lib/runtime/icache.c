@@ -13,6 +13,8 @@
  * the architecture requires a DSB so the stores complete and an ISB so no
  * stale instructions that were prefetched are executed. A Cortex-M7 with caches
  * would also need SCB cache maintenance, which is not a supported target.
+ * Bare-metal RISC-V (riscv32) needs fence.i, which the builtin does not give
+ * outside Linux.
  */
 #include <copapy/image.h>
 
@@ -21,6 +23,13 @@ void cp_flush_icache(void *begin, void *end) {
     __builtin___clear_cache((char *)begin, (char *)end);
 #if defined(__ARM_ARCH_PROFILE) && __ARM_ARCH_PROFILE == 'M'
     __asm__ volatile("dsb\n\tisb" ::: "memory");
+#endif
+#if defined(__riscv) && !defined(__linux__)
+    /* Bare-metal RISC-V: libgcc's __clear_cache is empty there; fence.i
+     * orders this hart's stores before its later instruction fetches. Spelt
+     * as its encoding: the Zifencei extension is not in every -march
+     * (rv32imafc selects the multilibs). */
+    __asm__ volatile(".insn i 0x0f, 1, x0, x0, 0" ::: "memory"); /* fence.i */
 #endif
 #else
 #error "cp_flush_icache: port me (needs the compiler's or the OS's cache flush)"

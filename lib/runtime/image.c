@@ -94,6 +94,7 @@ static uint32_t entry_alignment(uint16_t target, uint32_t flags) {
     case CP_TARGET_ARMV6:
         return (flags & CP_FLAG_THUMB_ENTRY) ? 2 : 4;
     case CP_TARGET_RISCV64:
+    case CP_TARGET_RISCV32:
         return 2; /* the C extension: 16-bit instructions */
     default:
         return 1; /* x86-64: instructions have no alignment */
@@ -107,7 +108,7 @@ static int is_arm32(uint16_t target) {
 
 /* Targets with a 32-bit address space. */
 static int is_32bit(uint16_t target) {
-    return is_arm32(target) || target == CP_TARGET_X86;
+    return is_arm32(target) || target == CP_TARGET_X86 || target == CP_TARGET_RISCV32;
 }
 
 /* [at, at + size) is aligned and lies in the target's address space (no wrap). */
@@ -210,6 +211,8 @@ static int kind_allowed(uint16_t target, unsigned kind) {
     case CP_TARGET_RISCV64:
         return (kind >= CP_PATCH_RV_BRANCH && kind <= CP_PATCH_RV_RVC_JUMP) || kind == CP_PATCH_ABS64 ||
                kind == CP_PATCH_ABS32;
+    case CP_TARGET_RISCV32:
+        return (kind >= CP_PATCH_RV_BRANCH && kind <= CP_PATCH_RV_RVC_JUMP) || kind == CP_PATCH_ABS32;
     default:
         return 0;
     }

@@ -1,4 +1,4 @@
-// RISC-V (RV64GC lp64d; "RISC-V ELF psABI specification",
+// RISC-V (RV64GC lp64d, and RV32IMAFC ilp32f as target riscv32; "RISC-V ELF psABI specification",
 // https://github.com/riscv-non-isa/riscv-elf-psabi-doc).
 //
 // Quirks that matter to a copy-and-patch compiler:
@@ -84,7 +84,9 @@ public:
             case R_RISCV_RVC_BRANCH: return CP_PATCH_RV_RVC_BRANCH;
             case R_RISCV_RVC_JUMP: return CP_PATCH_RV_RVC_JUMP;
             case R_RISCV_32: return CP_PATCH_ABS32;
-            case R_RISCV_64: return CP_PATCH_ABS64;
+            case R_RISCV_64:
+                if (id == CP_TARGET_RISCV64) return CP_PATCH_ABS64;
+                return std::nullopt;  // no 64-bit words on RV32
             default: return std::nullopt;  // RELAX/ALIGN (relaxation is off), GOT, TLS, HI20/LO12 (medlow)
         }
     }
@@ -182,6 +184,16 @@ public:
 
 const TargetInfo& riscv64_target() {
     static const RiscV target(CP_TARGET_RISCV64, "riscv64", "RV64GC lp64d (riscv64-linux-gnu-gcc; runs under qemu-riscv64)");
+    return target;
+}
+
+// RV32IMAFC ilp32f, bare metal: the same instructions and relocations with
+// 32-bit registers, single-precision floats only (floats are passed in fa0/fa1
+// as on RV64). No Linux runner: images run on qemu-system-riscv32's virt
+// board in a semihosting firmware (coparun-semihost-riscv32.elf).
+const TargetInfo& riscv32_target() {
+    static const RiscV target(CP_TARGET_RISCV32, "riscv32",
+                              "RV32IMAFC ilp32f bare metal (riscv64-unknown-elf-gcc; runs on qemu-system-riscv32 virt)");
     return target;
 }
 

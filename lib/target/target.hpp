@@ -136,5 +136,6 @@ const TargetInfo& thumbv7em_target();
 const TargetInfo& riscv64_target();
 const TargetInfo& x86_target();
 const TargetInfo& armv6_target();
+const TargetInfo& riscv32_target();
 
 }  // namespace copapy

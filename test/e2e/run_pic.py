@@ -32,7 +32,7 @@ ROOT = Path(__file__).resolve().parents[2]
 sys.path.insert(0, str(ROOT / "tools/python"))
 sys.path.insert(0, str(ROOT / "tools/bench"))
 import copapy as cp  # noqa: E402
-from copapy._target import _runner_command, find_tool  # noqa: E402
+from copapy._target import _command_line, find_tool  # noqa: E402
 from copapy._value import make, operand_node  # noqa: E402
 import code_quality  # noqa: E402
 
@@ -107,7 +107,7 @@ def main() -> int:
                 continue
             outputs = []
             for img in (image, fixed):
-                run = subprocess.run([*_runner_command(a.target), str(img)], capture_output=True, text=True)
+                run = subprocess.run(_command_line(a.target, [str(img)]), capture_output=True, text=True)
                 if run.returncode != 0:
                     failures.append(f"{name}: running {img.name} failed: {run.stderr.strip()}")
                     break

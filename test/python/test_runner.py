@@ -378,7 +378,7 @@ class Semihost(Case):
         with self.assertRaisesRegex(RuntimeError, r"qemu-system-arm failed \(exit status 1\):\ncoparun: error: .*"):
             tg.run()
         with self.assertRaisesRegex(RuntimeError, "runner 'semihost': no bare-metal machine for target 'aarch64' "
-                                                  r"\(there is one for thumbv7em\)"):
+                                                  r"\(there is one for riscv32, thumbv7em\)"):
             other = cp.Target("aarch64", runner="semihost")
             other.compile(y)
             other.run()

@@ -176,7 +176,7 @@ TEST_CASE("listings disassemble every target and mark every patch site") {
         // Instructions, not bytes: something every instruction set has.
         const std::map<std::string_view, std::string> mnemonic = {
             {"x86_64", "movss"}, {"aarch64", "ldr"}, {"armv7", "vldr"}, {"thumbv7", "vldr"}, {"thumbv7em", "vldr"},
-            {"riscv64", "flw"}, {"x86", "movss"},
+            {"riscv64", "flw"}, {"x86", "movss"}, {"riscv32", "flw"},
             {"armv6", "vldr"}};
         CHECK_THAT(text, Catch::Contains(mnemonic.at(t->name)));
         CHECK_THAT(text, !Catch::Contains(".byte"));  // nothing failed to decode

@@ -238,3 +238,22 @@ TEST_CASE("the RISC-V far offset field: lui hi20 + addi lo12 from s11") {
     }
     CHECK_FALSE(t.data_field_fits(fields[0].form, int64_t{0x7fff'f800}));
 }
+
+TEST_CASE("riscv32 is the same family with 32-bit words only, and its stencil object loads") {
+    const TargetInfo& t = riscv32_target();
+    CHECK(find_target("riscv32") == &t);
+    CHECK(find_target("rv32imafc") == &t);
+    CHECK(find_target("rv32") == &t);
+    CHECK(t.id == CP_TARGET_RISCV32);
+    CHECK(t.elf_machine == EM_RISCV);
+    CHECK(t.classify(R_RISCV_CALL_PLT) == CP_PATCH_RV_CALL);
+    CHECK(t.classify(R_RISCV_PCREL_HI20) == CP_PATCH_RV_PCREL_HI20);
+    CHECK(t.classify(R_RISCV_32) == CP_PATCH_ABS32);
+    CHECK_FALSE(t.classify(R_RISCV_64));  // no 64-bit words in an RV32 image
+    CHECK_FALSE(t.classify(R_RISCV_RELAX));
+    // The object is ELF32 (a 64-bit one would be refused), its stencils usable.
+    auto db = StencilDb::load(std::string(COPAPY_STENCIL_DIR) + "/riscv32.o", t);
+    CHECK(db->has_function("cp_entry"));
+    CHECK(db->has_function("add_ff"));
+    CHECK(db->stencil("add_ff").code.size() > 0);
+}

@@ -68,10 +68,14 @@ _EMULATOR_ARGS = {"armv6": ["-cpu", "arm1176"]}
 
 # Bare-metal machines (Target(runner="semihost")): canonical target ->
 # (qemu system emulator and its machine options, the runner firmware built
-# for it by tools/coparun/CMakeLists.txt, environment variable that may name it).
+# for it by tools/coparun/CMakeLists.txt, environment variable that may name
+# it, Debian package of the emulator). A target with a machine but no
+# user-mode runner (riscv32) runs there with every runner kind.
 _SEMIHOST_MACHINES = {
     "thumbv7em": (["qemu-system-arm", "-M", "mps2-an386"], "coparun-semihost-thumbv7em.elf",
-                  "COPAPY_RUN_SEMIHOST_THUMBV7EM"),
+                  "COPAPY_RUN_SEMIHOST_THUMBV7EM", "qemu-system-arm"),
+    "riscv32": (["qemu-system-riscv32", "-M", "virt", "-bios", "none"], "coparun-semihost-riscv32.elf",
+                "COPAPY_RUN_SEMIHOST_RISCV32", "qemu-system-misc"),
 }
 
 
@@ -82,11 +86,11 @@ def _semihost_command(target: str) -> Callable[[List[str]], List[str]]:
     if target not in _SEMIHOST_MACHINES:
         raise RuntimeError(f"runner 'semihost': no bare-metal machine for target {target!r} "
                            f"(there is one for {', '.join(sorted(_SEMIHOST_MACHINES))})")
-    machine, firmware, env_var = _SEMIHOST_MACHINES[target]
+    machine, firmware, env_var, package = _SEMIHOST_MACHINES[target]
     found = shutil.which(machine[0])
     if found is None:
         raise FileNotFoundError(f"cannot find {machine[0]} on PATH (needed to run {target} images on the bare-metal "
-                                "machine; Debian package qemu-system-arm)")
+                                f"machine; Debian package {package})")
     qemu: str = found
     host_runner = os.environ.get("COPAPY_RUN")
     extra = (Path(host_runner).parent,) if host_runner else ()
@@ -231,6 +235,15 @@ def _runner_command(target: str) -> List[str]:
     return [qemu, *_EMULATOR_ARGS.get(target, []), find_tool(runner, env_var, extra)]
 
 
+def _command_line(target: str, args: List[str]) -> List[str]:
+    """The command that runs coparun with `args` (the image first) for
+    `target`: the runner (under qemu user mode), or for a target that has
+    only a bare-metal machine, the semihosting firmware on it."""
+    if target in _SEMIHOST_MACHINES and target not in _EMULATED_RUNNERS and target != _host_target():
+        return _semihost_command(target)(list(args))
+    return [*_runner_command(target), *args]
+
+
 def _format_input(node: Node, name: str, x: Any) -> str:
     """`x` as coparun's --set expects it for an input of node's type."""
     return format_input(node.dtype, name, x)
@@ -360,7 +373,9 @@ class Target:
       "semihost"   the same on the target's bare-metal machine: every run()
                    boots coparun built as firmware (thumbv7em: a Cortex-M4F,
                    qemu-system-arm -M mps2-an386) with semihosting for its
-                   command line, the image file and its output.
+                   command line, the image file and its output; riscv32,
+                   which has no Linux runner, runs this way whatever the
+                   runner (qemu-system-riscv32 -M virt).
     All give the same results. The loaded program (the mapping, or the
     process) lives until the next compile(), close() or the Target's end. A
     runner process that dies, replies nonsense or stays silent for
@@ -425,10 +440,10 @@ class Target:
             else:
                 with open(image, "rb") as f:
                     return InProcessRunner(lib, f.read(), image)
+        if kind == "semihost" or (self.arch in _SEMIHOST_MACHINES and self.arch not in _EMULATED_RUNNERS):
+            return SemihostRunner([], image, outputs, states, wrap=_semihost_command(self.arch))
         if kind == "process":
             return ProcessRunner(_runner_command(self.arch), image, outputs, states)
-        if kind == "semihost":
-            return SemihostRunner([], image, outputs, states, wrap=_semihost_command(self.arch))
         return ServeRunner(_runner_command(self.arch), image, outputs)
 
     def compile(self, *values: Any, locations: bool = True) -> None:
