@@ -65,7 +65,7 @@ function(copapy_newlib_source out)
     set(what "Debian's newlib-source package")
     if(NOT src)
       message(FATAL_ERROR
-        "thumbv7em's math functions are compiled from newlib's source, and there is none: install Debian's "
+        "thumbv7em's and riscv32's math functions are compiled from newlib's source, and there is none: install Debian's "
         "newlib-source package (apt-get install newlib-source; tools/deps.sh does), or name a copy with "
         "-DCOPAPY_NEWLIB_SOURCE=/path/to/newlib.tar.xz (or an unpacked tree)")
     endif()
@@ -78,7 +78,7 @@ function(copapy_newlib_source out)
     message(FATAL_ERROR "${what}: ${src}: no such file or directory")
   endif()
   _copapy_newlib_check("${dir}" "${what}")
-  message(STATUS "newlib source (thumbv7em's math library for stencils): ${dir} (${what})")
+  message(STATUS "newlib source (the single-precision math library of thumbv7em and riscv32): ${dir} (${what})")
   set_property(GLOBAL PROPERTY COPAPY_NEWLIB_DIR ${dir})
   set(${out} ${dir} PARENT_SCOPE)
 endfunction()

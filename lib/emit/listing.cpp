@@ -239,7 +239,9 @@ private:
         }
         for (const LinkedImage::Placement& p : img_.aux) {
             if (p.region != CP_REGION_DATA) continue;
-            out_ += fmt::format("; library section {} ({} bytes)\n", p.name, p.size);
+            out_ += p.constant_copy
+                        ? fmt::format("; stencil constants from {} ({} bytes), read from the base register\n", p.name, p.size)
+                        : fmt::format("; library section {} ({} bytes)\n", p.name, p.size);
             hex_dump(CP_REGION_DATA, p.offset, p.offset + p.size);
         }
     }

@@ -7,7 +7,7 @@
 #include <bit>
 #include <cstddef>
 #include <cstring>
-#include <unordered_map>
+#include <map>
 
 #include "support/bits.hpp"
 #include "support/error.hpp"
@@ -347,7 +347,10 @@ private:
         const ObjSymbol& sym = db_.symbol(rel.symbol);
         if (sym.role != SymbolRole::Defined || sym.section == st.section) return false;
         const ObjSection& sec = db_.section(sym.section);
-        return sec.alloc && !sec.write && !sec.exec && sec.reloc_begin == sec.reloc_end &&
+        // The operand must point into the section (a broken object's addend may not).
+        const int64_t at = static_cast<int64_t>(sym.value) + rel.addend;
+        return sec.alloc && !sec.write && !sec.exec && sec.reloc_begin == sec.reloc_end && at >= 0 &&
+               static_cast<uint64_t>(at) < sec.size &&
                target_.rebasable_operand(st.code, static_cast<uint32_t>(rel.offset - st.offset), rel.type);
     }
 
@@ -362,24 +365,23 @@ private:
         uint64_t start, size;  // the bytes of the section copied
         uint32_t placed = 0;   // their offset in the data region
     };
-    uint64_t copy_key(uint32_t r) const {
+    // (section, first byte copied) of a rebased() operand, which lies in its section.
+    using CopyKey = std::pair<uint32_t, uint64_t>;
+    CopyKey copy_key(uint32_t r) const {
         const ObjReloc& rel = db_.reloc(r);
         const ObjSymbol& sym = db_.symbol(rel.symbol);
         const uint64_t entsize = db_.section(sym.section).entsize;
-        const uint64_t entry = entsize ? (sym.value + static_cast<uint64_t>(rel.addend)) / entsize : 0;
-        return uint64_t{sym.section} << 32 | entry;
+        const uint64_t at = sym.value + static_cast<uint64_t>(rel.addend);
+        return {sym.section, entsize ? at / entsize * entsize : 0};
     }
     // Queues the copy a rebased operand needs (placed by place_data).
-    void copy_to_data(uint64_t key) {
+    void copy_to_data(const CopyKey& key) {
         if (copy_index_.count(key)) return;
-        const uint32_t s = static_cast<uint32_t>(key >> 32);
-        const ObjSection& sec = db_.section(s);
-        DataCopy c{s, 0, sec.size};
+        const ObjSection& sec = db_.section(key.first);
+        DataCopy c{key.first, 0, sec.size};
         if (sec.entsize) {
-            c.start = (key & 0xffff'ffffu) * sec.entsize;
-            c.size = sec.entsize;
-            if (c.start + c.size > sec.size)
-                fail(ErrorKind::Environment, "{}: a constant operand lies outside section {}", db_.path(), quote(sec.name));
+            c.start = key.second;
+            c.size = std::min(sec.entsize, sec.size - c.start);  // rebased(): start < size
         }
         copy_index_.emplace(key, static_cast<uint32_t>(data_copies_.size()));
         data_copies_.push_back(c);
@@ -445,7 +447,9 @@ private:
             reserve_room(img_.data, c.size + 4096, "data");
             while (img_.data.size() % std::min<uint64_t>(sec.align, 4096)) img_.data.push_back(0);
             c.placed = static_cast<uint32_t>(img_.data.size());
-            img_.aux.push_back({std::string(sec.name), CP_REGION_DATA, c.placed, static_cast<uint32_t>(c.size), c.section});
+            // Named with the entry's offset where only one entry of the section is copied.
+            std::string name = c.size == sec.size ? std::string(sec.name) : fmt::format("{}+{:#x}", sec.name, c.start);
+            img_.aux.push_back({std::move(name), CP_REGION_DATA, c.placed, static_cast<uint32_t>(c.size), c.section, true});
             if (sec.nobits) img_.data.resize(img_.data.size() + c.size, 0);
             else img_.data.insert(img_.data.end(), sec.bytes.begin() + c.start, sec.bytes.begin() + c.start + c.size);
         }
@@ -568,7 +572,7 @@ private:
     std::vector<bool> in_data_;
     std::vector<uint32_t> data_sections_;
     std::vector<DataCopy> data_copies_;  // copied into the data region for rebased operands, in order
-    std::unordered_map<uint64_t, uint32_t> copy_index_;  // copy_key -> index into data_copies_
+    std::map<CopyKey, uint32_t> copy_index_;  // copy_key -> index into data_copies_
     uint32_t const_base_ = 0;  // the constants in the data region
     int64_t bias_ = 0;         // the base register holds data + bias_
     bool far_relative_ = false;  // far operands are base-relative (NearAbi)

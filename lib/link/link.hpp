@@ -50,6 +50,7 @@ struct LinkedImage {
         uint8_t region;
         uint32_t offset, size;
         uint32_t section;  // index into StencilDb::sections()
+        bool constant_copy = false;  // a stencil constant copied into the data region (LinkedImage::rebased)
     };
     std::vector<Placement> aux;          // auxiliary sections, in placement order
     uint32_t const_offset = 0;           // the constant pool in the data region (after the value slots)

@@ -146,12 +146,27 @@ public:
     bool code_base_relative(uint32_t type) const override { return type == llvm::ELF::R_386_GOTOFF; }
 
     // `[prefix] 0F op ModRM disp32` with ModRM mod 00 rm 101 (an absolute
-    // address, no SIB): every form gcc gives an SSE instruction's constant
-    // operand. Other instructions (moffs, immediates) are not recognised and
-    // stay a patch.
+    // address, no SIB) and op one of the SSE/SSE2 scalar and logic opcodes
+    // gcc gives a float constant operand. Without instruction boundaries the
+    // bytes alone decide, so the list is kept to those opcodes (a one-byte
+    // `add eax, imm32` (05) after a 0F byte of something else would match
+    // the ModRM test); anything else is not recognised and stays a patch.
+    static bool sse_constant_opcode(uint8_t op) {
+        switch (op) {
+            case 0x10:                                      // movss/movsd/movups/movupd
+            case 0x28:                                      // movaps/movapd
+            case 0x2e: case 0x2f:                           // ucomiss/comiss
+            case 0x51:                                      // sqrtss
+            case 0x54: case 0x55: case 0x56: case 0x57:     // andps andnps orps xorps
+            case 0x58: case 0x59: case 0x5c: case 0x5d: case 0x5e: case 0x5f:  // add mul sub min div max
+            case 0x6e: case 0xdb: case 0xeb: case 0xef:     // movd pand por pxor
+                return true;
+            default: return false;
+        }
+    }
     bool rebasable_operand(std::span<const uint8_t> code, uint32_t offset, uint32_t type) const override {
         return type == llvm::ELF::R_386_32 && offset >= 3 && offset + 4 <= code.size() &&
-               (code[offset - 1] & 0xc7) == 0x05 && code[offset - 3] == 0x0f;
+               (code[offset - 1] & 0xc7) == 0x05 && code[offset - 3] == 0x0f && sse_constant_opcode(code[offset - 2]);
     }
 
     void rebase_operand(uint8_t* site) const override {

@@ -7,6 +7,8 @@
 #define __NEWLIB__ 3
 #define __NEWLIB_MINOR__ 3
 #define __NEWLIB_PATCHLEVEL__ 0
-/* arm-none-eabi: long double is double. */
+/* arm-none-eabi: long double is double (RISC-V's is 128-bit). */
+#if defined(__arm__)
 #define _LDBL_EQ_DBL 1
+#endif
 #endif

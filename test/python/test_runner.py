@@ -387,7 +387,7 @@ class Semihost(Case):
         x, n, flag, y, m, acc = program()
         image = self.build(HOST, y=y)
         args = self.tmp / "args"
-        args.write_text(f"{image}\n--set\nx=1.5\r\n")
+        args.write_text(f"{image}\n\n--set\nx=1.5\r\n")  # a blank line is skipped
         out = subprocess.run([self.run_tool, f"@{args}"], capture_output=True, text=True)
         self.assertEqual((out.returncode, out.stdout), (0, '{"y": 6.0}\n'))
         out = subprocess.run([self.run_tool, f"@{self.tmp / 'missing'}"], capture_output=True, text=True)
@@ -397,6 +397,25 @@ class Semihost(Case):
         out = subprocess.run([self.run_tool, f"@{args}"], capture_output=True, text=True)
         self.assertEqual(out.returncode, 1)
         self.assertIn("one argument per line (this has a NUL byte)", out.stderr)
+
+    def test_a_blank_in_the_path_is_refused_with_the_reason(self) -> None:
+        x, n, flag, y, m, acc = program()
+        with self.assertRaisesRegex(ValueError, "runner 'semihost': the path .* has a blank"):
+            _target._semihost_command(FOREIGN)([str(self.tmp / "my dir" / "prog.cpimg")])
+
+    def test_a_hung_board_is_killed_after_the_timeout(self) -> None:
+        x, n, flag, y, m, acc = program()
+        tg = cp.Target(FOREIGN, runner="semihost")
+        tg.compile(y)
+        # An image whose open() blocks: a FIFO nobody writes (QEMU opens the host file for the board).
+        fifo = self.tmp / "never.cpimg"
+        os.mkfifo(fifo)
+        tg._runner = _runner.SemihostRunner([], str(fifo), {"y": "float"}, [], wrap=_target._semihost_command(FOREIGN))
+        os.environ["COPAPY_RUNNER_TIMEOUT"] = "2"
+        started = time.monotonic()
+        with self.assertRaisesRegex(RuntimeError, r"did not finish within 2 s \(COPAPY_RUNNER_TIMEOUT\); killed it"):
+            tg.run()
+        self.assertLess(time.monotonic() - started, 30)
 
 
 # ---- In process ------------------------------------------------------------------------

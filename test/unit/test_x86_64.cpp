@@ -132,6 +132,9 @@ TEST_CASE("x86 rebases an SSE instruction's absolute constant operand onto ebx a
     CHECK_FALSE(t.rebasable_operand(add, 3, R_386_32));
     const std::vector<uint8_t> mov = {0x0f, 0x90, 0xb8, 0x10, 0, 0, 0};
     CHECK_FALSE(t.rebasable_operand(mov, 3, R_386_32));
+    // bswap eax (0f c8) then add $imm32,%eax: a 0F byte two before the field, but no SSE opcode
+    const std::vector<uint8_t> bswap_add = {0x0f, 0xc8, 0x05, 0x10, 0, 0, 0};
+    CHECK_FALSE(t.rebasable_operand(bswap_add, 3, R_386_32));
     // a field too close to the start or past the end
     CHECK_FALSE(t.rebasable_operand(xorps, 2, R_386_32));
     CHECK_FALSE(t.rebasable_operand(movss, 5, R_386_32));

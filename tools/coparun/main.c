@@ -57,7 +57,8 @@ static const char help_text[] =
     "its addresses, or refused with the reason; it never runs elsewhere.\n"
     "\n"
     "With a single argument @FILE the arguments are read from FILE instead, one\n"
-    "per line (for command lines longer than the system, or semihosting, allows).\n"
+    "per line, blank lines skipped (for command lines longer than the system, or\n"
+    "semihosting, allows).\n"
     "\n"
     "options:\n"
     "  --set NAME=VALUE  write the input NAME before running; repeatable.\n"
@@ -209,6 +210,9 @@ static int parse_args(int argc, char **argv, struct options *o) {
 #endif
             o->time = 1;
         } else if (strcmp(arg, "--serve") == 0) {
+#if defined(COPAPY_BARE_METAL)
+            return usage_error("--serve is not available in this bare-metal runner (no pipe to serve)");
+#endif
             o->serve = 1;
         } else if ((v = option_value(argc, argv, &i, "--set", &missing)) != NULL) {
             const char *eq = strchr(v, '=');
@@ -365,7 +369,7 @@ static int run(const char *file, cp_host_image *h, const struct options *o) {
     return print_outputs(file, h);
 }
 
-int coparun_serve(const char *file, cp_host_image *image) {
+int coparun_serve(const char *file, cp_host_image *image) { /* never called: --serve is refused */
     (void)image;
     return file_error(file, "--serve is not available in this bare-metal runner");
 }
@@ -384,8 +388,8 @@ static int run(const char *file, cp_host_image *h, const struct options *o) {
 #endif
 
 /* `coparun @FILE`: the arguments from FILE, one per line (a final newline
- * optional, a carriage return before it dropped), after argv[0]. The lines
- * live in *text, which the caller frees. */
+ * optional, a carriage return before it dropped, blank lines skipped),
+ * after argv[0]. The lines live in *text, which the caller frees. */
 static int read_response_file(const char *path, char *argv0, int *argc, char ***argv, char **text) {
     uint8_t *bytes;
     size_t size, i, lines = 1;
@@ -414,7 +418,7 @@ static int read_response_file(const char *path, char *argv0, int *argc, char ***
         i += len + (nl != NULL);
         if (len > 0 && line[len - 1] == '\r') --len;
         line[len] = '\0';
-        out[n++] = line;
+        if (len > 0) out[n++] = line;
     }
     *argc = n;
     *argv = out;

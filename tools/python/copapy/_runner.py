@@ -1030,7 +1030,12 @@ class ProcessRunner(Runner):
         if n != 1:
             args += ["--repeat", str(n)]
         cmd = self._wrap(args) if self._wrap is not None else self.command + args
-        proc = subprocess.run(cmd, capture_output=True, text=True, stdin=subprocess.DEVNULL)
+        timeout = _timeout()
+        try:
+            proc = subprocess.run(cmd, capture_output=True, text=True, stdin=subprocess.DEVNULL, timeout=timeout)
+        except subprocess.TimeoutExpired:  # run() kills it; a program caught in a loop on a board ends here
+            raise RuntimeError(f"{os.path.basename(cmd[0])} did not finish within {timeout:g} s "
+                               "(COPAPY_RUNNER_TIMEOUT); killed it") from None
         if proc.returncode != 0:  # a bare-metal runner's message is on its console, stdout
             raise RuntimeError(f"{os.path.basename(cmd[0])} failed ({_describe_exit(proc.returncode)}):\n"
                                f"{proc.stderr.strip() or proc.stdout.strip()}")

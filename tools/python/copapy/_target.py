@@ -104,6 +104,9 @@ def _semihost_command(target: str) -> Callable[[List[str]], List[str]]:
         if any("\n" in a for a in args):
             raise ValueError("runner 'semihost': an argument holds a newline")
         arg_file = args[0] + ".args"
+        if any(c.isspace() for c in arg_file):  # the firmware's start-up splits its command line at blanks
+            raise ValueError(f"runner 'semihost': the path {arg_file!r} has a blank, which semihosting's command "
+                             "line cannot carry; put the image (for a Target: TMPDIR) in a directory without one")
         with open(arg_file, "w", encoding="utf-8") as f:
             f.write("\n".join(args) + "\n")
         config = f"enable=on,target=native,chardev=cpsh,arg=@{arg_file.replace(',', ',,')}"
