@@ -10,7 +10,7 @@
 #                                /usr/src/newlib/newlib-*.tar.xz (tools/deps.sh
 #                                installs it; no network at build time)
 #
-# A tarball is unpacked into the build tree once (again when it changes), only
+# A tarball is unpacked into the build tree once (unpack-source.cmake), only
 # the parts the math functions need (libm/math, libm/common, libc/include).
 set(COPAPY_NEWLIB_SOURCE "" CACHE PATH
     "newlib source: an unpacked tree or a tarball (default: Debian's newlib-source package)")
@@ -23,24 +23,11 @@ endfunction()
 
 function(_copapy_newlib_unpack archive out)
   set(dest ${CMAKE_BINARY_DIR}/_deps/newlib-source)
-  file(TIMESTAMP "${archive}" stamp "%s" UTC)
-  set(stamp "${archive} ${stamp}")
-  if(EXISTS ${dest}.stamp)
-    file(READ ${dest}.stamp old)
-  endif()
-  if(NOT old STREQUAL stamp OR NOT EXISTS ${dest}/tree/newlib/libm/math/sf_sin.c)
-    file(REMOVE_RECURSE ${dest} ${dest}.stamp)
-    file(MAKE_DIRECTORY ${dest}/unpack)
+  copapy_unpack_needed("${archive}" ${dest} newlib/libm/math/sf_sin.c needed)
+  if(needed)
     file(ARCHIVE_EXTRACT INPUT "${archive}" DESTINATION ${dest}/unpack
          PATTERNS "*/newlib/libm/math/*" "*/newlib/libm/common/*" "*/newlib/libc/include/*")
-    # The tree is the archive's top directory (newlib-salsa/ in Debian's).
-    file(GLOB top LIST_DIRECTORIES true ${dest}/unpack/*)
-    list(LENGTH top n)
-    if(NOT n EQUAL 1 OR NOT IS_DIRECTORY "${top}")
-      message(FATAL_ERROR "${archive}: not a newlib source tarball (expected one top directory)")
-    endif()
-    file(RENAME "${top}" ${dest}/tree)
-    file(WRITE ${dest}.stamp "${stamp}")
+    copapy_unpack_finish("${archive}" ${dest})  # Debian's has one top directory, newlib-salsa/
   endif()
   set(${out} ${dest}/tree PARENT_SCOPE)
 endfunction()

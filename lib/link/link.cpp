@@ -433,26 +433,23 @@ private:
         img_.const_offset = const_base_;
         for (size_t i = 0; i < prog_.consts.size(); ++i)
             cp_write_u32(img_.data.data() + const_base_ + 4 * i, prog_.consts[i]);
-        for (uint32_t s : data_sections_) {
-            const ObjSection& sec = db_.section(s);
-            reserve_room(img_.data, sec.size + 4096, "data");
-            while (img_.data.size() % std::min<uint64_t>(sec.align, 4096)) img_.data.push_back(0);
-            placed_[s] = static_cast<uint32_t>(img_.data.size());
-            img_.aux.push_back({std::string(sec.name), CP_REGION_DATA, placed_[s], static_cast<uint32_t>(sec.size), s});
-            if (sec.nobits) img_.data.resize(img_.data.size() + sec.size, 0);
-            else img_.data.insert(img_.data.end(), sec.bytes.begin(), sec.bytes.end());
-        }
-        for (DataCopy& c : data_copies_) {
-            const ObjSection& sec = db_.section(c.section);
-            reserve_room(img_.data, c.size + 4096, "data");
-            while (img_.data.size() % std::min<uint64_t>(sec.align, 4096)) img_.data.push_back(0);
-            c.placed = static_cast<uint32_t>(img_.data.size());
-            // Named with the entry's offset where only one entry of the section is copied.
-            std::string name = c.size == sec.size ? std::string(sec.name) : fmt::format("{}+{:#x}", sec.name, c.start);
-            img_.aux.push_back({std::move(name), CP_REGION_DATA, c.placed, static_cast<uint32_t>(c.size), c.section, true});
-            if (sec.nobits) img_.data.resize(img_.data.size() + c.size, 0);
-            else img_.data.insert(img_.data.end(), sec.bytes.begin() + c.start, sec.bytes.begin() + c.start + c.size);
-        }
+        for (uint32_t s : data_sections_) placed_[s] = append_data(s, 0, db_.section(s).size, false);
+        for (DataCopy& c : data_copies_) c.placed = append_data(c.section, c.start, c.size, true);
+    }
+
+    // Appends bytes [start, start + size) of section `s` to the data region at
+    // the section's alignment, records the placement, returns its offset.
+    uint32_t append_data(uint32_t s, uint64_t start, uint64_t size, bool constant_copy) {
+        const ObjSection& sec = db_.section(s);
+        reserve_room(img_.data, size + 4096, "data");
+        while (img_.data.size() % std::min<uint64_t>(sec.align, 4096)) img_.data.push_back(0);
+        const auto at = static_cast<uint32_t>(img_.data.size());
+        // Named with the entry's offset where only one entry of the section is copied.
+        std::string name = size == sec.size ? std::string(sec.name) : fmt::format("{}+{:#x}", sec.name, start);
+        img_.aux.push_back({std::move(name), CP_REGION_DATA, at, static_cast<uint32_t>(size), s, constant_copy});
+        if (sec.nobits) img_.data.resize(img_.data.size() + size, 0);
+        else img_.data.insert(img_.data.end(), sec.bytes.begin() + start, sec.bytes.begin() + start + size);
+        return at;
     }
 
     std::string origin(const Fixup& f) const {

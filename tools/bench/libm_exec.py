@@ -3,8 +3,8 @@
 
 For every op that calls the target's math library (exp, log, sin, ..., float
 // and %), a one-op program `r = op(x[, y])` is compiled and run under qemu
-single-stepping, and the instructions executed per run are counted as
-code_quality.py does ((101 runs - 1 run) / 100). With --baseline DIR, the
+single-stepping, and the instructions executed per run are counted by
+code_quality.py's executed() ((101 runs - 1 run) / 100). With --baseline DIR, the
 same programs are also compiled with the stencil object in DIR (for example
 one saved from an earlier build) and the ratio is printed: this is how a
 change of math library is measured.
@@ -25,6 +25,8 @@ from typing import Dict, List, Optional
 
 ROOT = Path(__file__).resolve().parents[2]
 sys.path.insert(0, str(ROOT / "tools/python"))
+sys.path.insert(0, str(ROOT / "tools/bench"))
+import code_quality  # noqa: E402  (its executed(): the same counting)
 import copapy as cp  # noqa: E402
 from copapy._target import _runner_command  # noqa: E402
 from copapy._value import make, operand_node  # noqa: E402
@@ -34,19 +36,11 @@ UNARY = ["exp", "log", "sin", "cos", "tan", "asin", "acos", "atan", "tanh", "flo
 BINARY = ["atan2", "pow", "hypot", "floordiv", "mod"]
 
 
-def executed(target: str, image: Path, tmp: Path) -> float:
+def executed_per_run(target: str, image: Path, tmp: Path) -> float:
     runner = _runner_command(target)
     if not runner or not runner[0].endswith(tuple(f"qemu-{a}" for a in ("arm", "aarch64", "riscv64", "i386"))):
         raise SystemExit(f"libm_exec: {target} does not run under qemu-user here ({runner})")
-    counts = []
-    for n in (1, 101):
-        log = tmp / "exec.log"
-        subprocess.run([runner[0], "-singlestep", "-d", "nochain,exec", "-D", str(log), *runner[1:], str(image),
-                        "--repeat", str(n)], check=True, capture_output=True)
-        with open(log, "rb") as f:
-            counts.append(sum(1 for line in f if line.startswith(b"Trace")))
-        log.unlink()
-    return (counts[1] - counts[0]) / 100
+    return code_quality.executed(lambda n: [*runner[1:], str(image), "--repeat", str(n)], runner[0], tmp)
 
 
 def measure(target: str, stencil_dir: Optional[str], programs: Dict[str, Path], tmp: Path) -> Dict[str, float]:
@@ -58,7 +52,7 @@ def measure(target: str, stencil_dir: Optional[str], programs: Dict[str, Path], 
         image = tmp / f"{op}.cpimg"
         subprocess.run([str(CC), "build", str(dag), "-t", target, "-o", str(image)], check=True, capture_output=True,
                        env=env)
-        out[op] = executed(target, image, tmp)
+        out[op] = executed_per_run(target, image, tmp)
     return out
 
 

@@ -79,6 +79,13 @@ _SEMIHOST_MACHINES = {
 }
 
 
+def _beside_host_runner() -> Tuple[Path, ...]:
+    """Where to look first for a cross runner or runner firmware: next to the
+    host runner, when COPAPY_RUN names one."""
+    host_runner = os.environ.get("COPAPY_RUN")
+    return (Path(host_runner).parent,) if host_runner else ()
+
+
 def _semihost_command(target: str) -> Callable[[List[str]], List[str]]:
     """For a target with a bare-metal machine: what turns coparun's arguments
     into the qemu-system command line that boots the runner firmware with
@@ -92,9 +99,7 @@ def _semihost_command(target: str) -> Callable[[List[str]], List[str]]:
         raise FileNotFoundError(f"cannot find {machine[0]} on PATH (needed to run {target} images on the bare-metal "
                                 f"machine; Debian package {package})")
     qemu: str = found
-    host_runner = os.environ.get("COPAPY_RUN")
-    extra = (Path(host_runner).parent,) if host_runner else ()
-    elf = find_tool(firmware, env_var, extra)
+    elf = find_tool(firmware, env_var, _beside_host_runner())
 
     # The arguments go into a file next to the image (`coparun @FILE`):
     # picolibc's semihosting start-up takes a command line of a few hundred
@@ -232,10 +237,7 @@ def _runner_command(target: str) -> List[str]:
     if qemu is None:
         raise FileNotFoundError(f"cannot find {emulator} on PATH (needed to run {target} images; "
                                 "Debian package qemu-user)")
-    # A cross runner sits next to the host runner, so look there first when COPAPY_RUN names one.
-    host_runner = os.environ.get("COPAPY_RUN")
-    extra = (Path(host_runner).parent,) if host_runner else ()
-    return [qemu, *_EMULATOR_ARGS.get(target, []), find_tool(runner, env_var, extra)]
+    return [qemu, *_EMULATOR_ARGS.get(target, []), find_tool(runner, env_var, _beside_host_runner())]
 
 
 def _command_line(target: str, args: List[str]) -> List[str]:
