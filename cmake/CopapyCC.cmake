@@ -4,6 +4,7 @@
 # copapy_add_program(<name> SOURCE <script.py>
 #                    [TARGET <target>] [OPTIMIZE <0|1|2>]
 #                    [CODE_ADDR <address> DATA_ADDR <address>]
+#                    [BIND <name>=<address>[:<width>] ...]
 #                    [OUTPUT_DIRECTORY <dir>])
 #
 #   Traces <script.py> and compiles it with copapy-cc into
@@ -13,7 +14,10 @@
 #   <dir> is OUTPUT_DIRECTORY (relative to the current binary directory),
 #   default ${CMAKE_CURRENT_BINARY_DIR}/<name>. TARGET is any name or alias
 #   `copapy-cc targets` lists (native: the build machine, the default);
-#   CODE_ADDR/DATA_ADDR resolve every patch for fixed load addresses.
+#   CODE_ADDR/DATA_ADDR resolve every patch for fixed load addresses. BIND
+#   binds inputs and outputs to device registers (copapy-cc build --bind):
+#   the program reads or writes them itself, and the header gets
+#   <NAME>_BOUND_<value> with each address.
 #
 #   The script is run as `python3 <script.py> <dag-file>` from the current
 #   source directory, with the tracer on PYTHONPATH, and must write the DAG to
@@ -81,7 +85,7 @@ function(_copapy_resolve_target name out known)
 endfunction()
 
 function(copapy_add_program name)
-  cmake_parse_arguments(PARSE_ARGV 1 arg "" "SOURCE;TARGET;OPTIMIZE;CODE_ADDR;DATA_ADDR;OUTPUT_DIRECTORY" "")
+  cmake_parse_arguments(PARSE_ARGV 1 arg "" "SOURCE;TARGET;OPTIMIZE;CODE_ADDR;DATA_ADDR;OUTPUT_DIRECTORY" "BIND")
   if(arg_UNPARSED_ARGUMENTS)
     message(FATAL_ERROR "copapy_add_program(${name}): unknown arguments: ${arg_UNPARSED_ARGUMENTS}")
   endif()
@@ -123,6 +127,12 @@ function(copapy_add_program name)
   if(DEFINED arg_CODE_ADDR)
     list(APPEND options --code-addr "${arg_CODE_ADDR}" --data-addr "${arg_DATA_ADDR}")
   endif()
+  foreach(binding IN LISTS arg_BIND)
+    if(NOT binding MATCHES "^[^=]+=[^=]+$")
+      message(FATAL_ERROR "copapy_add_program(${name}): BIND expects <name>=<address>[:<width>], not '${binding}'")
+    endif()
+    list(APPEND options --bind "${binding}")
+  endforeach()
 
   file(GLOB tracer "${COPAPY_CC_PYTHON_DIR}/copapy/*.py")
   add_custom_command(

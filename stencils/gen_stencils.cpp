@@ -482,6 +482,7 @@ std::string fold_source() {
           "    (void)z;\n"
           "    switch (op * 2 + kind) {\n";
     for_each_variant([&](Op op, const OpInfo& info, Kind k, const std::string& body, Kind res) {
+        if (info.flags & Io) return;  // a device access has no value at compile time
         os << "    case " << static_cast<int>(op) * 2 + (k == Kind::F) << ": { /* " << info.name << " "
            << kind_char(k) << " */\n";
         if (op == Op::Select) {

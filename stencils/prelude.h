@@ -43,6 +43,13 @@ float floorf(float);
 float ceilf(float);
 float truncf(float);
 
+/* Memory-mapped I/O of bound inputs and outputs (lib/ops/ops.def, io_*): the
+ * address is an operand's 32-bit pattern, the access volatile, so it happens
+ * exactly as written, once, with the bound width. */
+static inline uint32_t cp_addr_i(int32_t a) { return (uint32_t)a; }
+static inline uint32_t cp_addr_f(float a) { uint32_t u; __builtin_memcpy(&u, &a, 4); return u; }
+#define CP_IO(T, addr) (*(volatile T *)(uintptr_t)(addr))
+
 /* Python a // b on int32: rounds toward minus infinity. b == 0 gives 0 and
  * INT_MIN // -1 wraps to INT_MIN (C would trap on x86 for both). */
 static inline int32_t cp_floordiv_i(int32_t a, int32_t b) {

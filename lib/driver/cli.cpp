@@ -111,6 +111,27 @@ uint64_t parse_address(std::string_view option, std::string text) {
     return v;
 }
 
+// --bind NAME=ADDR[:WIDTH]: "led=0x4000_1000:8"; the width in bits, 32 if
+// omitted. What the address and width must be is checked against the DAG
+// (check_bindings), where the name's type is known.
+Binding parse_binding(const std::string& text) {
+    const size_t eq = text.find('=');
+    if (eq == std::string::npos || eq == 0)
+        fail(ErrorKind::Usage, "--bind expects NAME=ADDR[:WIDTH] (for example led=0x40001000:8), not {}", quote(text));
+    Binding b;
+    b.name = text.substr(0, eq);
+    std::string addr = text.substr(eq + 1);
+    if (const size_t colon = addr.find(':'); colon != std::string::npos) {
+        const std::string w = addr.substr(colon + 1);
+        const auto [end, ec] = std::from_chars(w.data(), w.data() + w.size(), b.width);
+        if (w.empty() || ec != std::errc() || end != w.data() + w.size())
+            fail(ErrorKind::Usage, "--bind {}: the width is 8, 16 or 32 (bits), not {}", b.name, quote(w));
+        addr.resize(colon);
+    }
+    b.address = parse_address(fmt::format("--bind {}", b.name), addr);
+    return b;
+}
+
 // Turns --emit KIND[=PATH] (repeatable, comma-separated) and -o into one path
 // per artifact: an explicit =PATH wins; -o names the first artifact without
 // one; the others are named after -o (or the input) with their extension.
@@ -231,6 +252,10 @@ int run_cli(int argc, const char* const* argv, std::ostream& out, std::ostream& 
     build->add_flag("--pic", opt.pic,
                     "Require a position-independent image: no load-time patch at all (error if the target's library "
                     "code needs one)");
+    std::vector<std::string> binds;
+    build->add_option("--bind", binds,
+                      "Bind an input or output to a device register: NAME=ADDR[:WIDTH], WIDTH 8, 16 or 32 bits "
+                      "(default 32); the program loads or stores it there directly, once per run (repeatable)");
     build->add_option("--c-name", opt.c_name, "Identifier prefix in a C header (default: the header's file name)");
     std::string ranges = "warn";
     build->add_option("--ranges", ranges,
@@ -333,6 +358,7 @@ int run_cli(int argc, const char* const* argv, std::ostream& out, std::ostream& 
         if (!code_addr.empty())
             opt.fixed = FixedAddresses{parse_address("--code-addr", code_addr), parse_address("--data-addr", data_addr)};
         opt.outputs = plan_outputs(emits, output, opt.input);
+        for (const std::string& b : binds) opt.bindings.push_back(parse_binding(b));
         opt.depfile = depfile;
         // Images alone (no listing, C, ...) and no fixed addresses: the
         // compiler may drop the IR and the steps as soon as they are used.

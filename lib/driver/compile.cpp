@@ -233,6 +233,7 @@ CompiledProgram compile_program(const CompileOptions& opt) {
         dag = read_dag(file.bytes());
         file.release();  // the DAG holds everything now
         expand_gradients(dag);
+        check_bindings(dag, opt.bindings);
     } catch (const Error& e) {
         // Each problem on its own line, each naming the file.
         std::string msg;
@@ -250,7 +251,7 @@ CompiledProgram compile_program(const CompileOptions& opt) {
     if (dag.outputs.empty() && dag.updates.empty())
         stats.warnings.push_back(shown_input(opt) + ": the DAG has no outputs: the program computes nothing a runner can read");
     stats.t_read = lap(clock);
-    c.ir = build_ir(dag, opt.opt_level);
+    c.ir = build_ir(dag, opt.opt_level, opt.bindings);
     dag = Dag();  // free the file's representation early
     stats.ir_nodes = c.ir.nodes.size();
     stats.t_ir = lap(clock);
@@ -351,6 +352,25 @@ std::string_view emit_extension(Emit kind) {
     return "";
 }
 
+namespace {
+
+// A bound address inside the image's own code or data, at fixed addresses,
+// would have the program overwrite itself: an error.
+void check_bindings_outside(const CompileOptions& opt, const LinkedImage& image) {
+    struct Region {
+        const char* what;
+        uint64_t begin, size;
+    };
+    const Region regions[] = {{"code", image.code_addr, image.code.size()}, {"data", image.data_addr, image.data.size()}};
+    for (const Binding& b : opt.bindings)
+        for (const Region& r : regions)
+            if (b.address < r.begin + r.size && r.begin < b.address + b.width / 8)
+                fail(ErrorKind::Usage, "{}: --bind {}: address {:#x} lies in the image's {} region ({:#x}..{:#x})",
+                     shown_input(opt), b.name, b.address, r.what, r.begin, r.begin + r.size - 1);
+}
+
+}  // namespace
+
 void write_outputs(const CompileOptions& opt, const CompiledProgram& c, std::ostream& out) {
     LinkedImage fixed_image;
     const LinkedImage* image = &c.image;
@@ -361,6 +381,7 @@ void write_outputs(const CompileOptions& opt, const CompiledProgram& c, std::ost
             throw Error(e.kind(), shown_input(opt) + ": " + e.what());
         }
         image = &fixed_image;
+        check_bindings_outside(opt, fixed_image);
     }
     // Source lines only for a listing, and only if the DAG names its files.
     std::vector<std::vector<std::string>> sources;

@@ -51,6 +51,7 @@ struct CompileOptions {
     std::string depfile;                   // if set: a Make rule "<outputs>: <DAG> <stencil object>"
     std::optional<FixedAddresses> fixed;   // resolve every patch for these load addresses (bare metal)
     bool pic = false;                      // --pic: fail unless the image needs no load-time patch at all
+    std::vector<Binding> bindings;         // --bind: inputs and outputs at device addresses (ir/ir.hpp)
     std::string c_name;                    // identifier prefix in a C header (default: the header's file name)
     RangeCheck ranges = RangeCheck::Warn;
     // Release the IR and the linear order once planned, and the program's

@@ -63,6 +63,7 @@ public:
             at = p.offset + p.size;
         }
         data_region();
+        bound();
         return std::move(out_);
     }
 
@@ -196,6 +197,9 @@ private:
         if (step.hole == HoleKind::Data) line += fmt::format("  data+{:#x}", step.hole_index);
         if (step.hole == HoleKind::Const)
             line += fmt::format("  const[{}]={:#010x}", step.hole_index, in_.program.consts[step.hole_index]);
+        const IrBinding* b = binding_of(step.node);
+        if (b && name.find("io_") != std::string::npos)  // the access itself, not a move before it
+            line += fmt::format("  {} {} {:#010x}", b->output ? "store to" : "load from", in_.ir.names[b->name], b->address);
         line += fmt::format("  ({} bytes{})", st.code.size(), st.tail_cut ? ", tail jump cut" : "");
         if (in_.show_ranges && in_.ranges && step.node != kNone && step.node < in_.ranges->ranges.size())
             line += "  in " + in_.ranges->ranges[step.node].str();
@@ -214,6 +218,23 @@ private:
 
     void padding(uint32_t from, uint32_t to) {
         if (to > from) out_ += fmt::format(";\n; {} bytes of padding\n", to - from);
+    }
+
+    const IrBinding* binding_of(uint32_t node) const {
+        if (node == kNone || node >= in_.ir.nodes.size() || !is_io(in_.ir.nodes[node].op)) return nullptr;
+        for (const IrBinding& b : in_.ir.bindings)
+            if (b.node == node) return &b;
+        return nullptr;
+    }
+
+    // Bound names have no slot: the device register is their storage.
+    void bound() {
+        if (in_.ir.bindings.empty()) return;
+        out_ += fmt::format(";\n; bound inputs and outputs ({}): volatile accesses, loads first, stores last\n",
+                            in_.ir.bindings.size());
+        for (const IrBinding& b : in_.ir.bindings)
+            out_ += fmt::format(";   {:#010x}  {}: {} {}, {} bits\n", b.address, in_.ir.names[b.name], dtype_name(b.dtype),
+                                b.output ? "output" : "input", b.width);
     }
 
     void data_region() {

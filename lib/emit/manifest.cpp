@@ -96,6 +96,15 @@ std::string format_manifest(const EmitInput& in, std::span<const uint8_t> image_
             outputs.push_back(entry);
         }
     }
+    // Bound inputs and outputs: no slot, the device address instead.
+    Json bound_list = Json::array();
+    for (const IrBinding& b : in.ir.bindings) {
+        Json entry = {{"name", in.ir.names[b.name]}, {"direction", b.output ? "output" : "input"},
+                      {"dtype", dtype_name(b.dtype)}, {"address", b.address}, {"width", b.width}};
+        if (std::string loc = source_location(in.ir, b.output ? in.ir.nodes[b.node].args[0] : b.node); !loc.empty())
+            entry["loc"] = loc;
+        bound_list.push_back(entry);
+    }
     std::map<std::string_view, size_t> usage;  // sorted: stable output
     for (const Step& st : in.program.steps) ++usage[in.program.stencil(st)];
     Json stencils = Json::object();
@@ -127,6 +136,7 @@ std::string format_manifest(const EmitInput& in, std::span<const uint8_t> image_
         {"resolved_relocations", img.resolved},
         {"inputs", inputs},
         {"outputs", outputs},
+        {"bound", bound_list},
         {"steps", in.program.steps.size()},
         {"stencil_bytes", img.stencil_bytes},
         {"constants", in.program.consts.size()},

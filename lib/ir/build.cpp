@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <optional>
+#include <string>
 #include <unordered_map>
 
 #include "ir.hpp"
@@ -41,8 +42,10 @@ struct KeyHash {
 
 class Builder {
 public:
-    Builder(const Dag& dag, int opt_level) : dag_(dag), opt_(opt_level), map_(dag.nodes.size(), kNone) {
+    Builder(const Dag& dag, int opt_level, std::span<const Binding> bindings)
+        : dag_(dag), opt_(opt_level), map_(dag.nodes.size(), kNone) {
         for (const DagRange& r : dag.ranges) declared_.emplace(r.node, r);
+        for (const Binding& b : bindings) bound_.emplace(b.name, &b);
     }
 
     Ir build() {
@@ -76,7 +79,18 @@ public:
             for (const DagNode& n : dag_.nodes) ir_.dag_ids.push_back(n.id);
             break;
         }
-        for (const DagOutput& o : dag_.outputs) ir_.outputs.push_back({o.name, map_[o.node], dag_.nodes[o.node].dtype});
+        // Bound inputs in file order (lowering met them in operand order).
+        std::stable_sort(ir_.bindings.begin(), ir_.bindings.end(), [&](const IrBinding& x, const IrBinding& y) {
+            return ir_.nodes[x.node].dag_node < ir_.nodes[y.node].dag_node;
+        });
+        for (const DagOutput& o : dag_.outputs) {
+            const DType dtype = dag_.nodes[o.node].dtype;
+            const Binding* b = binding(o.name);
+            // An output named after its input is that input: bound as one.
+            const DagNode& n = dag_.nodes[o.node];
+            if (b && !(n.op == Op::Input && dag_.names[n.name] == dag_.names[o.name])) bind_output(o, dtype, *b);
+            else ir_.outputs.push_back({o.name, map_[o.node], dtype});
+        }
         for (const DagUpdate& u : dag_.updates) ir_.updates.push_back({ir_.nodes[map_[u.state]].input, map_[u.node]});
         return std::move(ir_);
     }
@@ -257,6 +271,44 @@ private:
         }
     }
 
+    const Binding* binding(uint32_t name) const {
+        if (bound_.empty()) return nullptr;
+        auto it = bound_.find(dag_.names[name]);
+        return it == bound_.end() ? nullptr : it->second;
+    }
+
+    // An I/O node: pushed, not interned, so it is never folded or merged.
+    // Its address operand is a constant of the value's class holding the
+    // address's bits (a float access takes its address from a float operand:
+    // an op's stencil has operands of one class).
+    uint32_t push_io(Op op, Kind k, uint32_t value, const Binding& b, uint32_t dag_node) {
+        const uint32_t addr = constant(k, static_cast<uint32_t>(b.address), dag_node);
+        IrNode n{op, k, 1, {addr}, 0, kNone, dag_node};
+        if (value != kNone) n = IrNode{op, k, 2, {value, addr}, 0, kNone, dag_node};
+        push(n);
+        return static_cast<uint32_t>(ir_.nodes.size() - 1);
+    }
+
+    static Op io_op(bool store, unsigned width) {
+        if (width == 8) return store ? Op::IoStore8 : Op::IoLoad8;
+        if (width == 16) return store ? Op::IoStore16 : Op::IoLoad16;
+        return store ? Op::IoStore32 : Op::IoLoad32;
+    }
+
+    uint32_t bind_input(const DagNode& n, uint32_t at, const Binding& b) {
+        const Kind k = kind_of(n.dtype);
+        const uint32_t load = push_io(io_op(false, b.width), k, kNone, b, at);
+        ir_.bindings.push_back({n.name, static_cast<uint32_t>(b.address), static_cast<uint8_t>(b.width), n.dtype, false, load});
+        // A bool reads as 0 or 1 whatever the register holds.
+        return n.dtype == DType::Bool ? intern(Op::Itob, Kind::I, {load}, 1, 0, at) : load;
+    }
+
+    void bind_output(const DagOutput& o, DType dtype, const Binding& b) {
+        const uint32_t value = map_[o.node];
+        const uint32_t store = push_io(io_op(true, b.width), ir_.nodes[value].kind, value, b, o.node);
+        ir_.bindings.push_back({o.name, static_cast<uint32_t>(b.address), static_cast<uint8_t>(b.width), dtype, true, store});
+    }
+
     // Converts an operand to the machine class an op variant needs.
     uint32_t to_kind(uint32_t x, Kind k, uint32_t dag_node) {
         if (ir_.nodes[x].kind == k) return x;
@@ -270,6 +322,8 @@ private:
         auto arg_dtype = [&](unsigned i) { return dag_.nodes[n.args[i]].dtype; };
         switch (n.op) {
             case Op::Input:
+                if (const Binding* b = binding(n.name)) return bind_input(n, at, *b);
+                [[fallthrough]];
             case Op::State: {  // a state is an input whose slot the program also writes
                 const uint32_t idx = static_cast<uint32_t>(ir_.nodes.size());
                 push(IrNode{Op::Input, rk, 0, {}, n.bits, static_cast<uint32_t>(ir_.inputs.size()), at});
@@ -328,6 +382,7 @@ private:
     Ir ir_;
     std::vector<uint32_t> map_;  // DAG node index -> IR node index
     std::unordered_map<uint32_t, DagRange> declared_;  // DAG node index -> its declared range
+    std::unordered_map<std::string, const Binding*> bound_;  // bound name -> its binding
     SourceLoc loc_;              // location of the DAG node being lowered
     std::vector<uint64_t> table_;  // see probe()
     size_t table_used_ = 0;
@@ -335,7 +390,9 @@ private:
 
 }  // namespace
 
-Ir build_ir(const Dag& dag, int opt_level) { return Builder(dag, opt_level).build(); }
+Ir build_ir(const Dag& dag, int opt_level, std::span<const Binding> bindings) {
+    return Builder(dag, opt_level, bindings).build();
+}
 
 std::vector<uint32_t> linearize(const Ir& ir) {
     std::vector<uint32_t> order;
@@ -343,9 +400,16 @@ std::vector<uint32_t> linearize(const Ir& ir) {
     std::vector<uint8_t> seen(ir.nodes.size(), 0);
     std::vector<std::pair<uint32_t, uint8_t>> stack;
     std::vector<uint32_t> roots;
-    roots.reserve(ir.outputs.size() + ir.updates.size());
+    roots.reserve(ir.outputs.size() + ir.updates.size() + 2 * ir.bindings.size());
+    for (const IrBinding& b : ir.bindings)
+        if (!b.output) roots.push_back(b.node);
     for (const IrOutput& out : ir.outputs) roots.push_back(out.node);
     for (const IrUpdate& u : ir.updates) roots.push_back(u.node);
+    // The stored values first, so that the stores come last, together.
+    for (const IrBinding& b : ir.bindings)
+        if (b.output) roots.push_back(ir.nodes[b.node].args[0]);
+    for (const IrBinding& b : ir.bindings)
+        if (b.output) roots.push_back(b.node);
     for (uint32_t root : roots) {
         if (seen[root]) continue;
         seen[root] = 1;

@@ -8,6 +8,7 @@
 
 #include <array>
 #include <cstdint>
+#include <span>
 #include <string>
 #include <vector>
 
@@ -55,8 +56,30 @@ struct IrOutput {
     DType dtype;
 };
 
+// A request to bind an input or output to a device address (copapy-cc
+// build --bind NAME=ADDR[:WIDTH]); check_bindings() validates a list of them.
+struct Binding {
+    std::string name;
+    uint64_t address = 0;
+    unsigned width = 32;  // bits: 8, 16 or 32
+};
+
+// A bound input or output: the program reads (io_load) or writes (io_store)
+// the device register itself, a volatile access of `width` bits, once per
+// run. A bound name has no data slot and no image symbol. The loads come
+// first in a run, the stores last, each in this list's order.
+struct IrBinding {
+    uint32_t name;  // index into Ir::names
+    uint32_t address;
+    uint8_t width;  // bits
+    DType dtype;
+    bool output;
+    uint32_t node;  // the io_load or io_store node
+};
+
 struct Ir {
     std::vector<IrNode> nodes;
+    std::vector<IrBinding> bindings;  // inputs (in file order), then outputs (in output order)
     std::vector<IrInput> inputs;
     std::vector<IrOutput> outputs;
     std::vector<IrUpdate> updates;
@@ -86,12 +109,22 @@ std::string source_location(const Ir& ir, uint32_t v);
 //      canonical order) and fold constants (with the stencils' own C code)
 //   2: also algebraic identities that are exact in IEEE binary32 and int32
 //      (x*1, x+(-0.0), x-0, x*0 for ints, --x, select on a constant, ...)
-Ir build_ir(const Dag& dag, int opt_level = 2);
+// Bound names (checked by check_bindings) become io_load / io_store nodes
+// instead of inputs and outputs.
+Ir build_ir(const Dag& dag, int opt_level = 2, std::span<const Binding> bindings = {});
+
+// Throws Error (Input), one line per problem: a name that is not an input or
+// output of the DAG (or is a state), a width other than 8, 16 or 32, a float
+// bound narrower than 32 bits, an address that is unaligned for its width or
+// beyond 32 bits, two bindings of one name, or two whose bytes overlap.
+void check_bindings(const Dag& dag, std::span<const Binding> bindings);
 
 // The computed (non-leaf) nodes that the outputs and state updates need, in
 // evaluation order: a depth-first post-order from the outputs (then the
 // updates), so each operand is computed shortly before its first use.
-// Unreachable nodes are dropped (DCE).
+// Unreachable nodes are dropped (DCE). Bound inputs are loaded before
+// everything else and bound outputs stored after everything else, each
+// once, in Ir::bindings' order, whether or not anything uses them.
 std::vector<uint32_t> linearize(const Ir& ir);
 
 }  // namespace copapy

@@ -139,7 +139,8 @@ bool op_calls(Op op, Kind operand) {
 }
 
 bool has_to1_variant(Op op, Kind operand) {
-    return op != Op::Select && op_info(op).arity == 2 && has_variant(op, operand) && !op_calls(op, operand);
+    // Not for I/O: a store's result is never used, so r1 gains nothing.
+    return op != Op::Select && !is_io(op) && op_info(op).arity == 2 && has_variant(op, operand) && !op_calls(op, operand);
 }
 std::string op_to1_stencil(Op op, State s) { return std::string(op_name(op)) + "_to1_" + state_suffix(s); }
 bool has_rreg_variant(Op op, Kind operand) { return has_to1_variant(op, operand) && !is_commutative(op); }

@@ -27,7 +27,7 @@ constexpr char kind_char(Kind k) { return k == Kind::F ? 'f' : 'i'; }
 // How an op's result type follows from its operand types (see docs/dag-format.md).
 enum class Typing : uint8_t { Num2, Fdiv, Pow, MinMax, Num1, Cmp, Bits, Shift, Math, Select, Cast, Conv, Grad };
 
-enum OpFlag : uint8_t { Comm = 1, Internal = 2, Lowered = 4, Libm = 8 };  // see ops.def
+enum OpFlag : uint8_t { Comm = 1, Internal = 2, Lowered = 4, Libm = 8, Io = 16 };  // see ops.def
 
 enum class Op : uint8_t {
 #define OP(id, name, arity, typing, flags, ibody, fbody) id,
@@ -61,6 +61,8 @@ inline constexpr OpInfo kOpInfo[] = {
 inline const OpInfo& op_info(Op op) { return kOpInfo[static_cast<size_t>(op)]; }
 inline std::string_view op_name(Op op) { return op_info(op).name; }
 inline bool is_commutative(Op op) { return op_info(op).flags & Comm; }
+
+inline bool is_io(Op op) { return op_info(op).flags & Io; }
 
 inline bool is_leaf(Op op) { return op == Op::Input || op == Op::Const || op == Op::State; }
 

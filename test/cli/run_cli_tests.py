@@ -240,6 +240,67 @@ def fixed_addresses(cc, runner, tmp, dag):
     expect_error("fixed/one-page", proc, 1, ["share a 4096-byte page"], f"coparun: error: {img}: ")
 
 
+STATE_DAG = """{"format":"copapy-dag","version":2,"nodes":[
+ {"id":0,"op":"state","dtype":"int","name":"n","value":0},
+ {"id":1,"op":"const","dtype":"int","value":1},
+ {"id":2,"op":"add","dtype":"int","args":[0,1]}],
+ "outputs":[{"name":"m","node":2}],"updates":[{"state":0,"node":2}]}"""
+
+
+def binding_errors(cc, runner, tmp, dag):
+    """--bind: every wrong binding is an error naming it, with no image left
+    behind; and coparun's --poke/--peek refuse what they cannot do."""
+    state_dag = tmp / "state.json"
+    state_dag.write_text(STATE_DAG)
+    cases = [
+        ("unknown-name", dag, ["nope=0x40000000"], 1, ["--bind nope: the DAG has no input or output of this name"]),
+        ("unaligned", dag, ["k=0x40000002:32"], 1, ["--bind k: address 0x40000002 is not aligned for a 32-bit access"]),
+        ("overlap", dag, ["p=0x40000000", "k=0x40000002:16"], 1,
+         ["--bind k: bytes 0x40000002..0x40000003 overlap those of p (0x40000000..0x40000003)"]),
+        ("beyond-32-bits", dag, ["k=0x1_0000_0000"], 1, ["--bind k: address 0x100000000 is beyond 32 bits"]),
+        ("float-narrow", dag, ["x=0x40000000:8"], 1, ["--bind x: a float binds at 32 bits, not 8"]),
+        ("width", dag, ["k=0x40000000:12"], 1, ["--bind k: width 12 is not 8, 16 or 32 bits"]),
+        ("twice", dag, ["k=0x40000000", "k=0x40000010"], 1, ["--bind k: the name is bound twice"]),
+        ("state", state_dag, ["n=0x40000000"], 1, ["--bind n: a state cannot be bound"]),
+        ("syntax", dag, ["k"], 2, ["--bind expects NAME=ADDR[:WIDTH]"]),
+        ("bad-width-text", dag, ["k=0x40000000:x"], 2, ["--bind k: the width is 8, 16 or 32 (bits), not 'x'"]),
+        ("bad-address", dag, ["k=0x4000zz"], 2, ["--bind k expects an address such as 0x20000000"]),
+    ]
+    for name, src, binds, code, needles in cases:
+        out = tmp / f"bind-{name}.cpimg"
+        cmd = [cc, "build", str(src), "-o", str(out)]
+        for b in binds:
+            cmd += ["--bind", b]
+        proc = run(cmd)
+        expect_error(f"bind/{name}", proc, code, needles, "copapy-cc: error: ")
+        check(f"bind/{name}", not out.exists(), "output file left behind")
+    out = tmp / "bind-in-image.cpimg"
+    proc = run([cc, "build", str(dag), "-o", str(out), "--code-addr", "0x20000000", "--data-addr", "0x20100000",
+                "--bind", "k=0x20100004"])
+    expect_error("bind/in-image", proc, 2, ["--bind k: address 0x20100004 lies in the image's data region"],
+                 f"copapy-cc: error: {dag}: ")
+    check("bind/in-image", not out.exists(), "output file left behind")
+
+    img = tmp / "bind-ok.cpimg"
+    proc = run([cc, "build", str(dag), "-o", str(img), "--bind", "k=0x10000000:8"])
+    check("bind/builds", proc.returncode == 0, proc.stderr)
+    for name, args, code, needle in [
+        ("poke-syntax", ["--poke", "0x10000000:8"], 2, "--poke expects ADDR:WIDTH=VALUE"),
+        ("poke-too-wide", ["--poke", "0x10000000:8=256"], 2, "--poke expects ADDR:WIDTH=VALUE"),
+        ("peek-unaligned", ["--peek", "0x10000001:16"], 2, "--peek expects ADDR:WIDTH"),
+        ("peek-serve", ["--peek", "0x10000000:8", "--serve"], 2, "cannot be combined with --peek"),
+    ]:
+        proc = run([runner, str(img), *args])
+        expect_error(f"coparun/{name}", proc, code, [needle], "")  # a usage error, then the usage lines
+        check(f"coparun/{name}", proc.stderr.startswith("coparun: error: "), proc.stderr)
+    # Page 0 cannot be mapped (vm.mmap_min_addr): a clear error, not a crash.
+    proc = run([runner, str(img), "--poke", "0x10:8=1"])
+    expect_error("coparun/unmappable-register", proc, 1, ["cannot map device memory at 0"], f"coparun: error: {img}: ")
+    proc = run([runner, str(img), "--poke", "0x10000000:8=250", "--peek", "0x10000000:32"])
+    check("coparun/poke-peek", proc.returncode == 0 and '"@0x10000000:32": 250' in proc.stdout and '"p": 375' in proc.stdout,
+          f"exit {proc.returncode}: {proc.stdout!r} {proc.stderr!r}")
+
+
 def conventions(cc, tmp):
     """Command-line conventions of gcc and LLVM tools."""
     proc = run([cc, "build", str(tmp)])
@@ -337,6 +398,9 @@ def main():
         broken_stencil_objects(a.cc, tmp)
         image_corpus(a.cc, a.run, tmp)
         ranged_corpus(a.cc, a.run, tmp)
+        valid = tmp / "valid.json"
+        valid.write_text(VALID_DAG)
+        binding_errors(a.cc, a.run, tmp, valid)
     for line in failures:
         print("FAIL", line)
     print(f"cli-errors: {passed} passed, {len(failures)} failed")

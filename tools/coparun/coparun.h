@@ -49,6 +49,24 @@ void coparun_format_value(char *text, size_t size, unsigned dtype, uint32_t bits
 const char *coparun_range_text(const cp_host_image *h, uint32_t index, unsigned dtype, char *text, size_t size);
 void coparun_print_json_string(FILE *out, const char *s);
 
+/* A device register for --poke ADDR:WIDTH=VALUE and --peek ADDR:WIDTH
+ * (device.c): images with bound inputs and outputs read and write them. */
+struct coparun_register {
+    uint32_t address;
+    unsigned width; /* bits: 8, 16 or 32; the address is aligned to it */
+    uint32_t value; /* --poke: what to write */
+    const char *arg; /* as given, for messages and the output's key */
+};
+/* Parses "ADDR:WIDTH" (with_value: "ADDR:WIDTH=VALUE", VALUE a whole number
+ * that fits the width or #HHHHHHHH). Returns 1, or 0 if malformed. */
+int coparun_parse_register(const char *text, struct coparun_register *r, int with_value);
+/* Makes the registers' addresses accessible: on Linux, maps zeroed memory at
+ * each page they touch (never over memory in use); on a board, nothing.
+ * Returns 0, or -1 with the reason in error. */
+int coparun_map_registers(const struct coparun_register *regs, size_t count, char *error, size_t error_size);
+void coparun_poke(const struct coparun_register *r);
+uint32_t coparun_peek(const struct coparun_register *r);
+
 /* Serves requests on stdin/stdout for a loaded image until EOF or `quit`
  * (the protocol is described in serve.c and in coparun --help). Returns the
  * exit status. `file` names the image in messages. */

@@ -39,7 +39,8 @@ enum { EXIT_BAD_INPUT = 1, EXIT_USAGE = 2 };
 #define CONTINUE (-1)
 
 static const char usage_line[] =
-    "usage: coparun IMAGE [--set NAME=VALUE ...] [--repeat N] [--time] [--serve] [--help] [--version]\n"
+    "usage: coparun IMAGE [--set NAME=VALUE ...] [--poke ADDR:WIDTH=VALUE ...] [--peek ADDR:WIDTH ...]\n"
+    "                     [--repeat N] [--time] [--serve] [--help] [--version]\n"
     "       coparun @FILE\n";
 
 static const char help_text[] =
@@ -66,6 +67,14 @@ static const char help_text[] =
     "                    float: a decimal or hex float, inf, nan;\n"
     "                    bool: true, false, 1 or 0;\n"
     "                    any type: #HHHHHHHH, its 32-bit pattern in hex\n"
+    "  --poke ADDR:WIDTH=VALUE\n"
+    "                    write a device register before running (for images\n"
+    "                    with bound inputs, copapy-cc build --bind): WIDTH 8,\n"
+    "                    16 or 32 bits, VALUE a whole number or #HHHHHHHH. On\n"
+    "                    Linux the register's page is mapped as zeroed memory\n"
+    "                    first (never over memory in use); repeatable\n"
+    "  --peek ADDR:WIDTH print a device register after the runs, as the key\n"
+    "                    \"@ADDR:WIDTH\" after the outputs; repeatable\n"
     "  --repeat N        run the program N >= 1 times (default 1)\n"
     "  --time            print 'coparun: time: N runs, X ns/run' on stderr\n"
     "  --serve           keep the image loaded and answer requests on stdin,\n"
@@ -110,6 +119,8 @@ struct options {
     const char *image;
     struct setting *sets;
     size_t set_count;
+    struct coparun_register *regs; /* the pokes, then (from peek_first) the peeks */
+    size_t poke_count, peek_count, reg_capacity;
     unsigned long long repeat;
     int repeat_given;
     int time;
@@ -223,6 +234,20 @@ static int parse_args(int argc, char **argv, struct options *o) {
             o->sets[o->set_count].name_len = (size_t)(eq - v);
             o->sets[o->set_count].value = eq + 1;
             ++o->set_count;
+        } else if (!missing && (v = option_value(argc, argv, &i, "--poke", &missing)) != NULL) {
+            struct coparun_register *r = &o->regs[o->poke_count++];
+            if (!coparun_parse_register(v, r, 1)) {
+                return usage_error("--poke expects ADDR:WIDTH=VALUE (WIDTH 8, 16 or 32, ADDR aligned to it, VALUE "
+                                   "fitting it), got '%.*s%s'", COPARUN_SHOWN(v));
+            }
+            r->arg = v;
+        } else if (!missing && (v = option_value(argc, argv, &i, "--peek", &missing)) != NULL) {
+            struct coparun_register *r = &o->regs[o->reg_capacity - 1 - o->peek_count++]; /* peeks fill from the end */
+            if (!coparun_parse_register(v, r, 0)) {
+                return usage_error("--peek expects ADDR:WIDTH (WIDTH 8, 16 or 32, ADDR aligned to it), got '%.*s%s'",
+                                   COPARUN_SHOWN(v));
+            }
+            r->arg = v;
         } else if (!missing && (v = option_value(argc, argv, &i, "--repeat", &missing)) != NULL) {
             if (!parse_repeat(v, &o->repeat)) {
                 return usage_error("--repeat expects a whole number >= 1, got '%.*s%s'", COPARUN_SHOWN(v));
@@ -237,9 +262,9 @@ static int parse_args(int argc, char **argv, struct options *o) {
     if (o->image == NULL) {
         return usage_error("no image given");
     }
-    if (o->serve && (o->repeat_given || o->time)) {
+    if (o->serve && (o->repeat_given || o->time || o->peek_count)) {
         return usage_error("--serve runs only on request: it cannot be combined with %s",
-                           o->time ? "--time" : "--repeat");
+                           o->time ? "--time" : o->repeat_given ? "--repeat" : "--peek");
     }
     return CONTINUE;
 }
@@ -333,9 +358,24 @@ static int apply_setting(const char *file, cp_host_image *h, const struct settin
     return CONTINUE;
 }
 
+/* ---- Device registers (device.c) ---------------------------------------- */
+
+/* Before the image is loaded (so that its memory keeps clear of them): the
+ * pages of every poked and peeked register, then the pokes. */
+static int setup_registers(const char *file, struct options *o) {
+    char error[160];
+    size_t i;
+    if (coparun_map_registers(o->regs, o->poke_count, error, sizeof error) != 0 ||
+        coparun_map_registers(o->regs + o->reg_capacity - o->peek_count, o->peek_count, error, sizeof error) != 0) {
+        return file_error(file, "%s", error);
+    }
+    for (i = 0; i < o->poke_count; ++i) coparun_poke(&o->regs[i]);
+    return CONTINUE;
+}
+
 /* ---- Outputs ------------------------------------------------------------ */
 
-static int print_outputs(const char *file, const cp_host_image *h) {
+static int print_outputs(const char *file, const cp_host_image *h, const struct options *o) {
     const uint32_t n = cp_host_symbol_count(h);
     const uint8_t *data = cp_host_data(h);
     const char *sep = "";
@@ -354,6 +394,11 @@ static int print_outputs(const char *file, const cp_host_image *h) {
         coparun_print_value(stdout, dtype, cp_read_u32(data + offset), 1);
         sep = ", ";
     }
+    for (i = 0; i < o->peek_count; ++i) { /* in the order given (they fill o->regs from its end) */
+        const struct coparun_register *r = &o->regs[o->reg_capacity - 1 - i];
+        printf("%s\"@%s\": %lu", sep, r->arg, (unsigned long)coparun_peek(r));
+        sep = ", ";
+    }
     fputs("}\n", stdout);
     if (fflush(stdout) != 0 || ferror(stdout)) {
         return file_error(file, "cannot write the outputs: %s", strerror(errno));
@@ -366,7 +411,7 @@ static int print_outputs(const char *file, const cp_host_image *h) {
 #if defined(COPAPY_BARE_METAL)
 static int run(const char *file, cp_host_image *h, const struct options *o) {
     cp_host_run(h, o->repeat);
-    return print_outputs(file, h);
+    return print_outputs(file, h, o);
 }
 
 int coparun_serve(const char *file, cp_host_image *image) { /* never called: --serve is refused */
@@ -383,7 +428,7 @@ static int run(const char *file, cp_host_image *h, const struct options *o) {
         const double ns = (double)(t1.tv_sec - t0.tv_sec) * 1e9 + (double)(t1.tv_nsec - t0.tv_nsec);
         fprintf(stderr, "coparun: time: %llu runs, %.2f ns/run\n", o->repeat, ns / (double)o->repeat);
     }
-    return print_outputs(file, h);
+    return print_outputs(file, h, o);
 }
 #endif
 
@@ -443,11 +488,16 @@ int main(int argc, char **argv) {
     }
     memset(&o, 0, sizeof o);
     o.sets = calloc((size_t)(argc > 0 ? argc : 1), sizeof *o.sets); /* at most one per argument */
-    if (o.sets == NULL) {
+    o.reg_capacity = (size_t)(argc > 0 ? argc : 1);
+    o.regs = calloc(o.reg_capacity, sizeof *o.regs);
+    if (o.sets == NULL || o.regs == NULL) {
         fputs("coparun: error: out of memory\n", stderr);
         return EXIT_BAD_INPUT;
     }
     rc = parse_args(argc, argv, &o);
+    if (rc == CONTINUE) {
+        rc = setup_registers(o.image, &o);
+    }
     if (rc == CONTINUE) {
         rc = read_file(o.image, &bytes, &size);
     }
@@ -467,6 +517,7 @@ int main(int argc, char **argv) {
     }
     cp_host_free(h);
     free(o.sets);
+    free(o.regs);
     free(response_argv);
     free(response);
     return rc;

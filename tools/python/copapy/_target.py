@@ -249,6 +249,43 @@ def _command_line(target: str, args: List[str]) -> List[str]:
     return [*_runner_command(target), *args]
 
 
+def _bind_arguments(bind: Optional[Mapping[Any, Any]], dag: Dag) -> List[str]:
+    """compile(bind=...) as copapy-cc's --bind arguments: each key an input or
+    output (a traced value or its name), each value an address or (address,
+    width). The compiler checks names, alignment and overlaps; this checks
+    the Python types and turns values into the names the DAG gives them."""
+    if bind is None:
+        return []
+    if not isinstance(bind, Mapping):
+        raise TypeError(f"bind must be a mapping {{input or output: address or (address, width)}}, "
+                        f"not {type(bind).__name__}")
+    args: List[str] = []
+    for key, where in bind.items():
+        if isinstance(key, str):
+            name = key
+        elif isinstance(key, value):
+            found = dag.names.get(key._node) or dag.output_names.get(key._node)
+            if found is None:
+                raise ValueError(f"bind: {node_repr(key._node)} is neither an input nor an output of the compiled "
+                                 "program (pass it to compile() or give it a name)")
+            name = found
+        else:
+            raise TypeError(f"bind: a key is an input or output (a traced value or its name), not "
+                            f"{type(key).__name__}")
+        width = 32
+        if isinstance(where, tuple):
+            if len(where) != 2:
+                raise TypeError(f"bind[{name!r}]: expected an address or (address, width), not a tuple of {len(where)}")
+            where, width = where
+        for what, x in (("address", where), ("width", width)):
+            if isinstance(x, bool) or not isinstance(x, numbers.Integral):
+                raise TypeError(f"bind[{name!r}]: the {what} must be an int, not {type(x).__name__}")
+        if where < 0:
+            raise ValueError(f"bind[{name!r}]: the address must not be negative ({where})")
+        args += ["--bind", f"{name}={int(where):#x}:{int(width)}"]
+    return args
+
+
 def _format_input(node: Node, name: str, x: Any) -> str:
     """`x` as coparun's --set expects it for an input of node's type."""
     return format_input(node.dtype, name, x)
@@ -410,6 +447,7 @@ class Target:
         self._bulk: Dict[int, Tuple[Any, Any]] = {}       # id(container) -> (container, bulk writer or None)
         self._elements: Dict[int, Tuple[Any, Any]] = {}   # id(container) -> (container, _element_inputs())
         self._ranged: Set[Node] = set()                   # inputs and states with a declared range
+        self._bind_args: List[str] = []                   # copapy-cc --bind arguments of the compiled program
         self._ran = False
 
     def __repr__(self) -> str:
@@ -427,8 +465,8 @@ class Target:
             weakref.finalize(self, shutil.rmtree, self._dir, True)
         return self._dir
 
-    def _build_command(self, dag_path: str) -> List[str]:
-        cmd = [find_tool("copapy-cc", "COPAPY_CC"), "build", dag_path, "-t", self.arch]
+    def _build_command(self, dag_path: str, bind_args: Sequence[str] = ()) -> List[str]:
+        cmd = [find_tool("copapy-cc", "COPAPY_CC"), "build", dag_path, "-t", self.arch, *bind_args]
         if self.optimization is not None:
             cmd += ["-O", self.optimization]
         return cmd
@@ -451,7 +489,7 @@ class Target:
             return ProcessRunner(_runner_command(self.arch), image, outputs, states)
         return ServeRunner(_runner_command(self.arch), image, outputs)
 
-    def compile(self, *values: Any, locations: bool = True) -> None:
+    def compile(self, *values: Any, locations: bool = True, bind: Optional[Mapping[Any, Any]] = None) -> None:
         """Compiles the program computing `values`: values, vectors, tensors,
         quaternions, or any iterable of them (lists, tuples, generators; one
         level deep). Python numbers among them are ignored.
@@ -463,6 +501,13 @@ class Target:
         Besides the given values, every value that is still referenced from
         Python and that the program computes becomes an output too, so that
         read_value() works on intermediate results as well.
+
+        `bind` maps inputs and outputs (traced values, or their names) to
+        device registers: {adc: 0x40001000, led: (0x40002000, 8)}, an
+        address or (address, width in bits: 8, 16 or 32), as `copapy-cc
+        build --bind`. The program then reads or writes those addresses
+        itself, once per run; such a program runs only on its device:
+        save() it (image or c-header, with the board's toolchain), run() refuses.
 
         The program replaces the one compiled before (whose image is released),
         with every input and state at its initial value.
@@ -486,8 +531,9 @@ class Target:
         stem = "program" if self._compiles == 1 else f"program-{self._compiles}"
         dag_path = os.path.join(workdir, stem + ".json")
         image = os.path.join(workdir, stem + ".cpimg")
+        bind_args = _bind_arguments(bind, dag)
         dag.write(dag_path)
-        proc = subprocess.run(self._build_command(dag_path) + ["-o", image], capture_output=True, text=True)
+        proc = subprocess.run(self._build_command(dag_path, bind_args) + ["-o", image], capture_output=True, text=True)
         if proc.returncode != 0:
             raise RuntimeError(f"copapy-cc failed (exit status {proc.returncode}):\n{proc.stderr.strip()}")
         _forward_warnings(proc.stderr)
@@ -500,11 +546,12 @@ class Target:
         # Host images are loaded now, so that compile() reports a bad one; a
         # runner process starts with the first run (a Target that only saves
         # images needs neither qemu nor the runners).
-        runner = self._make_runner(*program) if self._loads_now() else None
+        runner = self._make_runner(*program) if self._loads_now() and not bind_args else None
 
         old = (self._runner, self._dag_path, self._image)
         self._dag_path = dag_path
         self._image = image
+        self._bind_args = bind_args
         self._outputs = outputs
         self._inputs = {node: name for node, name in dag.names.items()}
         # Inputs and states with a declared range: writes to them are checked
@@ -553,7 +600,7 @@ class Target:
         if kind == "dag":
             shutil.copyfile(self._dag_path, target)
             return
-        cmd = self._build_command(self._dag_path) + ["--emit", f"{kind}={target}"]
+        cmd = self._build_command(self._dag_path, self._bind_args) + ["--emit", f"{kind}={target}"]
         proc = subprocess.run(cmd, capture_output=True, text=True)
         if proc.returncode != 0:
             raise RuntimeError(f"copapy-cc failed (exit status {proc.returncode}):\n{proc.stderr.strip()}")
@@ -568,6 +615,9 @@ class Target:
         if runner is None:
             if self._program is None:
                 raise RuntimeError("nothing to run: call compile() first")
+            if self._bind_args:
+                raise RuntimeError("this program has bound inputs or outputs (compile(bind=...)): it reads and writes "
+                                   "device registers, so it runs only on its device; save() it for the firmware")
             runner = self._runner = self._make_runner(*self._program)
         return runner
 
