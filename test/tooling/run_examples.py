@@ -203,13 +203,60 @@ def cmake_aliases(package, work):
           p.returncode != 0 and "unknown TARGET 'pdp11' (copapy-cc knows x86_64" in " ".join(p.stderr.split()))
 
 
+# The realtime loop (examples/bare-metal/realtime.c) per board: the QEMU
+# command, and the counter's rate per 1 ms period (the FPGA's 25 MHz counter,
+# virt's 10 MHz mtime). -icount makes the emulated time follow the
+# instructions, so the cycle counts do not depend on the host's speed.
+REALTIME_BOARDS = {
+    "cortex-m4": (["qemu-system-arm", "-M", "mps2-an386"], 25000),
+    "riscv32": (["qemu-system-riscv32", "-M", "virt", "-bios", "none"], 10000),
+}
+REALTIME_PERIODS = 40
+
+
+def realtime(board, build):
+    """realtime.elf: the program ran from the timer interrupt PERIODS times,
+    wrote its digits to the UART and its LEDs itself, and every period ended
+    before the next tick."""
+    machine, rate = REALTIME_BOARDS[board]
+    proc = run([*machine, "-nographic", "-semihosting", "-icount", "shift=5", "-kernel", build / "realtime.elf"])
+    out = proc.stdout + proc.stderr
+    check(f"{board} realtime: exits with 0 (no overrun)", proc.returncode == 0)
+    digits = "".join(str(p % 10) for p in range(REALTIME_PERIODS))
+    check(f"{board} realtime: the program's UART digits", digits in out)
+    m = re.search(r"periods=(\d+) overruns=(\d+) cycles: (\d+)\.\.(\d+)\ncycles:((?: \d+)+)\n"
+                  r"leds=(\d+) period=(\d+) filtered=0x([0-9a-f]{8})", out)
+    check(f"{board} realtime: the report", m is not None)
+    if m is None:
+        return
+    periods, overruns, lo, hi = (int(m.group(k)) for k in range(1, 5))
+    cycles = [int(c) for c in m.group(5).split()]
+    check(f"{board} realtime: {REALTIME_PERIODS} periods, none overran", (periods, overruns) == (REALTIME_PERIODS, 0))
+    check(f"{board} realtime: a cycle count per period", len(cycles) == REALTIME_PERIODS and min(cycles) == lo > 0
+          and max(cycles) == hi)
+    if board == "cortex-m4":  # SysTick's count: the budget is the reload value
+        check(f"{board} realtime: every period within its 25,000 cycles", hi < 25000)
+    leds, period = int(m.group(6)), int(m.group(7))
+    check(f"{board} realtime: the LEDs show the last period % 4", leds == (REALTIME_PERIODS - 1) % 4)
+    check(f"{board} realtime: the state counted every period", period == REALTIME_PERIODS)
+    filtered = struct.unpack("<f", struct.pack("<I", int(m.group(8), 16)))[0]
+    check(f"{board} realtime: the filtered counter rate {filtered} is {rate} per period within 2%",
+          abs(filtered - rate) < 0.02 * rate)
+
+
 def bare_metal(a):
-    """examples/bare-metal: Cortex-M4 firmware under qemu-system-arm."""
+    """examples/bare-metal: Cortex-M4 firmware under qemu-system-arm, and the
+    realtime loop on both boards (mps2-an386 and RISC-V virt)."""
     work = fresh(Path(a.work))
     package = Path(a.package)
     build = work / "build"
     cmake_build(EXAMPLES / "bare-metal", build,
                 [f"-DCMAKE_TOOLCHAIN_FILE={EXAMPLES}/bare-metal/cortex-m4.cmake"] + package_args(package))
+    realtime("cortex-m4", build)
+    build_rv = work / "build-riscv32"
+    cmake_build(EXAMPLES / "bare-metal", build_rv,
+                [f"-DCMAKE_TOOLCHAIN_FILE={EXAMPLES}/bare-metal/riscv32.cmake"] + package_args(package))
+    realtime("riscv32", build_rv)
     proc = run(["qemu-system-arm", "-M", "mps2-an386", "-nographic", "-semihosting", "-kernel",
                 build / "firmware.elf"])
     check("the firmware exits with 0", proc.returncode == 0)

@@ -10,6 +10,7 @@
 
 #include "dag/dag.hpp"
 #include "ir/ir.hpp"
+#include "support/error.hpp"
 
 using namespace copapy;
 
@@ -228,4 +229,58 @@ TEST_CASE("IR nodes name the DAG node they came from by its id in the file") {
     bool seen_big = false;
     for (const IrNode& n : sparse.nodes) seen_big |= sparse.dag_id(n) == 9000000000;
     CHECK(seen_big);
+}
+
+TEST_CASE("bound inputs are loaded first and bound outputs stored last, once each") {
+    const std::string s = R"({"format":"copapy-dag","version":1,"nodes":[)" + kXN +
+                          R"(,{"id":2,"op":"input","dtype":"bool","name":"unused","value":0},
+                           {"id":3,"op":"mul","dtype":"float","args":[0,0]},
+                           {"id":4,"op":"add","dtype":"int","args":[1,1]}],
+                           "outputs":[{"name":"sq","node":3},{"name":"twice","node":4},{"name":"plain","node":3}]})";
+    const Dag dag = read_dag({reinterpret_cast<const uint8_t*>(s.data()), s.size()});
+    const std::vector<Binding> binds = {{"twice", 0x4000'0010, 16}, {"x", 0x4000'0000, 32}, {"unused", 0x4000'0004, 8},
+                                        {"n", 0x4000'0008, 32}, {"sq", 0x4000'000c, 32}};
+    check_bindings(dag, binds);
+    for (int level : {0, 2}) {
+        const Ir ir = build_ir(dag, level, binds);
+        // Inputs in file order (x, n, unused), then outputs in output order (sq, twice).
+        REQUIRE(ir.bindings.size() == 5);
+        const char* names[] = {"x", "n", "unused", "sq", "twice"};
+        for (size_t k = 0; k < 5; ++k) CHECK(ir.names[ir.bindings[k].name] == names[k]);
+        CHECK(ir.inputs.empty());                 // bound inputs have no slot
+        REQUIRE(ir.outputs.size() == 1);          // only "plain" stays an output
+        CHECK(ir.names[ir.outputs[0].name] == "plain");
+        CHECK(ir.nodes[ir.bindings[2].node].op == Op::IoLoad8);
+        CHECK(ir.nodes[ir.bindings[4].node].op == Op::IoStore16);
+        const std::vector<uint32_t> order = linearize(ir);
+        std::vector<uint32_t> io;
+        for (size_t k = 0; k < order.size(); ++k)
+            if (is_io(ir.nodes[order[k]].op)) io.push_back(static_cast<uint32_t>(k));
+        REQUIRE(io.size() == 5);  // the unused input is still read, once
+        CHECK(io[0] == 0);
+        CHECK(io[1] == 1);
+        CHECK(io[2] == 2);
+        CHECK(io[3] == order.size() - 2);
+        CHECK(io[4] == order.size() - 1);
+    }
+}
+
+TEST_CASE("check_bindings names every wrong binding") {
+    const std::string s = R"({"format":"copapy-dag","version":1,"nodes":[)" + kXN + R"(],"outputs":[{"name":"y","node":0}]})";
+    const Dag dag = read_dag({reinterpret_cast<const uint8_t*>(s.data()), s.size()});
+    auto message = [&](std::vector<Binding> b) {
+        try {
+            check_bindings(dag, b);
+        } catch (const Error& e) {
+            return std::string(e.what());
+        }
+        return std::string();
+    };
+    CHECK(message({{"n", 0x100, 32}, {"y", 0x104, 32}}).empty());
+    CHECK(message({{"zz", 0x100, 32}}) == "--bind zz: the DAG has no input or output of this name");
+    CHECK(message({{"n", 0x101, 16}}) == "--bind n: address 0x101 is not aligned for a 16-bit access");
+    CHECK(message({{"x", 0x100, 16}}) == "--bind x: a float binds at 32 bits, not 16");
+    CHECK(message({{"n", 0x102, 16}, {"y", 0x100, 32}}) ==
+          "--bind n: bytes 0x102..0x103 overlap those of y (0x100..0x103)");
+    CHECK(message({{"n", 0x1'0000'0000, 32}}).find("beyond 32 bits") != std::string::npos);
 }

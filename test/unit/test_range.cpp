@@ -116,7 +116,7 @@ std::vector<Case> all_cases() {
     std::vector<Case> cases;
     for (Op op : kTableOps)
         for (Kind k : {Kind::I, Kind::F})
-            if (has_variant(op, k)) cases.push_back({op, k});
+            if (has_variant(op, k) && !is_io(op)) cases.push_back({op, k});  // I/O: a device's value, not folded
     return cases;
 }
 

@@ -74,7 +74,7 @@ _coparun() {
     local run=${COMP_WORDS[0]}
     command -v "$run" >/dev/null 2>&1 || run=coparun
     case $prev in
-        --set|--repeat) return ;;
+        --set|--repeat|--poke|--peek) return ;;
     esac
     if [[ $cur == -* ]]; then
         # `coparun --help` lists its options as "  --name ..." lines.

@@ -69,7 +69,7 @@ static const char help_text[] =
     "                    any type: #HHHHHHHH, its 32-bit pattern in hex\n"
     "  --poke ADDR:WIDTH=VALUE\n"
     "                    write a device register before running (for images\n"
-    "                    with bound inputs, copapy-cc build --bind): WIDTH 8,\n"
+    "                    with bound inputs and outputs, see copapy-cc): WIDTH 8,\n"
     "                    16 or 32 bits, VALUE a whole number or #HHHHHHHH. On\n"
     "                    Linux the register's page is mapped as zeroed memory\n"
     "                    first (never over memory in use); repeatable\n"
