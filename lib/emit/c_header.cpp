@@ -80,7 +80,8 @@ std::string format_c_header(const EmitInput& in, std::span<const uint8_t> bytes,
     for (const IrBinding& b : in.ir.bindings) {
         const std::string_view name = in.ir.names[b.name];
         const std::string id = c_identifier(name);
-        if (auto [it, fresh] = taken.emplace(id, name); !fresh)
+        // The same name may be an output too (an input echoed as an output).
+        if (auto [it, fresh] = taken.emplace(id, name); !fresh && it->second != name)
             fail(ErrorKind::Input, "names {} and {} both become the C identifier {} in the header", quote(it->second),
                  quote(name), quote(id));
         values += fmt::format("#define {}_BOUND_{} {:#x}u /* {} {} bound to this address, {} bits */\n", macro, id,
