@@ -13,8 +13,13 @@
  * microseconds, from its interrupt. */
 void board_start_timer(uint32_t period_us);
 void board_stop_timer(void);
-/* Waits for an interrupt (the idle loop). */
+/* Waits for an interrupt (the idle loop). Called with interrupts masked
+ * (board_mask_interrupts), it still wakes for a pending one, which runs when
+ * they are unmasked: so a check before the wait cannot miss the interrupt
+ * that would have ended it. */
 void board_wait(void);
+void board_mask_interrupts(void);
+void board_unmask_interrupts(void);
 /* The cycle counter the board offers, as a number that grows by one per
  * cycle (it may wrap). */
 uint32_t board_cycles(void);

@@ -33,7 +33,9 @@ void board_start_timer(uint32_t period_us) {
 
 void board_stop_timer(void) { SYST_CSR = 0; }
 
-void board_wait(void) { __asm__ volatile("wfi"); }
+void board_wait(void) { __asm__ volatile("wfi" ::: "memory"); }
+void board_mask_interrupts(void) { __asm__ volatile("cpsid i" ::: "memory"); }
+void board_unmask_interrupts(void) { __asm__ volatile("cpsie i" ::: "memory"); }
 
 /* SysTick counts down from reload - 1: the cycles since the tick. */
 uint32_t board_cycles(void) { return reload - 1 - SYST_CVR; }

@@ -58,7 +58,10 @@ void board_stop_timer(void) {
     CSR_CLEAR(MIE, MIE_MTIE);
 }
 
-void board_wait(void) { __asm__ volatile("wfi"); }
+/* wfi wakes for an interrupt pending and enabled in mie, whatever mstatus.MIE says. */
+void board_wait(void) { __asm__ volatile("wfi" ::: "memory"); }
+void board_mask_interrupts(void) { CSR_CLEAR(MSTATUS, MSTATUS_MIE); }
+void board_unmask_interrupts(void) { CSR_SET(MSTATUS, MSTATUS_MIE); }
 
 uint32_t board_cycles(void) {
     uint32_t c;

@@ -82,15 +82,17 @@ enum cp_patch_field {
 
 enum cp_region { CP_REGION_CODE = 0, CP_REGION_DATA = 1 };
 
-/* One symbol (a named input or output in the data region): 20 bytes. */
+/* One symbol (a named input or output in the data region, or one bound to
+ * a device register): 20 bytes. */
 #define CP_SYMBOL_SIZE 20
 enum cp_symbol_field {
     CP_SYM_NAME = 0,       /* u32: offset of a NUL-terminated name in the string table */
-    CP_SYM_OFFSET = 4,     /* u32: offset of the 4-byte value in the data region */
+    CP_SYM_OFFSET = 4,     /* u32: offset of the 4-byte value in the data region (bound: the device address) */
     CP_SYM_DTYPE = 8,      /* u8: enum cp_dtype */
     CP_SYM_FLAGS = 9,      /* u8: enum cp_symbol_flags */
     CP_SYM_RESERVED = 10,  /* u16: zero */
-    CP_SYM_LO = 12,        /* u32: with CP_SYM_RANGE, the lowest value the host may write (the dtype's bits) */
+    CP_SYM_LO = 12,        /* u32: with CP_SYM_RANGE, the lowest value the host may write (the dtype's bits);
+                              bound: the access width in bits (8, 16 or 32) */
     CP_SYM_HI = 16         /* u32: with CP_SYM_RANGE, the highest; both zero without it */
 };
 
@@ -98,13 +100,23 @@ enum cp_dtype { CP_DTYPE_INT = 1, CP_DTYPE_FLOAT = 2, CP_DTYPE_BOOL = 3 };
 /* A state (CP_SYM_STATE) is also an input and an output: the host may write it
  * before a run and reads its updated value after it. An input or state with
  * CP_SYM_RANGE has a declared range [lo, hi] (ints signed, floats never NaN):
- * the compiler assumed it, so a host must not write a value outside it. */
+ * the compiler assumed it, so a host must not write a value outside it.
+ * A bound input or output (copapy-cc build --bind) has no slot: the program
+ * itself loads it from (CP_SYM_BOUND_INPUT) or stores it to
+ * (CP_SYM_BOUND_OUTPUT) the device register at the address in CP_SYM_OFFSET,
+ * CP_SYM_LO bits wide (aligned to it), once per run; it has no other flag, so
+ * hosts that look for CP_SYM_INPUT / CP_SYM_OUTPUT pass it by. A runner that
+ * cannot provide the register must not run the image (coparun maps zeroed
+ * memory there on Linux). */
 enum cp_symbol_flags {
     CP_SYM_INPUT = 1u << 0,
     CP_SYM_OUTPUT = 1u << 1,
     CP_SYM_STATE = 1u << 2,
-    CP_SYM_RANGE = 1u << 3
+    CP_SYM_RANGE = 1u << 3,
+    CP_SYM_BOUND_INPUT = 1u << 4,
+    CP_SYM_BOUND_OUTPUT = 1u << 5
 };
+#define CP_SYM_BOUND (CP_SYM_BOUND_INPUT | CP_SYM_BOUND_OUTPUT)
 
 /* ---- Patch kinds --------------------------------------------------------
  * A patch writes the value V = S + A (the absolute target address) into the

@@ -100,6 +100,7 @@ int parse_opt_level(const std::string& text) {
 
 // "0x2000_0000", "0x20000000" or "536870912".
 uint64_t parse_address(std::string_view option, std::string text) {
+    const std::string given = text;
     std::erase(text, '_');
     const bool hex = text.size() > 2 && text[0] == '0' && (text[1] == 'x' || text[1] == 'X');
     const char* first = text.data() + (hex ? 2 : 0);
@@ -107,7 +108,7 @@ uint64_t parse_address(std::string_view option, std::string text) {
     uint64_t v = 0;
     const auto [end, ec] = std::from_chars(first, last, v, hex ? 16 : 10);
     if (text.empty() || ec != std::errc() || end != last)
-        fail(ErrorKind::Usage, "{} expects an address such as 0x20000000, not {}", option, quote(text));
+        fail(ErrorKind::Usage, "{} expects an address such as 0x20000000, not {}", option, quote(given));
     return v;
 }
 
@@ -125,10 +126,10 @@ Binding parse_binding(const std::string& text) {
         const std::string w = addr.substr(colon + 1);
         const auto [end, ec] = std::from_chars(w.data(), w.data() + w.size(), b.width);
         if (w.empty() || ec != std::errc() || end != w.data() + w.size())
-            fail(ErrorKind::Usage, "--bind {}: the width is 8, 16 or 32 (bits), not {}", b.name, quote(w));
+            fail(ErrorKind::Usage, "--bind {}: the width is 8, 16 or 32 (bits), not {}", quote(b.name), quote(w));
         addr.resize(colon);
     }
-    b.address = parse_address(fmt::format("--bind {}", b.name), addr);
+    b.address = parse_address(fmt::format("--bind {}", quote(b.name)), addr);
     return b;
 }
 

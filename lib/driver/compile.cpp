@@ -366,7 +366,7 @@ void check_bindings_outside(const CompileOptions& opt, const LinkedImage& image)
         for (const Region& r : regions)
             if (b.address < r.begin + r.size && r.begin < b.address + b.width / 8)
                 fail(ErrorKind::Usage, "{}: --bind {}: address {:#x} lies in the image's {} region ({:#x}..{:#x})",
-                     shown_input(opt), b.name, b.address, r.what, r.begin, r.begin + r.size - 1);
+                     shown_input(opt), quote(b.name), b.address, r.what, r.begin, r.begin + r.size - 1);
 }
 
 }  // namespace

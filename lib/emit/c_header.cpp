@@ -67,25 +67,19 @@ std::string format_c_header(const EmitInput& in, std::span<const uint8_t> bytes,
     std::string values;
     for (const ImageSymbol& s : img.symbols) {
         const std::string id = c_identifier(s.name);
-        if (auto [it, fresh] = taken.emplace(id, s.name); !fresh)
+        // The same name may be a bound input and an output (the input echoed).
+        if (auto [it, fresh] = taken.emplace(id, s.name); !fresh && it->second != s.name)
             fail(ErrorKind::Input, "names {} and {} both become the C identifier {} in the header", quote(it->second),
                  quote(s.name), quote(id));
+        if (s.flags & CP_SYM_BOUND) {  // the device register the program itself reads or writes
+            values += fmt::format("#define {}_BOUND_{} {:#x}u /* {} {} bound to this address, {} bits */\n", macro, id,
+                                  s.offset, dtype_name(s.dtype), s.flags & CP_SYM_BOUND_OUTPUT ? "output" : "input", s.lo);
+            continue;
+        }
         values += fmt::format("#define {}_OFFSET_{} {}u /* {} {}, {} */\n", macro, id, s.offset, dtype_name(s.dtype),
                               symbol_role(s.flags), s.name);
         values += fmt::format("#define {}_DTYPE_{} {} /* {} */\n", macro, id, static_cast<int>(s.dtype),
                               dtype_enum(s.dtype));
-    }
-
-    // Bound names: the device register the program itself reads or writes.
-    for (const IrBinding& b : in.ir.bindings) {
-        const std::string_view name = in.ir.names[b.name];
-        const std::string id = c_identifier(name);
-        // The same name may be an output too (an input echoed as an output).
-        if (auto [it, fresh] = taken.emplace(id, name); !fresh && it->second != name)
-            fail(ErrorKind::Input, "names {} and {} both become the C identifier {} in the header", quote(it->second),
-                 quote(name), quote(id));
-        values += fmt::format("#define {}_BOUND_{} {:#x}u /* {} {} bound to this address, {} bits */\n", macro, id,
-                              b.address, dtype_name(b.dtype), b.output ? "output" : "input", b.width);
     }
 
     std::string out = fmt::format(

@@ -198,7 +198,8 @@ private:
         if (step.hole == HoleKind::Const)
             line += fmt::format("  const[{}]={:#010x}", step.hole_index, in_.program.consts[step.hole_index]);
         const IrBinding* b = binding_of(step.node);
-        if (b && name.find("io_") != std::string::npos)  // the access itself, not a move before it
+        const bool access = name.starts_with("io_") || name.starts_with(std::string(kFarPrefix) + "io_");
+        if (b && access)  // the access itself, not a move the planner made for its node
             line += fmt::format("  {} {} {:#010x}", b->output ? "store to" : "load from", in_.ir.names[b->name], b->address);
         line += fmt::format("  ({} bytes{})", st.code.size(), st.tail_cut ? ", tail jump cut" : "");
         if (in_.show_ranges && in_.ranges && step.node != kNone && step.node < in_.ranges->ranges.size())
@@ -243,6 +244,7 @@ private:
                             prog.data.size());
         std::map<uint32_t, std::string> names;
         for (const ImageSymbol& s : img_.symbols) {
+            if (s.flags & CP_SYM_BOUND) continue;  // listed with the bound ones
             std::string& n = names[s.offset];
             n += fmt::format("{}{}: {} {}", n.empty() ? "" : ", ", s.name, dtype_name(s.dtype), symbol_role(s.flags));
             if (s.flags & CP_SYM_INPUT) n += fmt::format(" (initial {})", format_value(s.dtype, prog.data[s.offset / 4]));

@@ -9,6 +9,7 @@
 
 #include "ir.hpp"
 #include "support/error.hpp"
+#include "support/text.hpp"
 
 namespace copapy {
 
@@ -20,12 +21,15 @@ void check_bindings(const Dag& dag, std::span<const Binding> bindings) {
         names.emplace(dag.names[dag.nodes[v].name], std::pair{dag.nodes[v].dtype, dag.nodes[v].op == Op::State ? 's' : 'i'});
     for (const DagOutput& o : dag.outputs) names.emplace(dag.names[o.name], std::pair{dag.nodes[o.node].dtype, 'o'});
 
+    std::unordered_map<std::string, bool> ranged;  // inputs with a declared range
+    for (const DagRange& r : dag.ranges) ranged.emplace(dag.names[dag.nodes[r.node].name], true);
+
     std::vector<std::string> problems;
     std::unordered_map<std::string, size_t> seen;
     std::vector<size_t> good;  // indices of bindings that passed, for the overlap check
     for (size_t i = 0; i < bindings.size(); ++i) {
         const Binding& b = bindings[i];
-        const std::string at = fmt::format("--bind {}", b.name);
+        const std::string at = fmt::format("--bind {}", quote(b.name));
         auto bad = [&](std::string what) { problems.push_back(fmt::format("{}: {}", at, what)); };
         if (auto [it, fresh] = seen.emplace(b.name, i); !fresh) {
             bad("the name is bound twice");
@@ -39,6 +43,10 @@ void check_bindings(const Dag& dag, std::span<const Binding> bindings) {
         const auto [dtype, what] = it->second;
         if (what == 's') {
             bad("a state cannot be bound: it keeps its value in the program's data between runs");
+            continue;
+        }
+        if (ranged.count(b.name)) {
+            bad("a bound input cannot have a declared range: the device, not the host, decides its values");
             continue;
         }
         if (b.width != 8 && b.width != 16 && b.width != 32) {
@@ -59,14 +67,19 @@ void check_bindings(const Dag& dag, std::span<const Binding> bindings) {
         }
         good.push_back(i);
     }
-    std::sort(good.begin(), good.end(), [&](size_t x, size_t y) { return bindings[x].address < bindings[y].address; });
-    for (size_t k = 1; k < good.size(); ++k) {
-        const Binding& p = bindings[good[k - 1]];
-        const Binding& q = bindings[good[k]];
-        if (p.address + p.width / 8 > q.address)
-            problems.push_back(fmt::format("--bind {}: bytes {:#x}..{:#x} overlap those of {} ({:#x}..{:#x})", q.name,
-                                           q.address, q.address + q.width / 8 - 1, p.name, p.address,
-                                           p.address + p.width / 8 - 1));
+    // In address order, each binding against the one before it that reaches
+    // farthest: every binding that overlaps an earlier one is named.
+    std::stable_sort(good.begin(), good.end(),
+                     [&](size_t x, size_t y) { return bindings[x].address < bindings[y].address; });
+    const Binding* reach = nullptr;
+    auto end = [](const Binding& b) { return b.address + b.width / 8; };
+    for (size_t k : good) {
+        const Binding& q = bindings[k];
+        if (reach && end(*reach) > q.address)
+            problems.push_back(fmt::format("--bind {}: bytes {:#x}..{:#x} overlap those of {} ({:#x}..{:#x})",
+                                           quote(q.name), q.address, end(q) - 1, quote(reach->name), reach->address,
+                                           end(*reach) - 1));
+        if (!reach || end(q) > end(*reach)) reach = &q;
     }
     if (problems.empty()) return;
     std::string msg;

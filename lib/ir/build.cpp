@@ -304,6 +304,7 @@ private:
     }
 
     void bind_output(const DagOutput& o, DType dtype, const Binding& b) {
+        if (!dag_.locs.empty()) loc_ = dag_.locs[o.node];  // where the stored value was made
         const uint32_t value = map_[o.node];
         const uint32_t store = push_io(io_op(true, b.width), ir_.nodes[value].kind, value, b, o.node);
         ir_.bindings.push_back({o.name, static_cast<uint32_t>(b.address), static_cast<uint8_t>(b.width), dtype, true, store});

@@ -66,8 +66,10 @@ struct Binding {
 
 // A bound input or output: the program reads (io_load) or writes (io_store)
 // the device register itself, a volatile access of `width` bits, once per
-// run. A bound name has no data slot and no image symbol. The loads come
-// first in a run, the stores last, each in this list's order.
+// run. A bound name has no data slot; its image symbol (CP_SYM_BOUND_*)
+// holds the address and width. The loads come first in a run, the stores
+// last, each in this list's order. (An output named like a bound input is
+// that input read back: an ordinary output, not bound.)
 struct IrBinding {
     uint32_t name;  // index into Ir::names
     uint32_t address;

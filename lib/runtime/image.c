@@ -310,12 +310,20 @@ static cp_status check_symbol(const cp_image *img, uint32_t index, cp_symbol *ou
     if (name >= img->strtab_size || img->strtab[name] == '\0' || !strtab_terminated(img)) {
         return CP_ERR_SYMBOL;
     }
-    /* The value: a whole, aligned 4-byte slot of the data region. */
-    if ((s.offset & 3u) != 0 || (uint64_t)s.offset + 4u > img->data_size) {
+    if (s.dtype < CP_DTYPE_INT || s.dtype > CP_DTYPE_BOOL || reserved != 0) {
         return CP_ERR_SYMBOL;
     }
-    if (s.dtype < CP_DTYPE_INT || s.dtype > CP_DTYPE_BOOL || s.flags == 0 ||
-        (s.flags & ~known_flags) != 0 || reserved != 0 || !range_valid(&s)) {
+    if (s.flags & CP_SYM_BOUND) {
+        /* A device register: one direction, a width, an address aligned to it
+         * (floats 32 bits wide), nothing else. */
+        if ((s.flags != CP_SYM_BOUND_INPUT && s.flags != CP_SYM_BOUND_OUTPUT) ||
+            (s.lo != 8 && s.lo != 16 && s.lo != 32) || s.hi != 0 || s.offset % (s.lo / 8u) != 0 ||
+            (s.dtype == CP_DTYPE_FLOAT && s.lo != 32)) {
+            return CP_ERR_SYMBOL;
+        }
+    } else if ((s.offset & 3u) != 0 || (uint64_t)s.offset + 4u > img->data_size || s.flags == 0 ||
+               (s.flags & ~known_flags) != 0 || !range_valid(&s)) {
+        /* The value: a whole, aligned 4-byte slot of the data region. */
         return CP_ERR_SYMBOL;
     }
     if (out != 0) {

@@ -747,6 +747,10 @@ private:
             }
             prog_.symbols.push_back({ir_.names[o.name], output_slot_[&o - ir_.outputs.data()], o.dtype, CP_SYM_OUTPUT});
         }
+        // Bound names: the device address and the width, for runners.
+        for (const IrBinding& b : ir_.bindings)
+            prog_.symbols.push_back({ir_.names[b.name], b.address, b.dtype,
+                                     static_cast<uint8_t>(b.output ? CP_SYM_BOUND_OUTPUT : CP_SYM_BOUND_INPUT), b.width, 0});
     }
 
     const Ir& ir_;

@@ -253,18 +253,18 @@ def binding_errors(cc, runner, tmp, dag):
     state_dag = tmp / "state.json"
     state_dag.write_text(STATE_DAG)
     cases = [
-        ("unknown-name", dag, ["nope=0x40000000"], 1, ["--bind nope: the DAG has no input or output of this name"]),
-        ("unaligned", dag, ["k=0x40000002:32"], 1, ["--bind k: address 0x40000002 is not aligned for a 32-bit access"]),
+        ("unknown-name", dag, ["nope=0x40000000"], 1, ["--bind 'nope': the DAG has no input or output of this name"]),
+        ("unaligned", dag, ["k=0x40000002:32"], 1, ["--bind 'k': address 0x40000002 is not aligned for a 32-bit access"]),
         ("overlap", dag, ["p=0x40000000", "k=0x40000002:16"], 1,
-         ["--bind k: bytes 0x40000002..0x40000003 overlap those of p (0x40000000..0x40000003)"]),
-        ("beyond-32-bits", dag, ["k=0x1_0000_0000"], 1, ["--bind k: address 0x100000000 is beyond 32 bits"]),
-        ("float-narrow", dag, ["x=0x40000000:8"], 1, ["--bind x: a float binds at 32 bits, not 8"]),
-        ("width", dag, ["k=0x40000000:12"], 1, ["--bind k: width 12 is not 8, 16 or 32 bits"]),
-        ("twice", dag, ["k=0x40000000", "k=0x40000010"], 1, ["--bind k: the name is bound twice"]),
-        ("state", state_dag, ["n=0x40000000"], 1, ["--bind n: a state cannot be bound"]),
+         ["--bind 'k': bytes 0x40000002..0x40000003 overlap those of 'p' (0x40000000..0x40000003)"]),
+        ("beyond-32-bits", dag, ["k=0x1_0000_0000"], 1, ["--bind 'k': address 0x100000000 is beyond 32 bits"]),
+        ("float-narrow", dag, ["x=0x40000000:8"], 1, ["--bind 'x': a float binds at 32 bits, not 8"]),
+        ("width", dag, ["k=0x40000000:12"], 1, ["--bind 'k': width 12 is not 8, 16 or 32 bits"]),
+        ("twice", dag, ["k=0x40000000", "k=0x40000010"], 1, ["--bind 'k': the name is bound twice"]),
+        ("state", state_dag, ["n=0x40000000"], 1, ["--bind 'n': a state cannot be bound"]),
         ("syntax", dag, ["k"], 2, ["--bind expects NAME=ADDR[:WIDTH]"]),
-        ("bad-width-text", dag, ["k=0x40000000:x"], 2, ["--bind k: the width is 8, 16 or 32 (bits), not 'x'"]),
-        ("bad-address", dag, ["k=0x4000zz"], 2, ["--bind k expects an address such as 0x20000000"]),
+        ("bad-width-text", dag, ["k=0x40000000:x"], 2, ["--bind 'k': the width is 8, 16 or 32 (bits), not 'x'"]),
+        ("bad-address", dag, ["k=0x4000zz"], 2, ["--bind 'k' expects an address such as 0x20000000"]),
     ]
     for name, src, binds, code, needles in cases:
         out = tmp / f"bind-{name}.cpimg"
@@ -277,7 +277,7 @@ def binding_errors(cc, runner, tmp, dag):
     out = tmp / "bind-in-image.cpimg"
     proc = run([cc, "build", str(dag), "-o", str(out), "--code-addr", "0x20000000", "--data-addr", "0x20100000",
                 "--bind", "k=0x20100004"])
-    expect_error("bind/in-image", proc, 2, ["--bind k: address 0x20100004 lies in the image's data region"],
+    expect_error("bind/in-image", proc, 2, ["--bind 'k': address 0x20100004 lies in the image's data region"],
                  f"copapy-cc: error: {dag}: ")
     check("bind/in-image", not out.exists(), "output file left behind")
 
@@ -299,6 +299,39 @@ def binding_errors(cc, runner, tmp, dag):
     proc = run([runner, str(img), "--poke", "0x10000000:8=250", "--peek", "0x10000000:32"])
     check("coparun/poke-peek", proc.returncode == 0 and '"@0x10000000:32": 250' in proc.stdout and '"p": 375' in proc.stdout,
           f"exit {proc.returncode}: {proc.stdout!r} {proc.stderr!r}")
+    # A bound symbol (the last one) with a width that is not 8, 16 or 32, or
+    # an address not aligned to it: a malformed symbol table, never run.
+    data = img.read_bytes()
+    f = fields(data)
+    last = f["sym_off"] + 20 * (f["symbols"] - 1)
+    check("bind/symbol-flags", data[last + 9] == 0x10, f"flags {data[last + 9]:#x}")  # CP_SYM_BOUND_INPUT
+    for what, changes in (("width", [(last + 12, struct.pack("<I", 12))]),
+                          ("unaligned", [(last + 12, struct.pack("<I", 16)), (last + 4, struct.pack("<I", 0x10000001))]),
+                          ("two-directions", [(last + 9, bytes([0x30]))])):
+        bad = bytearray(data)
+        for at, value in changes:
+            bad[at:at + len(value)] = value
+        p = tmp / f"bind-bad-{what}.cpimg"
+        p.write_bytes(reseal(bad))
+        proc = run([runner, str(p)])
+        expect_error(f"bind/bad-symbol-{what}", proc, 1, ["malformed symbol table entry"], f"coparun: error: {p}: ")
+    # Numbers as copapy-cc writes addresses: '_' separators, and no octal (010 is ten).
+    proc = run([runner, str(img), "--poke", "0x1000_0000:8=010", "--peek", "268_435_456:8"])
+    check("coparun/number-syntax", proc.returncode == 0 and '"@268_435_456:8": 10' in proc.stdout
+          and '"p": 15' in proc.stdout, f"exit {proc.returncode}: {proc.stdout!r} {proc.stderr!r}")
+    # No --poke: the bound register's page comes from the image's symbol table.
+    proc = run([runner, str(img)])
+    check("coparun/maps-bound-registers", proc.returncode == 0 and '"p": 0' in proc.stdout,
+          f"exit {proc.returncode}: {proc.stdout!r} {proc.stderr!r}")
+    proc = run([runner, str(img), "--set", "k=3"])
+    expect_error("coparun/set-bound-input", proc, 1, ["'k' is bound to the device register at 0x10000000"],
+                 f"coparun: error: {img}: ")
+    # A bound input with a declared range: refused (the device decides its values).
+    ranged = tmp / "bind-ranged.json"
+    ranged.write_text(RANGED_DAG)
+    proc = run([cc, "build", str(ranged), "-o", str(tmp / "bind-ranged.cpimg"), "--bind", "k=0x10000000"])
+    expect_error("bind/declared-range", proc, 1, ["--bind 'k': a bound input cannot have a declared range"],
+                 "copapy-cc: error: ")
 
 
 def conventions(cc, tmp):

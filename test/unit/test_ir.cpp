@@ -277,10 +277,10 @@ TEST_CASE("check_bindings names every wrong binding") {
         return std::string();
     };
     CHECK(message({{"n", 0x100, 32}, {"y", 0x104, 32}}).empty());
-    CHECK(message({{"zz", 0x100, 32}}) == "--bind zz: the DAG has no input or output of this name");
-    CHECK(message({{"n", 0x101, 16}}) == "--bind n: address 0x101 is not aligned for a 16-bit access");
-    CHECK(message({{"x", 0x100, 16}}) == "--bind x: a float binds at 32 bits, not 16");
+    CHECK(message({{"zz", 0x100, 32}}) == "--bind 'zz': the DAG has no input or output of this name");
+    CHECK(message({{"n", 0x101, 16}}) == "--bind 'n': address 0x101 is not aligned for a 16-bit access");
+    CHECK(message({{"x", 0x100, 16}}) == "--bind 'x': a float binds at 32 bits, not 16");
     CHECK(message({{"n", 0x102, 16}, {"y", 0x100, 32}}) ==
-          "--bind n: bytes 0x102..0x103 overlap those of y (0x100..0x103)");
+          "--bind 'n': bytes 0x102..0x103 overlap those of 'y' (0x100..0x103)");
     CHECK(message({{"n", 0x1'0000'0000, 32}}).find("beyond 32 bits") != std::string::npos);
 }

@@ -50,7 +50,7 @@ _copapy_cc() {
         -o|--output|--depfile)
             COMPREPLY=($(compgen -f -- "$cur"))
             return ;;
-        --code-addr|--data-addr|--c-name)
+        --code-addr|--data-addr|--c-name|--bind)
             return ;;
     esac
     if [ -z "$sub" ]; then

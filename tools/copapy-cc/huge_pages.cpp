@@ -93,3 +93,14 @@ void* operator new(size_t size) {
 }
 void operator delete(void* p) noexcept { release(p); }
 void operator delete(void* p, size_t) noexcept { release(p); }
+// The nothrow forms too (std::stable_sort's temporary buffer uses them):
+// every form of new must pair with the replaced delete, which frees with
+// free(); a library new would come from another allocator (ASan's, for one).
+void* operator new(size_t size, const std::nothrow_t&) noexcept {
+    try {
+        return operator new(size);
+    } catch (...) {
+        return nullptr;
+    }
+}
+void operator delete(void* p, const std::nothrow_t&) noexcept { release(p); }

@@ -19,32 +19,53 @@
 #include <unistd.h>
 #endif
 
-/* "0x40001000:16" (and "=VALUE" when value != NULL). 0 if malformed. */
-int coparun_parse_register(const char *text, struct coparun_register *r, int with_value) {
-    char *end;
-    unsigned long long addr, width, value = 0;
-    if (text[0] < '0' || text[0] > '9') return 0;
-    errno = 0;
-    addr = strtoull(text, &end, 0);
-    if (errno != 0 || *end != ':' || addr > UINT32_MAX) return 0;
-    text = end + 1;
-    if (text[0] < '0' || text[0] > '9') return 0;
-    width = strtoull(text, &end, 10);
-    if (errno != 0 || (width != 8 && width != 16 && width != 32) || addr % (width / 8) != 0) return 0;
-    if (with_value) {
-        if (*end != '=') return 0;
-        text = end + 1;
-        if (text[0] == '#') {
-            ++text;
-            if (text[0] == '\0' || strlen(text) > 8 || strspn(text, "0123456789abcdefABCDEF") != strlen(text)) return 0;
-            value = strtoull(text, &end, 16);
-        } else {
-            if (text[0] < '0' || text[0] > '9') return 0;
-            value = strtoull(text, &end, 0);
-        }
-        if (errno != 0 || (width < 32 && value >> width != 0) || value > UINT32_MAX) return 0;
+/* A whole number as copapy-cc's --bind writes addresses: decimal, or 0x hex,
+ * with optional '_' between digits (no octal: a leading 0 is just a 0), up
+ * to `stop` or the end. Returns the character after it, or NULL. */
+static const char *parse_number(const char *p, char stop, unsigned long long max, unsigned long long *out) {
+    const int hex = p[0] == '0' && (p[1] == 'x' || p[1] == 'X');
+    const unsigned base = hex ? 16u : 10u;
+    unsigned long long v = 0;
+    int digits = 0;
+    if (hex) p += 2;
+    for (; *p != '\0' && *p != stop; ++p) {
+        unsigned d;
+        if (*p == '_' && digits > 0 && p[1] != '\0' && p[1] != stop && p[1] != '_') continue;
+        if (*p >= '0' && *p <= '9') d = (unsigned)(*p - '0');
+        else if (hex && *p >= 'a' && *p <= 'f') d = (unsigned)(*p - 'a' + 10);
+        else if (hex && *p >= 'A' && *p <= 'F') d = (unsigned)(*p - 'A' + 10);
+        else return NULL;
+        if (v > (max - d) / base) return NULL;
+        v = v * base + d;
+        ++digits;
     }
-    if (*end != '\0') return 0;
+    if (digits == 0) return NULL;
+    *out = v;
+    return p;
+}
+
+/* "0x4000_1000:16" (and "=VALUE" with with_value). 0 if malformed. */
+int coparun_parse_register(const char *text, struct coparun_register *r, int with_value) {
+    unsigned long long addr, width, value = 0;
+    const char *p = parse_number(text, ':', UINT32_MAX, &addr);
+    if (p == NULL || *p != ':') return 0;
+    p = parse_number(p + 1, with_value ? '=' : '\0', 32, &width);
+    if (p == NULL || (width != 8 && width != 16 && width != 32) || addr % (width / 8) != 0) return 0;
+    if (with_value) {
+        if (*p != '=') return 0;
+        ++p;
+        if (*p == '#') { /* the bits in hex, as for --set */
+            size_t n = strlen(++p);
+            char *end;
+            if (n == 0 || n > 8 || strspn(p, "0123456789abcdefABCDEF") != n) return 0;
+            value = strtoull(p, &end, 16);
+            p = end;
+        } else if ((p = parse_number(p, '\0', UINT32_MAX, &value)) == NULL) {
+            return 0;
+        }
+        if (width < 32 && value >> width != 0) return 0;
+    }
+    if (*p != '\0') return 0;
     r->address = (uint32_t)addr;
     r->width = (unsigned)width;
     r->value = (uint32_t)value;

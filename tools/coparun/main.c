@@ -70,9 +70,11 @@ static const char help_text[] =
     "  --poke ADDR:WIDTH=VALUE\n"
     "                    write a device register before running (for images\n"
     "                    with bound inputs and outputs, see copapy-cc): WIDTH 8,\n"
-    "                    16 or 32 bits, VALUE a whole number or #HHHHHHHH. On\n"
-    "                    Linux the register's page is mapped as zeroed memory\n"
-    "                    first (never over memory in use); repeatable\n"
+    "                    16 or 32 bits; ADDR and VALUE decimal or 0x hex ('_'\n"
+    "                    between digits), VALUE also #HHHHHHHH. On Linux the\n"
+    "                    pages of these and of the image's own bound registers\n"
+    "                    are mapped as zeroed memory first (never over memory\n"
+    "                    in use); repeatable\n"
     "  --peek ADDR:WIDTH print a device register after the runs, as the key\n"
     "                    \"@ADDR:WIDTH\" after the outputs; repeatable\n"
     "  --repeat N        run the program N >= 1 times (default 1)\n"
@@ -325,6 +327,21 @@ static long find_symbol(const cp_host_image *h, const char *name, size_t len, un
     return -1;
 }
 
+/* Is `name` (len bytes) a bound input of the image? Then *address is its register's. */
+static int bound_register(const cp_host_image *h, const char *name, size_t len, uint32_t *address) {
+    const uint32_t n = cp_host_symbol_count(h);
+    uint32_t i;
+    for (i = 0; i < n; ++i) {
+        const char *s;
+        unsigned dtype, flags;
+        if (cp_host_symbol(h, i, &s, address, &dtype, &flags) == 0 && (flags & CP_SYM_BOUND_INPUT) &&
+            strncmp(s, name, len) == 0 && s[len] == '\0') {
+            return 1;
+        }
+    }
+    return 0;
+}
+
 static int apply_setting(const char *file, cp_host_image *h, const struct setting *s) {
     unsigned dtype, flags;
     uint32_t offset, bits = 0;
@@ -335,6 +352,12 @@ static int apply_setting(const char *file, cp_host_image *h, const struct settin
                           COPARUN_SHOWN_N(s->arg, s->name_len));
     }
     if (!(flags & CP_SYM_INPUT)) {
+        uint32_t address;
+        if (bound_register(h, s->arg, s->name_len, &address)) {
+            return file_error(file, "--set %.*s%s: '%.*s%s' is bound to the device register at %#lx (write that with "
+                              "--poke)", COPARUN_SHOWN(s->arg), COPARUN_SHOWN_N(s->arg, s->name_len),
+                              (unsigned long)address);
+        }
         return file_error(file, "--set %.*s%s: '%.*s%s' is not an input (it is an output)", COPARUN_SHOWN(s->arg),
                           COPARUN_SHOWN_N(s->arg, s->name_len));
     }
@@ -370,6 +393,33 @@ static int setup_registers(const char *file, struct options *o) {
         return file_error(file, "%s", error);
     }
     for (i = 0; i < o->poke_count; ++i) coparun_poke(&o->regs[i]);
+    return CONTINUE;
+}
+
+/* The registers the image's bound inputs and outputs use (CP_SYM_BOUND):
+ * mapped, on Linux, before the image is loaded, like those of --poke and
+ * --peek. An image that does not open is left to cp_host_load to report. */
+static int map_bound_registers(const char *file, const uint8_t *bytes, size_t size) {
+    cp_image image;
+    cp_symbol s;
+    struct coparun_register r;
+    char error[160];
+    uint32_t i;
+    if (cp_image_open(&image, bytes, size) != CP_OK) {
+        return CONTINUE;
+    }
+    for (i = 0; i < image.symbol_count; ++i) {
+        if (cp_image_symbol(&image, i, &s) != CP_OK || !(s.flags & CP_SYM_BOUND)) {
+            continue;
+        }
+        r.address = s.offset;
+        r.width = s.lo;
+        r.value = 0;
+        r.arg = s.name;
+        if (coparun_map_registers(&r, 1, error, sizeof error) != 0) {
+            return file_error(file, "%s, for the register of '%.*s%s'", error, COPARUN_SHOWN(s.name));
+        }
+    }
     return CONTINUE;
 }
 
@@ -500,6 +550,9 @@ int main(int argc, char **argv) {
     }
     if (rc == CONTINUE) {
         rc = read_file(o.image, &bytes, &size);
+    }
+    if (rc == CONTINUE) {
+        rc = map_bound_registers(o.image, bytes, size);
     }
     if (rc == CONTINUE) {
         char error[256];

@@ -229,6 +229,7 @@ class Runner:
 
 _DTYPES = {1: "int", 2: "float", 3: "bool"}
 _SYM_INPUT, _SYM_OUTPUT = 1, 2
+_SYM_BOUND = 16 | 32  # CP_SYM_BOUND_INPUT | CP_SYM_BOUND_OUTPUT (copapy/image.h)
 _API_VERSION = 3
 _libraries: Dict[str, Any] = {}
 
@@ -345,6 +346,8 @@ class InProcessRunner(Runner):
         name_p, off, dt, fl = ctypes.c_char_p(), ctypes.c_uint32(), ctypes.c_uint(), ctypes.c_uint()
         for i in range(lib.cp_host_symbol_count(handle)):
             lib.cp_host_symbol(handle, i, ctypes.byref(name_p), ctypes.byref(off), ctypes.byref(dt), ctypes.byref(fl))
+            if fl.value & _SYM_BOUND:
+                continue  # a device register (Target does not run such images), not a slot
             self.symbols[(name_p.value or b"").decode()] = (off.value, _DTYPES[dt.value], fl.value)
 
     def code_range(self) -> Tuple[int, int]:
