@@ -26,7 +26,9 @@ rate = cp.state(0.0, name="rate")     # filtered counter increase per period
 # Modular on purpose: a wrapping counter's difference is right across the
 # wrap (copapy-cc's range analysis warns that it may wrap: it does).
 delta = counter - last
-filtered = rate + 0.125 * (delta - rate)
+# The first period has no previous counter value, the second starts the
+# filter at its increase, later ones follow it with gain 1/8.
+filtered = cp.iif(period == 0, 0.0, cp.iif(period == 1, delta * 1.0, rate + 0.125 * (delta - rate)))
 rate.next(filtered)
 last.next(counter)
 period.next(period + 1)
