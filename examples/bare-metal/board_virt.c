@@ -1,8 +1,9 @@
 /*
  * The realtime example on QEMU's RISC-V virt machine (RV32IMAFC): the
  * CLINT's machine timer (mtime, 10 MHz) interrupts at the period, mcycle is
- * the cycle counter, and a period overran if mtime has passed the next
- * deadline when it ends. The 16550 UART's data register is at 0x1000_0000.
+ * the cycle counter (QEMU 7.2 derives it from its virtual clock: under
+ * -icount shift=N it advances 2^N per instruction), and a period overran if
+ * mtime has passed the next deadline when it ends. The 16550 UART's data register is at 0x1000_0000.
  */
 #include "board.h"
 
