@@ -124,9 +124,16 @@ def main():
     text = Path(a.readme).read_text()
     lines = text.splitlines()
     # What the transcripts build in the build tree starts afresh (a CMake
-    # cache would keep the toolchain file of an earlier run).
-    for made in sorted(set(re.findall(r"(?:-B |--prefix |BUILD=)build/([\w.-]+)", text))):
-        shutil.rmtree(build / made, ignore_errors=True)
+    # cache would keep the toolchain file of an earlier run) and is removed
+    # afterwards: its cache names this scratch directory as the source, so a
+    # reader typing the same commands in the checkout would meet it.
+    made_dirs = [build / m for m in sorted(set(re.findall(r"(?:-B |--prefix |BUILD=)build/([\w.-]+)", text)))]
+
+    def clear_made() -> None:
+        for d in made_dirs:
+            shutil.rmtree(d, ignore_errors=True)
+
+    clear_made()
     count = 0
     for lineno, marker_cmd, block in blocks(lines):
         steps = [(marker_cmd, block)] if marker_cmd else session(block)
@@ -147,6 +154,7 @@ def main():
                 check(f"README.md:{lineno}: `{short}` succeeds", rc == 0,
                       f"exit status {rc}\n" + "\n".join(actual[-30:]))
     check(f"the README has transcripts ({count} commands)", count >= 10)
+    clear_made()
 
     # The target table: | `name` (`alias`, `alias`) | ...
     table = json.loads(subprocess.run([build / "bin/copapy-cc", "targets", "--json"], capture_output=True,
