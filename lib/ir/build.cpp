@@ -283,9 +283,8 @@ private:
     // an op's stencil has operands of one class).
     uint32_t push_io(Op op, Kind k, uint32_t value, const Binding& b, uint32_t dag_node) {
         const uint32_t addr = constant(k, static_cast<uint32_t>(b.address), dag_node);
-        IrNode n{op, k, 1, {addr}, 0, kNone, dag_node};
-        if (value != kNone) n = IrNode{op, k, 2, {value, addr}, 0, kNone, dag_node};
-        push(n);
+        push(value == kNone ? IrNode{op, k, 1, {addr}, 0, kNone, dag_node}
+                            : IrNode{op, k, 2, {value, addr}, 0, kNone, dag_node});
         return static_cast<uint32_t>(ir_.nodes.size() - 1);
     }
 

@@ -121,8 +121,8 @@ struct options {
     const char *image;
     struct setting *sets;
     size_t set_count;
-    struct coparun_register *regs; /* the pokes, then (from peek_first) the peeks */
-    size_t poke_count, peek_count, reg_capacity;
+    struct coparun_register *pokes, *peeks; /* in the order given */
+    size_t poke_count, peek_count;
     unsigned long long repeat;
     int repeat_given;
     int time;
@@ -237,14 +237,14 @@ static int parse_args(int argc, char **argv, struct options *o) {
             o->sets[o->set_count].value = eq + 1;
             ++o->set_count;
         } else if (!missing && (v = option_value(argc, argv, &i, "--poke", &missing)) != NULL) {
-            struct coparun_register *r = &o->regs[o->poke_count++];
+            struct coparun_register *r = &o->pokes[o->poke_count++];
             if (!coparun_parse_register(v, r, 1)) {
                 return usage_error("--poke expects ADDR:WIDTH=VALUE (WIDTH 8, 16 or 32, ADDR aligned to it, VALUE "
                                    "fitting it), got '%.*s%s'", COPARUN_SHOWN(v));
             }
             r->arg = v;
         } else if (!missing && (v = option_value(argc, argv, &i, "--peek", &missing)) != NULL) {
-            struct coparun_register *r = &o->regs[o->reg_capacity - 1 - o->peek_count++]; /* peeks fill from the end */
+            struct coparun_register *r = &o->peeks[o->peek_count++];
             if (!coparun_parse_register(v, r, 0)) {
                 return usage_error("--peek expects ADDR:WIDTH (WIDTH 8, 16 or 32, ADDR aligned to it), got '%.*s%s'",
                                    COPARUN_SHOWN(v));
@@ -313,50 +313,38 @@ static int read_file(const char *path, uint8_t **bytes, size_t *size) {
 
 /* ---- Inputs ------------------------------------------------------------- */
 
-/* The symbol called name[0..len), or -1. */
-static long find_symbol(const cp_host_image *h, const char *name, size_t len, unsigned *dtype, unsigned *flags,
-                        uint32_t *offset) {
+/* The first symbol called name[0..len) with one of the flags in `want`
+ * (an input or output, a bound one, ...), or -1. */
+static long find_symbol(const cp_host_image *h, const char *name, size_t len, unsigned want, unsigned *dtype,
+                        unsigned *flags, uint32_t *offset) {
     const uint32_t n = cp_host_symbol_count(h);
     uint32_t i;
     for (i = 0; i < n; ++i) {
         const char *s;
-        if (cp_host_symbol(h, i, &s, offset, dtype, flags) == 0 && strncmp(s, name, len) == 0 && s[len] == '\0') {
+        if (cp_host_symbol(h, i, &s, offset, dtype, flags) == 0 && (*flags & want) && strncmp(s, name, len) == 0 &&
+            s[len] == '\0') {
             return (long)i;
         }
     }
     return -1;
 }
 
-/* Is `name` (len bytes) a bound input of the image? Then *address is its register's. */
-static int bound_register(const cp_host_image *h, const char *name, size_t len, uint32_t *address) {
-    const uint32_t n = cp_host_symbol_count(h);
-    uint32_t i;
-    for (i = 0; i < n; ++i) {
-        const char *s;
-        unsigned dtype, flags;
-        if (cp_host_symbol(h, i, &s, address, &dtype, &flags) == 0 && (flags & CP_SYM_BOUND_INPUT) &&
-            strncmp(s, name, len) == 0 && s[len] == '\0') {
-            return 1;
-        }
-    }
-    return 0;
-}
-
 static int apply_setting(const char *file, cp_host_image *h, const struct setting *s) {
     unsigned dtype, flags;
     uint32_t offset, bits = 0;
     int parsed;
-    const long index = find_symbol(h, s->arg, s->name_len, &dtype, &flags, &offset);
-    if (index < 0) {
-        return file_error(file, "--set %.*s%s: no input named '%.*s%s'", COPARUN_SHOWN(s->arg),
-                          COPARUN_SHOWN_N(s->arg, s->name_len));
-    }
-    if (!(flags & CP_SYM_INPUT)) {
+    const long index = find_symbol(h, s->arg, s->name_len, CP_SYM_INPUT | CP_SYM_OUTPUT, &dtype, &flags, &offset);
+    if (index < 0 || !(flags & CP_SYM_INPUT)) {
+        unsigned bound_dtype, bound_flags;
         uint32_t address;
-        if (bound_register(h, s->arg, s->name_len, &address)) {
+        if (find_symbol(h, s->arg, s->name_len, CP_SYM_BOUND_INPUT, &bound_dtype, &bound_flags, &address) >= 0) {
             return file_error(file, "--set %.*s%s: '%.*s%s' is bound to the device register at %#lx (write that with "
                               "--poke)", COPARUN_SHOWN(s->arg), COPARUN_SHOWN_N(s->arg, s->name_len),
                               (unsigned long)address);
+        }
+        if (index < 0) {
+            return file_error(file, "--set %.*s%s: no input named '%.*s%s'", COPARUN_SHOWN(s->arg),
+                              COPARUN_SHOWN_N(s->arg, s->name_len));
         }
         return file_error(file, "--set %.*s%s: '%.*s%s' is not an input (it is an output)", COPARUN_SHOWN(s->arg),
                           COPARUN_SHOWN_N(s->arg, s->name_len));
@@ -388,11 +376,11 @@ static int apply_setting(const char *file, cp_host_image *h, const struct settin
 static int setup_registers(const char *file, struct options *o) {
     char error[160];
     size_t i;
-    if (coparun_map_registers(o->regs, o->poke_count, error, sizeof error) != 0 ||
-        coparun_map_registers(o->regs + o->reg_capacity - o->peek_count, o->peek_count, error, sizeof error) != 0) {
+    if (coparun_map_registers(o->pokes, o->poke_count, error, sizeof error) != 0 ||
+        coparun_map_registers(o->peeks, o->peek_count, error, sizeof error) != 0) {
         return file_error(file, "%s", error);
     }
-    for (i = 0; i < o->poke_count; ++i) coparun_poke(&o->regs[i]);
+    for (i = 0; i < o->poke_count; ++i) coparun_poke(&o->pokes[i]);
     return CONTINUE;
 }
 
@@ -444,8 +432,8 @@ static int print_outputs(const char *file, const cp_host_image *h, const struct 
         coparun_print_value(stdout, dtype, cp_read_u32(data + offset), 1);
         sep = ", ";
     }
-    for (i = 0; i < o->peek_count; ++i) { /* in the order given (they fill o->regs from its end) */
-        const struct coparun_register *r = &o->regs[o->reg_capacity - 1 - i];
+    for (i = 0; i < o->peek_count; ++i) {
+        const struct coparun_register *r = &o->peeks[i];
         printf("%s\"@%s\": %lu", sep, r->arg, (unsigned long)coparun_peek(r));
         sep = ", ";
     }
@@ -538,9 +526,9 @@ int main(int argc, char **argv) {
     }
     memset(&o, 0, sizeof o);
     o.sets = calloc((size_t)(argc > 0 ? argc : 1), sizeof *o.sets); /* at most one per argument */
-    o.reg_capacity = (size_t)(argc > 0 ? argc : 1);
-    o.regs = calloc(o.reg_capacity, sizeof *o.regs);
-    if (o.sets == NULL || o.regs == NULL) {
+    o.pokes = calloc((size_t)(argc > 0 ? argc : 1), sizeof *o.pokes); /* the same bound */
+    o.peeks = calloc((size_t)(argc > 0 ? argc : 1), sizeof *o.peeks);
+    if (o.sets == NULL || o.pokes == NULL || o.peeks == NULL) {
         fputs("coparun: error: out of memory\n", stderr);
         return EXIT_BAD_INPUT;
     }
@@ -570,7 +558,8 @@ int main(int argc, char **argv) {
     }
     cp_host_free(h);
     free(o.sets);
-    free(o.regs);
+    free(o.pokes);
+    free(o.peeks);
     free(response_argv);
     free(response);
     return rc;
