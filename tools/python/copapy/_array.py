@@ -25,6 +25,14 @@ operations and give the same float32 results):
 Elementwise application is the hot path of tracing: operands of equal shape
 are zipped directly, and a scalar operand is repeated without building a
 broadcast copy.
+
+Containers of BLOCK_MIN or more elements whose elements are all values of
+one type go further: an elementwise operation, a dot product or a sum over
+them is recorded as one block (_block.py) instead of a node per element,
+and the result container holds the block instead of its elements
+(`_block`); its `values` are made when first read. The nodes are the same
+as the elementwise path makes, in the same order of evaluation; only the
+export numbers them block by block.
 """
 from __future__ import annotations
 
@@ -34,6 +42,7 @@ import operator
 import threading
 from typing import Any, Callable, Dict, Iterable, Iterator, List, Optional, Sequence, Tuple, Type, TypeVar, Generic
 
+from ._block import Block, Chain, Column, Run, column_node, column_slice
 from ._loc import here, pinned_location
 from ._value import Node, Scalar, _wrap, cast_node, is_scalar, make, operand_node, result_dtype, value
 
@@ -352,6 +361,101 @@ _PYOPS: Dict[str, Callable[[Any, Any], Any]] = {
     "or": operator.or_, "xor": operator.xor, "lshift": operator.lshift, "rshift": operator.rshift}
 ELEMENT_OPS: Dict[str, Callable[[Any, Any], Any]] = {op: _scalar_op(op, fn) for op, fn in _PYOPS.items()}
 _ELEMENT_FNS = frozenset(ELEMENT_OPS.values())
+_OP_OF_FN = {fn: op for op, fn in ELEMENT_OPS.items()}
+
+
+# ---- Blocks ------------------------------------------------------------------
+
+BLOCK_MIN = 16  # smaller containers make their nodes one by one
+# The element operations whose result type depends on the operand types only
+# (pow's depends on the exponent's value), so that one block has one type.
+_BLOCK_OPS = frozenset(ELEMENT_OPS) - {"pow"}
+_node_of = operator.attrgetter("_node")
+_dtype_of = operator.attrgetter("dtype")
+# A node of each type, to ask result_dtype for a block's type.
+_PROBES = {d: Node("probe", d) for d in ("bool", "int", "float")}
+
+
+def _column_of(x: "ArrayBase[Any]") -> Optional[Tuple[Column, str]]:
+    """The column of a container's elements (see _block.py) and their common
+    type, or None if an element is a Python number or the types differ."""
+    block = x._block
+    if block is not None:
+        return Run(block, 0), block.dtype
+    vals = x.values
+    known = x._column
+    if known is not None and known[0] is vals:
+        return known[1]
+    # Kept on the container, for these elements: the blocks of every
+    # operation on it then share one list, which the exporter turns into
+    # ids once.
+    column: Optional[Tuple[Column, str]] = None
+    if set(map(type, vals)) == _JUST_VALUE:
+        nodes = list(map(_node_of, vals))
+        dtypes = set(map(_dtype_of, nodes))
+        if len(dtypes) == 1:
+            column = (nodes, dtypes.pop())
+    x._column = (vals, column)
+    return column
+
+
+def _operand_column(x: Any, n: int) -> Optional[Tuple[Column, str]]:
+    """The column of an elementwise operand: a container of n elements, a
+    value or a Python number (one node for all elements); None where the
+    elementwise path must be taken."""
+    if isinstance(x, ArrayBase):
+        return _column_of(x) if len(x.shape) and size_of(x.shape) == n else None
+    node = operand_node(x)
+    return node, node.dtype
+
+
+def _block_apply(op: str, operands: Sequence[Any], cls: Type["ArrayBase[Any]"], shape: Shape) -> Optional[Any]:
+    """`op` over operands (containers of `shape`, values, numbers) as one
+    block, in a container of class `cls`; None if some operand is not a
+    column (see _operand_column), and then nothing has been made."""
+    n = size_of(shape)
+    columns = []
+    dtypes = []
+    for x in operands:
+        c = _operand_column(x, n)
+        if c is None:
+            return None
+        columns.append(c[0])
+        dtypes.append(c[1])
+    dtype = result_dtype(op, tuple(_PROBES[d] for d in dtypes))
+    return cls._make_block(Block(op, dtype, n, tuple(columns), here()), shape)
+
+
+def _block_sum(column: Column, dtype: str, n: int, loc: int) -> Node:
+    """The node of the sum of a column's n elements, left to right: a block
+    of n - 1 additions, each adding to the one before (the first element for n = 1)."""
+    first = column_node(column, 0)
+    if n == 1:
+        return first  # type: ignore[return-value]
+    total = Block("add", dtype, n - 1, (Chain(first), column_slice(column, 1, n)), loc)  # type: ignore[arg-type]
+    return total.elem(n - 2)
+
+
+def _block_dot(a: Column, b: Column, dtypes: Tuple[str, str], n: int, loc: int) -> Node:
+    """The node of sum(a[j] * b[j]) over n >= 1 elements, as dot_values builds it."""
+    dtype = result_dtype("mul", (_PROBES[dtypes[0]], _PROBES[dtypes[1]]))
+    products = Block("mul", dtype, n, (a, b), loc)
+    return _block_sum(Run(products, 0), dtype, n, loc)
+
+
+def dot_arrays(a: "ArrayBase[Any]", b: "ArrayBase[Any]", rows: int = 1) -> Optional[List[Any]]:
+    """For `rows` rows of a (each as long as b, b 1-d): the dot product of
+    each with b, as blocks; None if a or b is not a column (dot_values then)."""
+    k = size_of(b.shape)
+    if k < BLOCK_MIN:
+        return None
+    ca = _column_of(a)
+    cb = _column_of(b) if ca is not None else None
+    if ca is None or cb is None:
+        return None
+    loc = here()
+    return [_wrap(_block_dot(column_slice(ca[0], i * k, (i + 1) * k), cb[0], (ca[1], cb[1]), k, loc))
+            for i in range(rows)]
 
 
 class ArrayBase(Generic[T]):
@@ -361,11 +465,35 @@ class ArrayBase(Generic[T]):
     kinds meet in an elementwise operation: the higher rank) and `_accepts`
     (which shapes the class can hold).
     """
-    __slots__ = ("values", "shape")
+    __slots__ = ("values", "shape", "_block", "_column")
     values: Tuple[Any, ...]
     shape: Shape
+    _block: Optional[Block]  # the block holding the elements, if one does (module docstring)
+    _column: Any  # (values, what _column_of found for them) of a container without a block
     _rank = 0
     _promotes = True  # whether elements are converted to one type when made
+
+    def __getattr__(self, name: str) -> Any:
+        # Called only for slots not set: `_block` and `_column` of a
+        # container made from its elements, and `values` of one made from a
+        # block (made now).
+        if name == "_block" or name == "_column":
+            return None
+        if name == "values":
+            block = self._block
+            if block is not None:
+                with paused_gc(block.n):
+                    values = self.values = tuple(map(_wrap, map(block.elem, range(block.n))))
+                return values
+        raise AttributeError(f"{type(self).__name__!r} object has no attribute {name!r}")
+
+    @classmethod
+    def _make_block(cls: Type[A], block: Block, shape: Shape) -> A:
+        """A new container of this class holding the elements of `block`."""
+        obj = object.__new__(cls)
+        obj._block = block
+        obj.shape = shape
+        return obj
 
     @classmethod
     def _make(cls: Type[A], values: Sequence[Any], shape: Shape) -> A:
@@ -395,12 +523,13 @@ class ArrayBase(Generic[T]):
     @property
     def size(self) -> Size:
         """Number of elements (callable too: `t.size()`)."""
-        return Size(len(self.values))
+        return Size(size_of(self.shape))
 
     @property
     def dtype(self) -> str:
         """The elements' common type: "float", "int" or "bool"."""
-        return element_dtype(self.values)
+        block = self._block
+        return block.dtype if block is not None else element_dtype(self.values)
 
     def __len__(self) -> int:
         if not self.shape:
@@ -447,6 +576,11 @@ class ArrayBase(Generic[T]):
     def _binary(self, op: str, other: Any, reflected: bool) -> Any:
         """self op other elementwise (other op self when reflected), broadcasting."""
         fn = ELEMENT_OPS[op]
+        if op in _BLOCK_OPS and size_of(self.shape) >= BLOCK_MIN and self.shape and \
+                (isinstance(other, value) or type(other) in (float, int, bool)):
+            made = _block_apply(op, (other, self) if reflected else (self, other), type(self), self.shape)
+            if made is not None:
+                return made
         if isinstance(other, value):
             with paused_gc(len(self.values)), pinned_location():
                 if reflected:
@@ -654,8 +788,12 @@ class ArrayBase(Generic[T]):
             if {normalize_axis(a, len(self.shape)) for a in axes} == set(range(len(self.shape))):
                 axis = None  # every axis: the same as no axis (mixed_sum), as the original
         if axis is None:
-            with paused_gc(len(self.values)):
-                total = mixed_sum(self.values)  # looks its location up once
+            column = _column_of(self) if size_of(self.shape) >= BLOCK_MIN else None
+            if column is not None:
+                total = _wrap(_block_sum(column[0], column[1], size_of(self.shape), here()))
+            else:
+                with paused_gc(len(self.values)):
+                    total = mixed_sum(self.values)  # looks its location up once
             if keepdims:
                 from ._tensor import tensor
                 return tensor._make([total], (1,) * len(self.shape))
@@ -739,6 +877,11 @@ def apply(fn: Callable[..., Any], operands: Sequence[Any], prefer: Optional[Type
         else:
             columns.append((x,) * n)
     cls = _container_for(shape, cls)
+    op = _OP_OF_FN.get(fn)
+    if op in _BLOCK_OPS and n >= BLOCK_MIN and shape and all(a.shape == shape for a in arrays):
+        made = _block_apply(op, operands, cls, shape)  # type: ignore[arg-type]
+        if made is not None:
+            return made
     if fn in _ELEMENT_FNS:  # no user code: the collector can pause, and every node is made on one line
         with paused_gc(n), pinned_location():
             return cls._make([fn(*args) for args in zip(*columns)], shape)

@@ -10,7 +10,7 @@ import struct
 from itertools import repeat
 from typing import Any, List
 
-__all__ = ["encode", "encode_into", "encode_text", "array_head", "map_head", "uint_table"]
+__all__ = ["encode", "encode_into", "encode_text", "array_head", "map_head", "uint_table", "pack_u32"]
 
 # Major types (the top three bits of the initial byte).
 _UINT, _NINT, _TEXT, _ARRAY, _MAP = 0, 1, 3, 4, 5
@@ -85,6 +85,7 @@ def encode(obj: Any) -> bytes:
 _uint_cache: List[bytes] = []  # the encodings of 0 .. 65535, made on first use (about 2.4 MB)
 _U16 = struct.Struct(">BH").pack  # the initial byte and a 16-bit argument, in one bytes object
 _U32 = struct.Struct(">BI").pack
+pack_u32 = _U32  # pack_u32(0x1A, n): the encoding of an unsigned integer n in four bytes
 
 
 def uint_table(n: int) -> List[bytes]:

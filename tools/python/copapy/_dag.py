@@ -12,12 +12,16 @@ import math
 import operator
 import os
 import struct
-from typing import Any, Dict, Iterable, Iterator, List, Optional, Sequence, Set, Tuple, Union
+import sys
+from array import array
+from itertools import chain, repeat
+from typing import Any, Callable, Dict, Iterable, Iterator, List, Optional, Sequence, Set, Tuple, Union
 
 from . import _cbor
-from ._array import ArrayBase
+from ._array import BULK_SIZE, ArrayBase, paused_gc
+from ._block import Block, BlockElem, Chain, Run
 from ._loc import LOCATIONS, file_table
-from ._value import GRAD_MADE, Node, check_name, is_scalar, operand_node
+from ._value import GRAD_MADE, Leaf, Node, check_name, is_scalar, operand_node
 
 __all__ = ["Dag", "export", "flatten"]
 
@@ -32,6 +36,7 @@ NAMED_LEAVES = ("input", "state")  # leaves with a name the host writes and read
 PathLike = Union[str, "os.PathLike[str]"]
 _op_of = operator.attrgetter("op")
 _loc_of = operator.attrgetter("loc")
+_mark_of = operator.attrgetter("mark")
 _DOUBLE = struct.Struct(">d")
 _CHUNK = 4096  # nodes per joined chunk of a document
 
@@ -57,13 +62,21 @@ class _Numbering:
     `mark`, so that "already numbered?" (mark >= base) and "what is its id?"
     (mark - base) are attribute reads instead of dictionary lookups.
 
+    order:  what it numbered, in id order: nodes, and blocks (_block.py),
+            whose elements take consecutive ids
+    count:  the number of ids given (more than len(order) with blocks)
     leaves: the numbered nodes without operands, in id order
     """
 
     def __init__(self) -> None:
         self.base = _new_base()
-        self.order: List[Node] = []
+        self.order: List[Union[Node, Block]] = []
+        self.count = 0
         self.leaves: List[Node] = []
+        # id() of the list columns whose nodes were pushed: they are numbered
+        # before anything that comes up later (the lists are the blocks'
+        # and live as long as this numbering is used).
+        self.lists: Set[int] = set()
 
     def extend(self, roots: Iterable[Node]) -> None:
         """Numbers every node reachable from `roots` that is not numbered yet,
@@ -81,13 +94,36 @@ class _Numbering:
         order = self.order
         number = order.append
         leaf = self.leaves.append
-        mark = base + len(order)  # the next node's mark
-        stack: List[Node] = list(roots)
+        mark = base + self.count  # the next node's mark
+        stack: List[Any] = list(roots)
         stack.reverse()  # the first root on top
         pop = stack.pop
         push = stack.append
+        pushed = self.lists
         while stack:
             node = pop()
+            cls = node.__class__
+            if cls is not Node and cls is not Leaf:
+                # A block's elements are numbered together, after everything
+                # the block's columns take elements from: the block is pushed
+                # back as (block,) under its dependencies, and numbered when
+                # that entry comes up again (all of them numbered by then).
+                if cls is BlockElem:
+                    if node.mark < base:
+                        push(node.block)
+                elif cls is Block:
+                    if node.mark < base:
+                        push((node,))
+                        deps = [d for d in node.dependencies(pushed) if d.mark < base]
+                        deps.reverse()
+                        stack.extend(deps)
+                else:
+                    block = node[0]
+                    if block.mark < base:
+                        block.mark = mark
+                        mark += block.n
+                        number(block)
+                continue
             if node.mark >= base:  # numbered already (reached through another parent, or a root twice)
                 continue
             while True:
@@ -96,6 +132,10 @@ class _Numbering:
                 if len(args) == 2:
                     a0, a1 = args
                     if a0.mark < base:
+                        if a0.__class__ is BlockElem:
+                            push(node)  # looked at again once a0's block is numbered
+                            push(a0.block)
+                            break
                         if a0.args:
                             push(node)  # looked at again once a0 is numbered
                             node = a0
@@ -105,6 +145,10 @@ class _Numbering:
                         number(a0)
                         leaf(a0)
                     if a1.mark < base:
+                        if a1.__class__ is BlockElem:
+                            push(node)
+                            push(a1.block)
+                            break
                         if a1.args:
                             push(node)
                             node = a1
@@ -117,7 +161,7 @@ class _Numbering:
                     pending = None
                     for a in args:
                         if a.mark < base:
-                            if a.args:
+                            if a.__class__ is BlockElem or a.args:
                                 pending = a
                                 break
                             a.mark = mark
@@ -126,6 +170,9 @@ class _Numbering:
                             leaf(a)
                     if pending is not None:
                         push(node)
+                        if pending.__class__ is BlockElem:
+                            push(pending.block)
+                            break
                         node = pending
                         continue
                 else:
@@ -134,14 +181,26 @@ class _Numbering:
                 mark += 1
                 number(node)
                 break
+        self.count = mark - base
         _next_mark[0] = mark
+
+
+def _flat(order: Iterable[Union[Node, Block]]) -> List[Node]:
+    """The nodes of a numbering's order, a block's elements in its place."""
+    nodes: List[Node] = []
+    for item in order:
+        if item.__class__ is Block:
+            nodes.extend(map(item.elem, range(item.n)))  # type: ignore[union-attr]
+        else:
+            nodes.append(item)  # type: ignore[arg-type]
+    return nodes
 
 
 def topological_order(roots: Iterable[Node]) -> List[Node]:
     """Every node reachable from `roots`, each after its operands (see _Numbering)."""
     numbering = _Numbering()
     numbering.extend(roots)
-    return numbering.order
+    return _flat(numbering.order)
 
 
 class _Ids:
@@ -152,11 +211,11 @@ class _Ids:
         self._dag = dag
 
     def __contains__(self, node: object) -> bool:
-        return isinstance(node, Node) and 0 <= node.mark - self._dag.base < len(self._dag.nodes)
+        return isinstance(node, Node) and 0 <= node.mark - self._dag.base < self._dag.count
 
     def __getitem__(self, node: Node) -> int:
         i = node.mark - self._dag.base
-        if not 0 <= i < len(self._dag.nodes):
+        if not 0 <= i < self._dag.count:
             raise KeyError(node)
         return i
 
@@ -173,8 +232,12 @@ def _fresh(base: str, taken: Set[str]) -> str:
 class Dag:
     """A traced program, numbered and named, ready to be written.
 
-    nodes:   every node the outputs depend on, in topological order; the id of
-             nodes[i] is i
+    items:   every node the outputs depend on, in topological order, the
+             elements of a block (_block.py) as the block: ids are given
+             in this order, a block's elements taking consecutive ones
+    count:   the number of nodes (ids 0 .. count-1)
+    nodes:   the nodes one by one (a block's elements made as objects): the
+             id of nodes[i] is i
     version: the DAG format version the document needs (1, 2 or 3)
     files:   the source file table (version 3), [] without locations
     locs:    location index (_loc.LOCATIONS) -> (file index, line) of the
@@ -189,6 +252,13 @@ class Dag:
         """`outputs` lists (name, node); a None name means: the input's name
         for an input, else an automatic "out_<id>". `locations` says whether
         the document records where each node was made (version 3)."""
+        # Numbering and writing make objects by the million but no garbage
+        # cycles; with the cyclic collector running, its passes over the
+        # whole traced graph took half the time (see paused_gc).
+        with paused_gc(BULK_SIZE):
+            self._build(outputs, locations)
+
+    def _build(self, outputs: Sequence[Tuple[Optional[str], Node]], locations: bool) -> None:
         # The new values of states are roots too, and may reach further states.
         numbering = _Numbering()
         numbering.extend(node for _, node in outputs)
@@ -210,16 +280,17 @@ class Dag:
                         missing.append(n.update)
             checked = len(all_leaves)
             numbering.extend(missing)
-        nodes = numbering.order
+        items = numbering.order
         # Version 2 for states and grad nodes; grad nodes are looked for (at C
         # speed) only if this process has made any.
-        version2 = any(n.op == "state" for n in leaves) or (GRAD_MADE[0] and "grad" in map(_op_of, nodes))
-        self.nodes = nodes
+        version2 = any(n.op == "state" for n in leaves) or (GRAD_MADE[0] and "grad" in map(_op_of, items))
+        self.items = items
+        self.count = numbering.count
         self.base = numbering.base
         self.ids = _Ids(self)
         if locations:
             # The distinct locations in node order (at C speed), numbered by first use.
-            self.files, self.locs = file_table(dict.fromkeys(map(_loc_of, nodes)))
+            self.files, self.locs = file_table(dict.fromkeys(map(_loc_of, items)))
         else:
             self.files, self.locs = [], {}
         ranged = any(n.range is not None for n in leaves)
@@ -240,13 +311,22 @@ class Dag:
                 user_inputs[n.name] = n.mark - self.base
                 self.names[n] = n.name
         self._taken.update(user_inputs)
-        for n in leaves:
-            if n.name is None:
-                self.names[n] = _fresh(f"{'in' if n.op == 'input' else 'state'}_{n.mark - self.base}", self._taken)
+        unnamed = [n for n in leaves if n.name is None]
+        automatic = [f"{'in' if n.op == 'input' else 'state'}_{n.mark - self.base}" for n in unnamed]
+        if self._taken.isdisjoint(automatic):  # the common case, in bulk (the names differ by their ids)
+            self.names.update(zip(unnamed, automatic))
+            self._taken.update(automatic)
+        else:
+            for n, name in zip(unnamed, automatic):
+                self.names[n] = _fresh(name, self._taken)
         self._inputs_by_name = {name: n for n, name in self.names.items()}
 
         for name, node in outputs:
             self.add_output(name, node)
+
+    @property
+    def nodes(self) -> List[Node]:
+        return _flat(self.items)
 
     def add_output(self, name: Optional[str], node: Node) -> None:
         """Adds an output (see __init__ for automatic names). A node that is
@@ -279,9 +359,11 @@ class Dag:
         if _latest_base[0] == self.base:
             return
         base = self.base = _new_base()
-        for i, n in enumerate(self.nodes):
-            n.mark = base + i
-        _next_mark[0] = base + len(self.nodes)
+        mark = base
+        for item in self.items:
+            item.mark = mark
+            mark += item.n if item.__class__ is Block else 1  # type: ignore[union-attr]
+        _next_mark[0] = mark
 
     def json_lines(self) -> Iterator[str]:
         """The JSON document, one node or output per line."""
@@ -301,11 +383,18 @@ class Dag:
         heads: Dict[str, Dict[str, str]] = {}
         # The decimal text of every id, made at C speed: a list lookup per id
         # and argument instead of formatting an int (measured: callgrind).
-        txt = list(map(str, range(len(self.nodes))))
-        nodes = self.nodes
+        txt = list(map(str, range(self.count)))
+        items = self.items
+        i = 0  # the next node's id
         # Joined per chunk of nodes, so that only one chunk's lines are alive at a time.
-        for start in range(0, len(nodes), _CHUNK):
-            for t, n in zip(txt[start:start + _CHUNK], nodes[start:start + _CHUNK]):
+        for start in range(0, len(items), _CHUNK):
+            for n in items[start:start + _CHUNK]:
+                if n.__class__ is Block:
+                    add(_block_json(n, txt, base, lt))  # type: ignore[arg-type]
+                    i += n.n  # type: ignore[union-attr]
+                    continue
+                t = txt[i]
+                i += 1
                 args = n.args
                 if args:
                     # Keyed by the op and dtype strings (interned: cheap to
@@ -330,7 +419,7 @@ class Dag:
                 else:
                     add(f'  {{"id": {t}, "op": "{n.op}", "dtype": "{n.dtype}", '
                         f'"value": {_json_value(n)}{lt[n.loc]}}},\n')
-            if start + _CHUNK >= len(nodes):
+            if start + _CHUNK >= len(items):
                 lines[-1] = lines[-1][:-2] + "\n"  # no comma after the last node
             yield "".join(lines)
             lines.clear()
@@ -362,6 +451,11 @@ class Dag:
 
     def cbor(self) -> bytes:
         """The same document as json_lines(), CBOR-encoded."""
+        return b"".join(self.cbor_chunks())
+
+    def cbor_chunks(self) -> List[Union[bytes, bytearray]]:
+        """cbor() in pieces, to be written one after the other (a block's
+        records stay one piece: joining would copy them once more)."""
         self._renumber()
         base = self.base
         enc = _cbor.encode
@@ -381,8 +475,13 @@ class Dag:
             out += text("files")
             _cbor.encode_into(out, self.files)
         out += text("nodes")
-        out += _cbor.array_head(len(self.nodes))
-        uint = _cbor.uint_table(len(self.nodes))  # every id and argument is below len(nodes)
+        out += _cbor.array_head(self.count)
+        # The encodings of small ids, made once per process; larger ones are
+        # packed where they are written (a table of all would cost more than
+        # the nodes written one by one need when blocks hold most of them).
+        small = min(self.count, 1 << 16)
+        uint = _cbor.uint_table(small)
+        u32 = _cbor.pack_u32
         # By location index: the bytes of the location (b"" for none) and the
         # head of an operation's map, which has one entry more with a location.
         loc_bytes = self._per_location(b"", lambda f, line: text("loc") + _cbor.encode([f, line]))
@@ -396,6 +495,8 @@ class Dag:
         name_key = text("name")
         value_key = text("value")
         float_head = b"\xfb"  # float64, as _cbor writes every float
+        float_value = value_key + float_head
+        text_heads = [_cbor.encode_head(3, k) for k in range(256)]  # of a text of k bytes
         pack_double = _DOUBLE.pack
         encode_text = _cbor.encode_text
         names = self.names
@@ -404,13 +505,25 @@ class Dag:
         # per chunk of nodes first: b"".join keeps a buffer view (80 bytes)
         # per piece while it runs, which in one join over the whole document
         # would take several times the document's size.
-        chunks: List[bytes] = [bytes(out)]
+        chunks: List[Union[bytes, bytearray]] = [bytes(out)]
         parts: List[bytes] = []
         add = parts.append
         extend = parts.extend
-        nodes = self.nodes
-        for start in range(0, len(nodes), _CHUNK):
-            for i, n in enumerate(nodes[start:start + _CHUNK], start):
+        items = self.items
+        records: Optional[_BlockRecords] = None  # made for the first block
+        i = -1  # the id of the node last written
+        for start in range(0, len(items), _CHUNK):
+            for n in items[start:start + _CHUNK]:
+                if n.__class__ is Block:
+                    if records is None:
+                        records = _BlockRecords(self.count, base, text)
+                    if parts:
+                        chunks.append(b"".join(parts))
+                        parts.clear()
+                    chunks.append(records.write(n, loc_bytes[n.loc]))  # type: ignore[arg-type]
+                    i += n.n  # type: ignore[union-attr]
+                    continue
+                i += 1
                 args = n.args
                 if args:
                     # Keyed by the op and dtype strings (interned: cheap to
@@ -425,12 +538,16 @@ class Dag:
                     loc = n.loc
                     if len(args) == 2:
                         a0, a1 = args
-                        extend((op_starts[loc], uint[i], head, uint[a0.mark - base], uint[a1.mark - base],
+                        j0 = a0.mark - base
+                        j1 = a1.mark - base
+                        extend((op_starts[loc], uint[i] if i < small else u32(0x1A, i), head,
+                                uint[j0] if j0 < small else u32(0x1A, j0), uint[j1] if j1 < small else u32(0x1A, j1),
                                 loc_bytes[loc]))
                         continue
-                    extend((op_starts[loc], uint[i], head))
+                    extend((op_starts[loc], uint[i] if i < small else u32(0x1A, i), head))
                     for a in args:
-                        add(uint[a.mark - base])
+                        j0 = a.mark - base
+                        add(uint[j0] if j0 < small else u32(0x1A, j0))
                     add(loc_bytes[loc])
                     continue
                 op = n.op
@@ -442,8 +559,18 @@ class Dag:
                                                                       text(n.dtype))
                 bounds = n.range
                 loc_piece = loc_bytes[n.loc]
+                v = n.value
+                if named and bounds is None and v.__class__ is float and v - v == 0.0:
+                    # The common leaf, an input with a finite float value, in one step.
+                    raw = names[n].encode()
+                    name_head = text_heads[len(raw)] if len(raw) < 256 else _cbor.encode_head(3, len(raw))
+                    extend((leaf_starts[5 + bool(loc_piece)], uint[i] if i < small else u32(0x1A, i), head, name_key,
+                            name_head, raw,
+                            float_value, pack_double(v), loc_piece))
+                    continue
                 # id, op, dtype and value; a name, a range and a location if there are.
-                extend((leaf_starts[4 + named + (bounds is not None) + bool(loc_piece)], uint[i], head))
+                extend((leaf_starts[4 + named + (bounds is not None) + bool(loc_piece)],
+                        uint[i] if i < small else u32(0x1A, i), head))
                 if named:
                     extend((name_key, encode_text(names[n])))  # names are unique: not cached
                 add(value_key)
@@ -455,8 +582,9 @@ class Dag:
                 if bounds is not None:
                     extend((range_key, _cbor.encode([_document_number(n.dtype, b) for b in bounds])))
                 add(loc_piece)
-            chunks.append(b"".join(parts))
-            parts.clear()
+            if parts:
+                chunks.append(b"".join(parts))
+                parts.clear()
         out = bytearray()
         out += text("outputs")
         out += _cbor.array_head(len(self.outputs))
@@ -471,16 +599,119 @@ class Dag:
                 out += text("node")
                 _cbor.encode_into(out, new.mark - base)
         chunks.append(bytes(out))
-        return b"".join(chunks)
+        return chunks
 
     def write(self, path: PathLike) -> None:
         """Writes the DAG to `path`: CBOR if the name ends in .cbor, else JSON."""
-        if os.fspath(path).endswith(".cbor"):
+        cbor = os.fspath(path).endswith(".cbor")
+        with paused_gc(BULK_SIZE):  # see __init__
+            document = self.cbor_chunks() if cbor else "".join(self.json_lines())
+        if cbor:
             with open(path, "wb") as f:
-                f.write(self.cbor())
+                f.writelines(document)
         else:
             with open(path, "w", encoding="utf-8", newline="\n") as f:
-                f.write("".join(self.json_lines()))
+                f.write(document)  # type: ignore[arg-type]
+
+
+def _column_ids(block: Block, column: Any, base: int) -> Iterable[int]:
+    """The ids a column (_block.Column) gives the block's elements, in order."""
+    n = block.n
+    if isinstance(column, Node):
+        return repeat(column.mark - base, n)
+    if column.__class__ is list:
+        return map(operator.sub, map(_mark_of, column), repeat(base, n))
+    if column.__class__ is Run:
+        first = column.block.mark - base + column.start
+        return range(first, first + n)
+    # A Chain: its first node, then the block's own elements but the last.
+    own = block.mark - base
+    return chain((column.first.mark - base,), range(own, own + n - 1))
+
+
+def _block_json(block: Block, txt: List[str], base: int, lt: List[str]) -> str:
+    """The JSON lines of a block's elements (see json_lines)."""
+    own = block.mark - base
+    args = ", ".join(["{}"] * len(block.columns))
+    line = (f'  {{{{"id": {{}}, "op": "{block.op}", "dtype": "{block.dtype}", "args": [{args}]'
+            f'{lt[block.loc]}}}}},\n')
+    columns = [map(txt.__getitem__, _column_ids(block, c, base)) for c in block.columns]
+    return "".join(map(line.format, txt[own:own + block.n], *columns))
+
+
+class _BlockRecords:
+    """Writes blocks' elements as CBOR maps for one document: one record per
+    block with every id written in four bytes (CBOR allows any width),
+    repeated, and each id field then filled in for all elements at once by
+    a strided slice assignment, so the work per element is done by C loops.
+
+    The ids as big-endian words are made once for the whole document: the
+    ids of a block's elements and of a Run or Chain column are slices of
+    them. The words of a list column are kept per list: a container used
+    in several operations gives each of them the same list (_array.py)."""
+
+    def __init__(self, count: int, base: int, text: Callable[[str], bytes]) -> None:
+        self.base = base
+        self.text = text
+        self.words = _u32_words(range(count))
+        self.lists: Dict[int, bytes] = {}  # id() of a list column -> its words
+
+    def column(self, block: Block, column: Any) -> bytes:
+        """The words of the ids a column gives the block's n elements."""
+        n = block.n
+        words = self.words
+        if isinstance(column, Node):
+            i = 4 * (column.mark - self.base)
+            return words[i:i + 4] * n
+        if column.__class__ is list:
+            made = self.lists.get(id(column))
+            if made is None:
+                made = self.lists[id(column)] = _u32_words(
+                    map(operator.sub, map(_mark_of, column), repeat(self.base, n)))
+            return made
+        if column.__class__ is Run:
+            i = 4 * (column.block.mark - self.base + column.start)
+            return words[i:i + 4 * n]
+        i = 4 * (column.first.mark - self.base)
+        own = 4 * (block.mark - self.base)
+        return words[i:i + 4] + words[own:own + 4 * (n - 1)]
+
+    def write(self, block: Block, loc: bytes) -> bytearray:
+        """The maps of the block's elements (`loc`: the bytes of their location entry)."""
+        text = self.text
+        n = block.n
+        head = _cbor.map_head(5 if loc else 4) + text("id")
+        fields = [len(head) + 1]
+        record = bytearray(head + _U32_HEAD)
+        record += text("op") + text(block.op) + text("dtype") + text(block.dtype) + text("args")
+        record += _cbor.array_head(len(block.columns))
+        for _ in block.columns:
+            fields.append(len(record) + 1)
+            record += _U32_HEAD
+        record += loc
+        size = len(record)
+        out = record * n
+        own = 4 * (block.mark - self.base)
+        columns = [self.words[own:own + 4 * n]] + [self.column(block, c) for c in block.columns]
+        for offset, words in zip(fields, columns):
+            for k in range(4):
+                out[offset + k::size] = words[k::4]
+        return out
+
+
+_U32_HEAD = b"\x1a\0\0\0\0"  # a uint in four bytes, whatever its value
+_SWAP = sys.byteorder == "little"  # CBOR's byte order is big-endian
+_WORD = array("I").itemsize
+
+
+def _u32_words(ids: Iterable[int]) -> bytes:
+    """`ids` as big-endian 4-byte words."""
+    if _WORD != 4:  # no 32-bit array type on this platform: the slow way
+        return b"".join(i.to_bytes(4, "big") for i in ids)
+    words = array("I", ids)
+    if _SWAP:
+        words.byteswap()
+    return words.tobytes()
 
 
 def _document_number(dtype: str, v: Union[bool, int, float]) -> Union[bool, int, float, str]:

@@ -20,7 +20,7 @@ from ._array import ArrayBase, nested_to_flat
 from ._dag import Dag, flatten
 from ._runner import (RUNNER_KINDS, InProcessRunner, ProcessRunner, Runner, SemihostRunner, ServeRunner, check_input,
                       format_input, load_runtime_library, parse_output, runtime_search_dirs)
-from ._value import INT_MAX, INT_MIN, Node, alive_values, format_range, node_repr, value
+from ._value import INT_MAX, INT_MIN, Node, alive_nodes, format_range, node_repr, value
 
 __all__ = ["Target", "find_tool", "known_targets", "resolve_target"]
 
@@ -520,9 +520,9 @@ class Target:
                 v = list(v)  # a generator or another iterable, one level deep
             flatten(v, None, items)
         dag = Dag([(None, x._node) for _, x in items if isinstance(x, value)], locations)
-        for av in alive_values():
-            if av._node in dag.ids:
-                dag.add_output(None, av._node)
+        for node in alive_nodes():
+            if node in dag.ids:
+                dag.add_output(None, node)
 
         # New file names per compile: the program compiled before keeps its
         # image until the new one has been built and loaded.

@@ -11,7 +11,7 @@ import functools
 import operator
 from typing import TYPE_CHECKING, Any, Iterable, Iterator, List, Optional, Sequence, Tuple, TypeVar, Union
 
-from ._array import (ELEMENT_OPS, ArrayBase, Shape, _unwrap, dot_values, flat_to_nested, mixed_sum, nested_to_flat,
+from ._array import (ELEMENT_OPS, ArrayBase, Shape, _unwrap, dot_arrays, dot_values, flat_to_nested, mixed_sum, nested_to_flat,
                      normalize_axis, promote, size_of)
 from ._value import NumLike, Scalar, is_scalar, value
 
@@ -253,6 +253,10 @@ def matmul(a: ArrayBase[Any], b: ArrayBase[Any]) -> Any:
     if k != kb:
         raise ValueError(f"matmul: shapes {a.shape} and {b.shape} do not match ({k} != {kb})")
     mul = ELEMENT_OPS["mul"]
+    if b.ndim == 1:  # 1-d @ 1-d, matrix @ vector: blocks where they can be
+        made = dot_arrays(a, b, a.shape[0] if a.ndim == 2 else 1)
+        if made is not None:
+            return made[0] if a.ndim == 1 else tensor._make(made, (a.shape[0],))
     av, bv = a.values, b.values
     if a.ndim == 1 and b.ndim == 1:
         return dot_values(av, bv)

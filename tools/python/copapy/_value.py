@@ -4,7 +4,7 @@ A `value` is the user's handle on one node of the DAG. The node (`Node`) holds
 the operation, its result type and its operands; the handle only points at it.
 Keeping the two apart is what lets `Target.compile` tell values the program
 still refers to (alive handles) from temporaries (collected handles whose
-nodes live on inside the graph); see `alive_values`.
+nodes live on inside the graph); see `alive_nodes`.
 
 The result type of every operation is computed here exactly as
 docs/dag-format.md ("Types and operations") prescribes, because copapy-cc
@@ -30,7 +30,7 @@ from typing import Any, Generic, List, Optional, Tuple, TypeVar, Union, cast, ov
 from ._loc import NO_LOCATION, PINNED, here, location_from
 
 __all__ = ["value", "Node", "Leaf", "new_op", "GRAD_MADE", "node_repr", "f32", "INT_MIN", "INT_MAX", "is_scalar",
-           "operand_node", "make", "alive_values",
+           "operand_node", "make", "alive_nodes",
            "check_name", "declare_range", "format_range", "NumLike", "Scalar", "IntLike", "FloatLike", "BoolLike",
            "cast_node", "dtype_of_type", "state"]
 
@@ -267,14 +267,25 @@ def result_dtype(op: str, args: Tuple[Node, ...]) -> str:
     raise ValueError(f"unknown operation {op!r}")
 
 
-def alive_values() -> List["value[Any]"]:
-    """Every value object that has not been garbage collected yet.
+def alive_nodes() -> List[Node]:
+    """The nodes of every value object that has not been garbage collected
+    yet, and the elements of every block (_block.py) that a container still
+    alive holds: the values a program still refers to.
 
     Found through the garbage collector's list of objects when a program is
     compiled, so that tracing keeps no registry and costs nothing extra per
     value. The order is not meaningful: callers order by DAG id.
     """
-    return [o for o in gc.get_objects() if type(o) is value]
+    from ._array import ArrayBase
+    nodes: List[Node] = []
+    for o in gc.get_objects():
+        if type(o) is value:
+            nodes.append(o._node)
+        elif isinstance(o, ArrayBase):
+            block = o._block
+            if block is not None:
+                nodes.extend(map(block.elem, range(block.n)))
+    return nodes
 
 
 def _wrap(node: Node) -> "value[Any]":

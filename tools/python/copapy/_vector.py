@@ -8,7 +8,7 @@ from __future__ import annotations
 import operator
 from typing import TYPE_CHECKING, Any, Iterable, Optional, Sequence, TypeVar, Union, overload
 
-from ._array import ArrayBase, Shape, _unwrap, dot_values, promote
+from ._array import ArrayBase, Shape, _unwrap, dot_arrays, dot_values, promote
 from ._value import BoolLike, FloatLike, IntLike, NumLike, Scalar, is_scalar, value
 
 __all__ = ["vector", "VecNumLike", "cross", "dot", "distance", "scalar_projection", "vector_projection",
@@ -159,6 +159,10 @@ class vector(ArrayBase[T]):
         """The dot product with a vector (or 1-d sequence) of the same length:
         the sum of the products (see mixed_sum)."""
         if isinstance(other, ArrayBase) and other.ndim == 1:
+            if other.shape == self.shape:
+                made = dot_arrays(self, other)
+                if made is not None:
+                    return made[0]  # type: ignore[no-any-return]
             ov = other.values
         elif isinstance(other, (list, tuple)):
             ov = tuple(other)

@@ -1,0 +1,243 @@
+"""Blocks (tools/python/copapy/_block.py): container operations on
+_array.BLOCK_MIN or more values recorded once instead of a node per element.
+
+A program traced with blocks must be the program traced without them: the
+same operations over the same operands for every output (compared as a
+structure that does not depend on the numbering), the same results when
+compiled and run, and JSON and CBOR files that compile to the same image.
+"""
+import hashlib
+import json
+import os
+import subprocess
+import sys
+import tempfile
+import unittest
+from pathlib import Path
+from typing import Any, Callable, Dict, List, Tuple
+from unittest import mock
+
+REPO = Path(__file__).resolve().parents[2]
+sys.path.insert(0, str(REPO / "tools" / "python"))
+
+import copapy as cp  # noqa: E402
+from copapy import _array, _dag  # noqa: E402
+from copapy._block import Block, BlockElem  # noqa: E402
+
+CC = os.environ.get("COPAPY_CC") or str(REPO / "build" / "bin" / "copapy-cc")
+
+
+def no_blocks() -> Any:
+    return mock.patch.object(_array, "BLOCK_MIN", sys.maxsize)
+
+
+def export_doc(outputs: Dict[str, Any], ext: str = "json") -> Tuple[Dict[str, Any], bytes]:
+    with tempfile.TemporaryDirectory() as d:
+        path = os.path.join(d, "p." + ext)
+        cp.export(path, locations=False, **outputs)
+        data = Path(path).read_bytes()
+    return (json.loads(data) if ext == "json" else {}), data
+
+
+def structure(doc: Dict[str, Any]) -> Tuple[Dict[str, str], int]:
+    """Each output's node as a digest of its structure (op, dtype and the
+    operands' digests; leaves by op, dtype and value, so the test programs
+    give their inputs distinct values), and the number of nodes. Checks on
+    the way that every operand comes before its node."""
+    forms: Dict[int, str] = {}
+    for node in doc["nodes"]:
+        args = node.get("args")
+        if args is not None:
+            for a in args:
+                if a not in forms:
+                    raise AssertionError(f"node {node['id']} has operand {a}, which does not come before it")
+            key = f"{node['op']} {node['dtype']} " + " ".join(forms[a] for a in args)
+        else:
+            key = f"{node['op']} {node['dtype']} {node['value']!r}"
+        forms[node["id"]] = hashlib.blake2b(key.encode(), digest_size=12).hexdigest()
+    return {o["name"]: forms[o["node"]] for o in doc["outputs"]}, len(doc["nodes"])
+
+
+def inputs(n: int, start: float, dtype: Callable[[float], Any] = float) -> Any:
+    return cp.vector([cp.value(dtype(start + i)) for i in range(n)])
+
+
+def elementwise() -> Dict[str, Any]:
+    v, w = inputs(20, 1.0), inputs(20, 100.0)
+    iv, jv = inputs(20, 1000, int), inputs(20, 2000, int)
+    x = cp.value(0.25)
+    k = cp.value(7)
+    out: Dict[str, Any] = dict(
+        add=v + w, rsub=2 - v, rdiv=3.0 / w, mulx=v * x, xdiv=x / v, lt=v < w, ge=w >= 0.5, eq=v == x,
+        floordiv=iv // 3, mod=jv % k, rmod=5 % iv, band=iv & jv, shl=iv << 2, xor=iv ^ 5,
+        mixed=iv + v, intfloat=iv * 0.5, pow=v ** 2, chain=((v + 1) * (w - 2) + v) / (w + 3),
+        bools=(v < w) & (iv > 1005))
+    return out
+
+
+def reductions() -> Dict[str, Any]:
+    v, w = inputs(24, 1.0), inputs(24, 50.0)
+    iv = inputs(24, 300, int)
+    m = cp.tensor([[cp.value(1000.0 + 20 * r + c) for c in range(20)] for r in range(5)])
+    col = inputs(20, 3000.0)
+    return dict(dot=v @ w, dot2=(v + 1) @ (w * 2), sum=v.sum(), isum=(iv * 2).sum(), mean=w.mean(),
+                bench=sum((v + i) @ w for i in range(3)), mv=m @ col, dotint=iv @ v,
+                t=(m * 2.0 + 1.0).sum(), tm=(m - 0.5) * m)
+
+
+def materialized() -> Dict[str, Any]:
+    v = inputs(20, 1.0)
+    w = v * 3.0
+    picked = w[3] * 2 + w[19]
+    again = cp.vector(list(w)) + 1  # a vector of a block's elements, used by a new block
+    sliced = w[2:18] + v[2:18]
+    return dict(picked=picked, again=again, sliced=sliced, s=again.sum())
+
+
+def deep() -> Dict[str, Any]:
+    """Scalars and blocks alternating 1,500 times: exported without recursion."""
+    v = inputs(16, 1.0)
+    x: Any = cp.value(0.5)
+    for _ in range(1500):
+        x = (v * x).sum() * 0.001
+    return dict(x=x)
+
+
+PROGRAMS = {"elementwise": elementwise, "reductions": reductions, "materialized": materialized, "deep": deep}
+
+
+class SameProgram(unittest.TestCase):
+    def test_every_output_is_the_same_operation_over_the_same_operands(self) -> None:
+        for name, program in PROGRAMS.items():
+            with self.subTest(program=name):
+                with_blocks, count = structure(export_doc(program())[0])
+                with no_blocks():
+                    without, count_without = structure(export_doc(program())[0])
+                self.assertEqual(with_blocks, without)
+                self.assertEqual(count, count_without)  # every element of these blocks is used
+
+    def test_blocks_were_made(self) -> None:
+        """The programs above do go through blocks (else the test compares a path with itself)."""
+        v = inputs(20, 1.0)
+        self.assertIsInstance((v + 1)._block, Block)
+        self.assertIsInstance((v @ v)._node, BlockElem)
+        self.assertIsInstance(v.sum()._node, BlockElem)
+        with no_blocks():
+            self.assertIsNone((v + 1)._block)
+            self.assertNotIsInstance((v @ v)._node, BlockElem)
+        small = inputs(_array.BLOCK_MIN - 1, 1.0)
+        self.assertIsNone((small + 1)._block)
+
+    def test_a_block_is_written_consecutively_and_whole(self) -> None:
+        v = inputs(20, 1.0)
+        w = v + 1.0
+        doc, _ = export_doc(dict(y=w[4]))
+        adds = [n["id"] for n in doc["nodes"] if n["op"] == "add"]
+        self.assertEqual(adds, list(range(adds[0], adds[0] + 20)))  # all of them: the compiler drops the rest
+        self.assertEqual(doc["outputs"], [{"name": "y", "node": adds[4]}])
+
+    def test_fallbacks(self) -> None:
+        """Elements that are Python numbers, or values of different types,
+        take the elementwise path (Python arithmetic for the numbers)."""
+        numbers = cp.vector([cp.value(float(i)) for i in range(19)] + [2.5])
+        self.assertIsNone((numbers + 1)._block)
+        self.assertEqual((numbers + 1).values[-1], 3.5)
+        self.assertIsNone((inputs(20, 1.0) ** 2)._block)  # pow's type depends on the exponent's value
+        q = cp.quaternion(cp.value(1.0), cp.value(2.0), cp.value(3.0), cp.value(4.0))
+        self.assertIsNone((q * 2.0)._block)
+
+
+class Elements(unittest.TestCase):
+    def test_made_on_first_read_once(self) -> None:
+        v = inputs(20, 1.0)
+        w = v + 0.5
+        self.assertIsNone(w._block.elems)  # nothing made yet
+        first = w.values
+        self.assertIs(w.values, first)
+        e = first[7]._node
+        self.assertIs(e, w._block.elem(7))
+        self.assertEqual((e.op, e.dtype), ("add", "float"))
+        self.assertIs(e.args[0], v.values[7]._node)
+        self.assertEqual((e.args[1].op, e.args[1].value), ("const", 0.5))
+        self.assertIs(e.args[1], first[0]._node.args[1])  # one constant for all elements
+
+    def test_container_properties_without_making_elements(self) -> None:
+        w = inputs(30, 1.0) < 2.0
+        self.assertEqual((w.dtype, w.size, len(w), w.shape), ("bool", 30, 30, (30,)))
+        self.assertIsNone(w._block.elems)
+
+    def test_dag_nodes_one_by_one(self) -> None:
+        v = inputs(20, 1.0)
+        y = (v * 2.0) @ v
+        dag = _dag.Dag([("y", y._node)])
+        nodes = dag.nodes
+        self.assertEqual(len(nodes), dag.count)
+        self.assertEqual(len(nodes), 20 + 1 + 20 + 20 + 19)  # v, 2.0, v * 2.0, the products, the sums
+        self.assertEqual([dag.ids[n] for n in nodes], list(range(dag.count)))
+        self.assertIn(y._node, dag.ids)
+
+    def test_errors_are_the_elementwise_paths(self) -> None:
+        v = inputs(20, 1.0)
+        with self.assertRaisesRegex(TypeError, "bitwise operations need int or bool values"):
+            v & 1
+        with self.assertRaisesRegex(ValueError, "vector lengths differ: 20 and 21"):
+            v + inputs(21, 1.0)
+        with self.assertRaises(OverflowError):
+            inputs(20, 1, int) + 2 ** 40
+
+
+def plain(x: Any) -> Any:
+    """A value read back, as numbers and nested lists."""
+    return x.tolist() if isinstance(x, _array.ArrayBase) else x
+
+
+class Compiled(unittest.TestCase):
+    def setUp(self) -> None:
+        if not os.access(CC, os.X_OK):
+            self.fail(f"{CC} is missing: build the checkout first")
+
+    def run_program(self, program: Callable[[], Dict[str, Any]]) -> Dict[str, Any]:
+        out = program()
+        with cp.Target() as tg:
+            tg.compile(*out.values())
+            tg.run()
+            return {k: plain(tg.read_value(v)) for k, v in out.items()}
+
+    def test_same_results(self) -> None:
+        for name in ("elementwise", "reductions", "materialized"):
+            with self.subTest(program=name):
+                with_blocks = self.run_program(PROGRAMS[name])
+                with no_blocks():
+                    without = self.run_program(PROGRAMS[name])
+                self.assertEqual(json.dumps(with_blocks), json.dumps(without))  # NaN-safe, bit for bit
+                if name == "elementwise":
+                    self.assertEqual(with_blocks["add"][:2], [101.0, 103.0])
+
+    def test_results_against_python(self) -> None:
+        v = inputs(40, 1.0)
+        w = inputs(40, -20.0)
+        with cp.Target() as tg:
+            z = v * w  # alive, and its elements never read before compiling
+            y = sum((v + i) @ w for i in range(4)) + z.sum()
+            tg.compile(y)
+            tg.run()
+            want = sum((1.0 + k) * (-20.0 + k) for k in range(40))
+            for i in range(4):
+                want += sum((1.0 + k + i) * (-20.0 + k) for k in range(40))
+            self.assertEqual(tg.read_value(y), want)  # small integers: exact in float32
+            self.assertEqual(plain(tg.read_value(z)), [(1.0 + k) * (-20.0 + k) for k in range(40)])
+
+    def test_json_and_cbor_compile_to_the_same_image(self) -> None:
+        with tempfile.TemporaryDirectory() as d:
+            out = reductions()
+            images = []
+            for ext in ("json", "cbor"):
+                path = os.path.join(d, "p." + ext)
+                cp.export(path, **out)
+                subprocess.run([CC, "build", path, "-o", path + ".img"], check=True)
+                images.append(Path(path + ".img").read_bytes())
+            self.assertEqual(images[0], images[1])
+
+
+if __name__ == "__main__":
+    unittest.main()
