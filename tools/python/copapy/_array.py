@@ -40,7 +40,8 @@ import functools
 import gc
 import operator
 import threading
-from typing import Any, Callable, Dict, Iterable, Iterator, List, Optional, Sequence, Tuple, Type, TypeVar, Generic
+from typing import (TYPE_CHECKING, Any, Callable, Dict, Iterable, Iterator, List, Optional, Sequence, Tuple, Type,
+                    TypeVar, Generic)
 
 from ._block import Block, Chain, Column, Run, column_node, column_slice
 from ._loc import here, pinned_location
@@ -385,7 +386,7 @@ def _column_of(x: "ArrayBase[Any]") -> Optional[Tuple[Column, str]]:
     vals = x.values
     known = x._column
     if known is not None and known[0] is vals:
-        return known[1]
+        return known[1]  # type: ignore[no-any-return]
     # Kept on the container, for these elements: the blocks of every
     # operation on it then share one list, which the exporter turns into
     # ids once.
@@ -431,8 +432,8 @@ def _block_sum(column: Column, dtype: str, n: int, loc: int) -> Node:
     of n - 1 additions, each adding to the one before (the first element for n = 1)."""
     first = column_node(column, 0)
     if n == 1:
-        return first  # type: ignore[return-value]
-    total = Block("add", dtype, n - 1, (Chain(first), column_slice(column, 1, n)), loc)  # type: ignore[arg-type]
+        return first
+    total = Block("add", dtype, n - 1, (Chain(first), column_slice(column, 1, n)), loc)
     return total.elem(n - 2)
 
 
@@ -473,19 +474,20 @@ class ArrayBase(Generic[T]):
     _rank = 0
     _promotes = True  # whether elements are converted to one type when made
 
-    def __getattr__(self, name: str) -> Any:
-        # Called only for slots not set: `_block` and `_column` of a
-        # container made from its elements, and `values` of one made from a
-        # block (made now).
-        if name == "_block" or name == "_column":
-            return None
-        if name == "values":
-            block = self._block
-            if block is not None:
-                with paused_gc(block.n):
-                    values = self.values = tuple(map(_wrap, map(block.elem, range(block.n))))
-                return values
-        raise AttributeError(f"{type(self).__name__!r} object has no attribute {name!r}")
+    if not TYPE_CHECKING:  # (for mypy every attribute would exist)
+        def __getattr__(self, name: str) -> Any:
+            # Called only for slots not set: `_block` and `_column` of a
+            # container made from its elements, and `values` of one made
+            # from a block (made now).
+            if name == "_block" or name == "_column":
+                return None
+            if name == "values":
+                block = self._block
+                if block is not None:
+                    with paused_gc(block.n):
+                        values = self.values = tuple(map(_wrap, map(block.elem, range(block.n))))
+                    return values
+            raise AttributeError(f"{type(self).__name__!r} object has no attribute {name!r}")
 
     @classmethod
     def _make_block(cls: Type[A], block: Block, shape: Shape) -> A:
@@ -789,6 +791,7 @@ class ArrayBase(Generic[T]):
                 axis = None  # every axis: the same as no axis (mixed_sum), as the original
         if axis is None:
             column = _column_of(self) if size_of(self.shape) >= BLOCK_MIN else None
+            total: Any
             if column is not None:
                 total = _wrap(_block_sum(column[0], column[1], size_of(self.shape), here()))
             else:
@@ -879,7 +882,7 @@ def apply(fn: Callable[..., Any], operands: Sequence[Any], prefer: Optional[Type
     cls = _container_for(shape, cls)
     op = _OP_OF_FN.get(fn)
     if op in _BLOCK_OPS and n >= BLOCK_MIN and shape and all(a.shape == shape for a in arrays):
-        made = _block_apply(op, operands, cls, shape)  # type: ignore[arg-type]
+        made = _block_apply(op, operands, cls, shape)
         if made is not None:
             return made
     if fn in _ELEMENT_FNS:  # no user code: the collector can pause, and every node is made on one line

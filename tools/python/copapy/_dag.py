@@ -317,8 +317,8 @@ class Dag:
             self.names.update(zip(unnamed, automatic))
             self._taken.update(automatic)
         else:
-            for n, name in zip(unnamed, automatic):
-                self.names[n] = _fresh(name, self._taken)
+            for n, auto in zip(unnamed, automatic):
+                self.names[n] = _fresh(auto, self._taken)
         self._inputs_by_name = {name: n for n, name in self.names.items()}
 
         for name, node in outputs:
@@ -384,14 +384,14 @@ class Dag:
         # The decimal text of every id, made at C speed: a list lookup per id
         # and argument instead of formatting an int (measured: callgrind).
         txt = list(map(str, range(self.count)))
-        items = self.items
+        items: List[Any] = self.items  # nodes and blocks (Any: the loop tells them apart)
         i = 0  # the next node's id
         # Joined per chunk of nodes, so that only one chunk's lines are alive at a time.
         for start in range(0, len(items), _CHUNK):
             for n in items[start:start + _CHUNK]:
                 if n.__class__ is Block:
-                    add(_block_json(n, txt, base, lt))  # type: ignore[arg-type]
-                    i += n.n  # type: ignore[union-attr]
+                    add(_block_json(n, txt, base, lt))
+                    i += n.n
                     continue
                 t = txt[i]
                 i += 1
@@ -509,7 +509,7 @@ class Dag:
         parts: List[bytes] = []
         add = parts.append
         extend = parts.extend
-        items = self.items
+        items: List[Any] = self.items  # nodes and blocks (Any: the loop tells them apart)
         records: Optional[_BlockRecords] = None  # made for the first block
         i = -1  # the id of the node last written
         for start in range(0, len(items), _CHUNK):
@@ -520,8 +520,8 @@ class Dag:
                     if parts:
                         chunks.append(b"".join(parts))
                         parts.clear()
-                    chunks.append(records.write(n, loc_bytes[n.loc]))  # type: ignore[arg-type]
-                    i += n.n  # type: ignore[union-attr]
+                    chunks.append(records.write(n, loc_bytes[n.loc]))
+                    i += n.n
                     continue
                 i += 1
                 args = n.args
@@ -608,7 +608,7 @@ class Dag:
             document = self.cbor_chunks() if cbor else "".join(self.json_lines())
         if cbor:
             with open(path, "wb") as f:
-                f.writelines(document)
+                f.writelines(document)  # type: ignore[arg-type]
         else:
             with open(path, "w", encoding="utf-8", newline="\n") as f:
                 f.write(document)  # type: ignore[arg-type]
@@ -653,7 +653,7 @@ class _BlockRecords:
     def __init__(self, count: int, base: int, text: Callable[[str], bytes]) -> None:
         self.base = base
         self.text = text
-        self.words = _u32_words(range(count))
+        self.words = _counting_words(count)
         self.lists: Dict[int, bytes] = {}  # id() of a list column -> its words
 
     def column(self, block: Block, column: Any) -> bytes:
@@ -702,6 +702,20 @@ class _BlockRecords:
 _U32_HEAD = b"\x1a\0\0\0\0"  # a uint in four bytes, whatever its value
 _SWAP = sys.byteorder == "little"  # CBOR's byte order is big-endian
 _WORD = array("I").itemsize
+
+
+def _counting_words(n: int) -> bytes:
+    """_u32_words(range(n)), a byte column at a time: byte k of id i is
+    (i >> 8 * (3 - k)) & 255, a cycle of runs of equal bytes, made by
+    repeating bytes (C loops) instead of converting n ints."""
+    out = bytearray(4 * n)
+    for k in range(4):
+        period = 1 << (8 * (3 - k))  # consecutive ids with the same byte k
+        if period >= n:
+            continue  # zero for every id
+        cycle = b"".join(bytes((v,)) * period for v in range(min(256, -(-n // period))))
+        out[k::4] = (cycle * -(-n // len(cycle)))[:n]
+    return bytes(out)
 
 
 def _u32_words(ids: Iterable[int]) -> bytes:
