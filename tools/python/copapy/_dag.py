@@ -1,7 +1,8 @@
 """Turning traced values into a DAG file (docs/dag-format.md) and `cp.export`.
 
 Nodes are numbered 0, 1, ... in a depth-first post-order from the outputs (so
-every node comes after its operands) and written one per line. The same
+every node comes after its operands), the elements of a block (_block.py)
+consecutively, and written one per line (a block's all at once). The same
 program always gives the same file, byte for byte: nothing depends on object
 addresses, hash order or time. The traversal is iterative and every step is
 linear, so graphs of millions of nodes export without hitting the recursion
@@ -87,7 +88,11 @@ class _Numbering:
         Operands that are leaves are numbered on the spot instead of going
         through the stack, and the walk descends into an operand that is not
         numbered yet directly (the node waits on the stack): most nodes of a
-        traced program are looked at once or twice."""
+        traced program are looked at once or twice.
+
+        A block is one step: reached through one of its elements, it is
+        numbered whole (its elements take consecutive ids) once everything
+        its columns take elements from is numbered."""
         base = self.base
         if _latest_base[0] != base:
             raise RuntimeError("a numbering can only be extended while it is the newest one")
@@ -630,13 +635,18 @@ def _column_ids(block: Block, column: Any, base: int) -> Iterable[int]:
 
 
 def _block_json(block: Block, txt: List[str], base: int, lt: List[str]) -> str:
-    """The JSON lines of a block's elements (see json_lines)."""
+    """The JSON lines of a block's elements (see json_lines): the constant
+    pieces between the ids, interleaved with the id columns by zip and
+    joined once (C loops; str.format would parse a template per line)."""
     own = block.mark - base
-    args = ", ".join(["{}"] * len(block.columns))
-    line = (f'  {{{{"id": {{}}, "op": "{block.op}", "dtype": "{block.dtype}", "args": [{args}]'
-            f'{lt[block.loc]}}}}},\n')
-    columns = [map(txt.__getitem__, _column_ids(block, c, base)) for c in block.columns]
-    return "".join(map(line.format, txt[own:own + block.n], *columns))
+    n = block.n
+    k = len(block.columns)
+    pieces = [repeat('  {"id": ', n), txt[own:own + n],
+              repeat(f', "op": "{block.op}", "dtype": "{block.dtype}", "args": [', n)]
+    for j, c in enumerate(block.columns):
+        pieces.append(map(txt.__getitem__, _column_ids(block, c, base)))
+        pieces.append(repeat(", " if j < k - 1 else f"]{lt[block.loc]}}},\n", n))
+    return "".join(chain.from_iterable(zip(*pieces)))
 
 
 class _BlockRecords:
