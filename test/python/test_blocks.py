@@ -104,7 +104,19 @@ def deep() -> Dict[str, Any]:
     return dict(x=x)
 
 
-PROGRAMS = {"elementwise": elementwise, "reductions": reductions, "materialized": materialized, "deep": deep}
+def shared() -> Dict[str, Any]:
+    """Blocks over the same elements inside one another, and a loop of them."""
+    x = inputs(16, 1.0)
+    w = inputs(16, 40.0)
+    acc = inputs(16, 80.0)
+    for _ in range(30):
+        acc = acc * 0.5 + w
+    flags = x > 5.0
+    return dict(s=((x + 1.0) + x).sum(), acc=acc, count=flags.sum(), mean=flags.mean(), pick=acc[3] + (w * x)[9])
+
+
+PROGRAMS = {"elementwise": elementwise, "reductions": reductions, "materialized": materialized, "deep": deep,
+            "shared": shared}
 
 
 class SameProgram(unittest.TestCase):
@@ -129,13 +141,35 @@ class SameProgram(unittest.TestCase):
         small = inputs(_array.BLOCK_MIN - 1, 1.0)
         self.assertIsNone((small + 1)._block)
 
-    def test_a_block_is_written_consecutively_and_whole(self) -> None:
+    def test_a_block_exports_the_span_its_uses_need(self) -> None:
+        """Only the elements between the first and the last one used, and
+        only their operands: one element gives the nodes it gives without blocks."""
         v = inputs(20, 1.0)
         w = v + 1.0
         doc, _ = export_doc(dict(y=w[4]))
+        self.assertEqual([(n["op"], n.get("value")) for n in doc["nodes"]],
+                         [("input", 5.0), ("const", 1.0), ("add", None)])
+        self.assertEqual(doc["outputs"], [{"name": "y", "node": 2}])
+        doc, _ = export_doc(dict(y=w[4] * w[10]))
         adds = [n["id"] for n in doc["nodes"] if n["op"] == "add"]
-        self.assertEqual(adds, list(range(adds[0], adds[0] + 20)))  # all of them: the compiler drops the rest
-        self.assertEqual(doc["outputs"], [{"name": "y", "node": adds[4]}])
+        self.assertEqual(len(adds), 7)  # elements 4 .. 10, consecutive
+        self.assertEqual(adds, list(range(adds[0], adds[0] + 7)))
+        self.assertEqual(sorted(n["value"] for n in doc["nodes"] if n["op"] == "input"),
+                         [5.0 + k for k in range(7)])
+        mul = doc["nodes"][-1]
+        self.assertEqual((mul["op"], mul["args"]), ("mul", [adds[0], adds[6]]))
+        # A running sum needs its elements from the first on; a slice only its part.
+        doc, _ = export_doc(dict(s=w[5:9].sum()))
+        self.assertEqual(sorted(n["value"] for n in doc["nodes"] if n["op"] == "input"), [6.0, 7.0, 8.0, 9.0])
+
+    def test_an_older_dag_keeps_its_spans(self) -> None:
+        v = inputs(20, 1.0)
+        w = v * 2.0
+        old = _dag.Dag([("y", w[3]._node)])
+        first = old.cbor()
+        _dag.Dag([("z", w[7]._node), ("a", w[12]._node)])  # numbers w over elements 7 .. 12
+        self.assertEqual(old.cbor(), first)
+        self.assertEqual(old.count, 3)
 
     def test_fallbacks(self) -> None:
         """Elements that are Python numbers, or values of different types,
@@ -176,6 +210,50 @@ class Elements(unittest.TestCase):
         self.assertEqual(len(nodes), 20 + 1 + 20 + 20 + 19)  # v, 2.0, v * 2.0, the products, the sums
         self.assertEqual([dag.ids[n] for n in nodes], list(range(dag.count)))
         self.assertIn(y._node, dag.ids)
+
+    def test_sums_of_bools_are_ints(self) -> None:
+        b = inputs(20, 1.0) > 5.0
+        self.assertEqual((b.sum().dtype, b.mean().dtype, (b @ b).dtype), ("int", "float", "int"))
+
+    def test_operands_stay_unmade(self) -> None:
+        """Operations on containers holding blocks make no elements of them."""
+        x = inputs(20, 1.0) * 2.0
+        y = (x * x + x) @ (x - 1.0)
+        self.assertIsNone(x._block.elems)
+        self.assertIsInstance(y._node, BlockElem)
+
+    def test_copy_and_pickle(self) -> None:
+        import copy
+        import pickle
+        v = inputs(20, 1.0)
+        w = v * 3.0
+        s = w.sum()
+        for twin in (copy.deepcopy(s), pickle.loads(pickle.dumps(s))):
+            doc, _ = export_doc(dict(s=twin))
+            self.assertEqual(structure(doc), structure(export_doc(dict(s=s))[0]))
+        self.assertEqual([e._node.op for e in copy.deepcopy(w).values], ["mul"] * 20)
+
+    def test_threads_get_one_element_each(self) -> None:
+        import threading
+        block = (inputs(400, 1.0) + 1.0)._block
+        got: List[List[int]] = []
+        barrier = threading.Barrier(4)
+
+        def read() -> None:
+            barrier.wait()
+            got.append([id(block.elem(j)) for j in range(400)])
+        old = sys.getswitchinterval()
+        sys.setswitchinterval(1e-6)
+        try:
+            threads = [threading.Thread(target=read) for _ in range(4)]
+            for t in threads:
+                t.start()
+            for t in threads:
+                t.join()
+        finally:
+            sys.setswitchinterval(old)
+        self.assertEqual(len(got), 4)
+        self.assertTrue(all(g == got[0] for g in got))
 
     def test_errors_are_the_elementwise_paths(self) -> None:
         v = inputs(20, 1.0)
@@ -255,8 +333,24 @@ class Compiled(unittest.TestCase):
             tg.run()
             return {k: plain(tg.read_value(v)) for k, v in out.items()}
 
+    def test_alive_containers_add_no_outputs_beyond_the_program(self) -> None:
+        """Alive containers' elements that the program uses become outputs, as
+        without blocks; the rest of their blocks is not in the program."""
+        def traced() -> Tuple[int, int]:
+            v = inputs(20, 1.0)
+            w = v * 2.0
+            y = w[3] + 1.0
+            with cp.Target() as tg:
+                tg.compile(y)
+                doc = json.loads(Path(tg._dag_path).read_text())
+                return len(doc["nodes"]), len(doc["outputs"])
+        got = traced()
+        with no_blocks():
+            self.assertEqual(got, traced())
+        self.assertEqual(got, (5, 3))  # v[3], 2.0, w[3], 1.0, y; outputs y, w[3], v[3]
+
     def test_same_results(self) -> None:
-        for name in ("elementwise", "reductions", "materialized"):
+        for name in ("elementwise", "reductions", "materialized", "shared"):
             with self.subTest(program=name):
                 with_blocks = self.run_program(PROGRAMS[name])
                 with no_blocks():

@@ -428,12 +428,14 @@ def _block_apply(op: str, operands: Sequence[Any], cls: Type["ArrayBase[Any]"], 
 
 
 def _block_sum(column: Column, dtype: str, n: int, loc: int) -> Node:
-    """The node of the sum of a column's n elements, left to right: a block
-    of n - 1 additions, each adding to the one before (the first element for n = 1)."""
+    """The node of the sum of a column's n elements of type `dtype`, left to
+    right: a block of n - 1 additions, each adding to the one before (the
+    first element for n = 1)."""
     first = column_node(column, 0)
     if n == 1:
         return first
-    total = Block("add", dtype, n - 1, (Chain(first), column_slice(column, 1, n)), loc)
+    total_dtype = result_dtype("add", (_PROBES[dtype], _PROBES[dtype]))  # bools add up to ints
+    total = Block("add", total_dtype, n - 1, (Chain(first), column_slice(column, 1, n)), loc)
     return total.elem(n - 2)
 
 
@@ -807,7 +809,7 @@ class ArrayBase(Generic[T]):
         """The sum divided by the number of elements summed (a division, not a
         multiplication by the reciprocal)."""
         total = self.sum(axis, keepdims)
-        count = len(self.values) // (len(total.values) if isinstance(total, ArrayBase) else 1)
+        count = size_of(self.shape) // (size_of(total.shape) if isinstance(total, ArrayBase) else 1)
         if count == 0:
             raise ValueError("mean of an empty array")
         return total / count
@@ -873,18 +875,18 @@ def apply(fn: Callable[..., Any], operands: Sequence[Any], prefer: Optional[Type
             raise ValueError(f"vector lengths differ: {shape[0] if shape else 0} and {a.shape[0] if a.shape else 0}")
         shape = broadcast_shapes(shape, a.shape)
     n = size_of(shape)
+    cls = _container_for(shape, cls)
+    op = _OP_OF_FN.get(fn)
+    if op in _BLOCK_OPS and n >= BLOCK_MIN and shape and all(a.shape == shape for a in arrays):
+        made = _block_apply(op, operands, cls, shape)  # before reading any element (which would make them)
+        if made is not None:
+            return made
     columns: List[Sequence[Any]] = []
     for x in operands:
         if isinstance(x, ArrayBase):
             columns.append(_broadcast_values(x.values, x.shape, shape))
         else:
             columns.append((x,) * n)
-    cls = _container_for(shape, cls)
-    op = _OP_OF_FN.get(fn)
-    if op in _BLOCK_OPS and n >= BLOCK_MIN and shape and all(a.shape == shape for a in arrays):
-        made = _block_apply(op, operands, cls, shape)
-        if made is not None:
-            return made
     if fn in _ELEMENT_FNS:  # no user code: the collector can pause, and every node is made on one line
         with paused_gc(n), pinned_location():
             return cls._make([fn(*args) for args in zip(*columns)], shape)

@@ -26,7 +26,8 @@ A column says where the k-th operand of element j comes from:
 """
 from __future__ import annotations
 
-from typing import Any, List, Optional, Sequence, Set, Tuple, Union
+import threading
+from typing import Any, Dict, Iterable, List, Optional, Sequence, Set, Tuple, Union
 
 from ._value import Node
 
@@ -64,11 +65,13 @@ class Block:
     """n elements computing `op` over `columns`, all of type `dtype`, made at
     location `loc`.
 
-    mark:  the mark of element 0 in the newest numbering that numbered the
-           block (see _dag._Numbering), else UNNUMBERED
-    elems: the elements made so far as objects (None where not yet)
+    lo, hi: the elements the newest numbering that numbered the block
+            exported, lo .. hi-1 (see spans_needed: only those a root needs)
+    mark:   the mark of element lo in that numbering (see _dag._Numbering),
+            else UNNUMBERED
+    elems:  the elements made so far as objects (None where not yet)
     """
-    __slots__ = ("op", "dtype", "n", "columns", "loc", "mark", "elems")
+    __slots__ = ("op", "dtype", "n", "columns", "loc", "mark", "lo", "hi", "elems")
 
     def __init__(self, op: str, dtype: str, n: int, columns: Tuple[Column, ...], loc: int) -> None:
         self.op = op
@@ -77,22 +80,35 @@ class Block:
         self.columns = columns
         self.loc = loc
         self.mark = UNNUMBERED
+        self.lo = 0
+        self.hi = n
         self.elems: Optional[List[Optional[BlockElem]]] = None
+        MADE[0] = True
 
     def elem(self, j: int) -> "BlockElem":
-        """Element j as a node (made on first use, the same object afterwards)."""
+        """Element j as a node (made on first use, the same object afterwards,
+        also when several threads ask at once)."""
         elems = self.elems
-        if elems is None:
-            elems = self.elems = [None] * self.n
-        e = elems[j]
+        e = elems[j] if elems is not None else None
         if e is None:
-            e = elems[j] = _new(BlockElem)
-            e.op = self.op
-            e.dtype = self.dtype
-            e.loc = self.loc
-            e.block = self
-            e.index = j
+            with _making:
+                if self.elems is None:
+                    self.elems = [None] * self.n
+                e = self.elems[j]
+                if e is None:
+                    e = _new(BlockElem)
+                    e.op = self.op
+                    e.dtype = self.dtype
+                    e.loc = self.loc
+                    e.block = self
+                    e.index = j
+                    self.elems[j] = e
         return e
+
+    def __reduce__(self) -> Tuple[Any, Tuple[str, str, int, Tuple[Column, ...], int]]:
+        # copy and pickle: the operation only (elements are made again when
+        # asked for; a numbering's mark and span belong to that numbering).
+        return Block, (self.op, self.dtype, self.n, self.columns, self.loc)
 
     def operand(self, column: Column, j: int) -> Node:
         """The node `column` gives element j."""
@@ -104,24 +120,28 @@ class Block:
             return column.block.elem(column.start + j)  # type: ignore[union-attr]
         return column.first if j == 0 else self.elem(j - 1)  # type: ignore[union-attr]
 
-    def dependencies(self, seen: Set[int]) -> List[Union[Node, "Block"]]:
-        """What must be numbered before the block: the nodes and blocks its
-        columns take elements from, in column order (duplicates allowed).
-        The nodes of a list column whose id() is in `seen` are left out;
-        the others' ids are added to it."""
+    def dependencies(self, seen: Set[Tuple[int, int, int]]) -> List[Union[Node, "Block"]]:
+        """What must be numbered before elements lo .. hi-1: the nodes and
+        blocks their columns take elements from, in column order (duplicates
+        allowed). The part of a list column whose (id(), lo, hi) is in `seen`
+        is left out (it is numbered already)."""
+        lo, hi = self.lo, self.hi
         deps: List[Union[Node, Block]] = []
         for c in self.columns:
             if isinstance(c, Node):
                 deps.append(c)
             elif c.__class__ is list:
-                if id(c) not in seen:
-                    seen.add(id(c))
-                    deps.extend(c)  # type: ignore[arg-type]
+                if (id(c), lo, hi) not in seen:
+                    deps.extend(c[lo:hi])  # type: ignore[index]
             elif c.__class__ is Run:
                 deps.append(c.block)  # type: ignore[union-attr]
             else:
                 deps.append(c.first)  # type: ignore[union-attr]
         return deps
+
+
+MADE = [False]  # whether this process has made a block: only then do exports look for spans
+_making = threading.Lock()
 
 
 class BlockElem(Node):
@@ -139,10 +159,82 @@ class BlockElem(Node):
 
     @property  # type: ignore[override]
     def mark(self) -> int:
-        return self.block.mark + self.index
+        b = self.block
+        j = self.index
+        return b.mark + (j - b.lo) if b.lo <= j < b.hi else UNNUMBERED
+
+    def __reduce__(self) -> Tuple[Any, Tuple[Block, int]]:
+        # copy and pickle: the element of the (copied) block, not a new
+        # object with these slots (args and mark cannot be set).
+        return _element, (self.block, self.index)
 
 
-def column_node(column: Column, j: int, block_of_chain: Optional[Block] = None) -> Node:
+def _element(block: Block, j: int) -> BlockElem:
+    return block.elem(j)
+
+
+def spans_needed(roots: Iterable[Node], base: int, spans: Dict[Block, Tuple[int, int]]) -> None:
+    """Adds to `spans` the elements lo .. hi-1 of each block that `roots`
+    need (transitively, through nodes, columns and the updates of states),
+    for the blocks the numbering of `base` has not numbered yet: a block is
+    exported over that span, not whole, so that a program using one element
+    of a container operation gets that element's nodes and inputs only, as
+    without blocks. A span is the hull of what is needed (elements between
+    two needed ones are exported too); a running sum needs its elements from
+    0 on."""
+    seen: Set[int] = set()
+    lists: Dict[int, Tuple[int, int]] = {}  # id() of a list column -> the part of it pushed
+    stack: List[Any] = list(roots)
+    pop = stack.pop
+    push = stack.append
+    while stack:
+        x = pop()
+        cls = x.__class__
+        if cls is BlockElem:
+            block, lo, hi = x.block, x.index, x.index + 1
+        elif cls is tuple:
+            block, lo, hi = x
+        else:
+            if x.mark >= base or id(x) in seen:
+                continue
+            seen.add(id(x))
+            stack.extend(x.args)
+            if x.update is not None:
+                push(x.update)
+            continue
+        if block.mark >= base:
+            continue  # numbered by an earlier extend, over what was needed then
+        columns = block.columns
+        if columns[0].__class__ is Chain:
+            lo = 0
+        old = spans.get(block)
+        if old is None:
+            parts = [(lo, hi)]
+            spans[block] = (lo, hi)
+        else:
+            olo, ohi = old
+            if lo >= olo and hi <= ohi:
+                continue
+            nlo, nhi = min(lo, olo), max(hi, ohi)
+            spans[block] = (nlo, nhi)
+            parts = [(a, b) for a, b in ((nlo, olo), (ohi, nhi)) if a < b]
+        for a, b in parts:
+            for c in columns:
+                if isinstance(c, Node):
+                    push(c)
+                elif c.__class__ is list:
+                    done = lists.get(id(c))
+                    if done is not None and done[0] <= a and b <= done[1]:
+                        continue
+                    lists[id(c)] = (a, b) if done is None else (min(a, done[0]), max(b, done[1]))
+                    stack.extend(c[a:b])
+                elif c.__class__ is Run:
+                    push((c.block, c.start + a, c.start + b))
+                elif a == 0:
+                    push(c.first)
+
+
+def column_node(column: Column, j: int) -> Node:
     """Element j of a column that is not a Chain, as a node."""
     if isinstance(column, Node):
         return column

@@ -20,7 +20,7 @@ from typing import Any, Callable, Dict, Iterable, Iterator, List, Optional, Sequ
 
 from . import _cbor
 from ._array import BULK_SIZE, ArrayBase, paused_gc
-from ._block import Block, BlockElem, Chain, Run
+from ._block import MADE as BLOCKS_MADE, Block, BlockElem, Chain, Run, spans_needed
 from ._loc import LOCATIONS, file_table
 from ._value import GRAD_MADE, Leaf, Node, check_name, is_scalar, operand_node
 
@@ -74,10 +74,11 @@ class _Numbering:
         self.order: List[Union[Node, Block]] = []
         self.count = 0
         self.leaves: List[Node] = []
-        # id() of the list columns whose nodes were pushed: they are numbered
-        # before anything that comes up later (the lists are the blocks'
-        # and live as long as this numbering is used).
-        self.lists: Set[int] = set()
+        # The parts of list columns numbered already, as (id(), lo, hi):
+        # blocks over the same elements need not look at them again (the
+        # lists are the blocks' and live as long as this numbering is used).
+        self.lists: Set[Tuple[int, int, int]] = set()
+        self.spans: Dict[Block, Tuple[int, int]] = {}  # what each block exports (spans_needed)
 
     def extend(self, roots: Iterable[Node]) -> None:
         """Numbers every node reachable from `roots` that is not numbered yet,
@@ -90,12 +91,17 @@ class _Numbering:
         numbered yet directly (the node waits on the stack): most nodes of a
         traced program are looked at once or twice.
 
-        A block is one step: reached through one of its elements, it is
-        numbered whole (its elements take consecutive ids) once everything
-        its columns take elements from is numbered."""
+        A block is one step: reached through one of its elements, its
+        elements that the roots need (a span, found first by spans_needed)
+        are numbered together (consecutive ids) once everything their
+        columns take elements from is numbered."""
         base = self.base
         if _latest_base[0] != base:
             raise RuntimeError("a numbering can only be extended while it is the newest one")
+        roots = list(roots)
+        spans = self.spans
+        if BLOCKS_MADE[0]:
+            spans_needed(roots, base, spans)
         order = self.order
         number = order.append
         leaf = self.leaves.append
@@ -118,6 +124,7 @@ class _Numbering:
                         push(node.block)
                 elif cls is Block:
                     if node.mark < base:
+                        node.lo, node.hi = spans.get(node) or (0, node.n)
                         push((node,))
                         deps = [d for d in node.dependencies(pushed) if d.mark < base]
                         deps.reverse()
@@ -126,8 +133,11 @@ class _Numbering:
                     block = node[0]
                     if block.mark < base:
                         block.mark = mark
-                        mark += block.n
+                        mark += block.hi - block.lo
                         number(block)
+                        for c in block.columns:
+                            if c.__class__ is list:
+                                pushed.add((id(c), block.lo, block.hi))
                 continue
             if node.mark >= base:  # numbered already (reached through another parent, or a root twice)
                 continue
@@ -195,7 +205,7 @@ def _flat(order: Iterable[Union[Node, Block]]) -> List[Node]:
     nodes: List[Node] = []
     for item in order:
         if item.__class__ is Block:
-            nodes.extend(map(item.elem, range(item.n)))  # type: ignore[union-attr]
+            nodes.extend(map(item.elem, range(item.lo, item.hi)))  # type: ignore[union-attr]
         else:
             nodes.append(item)  # type: ignore[arg-type]
     return nodes
@@ -291,6 +301,9 @@ class Dag:
         version2 = any(n.op == "state" for n in leaves) or (GRAD_MADE[0] and "grad" in map(_op_of, items))
         self.items = items
         self.count = numbering.count
+        # What each block exports in this Dag (another Dag may number the
+        # block over another span; _renumber puts this one back).
+        self.spans = {b: (b.lo, b.hi) for b in items if isinstance(b, Block)}
         self.base = numbering.base
         self.ids = _Ids(self)
         if locations:
@@ -367,7 +380,11 @@ class Dag:
         mark = base
         for item in self.items:
             item.mark = mark
-            mark += item.n if item.__class__ is Block else 1  # type: ignore[union-attr]
+            if isinstance(item, Block):
+                item.lo, item.hi = self.spans[item]
+                mark += item.hi - item.lo
+            else:
+                mark += 1
         _next_mark[0] = mark
 
     def json_lines(self) -> Iterator[str]:
@@ -396,7 +413,7 @@ class Dag:
             for n in items[start:start + _CHUNK]:
                 if n.__class__ is Block:
                     add(_block_json(n, txt, base, lt))
-                    i += n.n
+                    i += n.hi - n.lo
                     continue
                 t = txt[i]
                 i += 1
@@ -526,7 +543,7 @@ class Dag:
                         chunks.append(b"".join(parts))
                         parts.clear()
                     chunks.append(records.write(n, loc_bytes[n.loc]))
-                    i += n.n
+                    i += n.hi - n.lo
                     continue
                 i += 1
                 args = n.args
@@ -620,18 +637,26 @@ class Dag:
 
 
 def _column_ids(block: Block, column: Any, base: int) -> Iterable[int]:
-    """The ids a column (_block.Column) gives the block's elements, in order."""
-    n = block.n
+    """The ids a column (_block.Column) gives the block's exported elements
+    (lo .. hi-1), in order."""
+    lo, hi = block.lo, block.hi
+    n = hi - lo
     if isinstance(column, Node):
         return repeat(column.mark - base, n)
     if column.__class__ is list:
-        return map(operator.sub, map(_mark_of, column), repeat(base, n))
+        return map(operator.sub, map(_mark_of, column[lo:hi]), repeat(base, n))
     if column.__class__ is Run:
-        first = column.block.mark - base + column.start
+        first = _run_first(column, lo, base)
         return range(first, first + n)
-    # A Chain: its first node, then the block's own elements but the last.
+    # A Chain (lo is 0): its first node, then the block's own elements but the last.
     own = block.mark - base
     return chain((column.first.mark - base,), range(own, own + n - 1))
+
+
+def _run_first(column: Run, lo: int, base: int) -> int:
+    """The id of the element a Run gives element lo of its block."""
+    source = column.block
+    return source.mark - base + column.start + lo - source.lo
 
 
 def _block_json(block: Block, txt: List[str], base: int, lt: List[str]) -> str:
@@ -639,7 +664,7 @@ def _block_json(block: Block, txt: List[str], base: int, lt: List[str]) -> str:
     pieces between the ids, interleaved with the id columns by zip and
     joined once (C loops; str.format would parse a template per line)."""
     own = block.mark - base
-    n = block.n
+    n = block.hi - block.lo
     k = len(block.columns)
     pieces = [repeat('  {"id": ', n), txt[own:own + n],
               repeat(f', "op": "{block.op}", "dtype": "{block.dtype}", "args": [', n)]
@@ -664,23 +689,25 @@ class _BlockRecords:
         self.base = base
         self.text = text
         self.words = _counting_words(count)
-        self.lists: Dict[int, bytes] = {}  # id() of a list column -> its words
+        self.lists: Dict[Tuple[int, int, int], bytes] = {}  # (id() of a list column, lo, hi) -> its words
 
     def column(self, block: Block, column: Any) -> bytes:
-        """The words of the ids a column gives the block's n elements."""
-        n = block.n
+        """The words of the ids a column gives the block's exported elements."""
+        lo, hi = block.lo, block.hi
+        n = hi - lo
         words = self.words
         if isinstance(column, Node):
             i = 4 * (column.mark - self.base)
             return words[i:i + 4] * n
         if column.__class__ is list:
-            made = self.lists.get(id(column))
+            key = (id(column), lo, hi)
+            made = self.lists.get(key)
             if made is None:
-                made = self.lists[id(column)] = _u32_words(
-                    map(operator.sub, map(_mark_of, column), repeat(self.base, n)))
+                made = self.lists[key] = _u32_words(
+                    map(operator.sub, map(_mark_of, column[lo:hi]), repeat(self.base, n)))
             return made
         if column.__class__ is Run:
-            i = 4 * (column.block.mark - self.base + column.start)
+            i = 4 * _run_first(column, lo, self.base)
             return words[i:i + 4 * n]
         i = 4 * (column.first.mark - self.base)
         own = 4 * (block.mark - self.base)
@@ -689,7 +716,7 @@ class _BlockRecords:
     def write(self, block: Block, loc: bytes) -> bytearray:
         """The maps of the block's elements (`loc`: the bytes of their location entry)."""
         text = self.text
-        n = block.n
+        n = block.hi - block.lo
         head = _cbor.map_head(5 if loc else 4) + text("id")
         fields = [len(head) + 1]
         record = bytearray(head + _U32_HEAD)
