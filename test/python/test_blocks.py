@@ -9,6 +9,7 @@ compiled and run, and JSON and CBOR files that compile to the same image.
 import hashlib
 import json
 import os
+import random
 import struct
 import subprocess
 import sys
@@ -115,8 +116,40 @@ def shared() -> Dict[str, Any]:
     return dict(s=((x + 1.0) + x).sum(), acc=acc, count=flags.sum(), mean=flags.mean(), pick=acc[3] + (w * x)[9])
 
 
+def interleaved() -> Dict[str, Any]:
+    """A vector of elements of two blocks, used by two more: the parts of
+    each that are needed come from different places (found by a review:
+    spans that missed elements between two needed ones)."""
+    x = inputs(20, 1.0)
+    g, h = x * 2.0, x * 3.0
+    u = cp.vector([h[i] if 5 <= i < 10 else g[i] * 1.0 if i >= 15 else g[i] for i in range(20)])
+    a, b = u + 1.0, u + 2.0
+    m = cp.tensor([[cp.value(500.0 + 20 * r + c) for c in range(20)] for r in range(17)]) * 0.5
+    return dict(h=h[0], b5=b[5], b10=b[10], b16=b[16], a=a[0], pick=m.values[107] * m.values[339],
+                rows=(m @ x)[3], part=h[2:18].sum())
+
+
+def generated(seed: int) -> Callable[[], Dict[str, Any]]:
+    """Random programs: vectors mixing the elements of several container
+    operations, operations on them, and some of their elements as outputs."""
+    def program() -> Dict[str, Any]:
+        rnd = random.Random(seed)
+        base = inputs(18, 1.0 + 100 * seed)
+        pool = [base * 2.0, base + 3.0, base - base * 0.5, base * base]
+        for _ in range(rnd.randrange(2, 5)):
+            parts = [pool[rnd.randrange(len(pool))] for _ in range(3)]
+            mixed = cp.vector([parts[rnd.randrange(3)][i] for i in range(18)])
+            pool.append(rnd.choice([mixed + 1.0, mixed * pool[0], 2.0 - mixed]))
+        out = {}
+        for k in range(rnd.randrange(1, 5)):
+            c = pool[rnd.randrange(len(pool))]
+            out[f"o{k}"] = c[rnd.randrange(18)] if rnd.random() < 0.7 else c[rnd.randrange(9):].sum()
+        return out
+    return program
+
+
 PROGRAMS = {"elementwise": elementwise, "reductions": reductions, "materialized": materialized, "deep": deep,
-            "shared": shared}
+            "shared": shared, "interleaved": interleaved}
 
 
 class SameProgram(unittest.TestCase):
@@ -128,6 +161,14 @@ class SameProgram(unittest.TestCase):
                     without, count_without = structure(export_doc(program())[0])
                 self.assertEqual(with_blocks, without)
                 self.assertEqual(count, count_without)  # every element of these blocks is used
+
+    def test_generated_programs(self) -> None:
+        for seed in range(150):
+            with self.subTest(seed=seed):
+                program = generated(seed)
+                got = structure(export_doc(program())[0])
+                with no_blocks():
+                    self.assertEqual(got, structure(export_doc(program())[0]))
 
     def test_blocks_were_made(self) -> None:
         """The programs above do go through blocks (else the test compares a path with itself)."""
@@ -141,23 +182,21 @@ class SameProgram(unittest.TestCase):
         small = inputs(_array.BLOCK_MIN - 1, 1.0)
         self.assertIsNone((small + 1)._block)
 
-    def test_a_block_exports_the_span_its_uses_need(self) -> None:
-        """Only the elements between the first and the last one used, and
-        only their operands: one element gives the nodes it gives without blocks."""
+    def test_a_block_exports_the_elements_its_uses_need(self) -> None:
+        """Only the elements used and their operands: the nodes the program
+        has without blocks, a block's elements in runs of consecutive ids."""
         v = inputs(20, 1.0)
         w = v + 1.0
         doc, _ = export_doc(dict(y=w[4]))
         self.assertEqual([(n["op"], n.get("value")) for n in doc["nodes"]],
                          [("input", 5.0), ("const", 1.0), ("add", None)])
         self.assertEqual(doc["outputs"], [{"name": "y", "node": 2}])
-        doc, _ = export_doc(dict(y=w[4] * w[10]))
-        adds = [n["id"] for n in doc["nodes"] if n["op"] == "add"]
-        self.assertEqual(len(adds), 7)  # elements 4 .. 10, consecutive
-        self.assertEqual(adds, list(range(adds[0], adds[0] + 7)))
-        self.assertEqual(sorted(n["value"] for n in doc["nodes"] if n["op"] == "input"),
-                         [5.0 + k for k in range(7)])
-        mul = doc["nodes"][-1]
-        self.assertEqual((mul["op"], mul["args"]), ("mul", [adds[0], adds[6]]))
+        doc, _ = export_doc(dict(y=w[4] * w[10] + w[5]))
+        adds = [n["id"] for n in doc["nodes"] if n["op"] == "add"][:3]  # the block's, then y's
+        self.assertEqual(adds, list(range(adds[0], adds[0] + 3)))  # elements 4, 5 and 10
+        self.assertEqual(sorted(n["value"] for n in doc["nodes"] if n["op"] == "input"), [5.0, 6.0, 11.0])
+        mul = [n for n in doc["nodes"] if n["op"] == "mul"][0]
+        self.assertEqual(mul["args"], [adds[0], adds[2]])
         # A running sum needs its elements from the first on; a slice only its part.
         doc, _ = export_doc(dict(s=w[5:9].sum()))
         self.assertEqual(sorted(n["value"] for n in doc["nodes"] if n["op"] == "input"), [6.0, 7.0, 8.0, 9.0])
@@ -167,9 +206,11 @@ class SameProgram(unittest.TestCase):
         w = v * 2.0
         old = _dag.Dag([("y", w[3]._node)])
         first = old.cbor()
-        _dag.Dag([("z", w[7]._node), ("a", w[12]._node)])  # numbers w over elements 7 .. 12
+        newer = _dag.Dag([("z", w[7]._node), ("a", w[12]._node)])  # numbers w over elements 7 and 12
         self.assertEqual(old.cbor(), first)
-        self.assertEqual(old.count, 3)
+        self.assertEqual((old.count, len(old.nodes)), (3, 3))
+        self.assertEqual((newer.count, len(newer.nodes)), (5, 5))
+        self.assertEqual(len(old.nodes), 3)
 
     def test_fallbacks(self) -> None:
         """Elements that are Python numbers, or values of different types,
@@ -349,8 +390,21 @@ class Compiled(unittest.TestCase):
             self.assertEqual(got, traced())
         self.assertEqual(got, (5, 3))  # v[3], 2.0, w[3], 1.0, y; outputs y, w[3], v[3]
 
+        def sparse() -> Tuple[int, int]:
+            v = inputs(20, 1.0)
+            w = v * 2.0
+            y = w[2] + w[10]
+            with cp.Target() as tg:
+                tg.compile(y)
+                doc = json.loads(Path(tg._dag_path).read_text())
+                return len(doc["nodes"]), len(doc["outputs"])
+        got = sparse()
+        with no_blocks():
+            self.assertEqual(got, sparse())
+        self.assertEqual(got, (6, 5))
+
     def test_same_results(self) -> None:
-        for name in ("elementwise", "reductions", "materialized", "shared"):
+        for name in ("elementwise", "reductions", "materialized", "shared", "interleaved"):
             with self.subTest(program=name):
                 with_blocks = self.run_program(PROGRAMS[name])
                 with no_blocks():

@@ -27,6 +27,7 @@ A column says where the k-th operand of element j comes from:
 from __future__ import annotations
 
 import threading
+from bisect import bisect_left, bisect_right
 from typing import Any, Dict, Iterable, List, Optional, Sequence, Set, Tuple, Union
 
 from ._value import Node
@@ -65,13 +66,16 @@ class Block:
     """n elements computing `op` over `columns`, all of type `dtype`, made at
     location `loc`.
 
-    lo, hi: the elements the newest numbering that numbered the block
-            exported, lo .. hi-1 (see spans_needed: only those a root needs)
-    mark:   the mark of element lo in that numbering (see _dag._Numbering),
-            else UNNUMBERED
+    los, his: the segments of elements the newest numbering that numbered
+            the block exported, los[k] .. his[k]-1, in order (see
+            spans_needed: only the elements the roots need)
+    offs:   the id of each segment's first element less the first segment's
+    size:   the number of elements exported
+    mark:   the mark of the first exported element in that numbering (see
+            _dag._Numbering), else UNNUMBERED
     elems:  the elements made so far as objects (None where not yet)
     """
-    __slots__ = ("op", "dtype", "n", "columns", "loc", "mark", "lo", "hi", "elems")
+    __slots__ = ("op", "dtype", "n", "columns", "loc", "mark", "los", "his", "offs", "size", "elems")
 
     def __init__(self, op: str, dtype: str, n: int, columns: Tuple[Column, ...], loc: int) -> None:
         self.op = op
@@ -80,8 +84,7 @@ class Block:
         self.columns = columns
         self.loc = loc
         self.mark = UNNUMBERED
-        self.lo = 0
-        self.hi = n
+        self.set_segments([0], [n])
         self.elems: Optional[List[Optional[BlockElem]]] = None
         MADE[0] = True
 
@@ -105,6 +108,27 @@ class Block:
                     self.elems[j] = e
         return e
 
+    def set_segments(self, los: Sequence[int], his: Sequence[int]) -> None:
+        """The segments a numbering exports (see the class docstring)."""
+        self.los = tuple(los)
+        self.his = tuple(his)
+        offs = []
+        size = 0
+        for lo, hi in zip(los, his):
+            offs.append(size)
+            size += hi - lo
+        self.offs = tuple(offs)
+        self.size = size
+
+    def offset(self, j: int) -> int:
+        """The id of element j less the first exported element's, or -1 if
+        the newest numbering did not export it."""
+        los = self.los
+        k = 0 if len(los) == 1 else bisect_right(los, j) - 1
+        if k < 0 or not los[k] <= j < self.his[k]:
+            return -1
+        return self.offs[k] + j - los[k]
+
     def __reduce__(self) -> Tuple[Any, Tuple[str, str, int, Tuple[Column, ...], int]]:
         # copy and pickle: the operation only (elements are made again when
         # asked for; a numbering's mark and span belong to that numbering).
@@ -121,18 +145,18 @@ class Block:
         return column.first if j == 0 else self.elem(j - 1)  # type: ignore[union-attr]
 
     def dependencies(self, seen: Set[Tuple[int, int, int]]) -> List[Union[Node, "Block"]]:
-        """What must be numbered before elements lo .. hi-1: the nodes and
+        """What must be numbered before the exported elements: the nodes and
         blocks their columns take elements from, in column order (duplicates
         allowed). The part of a list column whose (id(), lo, hi) is in `seen`
         is left out (it is numbered already)."""
-        lo, hi = self.lo, self.hi
         deps: List[Union[Node, Block]] = []
         for c in self.columns:
             if isinstance(c, Node):
                 deps.append(c)
             elif c.__class__ is list:
-                if (id(c), lo, hi) not in seen:
-                    deps.extend(c[lo:hi])  # type: ignore[index]
+                for lo, hi in zip(self.los, self.his):
+                    if (id(c), lo, hi) not in seen:
+                        deps.extend(c[lo:hi])  # type: ignore[index]
             elif c.__class__ is Run:
                 deps.append(c.block)  # type: ignore[union-attr]
             else:
@@ -161,7 +185,11 @@ class BlockElem(Node):
     def mark(self) -> int:
         b = self.block
         j = self.index
-        return b.mark + (j - b.lo) if b.lo <= j < b.hi else UNNUMBERED
+        if len(b.los) == 1:
+            lo = b.los[0]
+            return b.mark + j - lo if lo <= j < b.his[0] else UNNUMBERED
+        k = b.offset(j)
+        return b.mark + k if k >= 0 else UNNUMBERED
 
     def __reduce__(self) -> Tuple[Any, Tuple[Block, int]]:
         # copy and pickle: the element of the (copied) block, not a new
@@ -173,17 +201,40 @@ def _element(block: Block, j: int) -> BlockElem:
     return block.elem(j)
 
 
-def spans_needed(roots: Iterable[Node], base: int, spans: Dict[Block, Tuple[int, int]]) -> None:
-    """Adds to `spans` the elements lo .. hi-1 of each block that `roots`
-    need (transitively, through nodes, columns and the updates of states),
-    for the blocks the numbering of `base` has not numbered yet: a block is
-    exported over that span, not whole, so that a program using one element
-    of a container operation gets that element's nodes and inputs only, as
-    without blocks. A span is the hull of what is needed (elements between
-    two needed ones are exported too); a running sum needs its elements from
-    0 on."""
+Spans = Tuple[List[int], List[int]]  # sorted starts and ends of disjoint ranges that do not touch
+
+
+def add_span(spans: Spans, a: int, b: int) -> List[Tuple[int, int]]:
+    """Adds a .. b-1 to `spans` (merging ranges that overlap or touch) and
+    returns the parts of it that were not in them yet, in order."""
+    los, his = spans
+    i = bisect_left(his, a)  # the first range ending at or after a
+    j = bisect_right(los, b)  # past the last range starting at or before b
+    parts = []
+    cur = a
+    for k in range(i, j):
+        if los[k] > cur:
+            parts.append((cur, los[k]))
+        cur = max(cur, his[k])
+    if cur < b:
+        parts.append((cur, b))
+    if parts:  # else a .. b-1 lies in one range (ranges never touch)
+        lo = min(a, los[i]) if i < j else a
+        hi = max(b, his[j - 1]) if i < j else b
+        los[i:j] = [lo]
+        his[i:j] = [hi]
+    return parts
+
+
+def spans_needed(roots: Iterable[Node], base: int, spans: Dict[Block, Spans]) -> None:
+    """Adds to `spans` the elements of each block that `roots` need
+    (transitively, through nodes, columns and the updates of states), for
+    the blocks the numbering of `base` has not numbered yet: a block exports
+    those elements only, so that a program using some elements of a
+    container operation gets their nodes and inputs and nothing else, as
+    without blocks. A running sum needs its elements from 0 on."""
     seen: Set[int] = set()
-    lists: Dict[int, Tuple[int, int]] = {}  # id() of a list column -> the part of it pushed
+    lists: Dict[int, Spans] = {}  # id() of a list column -> the parts of it pushed
     stack: List[Any] = list(roots)
     pop = stack.pop
     push = stack.append
@@ -207,27 +258,19 @@ def spans_needed(roots: Iterable[Node], base: int, spans: Dict[Block, Tuple[int,
         columns = block.columns
         if columns[0].__class__ is Chain:
             lo = 0
-        old = spans.get(block)
-        if old is None:
-            parts = [(lo, hi)]
-            spans[block] = (lo, hi)
-        else:
-            olo, ohi = old
-            if lo >= olo and hi <= ohi:
-                continue
-            nlo, nhi = min(lo, olo), max(hi, ohi)
-            spans[block] = (nlo, nhi)
-            parts = [(a, b) for a, b in ((nlo, olo), (ohi, nhi)) if a < b]
-        for a, b in parts:
+        have = spans.get(block)
+        if have is None:
+            have = spans[block] = ([], [])
+        for a, b in add_span(have, lo, hi):
             for c in columns:
                 if isinstance(c, Node):
                     push(c)
                 elif c.__class__ is list:
-                    done = lists.get(id(c))
-                    if done is not None and done[0] <= a and b <= done[1]:
-                        continue
-                    lists[id(c)] = (a, b) if done is None else (min(a, done[0]), max(b, done[1]))
-                    stack.extend(c[a:b])
+                    pushed = lists.get(id(c))
+                    if pushed is None:
+                        pushed = lists[id(c)] = ([], [])
+                    for p, q in add_span(pushed, a, b):
+                        stack.extend(c[p:q])
                 elif c.__class__ is Run:
                     push((c.block, c.start + a, c.start + b))
                 elif a == 0:

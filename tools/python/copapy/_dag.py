@@ -20,7 +20,7 @@ from typing import Any, Callable, Dict, Iterable, Iterator, List, Optional, Sequ
 
 from . import _cbor
 from ._array import BULK_SIZE, ArrayBase, paused_gc
-from ._block import MADE as BLOCKS_MADE, Block, BlockElem, Chain, Run, spans_needed
+from ._block import MADE as BLOCKS_MADE, Block, BlockElem, Chain, Run, Spans, spans_needed
 from ._loc import LOCATIONS, file_table
 from ._value import GRAD_MADE, Leaf, Node, check_name, is_scalar, operand_node
 
@@ -78,7 +78,7 @@ class _Numbering:
         # blocks over the same elements need not look at them again (the
         # lists are the blocks' and live as long as this numbering is used).
         self.lists: Set[Tuple[int, int, int]] = set()
-        self.spans: Dict[Block, Tuple[int, int]] = {}  # what each block exports (spans_needed)
+        self.spans: Dict[Block, Spans] = {}  # what each block exports (spans_needed)
 
     def extend(self, roots: Iterable[Node]) -> None:
         """Numbers every node reachable from `roots` that is not numbered yet,
@@ -124,7 +124,11 @@ class _Numbering:
                         push(node.block)
                 elif cls is Block:
                     if node.mark < base:
-                        node.lo, node.hi = spans.get(node) or (0, node.n)
+                        span = spans.get(node)
+                        if span is None:
+                            node.set_segments([0], [node.n])
+                        else:
+                            node.set_segments(*span)
                         push((node,))
                         deps = [d for d in node.dependencies(pushed) if d.mark < base]
                         deps.reverse()
@@ -133,11 +137,11 @@ class _Numbering:
                     block = node[0]
                     if block.mark < base:
                         block.mark = mark
-                        mark += block.hi - block.lo
+                        mark += block.size
                         number(block)
                         for c in block.columns:
                             if c.__class__ is list:
-                                pushed.add((id(c), block.lo, block.hi))
+                                pushed.update((id(c), lo, hi) for lo, hi in zip(block.los, block.his))
                 continue
             if node.mark >= base:  # numbered already (reached through another parent, or a root twice)
                 continue
@@ -204,10 +208,11 @@ def _flat(order: Iterable[Union[Node, Block]]) -> List[Node]:
     """The nodes of a numbering's order, a block's elements in its place."""
     nodes: List[Node] = []
     for item in order:
-        if item.__class__ is Block:
-            nodes.extend(map(item.elem, range(item.lo, item.hi)))  # type: ignore[union-attr]
+        if isinstance(item, Block):
+            for lo, hi in zip(item.los, item.his):
+                nodes.extend(map(item.elem, range(lo, hi)))
         else:
-            nodes.append(item)  # type: ignore[arg-type]
+            nodes.append(item)
     return nodes
 
 
@@ -303,7 +308,7 @@ class Dag:
         self.count = numbering.count
         # What each block exports in this Dag (another Dag may number the
         # block over another span; _renumber puts this one back).
-        self.spans = {b: (b.lo, b.hi) for b in items if isinstance(b, Block)}
+        self.spans = {b: (b.los, b.his) for b in items if isinstance(b, Block)}
         self.base = numbering.base
         self.ids = _Ids(self)
         if locations:
@@ -344,6 +349,7 @@ class Dag:
 
     @property
     def nodes(self) -> List[Node]:
+        self._renumber()  # the blocks' segments are this Dag's then
         return _flat(self.items)
 
     def add_output(self, name: Optional[str], node: Node) -> None:
@@ -381,8 +387,8 @@ class Dag:
         for item in self.items:
             item.mark = mark
             if isinstance(item, Block):
-                item.lo, item.hi = self.spans[item]
-                mark += item.hi - item.lo
+                item.set_segments(*self.spans[item])
+                mark += item.size
             else:
                 mark += 1
         _next_mark[0] = mark
@@ -413,7 +419,7 @@ class Dag:
             for n in items[start:start + _CHUNK]:
                 if n.__class__ is Block:
                     add(_block_json(n, txt, base, lt))
-                    i += n.hi - n.lo
+                    i += n.size
                     continue
                 t = txt[i]
                 i += 1
@@ -542,8 +548,8 @@ class Dag:
                     if parts:
                         chunks.append(b"".join(parts))
                         parts.clear()
-                    chunks.append(records.write(n, loc_bytes[n.loc]))
-                    i += n.hi - n.lo
+                    chunks.extend(records.write(n, loc_bytes[n.loc]))
+                    i += n.size
                     continue
                 i += 1
                 args = n.args
@@ -636,42 +642,53 @@ class Dag:
                 f.write(document)  # type: ignore[arg-type]
 
 
-def _column_ids(block: Block, column: Any, base: int) -> Iterable[int]:
-    """The ids a column (_block.Column) gives the block's exported elements
-    (lo .. hi-1), in order."""
-    lo, hi = block.lo, block.hi
+def _column_ids(block: Block, column: Any, base: int, lo: int, hi: int) -> Iterable[int]:
+    """The ids a column (_block.Column) gives the block's elements lo ..
+    hi-1 (one exported segment), in order."""
     n = hi - lo
     if isinstance(column, Node):
         return repeat(column.mark - base, n)
     if column.__class__ is list:
         return map(operator.sub, map(_mark_of, column[lo:hi]), repeat(base, n))
     if column.__class__ is Run:
-        first = _run_first(column, lo, base)
+        first = _element_id(column.block, column.start + lo, base)
         return range(first, first + n)
-    # A Chain (lo is 0): its first node, then the block's own elements but the last.
+    # A Chain (one segment from 0): its first node, then the block's own elements but the last.
     own = block.mark - base
     return chain((column.first.mark - base,), range(own, own + n - 1))
 
 
-def _run_first(column: Run, lo: int, base: int) -> int:
-    """The id of the element a Run gives element lo of its block."""
-    source = column.block
-    return source.mark - base + column.start + lo - source.lo
+def _element_id(block: Block, j: int, base: int) -> int:
+    """The id of element j of a numbered block (which exports it: a Run
+    takes elements a block's segment holds, one after the other)."""
+    k = block.offset(j)
+    if k < 0:
+        raise AssertionError(f"element {j} of a block is not exported")
+    return block.mark - base + k
+
+
+def _segments(block: Block, base: int) -> Iterator[Tuple[int, int, int]]:
+    """(lo, hi, id of element lo) of each exported segment."""
+    for lo, hi, off in zip(block.los, block.his, block.offs):
+        yield lo, hi, block.mark - base + off
 
 
 def _block_json(block: Block, txt: List[str], base: int, lt: List[str]) -> str:
     """The JSON lines of a block's elements (see json_lines): the constant
     pieces between the ids, interleaved with the id columns by zip and
     joined once (C loops; str.format would parse a template per line)."""
-    own = block.mark - base
-    n = block.hi - block.lo
     k = len(block.columns)
-    pieces = [repeat('  {"id": ', n), txt[own:own + n],
-              repeat(f', "op": "{block.op}", "dtype": "{block.dtype}", "args": [', n)]
-    for j, c in enumerate(block.columns):
-        pieces.append(map(txt.__getitem__, _column_ids(block, c, base)))
-        pieces.append(repeat(", " if j < k - 1 else f"]{lt[block.loc]}}},\n", n))
-    return "".join(chain.from_iterable(zip(*pieces)))
+    head = f', "op": "{block.op}", "dtype": "{block.dtype}", "args": ['
+    tail = f"]{lt[block.loc]}}},\n"
+    out = []
+    for lo, hi, own in _segments(block, base):
+        n = hi - lo
+        pieces = [repeat('  {"id": ', n), txt[own:own + n], repeat(head, n)]
+        for j, c in enumerate(block.columns):
+            pieces.append(map(txt.__getitem__, _column_ids(block, c, base, lo, hi)))
+            pieces.append(repeat(", " if j < k - 1 else tail, n))
+        out.append("".join(chain.from_iterable(zip(*pieces))))
+    return "".join(out)
 
 
 class _BlockRecords:
@@ -691,9 +708,8 @@ class _BlockRecords:
         self.words = _counting_words(count)
         self.lists: Dict[Tuple[int, int, int], bytes] = {}  # (id() of a list column, lo, hi) -> its words
 
-    def column(self, block: Block, column: Any) -> bytes:
-        """The words of the ids a column gives the block's exported elements."""
-        lo, hi = block.lo, block.hi
+    def column(self, block: Block, column: Any, lo: int, hi: int) -> bytes:
+        """The words of the ids a column gives the block's elements lo .. hi-1."""
         n = hi - lo
         words = self.words
         if isinstance(column, Node):
@@ -707,16 +723,16 @@ class _BlockRecords:
                     map(operator.sub, map(_mark_of, column[lo:hi]), repeat(self.base, n)))
             return made
         if column.__class__ is Run:
-            i = 4 * _run_first(column, lo, self.base)
+            i = 4 * _element_id(column.block, column.start + lo, self.base)
             return words[i:i + 4 * n]
         i = 4 * (column.first.mark - self.base)
         own = 4 * (block.mark - self.base)
         return words[i:i + 4] + words[own:own + 4 * (n - 1)]
 
-    def write(self, block: Block, loc: bytes) -> bytearray:
-        """The maps of the block's elements (`loc`: the bytes of their location entry)."""
+    def write(self, block: Block, loc: bytes) -> List[bytearray]:
+        """The maps of the block's elements, a piece per exported segment
+        (`loc`: the bytes of their location entry)."""
         text = self.text
-        n = block.hi - block.lo
         head = _cbor.map_head(5 if loc else 4) + text("id")
         fields = [len(head) + 1]
         record = bytearray(head + _U32_HEAD)
@@ -727,13 +743,16 @@ class _BlockRecords:
             record += _U32_HEAD
         record += loc
         size = len(record)
-        out = record * n
-        own = 4 * (block.mark - self.base)
-        columns = [self.words[own:own + 4 * n]] + [self.column(block, c) for c in block.columns]
-        for offset, words in zip(fields, columns):
-            for k in range(4):
-                out[offset + k::size] = words[k::4]
-        return out
+        pieces = []
+        for lo, hi, own in _segments(block, self.base):
+            n = hi - lo
+            out = record * n
+            columns = [self.words[4 * own:4 * (own + n)]] + [self.column(block, c, lo, hi) for c in block.columns]
+            for offset, words in zip(fields, columns):
+                for k in range(4):
+                    out[offset + k::size] = words[k::4]
+            pieces.append(out)
+        return pieces
 
 
 _U32_HEAD = b"\x1a\0\0\0\0"  # a uint in four bytes, whatever its value
