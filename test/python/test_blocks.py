@@ -311,6 +311,26 @@ def plain(x: Any) -> Any:
     return x.tolist() if isinstance(x, _array.ArrayBase) else x
 
 
+class Needed(unittest.TestCase):
+    def test_marks_and_segments_against_a_set(self) -> None:
+        from copapy._block import mark_needed, segments
+        rnd = random.Random(5)
+        for _ in range(500):
+            need = bytearray(40)
+            have: set = set()
+            for _ in range(10):
+                a = rnd.randrange(36)
+                b = a + rnd.randrange(1, 5)
+                parts = mark_needed(need, a, b)
+                new = [x for p, q in parts for x in range(p, q)]
+                self.assertEqual(new, sorted(set(range(a, b)) - have))
+                self.assertTrue(all(p < q for p, q in parts))
+                have |= set(range(a, b))
+                los, his = segments(need)
+                self.assertEqual({x for p, q in zip(los, his) for x in range(p, q)}, have)
+                self.assertTrue(all(his[i] < los[i + 1] for i in range(len(los) - 1)))  # runs never touch
+
+
 class Words(unittest.TestCase):
     def test_counting_words_are_the_ids_as_big_endian_words(self) -> None:
         for n in (0, 1, 255, 256, 257, 65535, 65536, 65537, 300001):

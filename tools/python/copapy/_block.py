@@ -27,7 +27,7 @@ A column says where the k-th operand of element j comes from:
 from __future__ import annotations
 
 import threading
-from bisect import bisect_left, bisect_right
+from bisect import bisect_right
 from typing import Any, Dict, Iterable, List, Optional, Sequence, Set, Tuple, Union
 
 from ._value import Node
@@ -201,29 +201,38 @@ def _element(block: Block, j: int) -> BlockElem:
     return block.elem(j)
 
 
-Spans = Tuple[List[int], List[int]]  # sorted starts and ends of disjoint ranges that do not touch
+Spans = bytearray  # one byte per element: 1 where it is needed
 
 
-def add_span(spans: Spans, a: int, b: int) -> List[Tuple[int, int]]:
-    """Adds a .. b-1 to `spans` (merging ranges that overlap or touch) and
-    returns the parts of it that were not in them yet, in order."""
-    los, his = spans
-    i = bisect_left(his, a)  # the first range ending at or after a
-    j = bisect_right(los, b)  # past the last range starting at or before b
+def mark_needed(need: Spans, a: int, b: int) -> List[Tuple[int, int]]:
+    """Marks elements a .. b-1 as needed and returns the ranges of them
+    that were not marked yet, in order (bytearray.find: C loops, and as
+    cheap for the thousandth scattered element as for the first)."""
     parts = []
-    cur = a
-    for k in range(i, j):
-        if los[k] > cur:
-            parts.append((cur, los[k]))
-        cur = max(cur, his[k])
-    if cur < b:
-        parts.append((cur, b))
-    if parts:  # else a .. b-1 lies in one range (ranges never touch)
-        lo = min(a, los[i]) if i < j else a
-        hi = max(b, his[j - 1]) if i < j else b
-        los[i:j] = [lo]
-        his[i:j] = [hi]
+    p = need.find(0, a, b)
+    while p != -1:
+        q = need.find(1, p, b)
+        if q == -1:
+            q = b
+        parts.append((p, q))
+        need[p:q] = b"\x01" * (q - p)
+        p = need.find(0, q, b) if q < b else -1
     return parts
+
+
+def segments(need: Spans) -> Tuple[List[int], List[int]]:
+    """The starts and ends of the runs of needed elements."""
+    los: List[int] = []
+    his: List[int] = []
+    p = need.find(1)
+    while p != -1:
+        q = need.find(0, p)
+        if q == -1:
+            q = len(need)
+        los.append(p)
+        his.append(q)
+        p = need.find(1, q)
+    return los, his
 
 
 def spans_needed(roots: Iterable[Node], base: int, spans: Dict[Block, Spans]) -> None:
@@ -260,16 +269,16 @@ def spans_needed(roots: Iterable[Node], base: int, spans: Dict[Block, Spans]) ->
             lo = 0
         have = spans.get(block)
         if have is None:
-            have = spans[block] = ([], [])
-        for a, b in add_span(have, lo, hi):
+            have = spans[block] = bytearray(block.n)
+        for a, b in mark_needed(have, lo, hi):
             for c in columns:
                 if isinstance(c, Node):
                     push(c)
                 elif c.__class__ is list:
                     pushed = lists.get(id(c))
                     if pushed is None:
-                        pushed = lists[id(c)] = ([], [])
-                    for p, q in add_span(pushed, a, b):
+                        pushed = lists[id(c)] = bytearray(len(c))
+                    for p, q in mark_needed(pushed, a, b):
                         stack.extend(c[p:q])
                 elif c.__class__ is Run:
                     push((c.block, c.start + a, c.start + b))

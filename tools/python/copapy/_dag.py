@@ -20,7 +20,7 @@ from typing import Any, Callable, Dict, Iterable, Iterator, List, Optional, Sequ
 
 from . import _cbor
 from ._array import BULK_SIZE, ArrayBase, paused_gc
-from ._block import MADE as BLOCKS_MADE, Block, BlockElem, Chain, Run, Spans, spans_needed
+from ._block import MADE as BLOCKS_MADE, Block, BlockElem, Chain, Run, Spans, segments, spans_needed
 from ._loc import LOCATIONS, file_table
 from ._value import GRAD_MADE, Leaf, Node, check_name, is_scalar, operand_node
 
@@ -128,7 +128,7 @@ class _Numbering:
                         if span is None:
                             node.set_segments([0], [node.n])
                         else:
-                            node.set_segments(*span)
+                            node.set_segments(*segments(span))
                         push((node,))
                         deps = [d for d in node.dependencies(pushed) if d.mark < base]
                         deps.reverse()
@@ -667,6 +667,20 @@ def _element_id(block: Block, j: int, base: int) -> int:
     return block.mark - base + k
 
 
+def _one_id(block: Block, column: Any, j: int, base: int) -> int:
+    """The id a column gives element j (what _column_ids gives for j .. j)."""
+    if isinstance(column, Node):
+        return column.mark - base
+    if column.__class__ is list:
+        return column[j].mark - base  # type: ignore[no-any-return]
+    if column.__class__ is Run:
+        return _element_id(column.block, column.start + j, base)
+    return column.first.mark - base  # type: ignore[no-any-return]  # a Chain's element 0
+
+
+_pack_u32 = struct.Struct(">I").pack_into
+
+
 def _segments(block: Block, base: int) -> Iterator[Tuple[int, int, int]]:
     """(lo, hi, id of element lo) of each exported segment."""
     for lo, hi, off in zip(block.los, block.his, block.offs):
@@ -744,8 +758,16 @@ class _BlockRecords:
         record += loc
         size = len(record)
         pieces = []
-        for lo, hi, own in _segments(block, self.base):
+        base = self.base
+        for lo, hi, own in _segments(block, base):
             n = hi - lo
+            if n == 1:  # a single element (scattered picks): its ids packed one by one
+                out = bytearray(record)
+                _pack_u32(out, fields[0], own)
+                for offset, c in zip(fields[1:], block.columns):
+                    _pack_u32(out, offset, _one_id(block, c, lo, base))
+                pieces.append(out)
+                continue
             out = record * n
             columns = [self.words[4 * own:4 * (own + n)]] + [self.column(block, c, lo, hi) for c in block.columns]
             for offset, words in zip(fields, columns):
