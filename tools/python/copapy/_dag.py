@@ -40,6 +40,7 @@ _loc_of = operator.attrgetter("loc")
 _mark_of = operator.attrgetter("mark")
 _DOUBLE = struct.Struct(">d")
 _CHUNK = 4096  # nodes per joined chunk of a document
+_TEXT_HEADS = [_cbor.encode_head(3, k) for k in range(256)]  # CBOR heads of texts of k bytes
 
 
 # Each numbering gets its own base, the first mark no numbering has given
@@ -524,7 +525,7 @@ class Dag:
         value_key = text("value")
         float_head = b"\xfb"  # float64, as _cbor writes every float
         float_value = value_key + float_head
-        text_heads = [_cbor.encode_head(3, k) for k in range(256)]  # of a text of k bytes
+        text_heads = _TEXT_HEADS
         pack_double = _DOUBLE.pack
         encode_text = _cbor.encode_text
         names = self.names
