@@ -397,31 +397,20 @@ class Compiled(unittest.TestCase):
     def test_alive_containers_add_no_outputs_beyond_the_program(self) -> None:
         """Alive containers' elements that the program uses become outputs, as
         without blocks; the rest of their blocks is not in the program."""
-        def traced() -> Tuple[int, int]:
+        def compiled(picks: Callable[[Any], Any]) -> Tuple[int, int]:
+            """(nodes, outputs) of the program computing picks(w), v and w alive."""
             v = inputs(20, 1.0)
             w = v * 2.0
-            y = w[3] + 1.0
             with cp.Target() as tg:
-                tg.compile(y)
+                tg.compile(picks(w))
                 doc = json.loads(Path(tg._dag_path).read_text())
                 return len(doc["nodes"]), len(doc["outputs"])
-        got = traced()
-        with no_blocks():
-            self.assertEqual(got, traced())
-        self.assertEqual(got, (5, 3))  # v[3], 2.0, w[3], 1.0, y; outputs y, w[3], v[3]
-
-        def sparse() -> Tuple[int, int]:
-            v = inputs(20, 1.0)
-            w = v * 2.0
-            y = w[2] + w[10]
-            with cp.Target() as tg:
-                tg.compile(y)
-                doc = json.loads(Path(tg._dag_path).read_text())
-                return len(doc["nodes"]), len(doc["outputs"])
-        got = sparse()
-        with no_blocks():
-            self.assertEqual(got, sparse())
-        self.assertEqual(got, (6, 5))
+        for picks, want in ((lambda w: w[3] + 1.0, (5, 3)),  # v[3], 2.0, w[3], 1.0, y; outputs y, w[3], v[3]
+                            (lambda w: w[2] + w[10], (6, 5))):
+            got = compiled(picks)
+            with no_blocks():
+                self.assertEqual(got, compiled(picks))
+            self.assertEqual(got, want)
 
     def test_same_results(self) -> None:
         for name in ("elementwise", "reductions", "materialized", "shared", "interleaved"):
