@@ -136,13 +136,9 @@ class Block:
 
     def operand(self, column: Column, j: int) -> Node:
         """The node `column` gives element j."""
-        if isinstance(column, Node):
-            return column
-        if column.__class__ is list:
-            return column[j]  # type: ignore[index]
-        if column.__class__ is Run:
-            return column.block.elem(column.start + j)  # type: ignore[union-attr]
-        return column.first if j == 0 else self.elem(j - 1)  # type: ignore[union-attr]
+        if column.__class__ is Chain:
+            return column.first if j == 0 else self.elem(j - 1)  # type: ignore[union-attr]
+        return column_node(column, j)
 
     def dependencies(self, seen: Set[Tuple[int, int, int]]) -> List[Union[Node, "Block"]]:
         """What must be numbered before the exported elements: the nodes and

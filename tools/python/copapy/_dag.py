@@ -20,7 +20,7 @@ from typing import Any, Callable, Dict, Iterable, Iterator, List, Optional, Sequ
 
 from . import _cbor
 from ._array import BULK_SIZE, ArrayBase, paused_gc
-from ._block import MADE as BLOCKS_MADE, Block, BlockElem, Chain, Run, Spans, segments, spans_needed
+from ._block import MADE as BLOCKS_MADE, Block, BlockElem, Run, Spans, segments, spans_needed
 from ._loc import LOCATIONS, file_table
 from ._value import GRAD_MADE, Leaf, Node, check_name, is_scalar, operand_node
 
@@ -308,8 +308,8 @@ class Dag:
         self.items = items
         self.count = numbering.count
         # What each block exports in this Dag (another Dag may number the
-        # block over another span; _renumber puts this one back).
-        self.spans = {b: (b.los, b.his) for b in items if isinstance(b, Block)}
+        # block over other segments; _renumber puts these back).
+        self.segments = {b: (b.los, b.his) for b in items if isinstance(b, Block)}
         self.base = numbering.base
         self.ids = _Ids(self)
         if locations:
@@ -388,7 +388,7 @@ class Dag:
         for item in self.items:
             item.mark = mark
             if isinstance(item, Block):
-                item.set_segments(*self.spans[item])
+                item.set_segments(*self.segments[item])
                 mark += item.size
             else:
                 mark += 1
@@ -668,17 +668,6 @@ def _element_id(block: Block, j: int, base: int) -> int:
     return block.mark - base + k
 
 
-def _one_id(block: Block, column: Any, j: int, base: int) -> int:
-    """The id a column gives element j (what _column_ids gives for j .. j)."""
-    if isinstance(column, Node):
-        return column.mark - base
-    if column.__class__ is list:
-        return column[j].mark - base  # type: ignore[no-any-return]
-    if column.__class__ is Run:
-        return _element_id(column.block, column.start + j, base)
-    return column.first.mark - base  # type: ignore[no-any-return]  # a Chain's element 0
-
-
 _pack_u32 = struct.Struct(">I").pack_into
 
 
@@ -734,8 +723,7 @@ class _BlockRecords:
             key = (id(column), lo, hi)
             made = self.lists.get(key)
             if made is None:
-                made = self.lists[key] = _u32_words(
-                    map(operator.sub, map(_mark_of, column[lo:hi]), repeat(self.base, n)))
+                made = self.lists[key] = _u32_words(_column_ids(block, column, self.base, lo, hi))
             return made
         if column.__class__ is Run:
             i = 4 * _element_id(column.block, column.start + lo, self.base)
@@ -766,7 +754,7 @@ class _BlockRecords:
                 out = bytearray(record)
                 _pack_u32(out, fields[0], own)
                 for offset, c in zip(fields[1:], block.columns):
-                    _pack_u32(out, offset, _one_id(block, c, lo, base))
+                    _pack_u32(out, offset, next(iter(_column_ids(block, c, base, lo, hi))))
                 pieces.append(out)
                 continue
             out = record * n

@@ -270,7 +270,8 @@ def result_dtype(op: str, args: Tuple[Node, ...]) -> str:
 def alive_nodes() -> List[Node]:
     """The nodes of every value object that has not been garbage collected
     yet, and the elements of every block (_block.py) that a container still
-    alive holds: the values a program still refers to.
+    alive holds and the newest export numbered: the values a program still
+    refers to.
 
     Found through the garbage collector's list of objects when a program is
     compiled, so that tracing keeps no registry and costs nothing extra per
@@ -283,8 +284,9 @@ def alive_nodes() -> List[Node]:
             nodes.append(o._node)
         elif isinstance(o, ArrayBase):
             block = o._block
-            if block is not None:
-                nodes.extend(map(block.elem, range(block.n)))
+            if block is not None:  # the elements the newest export numbered (the others are in no program)
+                for lo, hi in zip(block.los, block.his):
+                    nodes.extend(map(block.elem, range(lo, hi)))
     return nodes
 
 
